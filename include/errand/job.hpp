@@ -1,0 +1,82 @@
+// What a job type is. A job is a copyable struct with
+//   static constexpr std::string_view name = "SendEmail";   // unique, stored with every job
+//   void run(AppState&);                                     // or run(AppState&, std::stop_token)
+// and nlohmann-json conversions (to_json/from_json, e.g. NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE).
+// Throwing from run (anything, std or not) fails the attempt; the message is recorded.
+// Optionally `static constexpr int max_retries = N;` overrides the worker's max_retries.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <concepts>
+#include <cstdint>
+#include <stop_token>
+#include <string_view>
+
+namespace errand {
+
+template <class J>
+concept NamedJob = requires {
+  { J::name } -> std::convertible_to<std::string_view>;
+};
+
+template <class J>
+concept JsonSerializable = requires(const J& job) {
+  nlohmann::json(job);
+};
+
+template <class J>
+concept JsonDeserializable = requires(const nlohmann::json& json) {
+  json.template get<J>();
+};
+
+// run(AppState&, std::stop_token): the job can stop early when the worker shuts down.
+template <class J, class AppState>
+concept CancellableJob = requires(J& job, AppState& state, std::stop_token token) {
+  job.run(state, token);
+};
+
+template <class J, class AppState>
+concept PlainJob = requires(J& job, AppState& state) {
+  job.run(state);
+};
+
+// A type that can be enqueued: named and serializable.
+template <class J>
+concept EnqueueableJob = NamedJob<J> && JsonSerializable<J>;
+
+// A type that a Registry<AppState> can run.
+template <class J, class AppState>
+concept Job = std::copyable<J> && NamedJob<J> && JsonSerializable<J> && JsonDeserializable<J> &&
+    (CancellableJob<J, AppState> || PlainJob<J, AppState>);
+
+template <class J>
+concept HasMaxRetries = requires {
+  { J::max_retries } -> std::convertible_to<std::int32_t>;
+};
+
+namespace detail {
+// Readable compile errors for a type that is not a job; used by Registry::add and enqueue.
+template <class J>
+constexpr void check_enqueueable() {
+  static_assert(NamedJob<J>,
+                "errand: a job type needs `static constexpr std::string_view name = \"...\";`");
+  static_assert(JsonSerializable<J>,
+                "errand: a job type needs a nlohmann-json to_json (e.g. "
+                "NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MyJob, field1, field2))");
+}
+
+template <class J, class AppState>
+constexpr void check_job() {
+  check_enqueueable<J>();
+  static_assert(std::copyable<J>, "errand: a job type must be copyable");
+  static_assert(JsonDeserializable<J>,
+                "errand: a job type needs a nlohmann-json from_json (e.g. "
+                "NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MyJob, field1, field2))");
+  static_assert(CancellableJob<J, AppState> || PlainJob<J, AppState>,
+                "errand: a job type needs `void run(AppState&)` or "
+                "`void run(AppState&, std::stop_token)` for the registry's AppState");
+}
+}  // namespace detail
+
+}  // namespace errand

@@ -1,0 +1,23 @@
+// Opening a store from a URL, as the CLI's --db does.
+#pragma once
+
+#include <errand/clock.hpp>
+#include <errand/store.hpp>
+
+#include <memory>
+#include <string_view>
+
+namespace errand {
+
+struct OpenOptions {
+  std::shared_ptr<const Clock> clock{};  // the system clock when empty
+};
+
+// `sqlite:PATH` (relative or absolute; `sqlite://` + absolute path also works). Throws
+// ConfigError for a URL errand cannot use and StoreError when the store cannot be opened.
+std::shared_ptr<Store> open_store(std::string_view url, const OpenOptions& options = {});
+
+// The --db default: a file named errand.db in the current directory.
+inline constexpr std::string_view default_database_url = "sqlite:errand.db";
+
+}  // namespace errand

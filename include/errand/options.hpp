@@ -1,0 +1,76 @@
+// Worker options: a plain struct whose defaults are the seed's where the seed has one.
+#pragma once
+
+#include <errand/clock.hpp>
+#include <errand/store.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace errand {
+
+// Delay before the next attempt, given the job's error count after this failure (1, 2, ...).
+using BackoffFn = std::function<Duration(std::int32_t error_count)>;
+
+// unit * 2^error_count, capped at `max`; the default gives the seed's 2, 4, 8, 16, 32 ... s.
+// With jitter = j > 0 each delay is scaled by a random factor in [1 - j, 1 + j].
+struct ExponentialBackoff {
+  Duration unit = std::chrono::seconds{1};
+  Duration max = std::chrono::hours{24 * 365};
+  double jitter = 0.0;
+  Duration operator()(std::int32_t error_count) const;
+};
+
+enum class LogLevel { debug, info, warning, error };
+// Receives the worker's log lines; called from worker threads, must be thread-safe.
+using LogFn = std::function<void(LogLevel, std::string_view message)>;
+// Writes warnings and errors to stderr.
+void log_to_stderr(LogLevel level, std::string_view message);
+
+// Something a worker did, for progress displays and metrics.
+struct WorkerEvent {
+  enum class Kind {
+    started,          // a run began (attempt = error_count + 1)
+    succeeded,        // the run returned; the job is deleted
+    retry_scheduled,  // the run failed; next attempt after `retry_delay`
+    dead_lettered,    // the run failed for the last time; the job moved to the dead-letter table
+    released,         // shutdown: the job was unlocked without charging an attempt
+    lock_lost,        // the outcome was dropped: another worker holds the job now
+  };
+  Kind kind;
+  const ClaimedJob& job;
+  std::string_view error{};  // retry_scheduled, dead_lettered
+  Duration retry_delay{0};   // retry_scheduled
+};
+// Called from worker threads, possibly concurrently; must be thread-safe and quick.
+using EventFn = std::function<void(const WorkerEvent&)>;
+
+struct WorkerOptions {
+  // Jobs run at once by this worker, each on its own thread.
+  std::size_t concurrency = 8;
+  // How often to look for due jobs when nothing woke the worker (enqueues in this process wake it
+  // at once; other processes' enqueues and due retries are seen within this interval).
+  std::chrono::milliseconds poll_interval{1000};
+  // Failed attempts retried before a job moves to the dead-letter table: a job runs at most
+  // max_retries + 1 times. A job type's own `static constexpr int max_retries` wins.
+  std::int32_t max_retries = 20;
+  // A job locked for longer than this is treated as abandoned and can be claimed again.
+  Duration lock_timeout = std::chrono::hours{2};
+  // On shutdown, how long running jobs get to finish after their stop token fires; jobs still
+  // running then are unlocked without charging an attempt.
+  std::chrono::milliseconds drain_timeout{30'000};
+  // Delay before a failed job's next attempt.
+  BackoffFn backoff = ExponentialBackoff{};
+  // After a storage error the worker waits from min, doubling up to max, then tries again.
+  std::chrono::milliseconds store_retry_min{100};
+  std::chrono::milliseconds store_retry_max{10'000};
+  // Stored as locked_by; empty: "<host>:<pid>:<random>".
+  std::string worker_id{};
+  EventFn on_event{};
+  LogFn log = log_to_stderr;
+};
+
+}  // namespace errand

@@ -1,0 +1,98 @@
+// Maps job names to job types: turns a stored (name, JSON payload) back into a job and runs it.
+#pragma once
+
+#include <errand/error.hpp>
+#include <errand/job.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace errand {
+
+namespace detail {
+[[noreturn]] void throw_duplicate_name(std::string_view name);
+[[noreturn]] void throw_unknown_name(std::string_view name, const std::vector<std::string>& known);
+[[noreturn]] void throw_bad_payload(std::string_view name, bool parse_error, const char* what);
+}  // namespace detail
+
+// Not thread-safe while types are being added; safe to share once every type is added.
+template <class AppState>
+class Registry {
+ public:
+  // Registers J under J::name. Throws ConfigError when another type already uses the name.
+  template <class J>
+  Registry& add() {
+    detail::check_job<J, AppState>();
+    Entry entry;
+    entry.run = [](std::string_view payload, AppState& state, std::stop_token token) {
+      J job = decode<J>(payload);
+      if constexpr (CancellableJob<J, AppState>) {
+        job.run(state, token);
+      } else {
+        job.run(state);
+      }
+    };
+    if constexpr (HasMaxRetries<J>) entry.max_retries = static_cast<std::int32_t>(J::max_retries);
+    if (!entries_.emplace(std::string(J::name), std::move(entry)).second) {
+      detail::throw_duplicate_name(J::name);
+    }
+    return *this;
+  }
+
+  bool contains(std::string_view name) const { return entries_.find(name) != entries_.end(); }
+
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, entry] : entries_)
+      out.push_back(name);
+    return out;
+  }
+
+  // The type's own max_retries, when it declares one.
+  std::optional<std::int32_t> max_retries(std::string_view name) const {
+    auto it = entries_.find(name);
+    return it == entries_.end() ? std::nullopt : it->second.max_retries;
+  }
+
+  // Deserializes and runs the job. Throws DispatchError for an unknown name or a payload that
+  // does not deserialize, and whatever the job's run throws.
+  void run(std::string_view name, std::string_view payload, AppState& state,
+           std::stop_token token) const {
+    auto it = entries_.find(name);
+    if (it == entries_.end()) detail::throw_unknown_name(name, names());
+    it->second.run(payload, state, std::move(token));
+  }
+
+ private:
+  struct Entry {
+    std::function<void(std::string_view, AppState&, std::stop_token)> run;
+    std::optional<std::int32_t> max_retries;
+  };
+
+  template <class J>
+  static J decode(std::string_view payload) {
+    nlohmann::json json;
+    try {
+      json = nlohmann::json::parse(payload);
+    } catch (const std::exception& e) {
+      detail::throw_bad_payload(J::name, true, e.what());
+    }
+    try {
+      return json.template get<J>();
+    } catch (const std::exception& e) {
+      detail::throw_bad_payload(J::name, false, e.what());
+    }
+  }
+
+  std::map<std::string, Entry, std::less<>> entries_;
+};
+
+}  // namespace errand

@@ -1,0 +1,168 @@
+// The storage contract. The worker, the registry and the CLI talk only to `Store`; SQLite and
+// (later) PostgreSQL implement it. A Store is thread-safe: one instance may be shared by every
+// enqueuer and worker thread of a process.
+#pragma once
+
+#include <errand/clock.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace errand {
+
+using JobId = std::int64_t;
+
+// A job to insert. `payload` must be a JSON document (the store does not parse it).
+struct NewJob {
+  std::string name{};
+  std::string payload{};
+  std::string context{};
+  std::int32_t priority = 0;
+  std::optional<TimePoint> run_at{};  // empty: runnable now (by the store's clock)
+};
+
+// A job this worker has locked. `locked_at` together with the worker id is the lease: every
+// later change to the job is applied only while both still match the stored row.
+struct ClaimedJob {
+  JobId id = 0;
+  std::string name{};
+  std::string payload{};
+  std::string context{};
+  std::int32_t priority = 0;
+  std::int32_t error_count = 0;  // failed attempts so far
+  TimePoint run_at{};
+  TimePoint created_at{};
+  TimePoint locked_at{};
+  std::optional<std::string> last_error{};
+};
+
+// What became of one claimed job; applied by Store::settle.
+struct Outcome {
+  enum class Kind {
+    completed,    // delete the job
+    retry,        // error_count + 1, record the error, run again after `retry_delay`
+    dead_letter,  // error_count + 1, record the error, move to the dead-letter table
+    released,     // unlock without charging an attempt (shutdown)
+  };
+  JobId id = 0;
+  TimePoint locked_at{};
+  Kind kind = Kind::completed;
+  std::string error{};
+  Duration retry_delay{0};
+};
+
+// Jobs by state, at the store's current time. `running` counts locks younger than the lock
+// timeout given to `counts`; older locks are `abandoned` (claimable again).
+struct JobCounts {
+  std::int64_t ready = 0;      // unlocked, due now
+  std::int64_t scheduled = 0;  // unlocked, due later (includes retries waiting out their backoff)
+  std::int64_t running = 0;
+  std::int64_t abandoned = 0;
+  std::int64_t failing = 0;  // not dead, with at least one failed attempt (a subset of the above)
+  std::int64_t dead = 0;
+};
+
+enum class JobState { ready, scheduled, running, abandoned };
+
+// A row of the jobs table, for inspection.
+struct JobInfo {
+  JobId id = 0;
+  std::string name{};
+  std::string payload{};
+  std::string context{};
+  std::int32_t priority = 0;
+  std::int32_t error_count = 0;
+  TimePoint run_at{};
+  TimePoint created_at{};
+  std::optional<std::string> locked_by{};
+  std::optional<TimePoint> locked_at{};
+  std::optional<std::string> last_error{};
+  std::optional<TimePoint> last_failed_at{};
+  JobState state = JobState::ready;
+};
+
+// A row of the dead-letter table. `id` is the job's original id.
+struct DeadJob {
+  JobId id = 0;
+  std::string name{};
+  std::string payload{};
+  std::string context{};
+  std::int32_t priority = 0;
+  std::int32_t error_count = 0;
+  std::string last_error{};
+  TimePoint created_at{};
+  TimePoint failed_at{};
+};
+
+struct JobFilter {
+  std::optional<JobState> state{};
+  std::optional<std::string> name{};
+  bool failing_only = false;  // only jobs with error_count > 0
+  std::size_t limit = 100;
+  Duration lock_timeout = std::chrono::hours{2};  // tells running from abandoned
+};
+
+struct DeadFilter {
+  std::optional<std::string> name{};
+  std::size_t limit = 100;
+};
+
+// Keeps a wake-up callback registered; unregisters on destruction.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Where the store lives, safe to print (no passwords), e.g. "sqlite:/srv/app/errand.db".
+  virtual std::string describe() const = 0;
+  // The clock used for every timestamp the store writes and compares.
+  virtual const Clock& clock() const = 0;
+  // Schema version in use; migrations run when the store is opened.
+  virtual int schema_version() = 0;
+
+  // Inserts all jobs in one transaction and returns their ids in order. Wakes subscribed
+  // workers of this process after commit. Throws StoreError (then nothing was inserted).
+  virtual std::vector<JobId> enqueue(std::span<const NewJob> jobs) = 0;
+
+  // Locks up to `max` runnable jobs for `worker_id` and returns them, highest priority first,
+  // then earliest run_at, then lowest id. Runnable: unlocked and due, or locked for longer than
+  // `lock_timeout` (abandoned). Throws StoreError.
+  virtual std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,
+                                        Duration lock_timeout) = 0;
+
+  // Applies outcomes in one transaction, each only if `worker_id` still holds the job's lease.
+  // Returns the ids whose lease was lost (nothing was changed for them). Throws StoreError (then
+  // nothing was applied).
+  virtual std::vector<JobId> settle(std::string_view worker_id,
+                                    std::span<const Outcome> outcomes) = 0;
+
+  // Calls `on_new_jobs` (from the enqueuing thread) after each enqueue in this process.
+  virtual std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) = 0;
+
+  // Inspection and dead-letter administration.
+  virtual JobCounts counts(Duration lock_timeout) = 0;
+  virtual std::vector<JobInfo> list_jobs(const JobFilter& filter) = 0;
+  virtual std::vector<DeadJob> list_dead(const DeadFilter& filter) = 0;
+  // Moves a dead job back to the jobs table (same id, error count reset, due now).
+  // Returns false when no dead job has that id.
+  virtual bool retry_dead(JobId id) = 0;
+  // Moves every dead job (optionally only those named `name`) back; returns how many.
+  virtual std::size_t retry_all_dead(std::optional<std::string_view> name) = 0;
+  // Deletes dead jobs (optionally only those named `name`); returns how many.
+  virtual std::size_t purge_dead(std::optional<std::string_view> name) = 0;
+};
+
+std::string_view to_string(JobState state);
+std::optional<JobState> parse_job_state(std::string_view text);
+
+}  // namespace errand

@@ -1,0 +1,81 @@
+// Workers: claim due jobs from a Store and run them on a pool of threads.
+#pragma once
+
+#include <errand/options.hpp>
+#include <errand/registry.hpp>
+#include <errand/store.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+namespace errand {
+
+struct WorkerStats {
+  std::uint64_t started = 0;
+  std::uint64_t succeeded = 0;
+  std::uint64_t retried = 0;
+  std::uint64_t dead_lettered = 0;
+  std::uint64_t released = 0;
+  std::uint64_t lock_lost = 0;
+};
+
+// The type-independent worker. Use Worker<AppState>, which builds one from a Registry.
+class WorkerEngine {
+ public:
+  // Runs one claimed job; throws to fail the attempt.
+  using RunFn = std::function<void(const ClaimedJob&, std::stop_token)>;
+  // The job type's own max_retries, if any.
+  using MaxRetriesFn = std::function<std::optional<std::int32_t>(std::string_view name)>;
+
+  WorkerEngine(std::shared_ptr<Store> store, RunFn run, MaxRetriesFn max_retries,
+               WorkerOptions options);
+  ~WorkerEngine();
+  WorkerEngine(const WorkerEngine&) = delete;
+  WorkerEngine& operator=(const WorkerEngine&) = delete;
+
+  // Works until `stop` is requested, then shuts down gracefully: stops claiming, requests stop
+  // on every running job's token, waits up to drain_timeout, unlocks unfinished jobs without
+  // charging an attempt, and returns once every job thread has ended. Storage errors are
+  // logged and retried with backoff; they never end the loop. Call from one thread at a time.
+  void run(std::stop_token stop);
+  // Runs every job that is due now (including retries that become due meanwhile by the store's
+  // clock) and returns when none is left; returns how many runs ended. Storage errors throw.
+  std::size_t run_until_idle();
+
+  const std::string& id() const;
+  WorkerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A worker for the jobs of one registry. `registry` and `state` must outlive the worker; `state`
+// is shared by reference with every job, concurrently.
+template <class AppState>
+class Worker {
+ public:
+  Worker(std::shared_ptr<Store> store, const Registry<AppState>& registry, AppState& state,
+         WorkerOptions options = {})
+      : engine_(
+            std::move(store),
+            [&registry, &state](const ClaimedJob& job, std::stop_token token) {
+              registry.run(job.name, job.payload, state, std::move(token));
+            },
+            [&registry](std::string_view name) { return registry.max_retries(name); },
+            std::move(options)) {}
+
+  void run(std::stop_token stop) { engine_.run(std::move(stop)); }
+  std::size_t run_until_idle() { return engine_.run_until_idle(); }
+  const std::string& id() const { return engine_.id(); }
+  WorkerStats stats() const { return engine_.stats(); }
+
+ private:
+  WorkerEngine engine_;
+};
+
+}  // namespace errand

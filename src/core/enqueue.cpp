@@ -1,0 +1,42 @@
+#include <errand/enqueue.hpp>
+
+#include <fmt/format.h>
+
+namespace errand::detail {
+
+void throw_serialization_error(std::string_view name, const char* what) {
+  throw EnqueueError(EnqueueError::Kind::serialization,
+                     fmt::format("cannot serialize job '{}' to JSON: {}", name, what));
+}
+
+NewJob make_row(std::string_view name, const nlohmann::json& payload, const Store& store,
+                EnqueueOptions options) {
+  NewJob row;
+  row.name = std::string(name);
+  try {
+    row.payload = payload.dump();  // throws on invalid UTF-8 in strings
+  } catch (const std::exception& e) {
+    throw_serialization_error(name, e.what());
+  }
+  row.context = std::move(options.context);
+  row.priority = options.priority;
+  if (options.run_at) {
+    row.run_at = options.run_at;
+  } else if (options.delay) {
+    row.run_at = store.clock().now() + *options.delay;
+  }
+  return row;
+}
+
+std::vector<JobId> insert_rows(Store& store, std::span<const NewJob> rows) {
+  if (rows.empty()) return {};
+  try {
+    return store.enqueue(rows);
+  } catch (const StoreError& e) {
+    throw EnqueueError(EnqueueError::Kind::storage,
+                       fmt::format("cannot enqueue {} job{} into {}: {}", rows.size(),
+                                   rows.size() == 1 ? "" : "s", store.describe(), e.what()));
+  }
+}
+
+}  // namespace errand::detail

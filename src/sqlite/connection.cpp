@@ -1,0 +1,165 @@
+#include "sqlite/connection.hpp"
+
+#include <errand/error.hpp>
+
+#include <fmt/format.h>
+
+namespace errand::sqlite {
+
+Statement::Statement(Connection& connection, std::string_view sql) : connection_(connection) {
+  const int rc = sqlite3_prepare_v3(connection.handle(), sql.data(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+  if (rc != SQLITE_OK) connection.fail(rc, fmt::format("prepare '{}'", sql));
+}
+
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
+
+void Statement::bind(int index, std::int64_t value) {
+  const int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK) connection_.fail(rc, "bind");
+}
+
+void Statement::bind(int index, std::string_view text) {
+  const int rc =
+      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (rc != SQLITE_OK) connection_.fail(rc, "bind");
+}
+
+void Statement::bind_null(int index) {
+  const int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK) connection_.fail(rc, "bind");
+}
+
+void Statement::bind_optional(int index, const std::optional<std::string>& text) {
+  if (text) {
+    bind(index, std::string_view(*text));
+  } else {
+    bind_null(index);
+  }
+}
+
+bool Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  connection_.fail(rc, fmt::format("execute '{}'", sqlite3_sql(stmt_)));
+}
+
+int Statement::run() {
+  while (step()) {
+  }
+  return sqlite3_changes(connection_.handle());
+}
+
+void Statement::reset() noexcept {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+std::int64_t Statement::int64(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
+
+std::string Statement::text(int column) const {
+  const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+              : std::string();
+}
+
+std::optional<std::string> Statement::optional_text(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return text(column);
+}
+
+std::optional<std::int64_t> Statement::optional_int64(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return int64(column);
+}
+
+Connection::Connection(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout)
+    : path_(path.string()), busy_timeout_(busy_timeout) {
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw StoreError(fmt::format(
+        "cannot open SQLite database '{}': {} (does the directory exist, and may we write there?)",
+        path_, message));
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
+}
+
+Connection::~Connection() {
+  statements_.clear();  // finalize before closing
+  sqlite3_close_v2(db_);
+}
+
+void Connection::exec(std::string_view sql) {
+  const std::string text(sql);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
+  if (rc != SQLITE_OK) {
+    std::string message = error ? error : sqlite3_errstr(rc);
+    sqlite3_free(error);
+    throw StoreError(fmt::format("SQLite database '{}': {} failed: {}", path_, sql, message));
+  }
+}
+
+Query Connection::query(std::string_view sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    it = statements_.emplace(std::string(sql), std::make_unique<Statement>(*this, sql)).first;
+  }
+  return Query(*it->second);
+}
+
+void Connection::fail(int rc, std::string_view operation) const {
+  const char* detail = sqlite3_errmsg(db_);
+  const int primary = rc & 0xff;
+  std::string hint;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    hint = fmt::format(" (another connection held the write lock for more than {} ms)",
+                       busy_timeout_.count());
+  }
+  throw StoreError(fmt::format("SQLite database '{}': {}: {}{}", path_, operation, detail, hint));
+}
+
+namespace {
+constexpr std::string_view begin_statement(Transaction::Behavior behavior) {
+  switch (behavior) {
+    case Transaction::Behavior::immediate:
+      return "BEGIN IMMEDIATE";
+    case Transaction::Behavior::exclusive:
+      return "BEGIN EXCLUSIVE";
+    case Transaction::Behavior::deferred:
+      break;
+  }
+  return "BEGIN DEFERRED";
+}
+}  // namespace
+
+Transaction::Transaction(Connection& connection, Behavior behavior) : connection_(connection) {
+  connection_.query(begin_statement(behavior))->run();
+}
+
+Transaction::~Transaction() {
+  if (!open_) return;
+  // Only fails when no transaction is active (SQLite already rolled back); nothing to do then.
+  sqlite3_exec(connection_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+  connection_.query("COMMIT")->run();
+  open_ = false;
+}
+
+}  // namespace errand::sqlite

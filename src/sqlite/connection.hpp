@@ -1,0 +1,107 @@
+// A thin RAII layer over the sqlite3 C API: a connection with a cache of prepared statements,
+// statements that reset themselves after use, and transactions that roll back unless committed.
+// Every failure throws StoreError with the database path and SQLite's own message.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace errand::sqlite {
+
+class Connection;
+
+// A prepared statement. Not thread-safe (neither is the connection that owns it).
+class Statement {
+ public:
+  Statement(Connection& connection, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  void bind(int index, std::int64_t value);
+  void bind(int index, std::string_view text);
+  void bind_null(int index);
+  void bind_optional(int index, const std::optional<std::string>& text);
+
+  // Advances to the next row: true if there is one, false when done. Throws on error.
+  bool step();
+  // Steps to completion; returns sqlite3_changes for the statement.
+  int run();
+  void reset() noexcept;
+
+  bool is_null(int column) const;
+  std::int64_t int64(int column) const;
+  std::string text(int column) const;
+  std::optional<std::string> optional_text(int column) const;
+  std::optional<std::int64_t> optional_int64(int column) const;
+
+ private:
+  Connection& connection_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// A cached statement borrowed from a Connection; reset (bindings cleared) when it goes away.
+class Query {
+ public:
+  explicit Query(Statement& statement) : statement_(statement) {}
+  ~Query() { statement_.reset(); }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+  Statement* operator->() { return &statement_; }
+  Statement& operator*() { return statement_; }
+
+ private:
+  Statement& statement_;
+};
+
+class Connection {
+ public:
+  // Opens (read-write, creating) the file. Throws StoreError naming the path.
+  Connection(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void exec(std::string_view sql);
+  // A prepared statement for `sql`, compiled once per connection.
+  Query query(std::string_view sql);
+  std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+
+  sqlite3* handle() const { return db_; }
+  const std::string& path() const { return path_; }
+  std::chrono::milliseconds busy_timeout() const { return busy_timeout_; }
+
+  // Throws StoreError describing the connection's current error for `operation`.
+  [[noreturn]] void fail(int rc, std::string_view operation) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  std::chrono::milliseconds busy_timeout_;
+  std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
+};
+
+// BEGIN ... COMMIT; rolls back in the destructor unless committed. Destructor never throws.
+class Transaction {
+ public:
+  enum class Behavior { deferred, immediate, exclusive };
+  Transaction(Connection& connection, Behavior behavior);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+ private:
+  Connection& connection_;
+  bool open_ = true;
+};
+
+}  // namespace errand::sqlite

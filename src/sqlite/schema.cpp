@@ -1,0 +1,142 @@
+#include "sqlite/schema.hpp"
+
+#include <errand/error.hpp>
+#include <errand/sqlite.hpp>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+#include <string_view>
+
+namespace errand::sqlite {
+
+namespace {
+
+// Never edit a released migration: add a new one.
+constexpr std::array<std::string_view, 1> kMigrations{
+    R"sql(
+CREATE TABLE errand_jobs (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
+  name           TEXT    NOT NULL,
+  payload        TEXT    NOT NULL,                   -- JSON
+  context        TEXT    NOT NULL DEFAULT '',
+  priority       INTEGER NOT NULL DEFAULT 0,
+  run_at         INTEGER NOT NULL,                   -- times: microseconds since the Unix epoch
+  created_at     INTEGER NOT NULL,
+  locked_by      TEXT,
+  locked_at      INTEGER,
+  error_count    INTEGER NOT NULL DEFAULT 0,
+  last_error     TEXT,
+  last_failed_at INTEGER
+);
+-- Claims scan only unlocked rows, already in claim order.
+CREATE INDEX errand_jobs_runnable ON errand_jobs (priority DESC, run_at) WHERE locked_by IS NULL;
+-- Finds abandoned locks.
+CREATE INDEX errand_jobs_locked ON errand_jobs (locked_at) WHERE locked_by IS NOT NULL;
+CREATE TABLE errand_dead_jobs (
+  id          INTEGER PRIMARY KEY,                   -- the job's original id
+  name        TEXT    NOT NULL,
+  payload     TEXT    NOT NULL,
+  context     TEXT    NOT NULL,
+  priority    INTEGER NOT NULL,
+  error_count INTEGER NOT NULL,
+  last_error  TEXT    NOT NULL,
+  created_at  INTEGER NOT NULL,
+  failed_at   INTEGER NOT NULL
+);
+CREATE INDEX errand_dead_jobs_failed_at ON errand_dead_jobs (failed_at);
+)sql",
+};
+
+bool table_exists(Connection& connection, std::string_view table) {
+  auto query = connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+  query->bind(1, table);
+  return query->step();
+}
+
+// Switching to WAL needs a moment with no other connection in the file; retry while others
+// are starting up too, for up to the busy timeout.
+void enable_wal(Connection& connection) {
+  const auto deadline = std::chrono::steady_clock::now() + connection.busy_timeout();
+  for (;;) {
+    char* error = nullptr;
+    const int rc =
+        sqlite3_exec(connection.handle(), "PRAGMA journal_mode=WAL", nullptr, nullptr, &error);
+    sqlite3_free(error);
+    if (rc == SQLITE_OK) return;
+    if ((rc & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) {
+      connection.fail(rc, "PRAGMA journal_mode=WAL");
+    }
+    sqlite3_sleep(10);
+  }
+}
+
+}  // namespace
+
+int latest_schema_version() {
+  return static_cast<int>(kMigrations.size());
+}
+
+int stored_schema_version(Connection& connection) {
+  if (!table_exists(connection, "errand_meta")) return 0;
+  auto query = connection.query("SELECT value FROM errand_meta WHERE key = 'schema_version'");
+  if (!query->step()) return 0;
+  const std::string text = query->text(0);
+  int version = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+  if (ec != std::errc{} || end != text.data() + text.size() || version < 0) {
+    throw StoreError(fmt::format(
+        "SQLite database '{}': errand_meta.schema_version is '{}', not a version number; "
+        "refusing to touch the file",
+        connection.path(), text));
+  }
+  return version;
+}
+
+int prepare_schema(Connection& connection) {
+  // Reading the schema is the first access: it fails (writing nothing) on a non-database file.
+  try {
+    connection.query("SELECT count(*) FROM sqlite_master")->run();
+  } catch (const StoreError& e) {
+    const int code = sqlite3_errcode(connection.handle()) & 0xff;
+    if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+      throw StoreError(
+          fmt::format("'{}' is not a SQLite database (or is corrupt); errand left it untouched",
+                      connection.path()));
+    }
+    throw;
+  }
+  const auto check_not_newer = [&](int version) {
+    if (version > latest_schema_version()) {
+      throw StoreError(fmt::format(
+          "SQLite database '{}' has errand schema version {}, written by a newer errand; this "
+          "build knows versions up to {}. Refusing to use it; upgrade errand.",
+          connection.path(), version, latest_schema_version()));
+    }
+  };
+  check_not_newer(stored_schema_version(connection));
+
+  enable_wal(connection);
+
+  Transaction tx(connection, Transaction::Behavior::immediate);
+  int version = stored_schema_version(connection);  // again: another process may have migrated
+  check_not_newer(version);
+  if (version == latest_schema_version()) return version;  // rolls back the empty transaction
+  if (version == 0) {
+    connection.exec(
+        "CREATE TABLE IF NOT EXISTS errand_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  }
+  for (; version < latest_schema_version(); ++version) {
+    connection.exec(kMigrations[static_cast<std::size_t>(version)]);
+  }
+  auto update = connection.query(
+      "INSERT INTO errand_meta (key, value) VALUES ('schema_version', ?1) "
+      "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  update->bind(1, std::to_string(version));
+  update->run();
+  tx.commit();
+  return version;
+}
+
+}  // namespace errand::sqlite

@@ -1,0 +1,396 @@
+#include <errand/error.hpp>
+#include <errand/sqlite.hpp>
+
+#include "core/wakeup.hpp"
+#include "sqlite/connection.hpp"
+#include "sqlite/schema.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <mutex>
+
+namespace errand {
+
+namespace {
+
+using sqlite::Connection;
+using sqlite::Query;
+using sqlite::Statement;
+using sqlite::Transaction;
+
+std::int64_t micros(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+TimePoint time_point(std::int64_t us) {
+  return TimePoint{Duration{us}};
+}
+
+constexpr std::string_view kJobColumns =
+    "id, name, payload, context, priority, error_count, run_at, created_at, locked_by, locked_at, "
+    "last_error, last_failed_at";
+
+JobInfo read_job(Statement& row, TimePoint now, Duration lock_timeout) {
+  JobInfo job;
+  job.id = row.int64(0);
+  job.name = row.text(1);
+  job.payload = row.text(2);
+  job.context = row.text(3);
+  job.priority = static_cast<std::int32_t>(row.int64(4));
+  job.error_count = static_cast<std::int32_t>(row.int64(5));
+  job.run_at = time_point(row.int64(6));
+  job.created_at = time_point(row.int64(7));
+  job.locked_by = row.optional_text(8);
+  if (auto at = row.optional_int64(9)) job.locked_at = time_point(*at);
+  job.last_error = row.optional_text(10);
+  if (auto at = row.optional_int64(11)) job.last_failed_at = time_point(*at);
+  if (job.locked_by) {
+    job.state = job.locked_at && *job.locked_at <= now - lock_timeout ? JobState::abandoned
+                                                                      : JobState::running;
+  } else {
+    job.state = job.run_at <= now ? JobState::ready : JobState::scheduled;
+  }
+  return job;
+}
+
+DeadJob read_dead(Statement& row) {
+  DeadJob job;
+  job.id = row.int64(0);
+  job.name = row.text(1);
+  job.payload = row.text(2);
+  job.context = row.text(3);
+  job.priority = static_cast<std::int32_t>(row.int64(4));
+  job.error_count = static_cast<std::int32_t>(row.int64(5));
+  job.last_error = row.text(6);
+  job.created_at = time_point(row.int64(7));
+  job.failed_at = time_point(row.int64(8));
+  return job;
+}
+
+// The fence every settle statement carries: the caller's lease on the row.
+constexpr std::string_view kLeaseFence = "id = ?1 AND locked_by = ?2 AND locked_at = ?3";
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(const std::filesystem::path& path, SqliteOptions options)
+      : options_(std::move(options)),
+        clock_(options_.clock ? options_.clock : system_clock()),
+        connection_(path, options_.busy_timeout) {
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(path, ec);
+    description_ = "sqlite:" + (ec ? path : absolute).string();
+    const auto canonical = std::filesystem::weakly_canonical(path, ec);
+    wake_key_ = "sqlite:" + (ec ? path : canonical).string();
+    sqlite::prepare_schema(connection_);
+    connection_.exec(options_.synchronous == SqliteOptions::Synchronous::full
+                         ? "PRAGMA synchronous=FULL"
+                         : "PRAGMA synchronous=NORMAL");
+  }
+
+  std::string describe() const override { return description_; }
+  const Clock& clock() const override { return *clock_; }
+
+  int schema_version() override {
+    std::lock_guard lock(mutex_);
+    return sqlite::stored_schema_version(connection_);
+  }
+
+  std::vector<JobId> enqueue(std::span<const NewJob> jobs) override {
+    std::vector<JobId> ids;
+    ids.reserve(jobs.size());
+    {
+      std::lock_guard lock(mutex_);
+      const auto now = micros(clock_->now());
+      Transaction tx(connection_, Transaction::Behavior::immediate);
+      auto insert = connection_.query(
+          "INSERT INTO errand_jobs (name, payload, context, priority, run_at, created_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      for (const NewJob& job : jobs) {
+        insert->bind(1, job.name);
+        insert->bind(2, job.payload);
+        insert->bind(3, job.context);
+        insert->bind(4, std::int64_t{job.priority});
+        insert->bind(5, job.run_at ? micros(*job.run_at) : now);
+        insert->bind(6, now);
+        insert->run();
+        insert->reset();
+        ids.push_back(connection_.last_insert_rowid());
+      }
+      tx.commit();
+    }
+    detail::publish_wakeup(wake_key_);
+    return ids;
+  }
+
+  std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,
+                                Duration lock_timeout) override {
+    std::vector<ClaimedJob> claimed;
+    if (max == 0) return claimed;
+    std::lock_guard lock(mutex_);
+    const auto now = clock_->now();
+    Transaction tx(connection_, Transaction::Behavior::immediate);
+    {
+      // Abandoned locks become plain runnable rows, claimed below in the usual order.
+      auto release = connection_.query(
+          "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL "
+          "WHERE locked_by IS NOT NULL AND locked_at <= ?1");
+      release->bind(1, micros(now - lock_timeout));
+      release->run();
+    }
+    auto take = connection_.query(
+        "UPDATE errand_jobs SET locked_by = ?1, locked_at = ?2 WHERE id IN ("
+        "  SELECT id FROM errand_jobs WHERE locked_by IS NULL AND run_at <= ?2"
+        "  ORDER BY priority DESC, run_at, id LIMIT ?3) "
+        "RETURNING id, name, payload, context, priority, error_count, run_at, created_at, "
+        "last_error");
+    take->bind(1, worker_id);
+    take->bind(2, micros(now));
+    take->bind(3, static_cast<std::int64_t>(max));
+    while (take->step()) {
+      ClaimedJob job;
+      job.id = take->int64(0);
+      job.name = take->text(1);
+      job.payload = take->text(2);
+      job.context = take->text(3);
+      job.priority = static_cast<std::int32_t>(take->int64(4));
+      job.error_count = static_cast<std::int32_t>(take->int64(5));
+      job.run_at = time_point(take->int64(6));
+      job.created_at = time_point(take->int64(7));
+      job.last_error = take->optional_text(8);
+      job.locked_at = now;
+      claimed.push_back(std::move(job));
+    }
+    take->reset();
+    tx.commit();
+    // RETURNING gives no order guarantee.
+    std::sort(claimed.begin(), claimed.end(), [](const ClaimedJob& a, const ClaimedJob& b) {
+      if (a.priority != b.priority) return a.priority > b.priority;
+      if (a.run_at != b.run_at) return a.run_at < b.run_at;
+      return a.id < b.id;
+    });
+    return claimed;
+  }
+
+  std::vector<JobId> settle(std::string_view worker_id,
+                            std::span<const Outcome> outcomes) override {
+    std::vector<JobId> lost;
+    if (outcomes.empty()) return lost;
+    std::lock_guard lock(mutex_);
+    const auto now = micros(clock_->now());
+    Transaction tx(connection_, Transaction::Behavior::immediate);
+    for (const Outcome& outcome : outcomes) {
+      if (!apply(worker_id, outcome, now)) lost.push_back(outcome.id);
+    }
+    tx.commit();
+    return lost;
+  }
+
+  std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) override {
+    return detail::subscribe_wakeups(wake_key_, std::move(on_new_jobs));
+  }
+
+  JobCounts counts(Duration lock_timeout) override {
+    std::lock_guard lock(mutex_);
+    const auto now = clock_->now();
+    Transaction tx(connection_, Transaction::Behavior::deferred);  // one consistent snapshot
+    JobCounts counts;
+    {
+      auto query = connection_.query(
+          "SELECT "
+          "  coalesce(sum(locked_by IS NULL AND run_at <= ?1), 0),"
+          "  coalesce(sum(locked_by IS NULL AND run_at > ?1), 0),"
+          "  coalesce(sum(locked_by IS NOT NULL AND locked_at > ?2), 0),"
+          "  coalesce(sum(locked_by IS NOT NULL AND locked_at <= ?2), 0),"
+          "  coalesce(sum(error_count > 0), 0) "
+          "FROM errand_jobs");
+      query->bind(1, micros(now));
+      query->bind(2, micros(now - lock_timeout));
+      query->step();
+      counts.ready = query->int64(0);
+      counts.scheduled = query->int64(1);
+      counts.running = query->int64(2);
+      counts.abandoned = query->int64(3);
+      counts.failing = query->int64(4);
+    }
+    {
+      auto query = connection_.query("SELECT count(*) FROM errand_dead_jobs");
+      query->step();
+      counts.dead = query->int64(0);
+    }
+    tx.commit();
+    return counts;
+  }
+
+  std::vector<JobInfo> list_jobs(const JobFilter& filter) override {
+    std::string sql = fmt::format("SELECT {} FROM errand_jobs WHERE 1", kJobColumns);
+    if (filter.state) {
+      switch (*filter.state) {
+        case JobState::ready:
+          sql += " AND locked_by IS NULL AND run_at <= ?1";
+          break;
+        case JobState::scheduled:
+          sql += " AND locked_by IS NULL AND run_at > ?1";
+          break;
+        case JobState::running:
+          sql += " AND locked_by IS NOT NULL AND locked_at > ?2";
+          break;
+        case JobState::abandoned:
+          sql += " AND locked_by IS NOT NULL AND locked_at <= ?2";
+          break;
+      }
+    }
+    if (filter.name) sql += " AND name = ?3";
+    if (filter.failing_only) sql += " AND error_count > 0";
+    sql += " ORDER BY priority DESC, run_at, id LIMIT ?4";
+
+    std::lock_guard lock(mutex_);
+    const auto now = clock_->now();
+    auto query = connection_.query(sql);
+    query->bind(1, micros(now));
+    query->bind(2, micros(now - filter.lock_timeout));
+    query->bind(3, filter.name.value_or(""));
+    query->bind(4, static_cast<std::int64_t>(filter.limit));
+    std::vector<JobInfo> jobs;
+    while (query->step())
+      jobs.push_back(read_job(*query, now, filter.lock_timeout));
+    return jobs;
+  }
+
+  std::vector<DeadJob> list_dead(const DeadFilter& filter) override {
+    std::string sql =
+        "SELECT id, name, payload, context, priority, error_count, last_error, created_at, "
+        "failed_at FROM errand_dead_jobs";
+    if (filter.name) sql += " WHERE name = ?1";
+    sql += " ORDER BY failed_at DESC, id DESC LIMIT ?2";
+    std::lock_guard lock(mutex_);
+    auto query = connection_.query(sql);
+    if (filter.name) query->bind(1, *filter.name);
+    query->bind(2, static_cast<std::int64_t>(filter.limit));
+    std::vector<DeadJob> jobs;
+    while (query->step())
+      jobs.push_back(read_dead(*query));
+    return jobs;
+  }
+
+  bool retry_dead(JobId id) override {
+    return resurrect("WHERE id = ?2", [&](Statement& s) { s.bind(2, std::int64_t{id}); }) == 1;
+  }
+
+  std::size_t retry_all_dead(std::optional<std::string_view> name) override {
+    if (name) return resurrect("WHERE name = ?2", [&](Statement& s) { s.bind(2, *name); });
+    return resurrect("", [](Statement&) {});
+  }
+
+  std::size_t purge_dead(std::optional<std::string_view> name) override {
+    std::lock_guard lock(mutex_);
+    auto purge = connection_.query(name ? "DELETE FROM errand_dead_jobs WHERE name = ?1"
+                                        : "DELETE FROM errand_dead_jobs");
+    if (name) purge->bind(1, *name);
+    return static_cast<std::size_t>(purge->run());
+  }
+
+ private:
+  // Applies one outcome if the lease still holds; false when it was lost.
+  bool apply(std::string_view worker_id, const Outcome& outcome, std::int64_t now) {
+    const auto bind_lease = [&](Statement& s) {
+      s.bind(1, std::int64_t{outcome.id});
+      s.bind(2, worker_id);
+      s.bind(3, micros(outcome.locked_at));
+    };
+    switch (outcome.kind) {
+      case Outcome::Kind::completed: {
+        auto query =
+            connection_.query(fmt::format("DELETE FROM errand_jobs WHERE {}", kLeaseFence));
+        bind_lease(*query);
+        return query->run() == 1;
+      }
+      case Outcome::Kind::released: {
+        auto query = connection_.query(fmt::format(
+            "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL WHERE {}", kLeaseFence));
+        bind_lease(*query);
+        return query->run() == 1;
+      }
+      case Outcome::Kind::retry: {
+        auto query = connection_.query(fmt::format(
+            "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL, "
+            "error_count = error_count + 1, last_error = ?4, last_failed_at = ?5, run_at = ?6 "
+            "WHERE {}",
+            kLeaseFence));
+        bind_lease(*query);
+        query->bind(4, outcome.error);
+        query->bind(5, now);
+        query->bind(6, now + outcome.retry_delay.count());
+        return query->run() == 1;
+      }
+      case Outcome::Kind::dead_letter: {
+        {
+          auto copy = connection_.query(fmt::format(
+              "INSERT OR REPLACE INTO errand_dead_jobs "
+              "(id, name, payload, context, priority, error_count, last_error, created_at, "
+              "failed_at) "
+              "SELECT id, name, payload, context, priority, error_count + 1, ?4, created_at, ?5 "
+              "FROM errand_jobs WHERE {}",
+              kLeaseFence));
+          bind_lease(*copy);
+          copy->bind(4, outcome.error);
+          copy->bind(5, now);
+          if (copy->run() != 1) return false;
+        }
+        auto remove =
+            connection_.query(fmt::format("DELETE FROM errand_jobs WHERE {}", kLeaseFence));
+        bind_lease(*remove);
+        remove->run();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Moves dead jobs matching `where` (parameters from ?2) back into the jobs table, due now,
+  // with their error count reset. Returns how many moved.
+  template <class Bind>
+  std::size_t resurrect(std::string_view where, Bind bind) {
+    std::size_t moved = 0;
+    {
+      std::lock_guard lock(mutex_);
+      const auto now = micros(clock_->now());
+      Transaction tx(connection_, Transaction::Behavior::immediate);
+      {
+        auto copy = connection_.query(fmt::format(
+            "INSERT INTO errand_jobs (id, name, payload, context, priority, run_at, created_at, "
+            "error_count, last_error, last_failed_at) "
+            "SELECT id, name, payload, context, priority, ?1, created_at, 0, last_error, failed_at "
+            "FROM errand_dead_jobs {}",
+            where));
+        copy->bind(1, now);
+        bind(*copy);
+        moved = static_cast<std::size_t>(copy->run());
+      }
+      auto remove = connection_.query(fmt::format("DELETE FROM errand_dead_jobs {}", where));
+      bind(*remove);
+      remove->run();
+      tx.commit();
+    }
+    if (moved > 0) detail::publish_wakeup(wake_key_);
+    return moved;
+  }
+
+  SqliteOptions options_;
+  std::shared_ptr<const Clock> clock_;
+  std::mutex mutex_;  // one connection, one thread at a time
+  Connection connection_;
+  std::string description_;
+  std::string wake_key_;
+};
+
+}  // namespace
+
+std::shared_ptr<Store> open_sqlite(const std::filesystem::path& path, SqliteOptions options) {
+  return std::make_shared<SqliteStore>(path, std::move(options));
+}
+
+int sqlite_schema_version() {
+  return sqlite::latest_schema_version();
+}
+
+}  // namespace errand
