@@ -1,0 +1,55 @@
+// Text helpers shared by the commands and the demo: times, durations, terminal width, tables.
+#pragma once
+
+#include <errand/clock.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace errand::cli {
+
+// "2024-05-01T12:00:00Z"; with `micros`, "2024-05-01T12:00:00.123456Z".
+std::string iso_utc(TimePoint t, bool micros = false);
+
+// "in 3s", "5m ago", "now" (under a second either way).
+std::string relative_time(TimePoint t, TimePoint now);
+
+// A short duration for people: "250ms", "2s", "2.5s", "3m20s", "2h5m", "3d4h".
+std::string human_duration(Duration d);
+
+// The text on one line: newlines, tabs and other control characters become spaces.
+std::string one_line(std::string_view text);
+
+// Width in terminal columns, counting each UTF-8 code point as one column.
+std::size_t display_width(std::string_view text);
+
+// At most `width` columns of `text`; shortened text ends with "...".
+std::string truncate(std::string_view text, std::size_t width);
+
+bool stdout_is_terminal();
+
+// Columns available on stdout: the terminal's width, else $COLUMNS, else 120.
+std::size_t terminal_width();
+
+// A left-aligned text table. Every column but the last is as wide as its widest cell (after
+// truncation to its maximum); the last column takes what is left of `width` and is truncated.
+class Table {
+ public:
+  struct Column {
+    std::string header;
+    std::size_t max_width = 40;
+    bool right_align = false;
+  };
+  explicit Table(std::vector<Column> columns) : columns_(std::move(columns)) {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  bool empty() const { return rows_.empty(); }
+  std::string render(std::size_t width) const;
+
+ private:
+  std::vector<Column> columns_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+}  // namespace errand::cli

@@ -1,0 +1,57 @@
+// errand: inspect and administer an errand job database, and run the demo.
+#include "commands.hpp"
+
+#include <fmt/format.h>
+#include <errand/open.hpp>
+
+#include <exception>
+#include <string>
+#include <vector>
+
+#ifndef ERRAND_VERSION
+#define ERRAND_VERSION "unknown"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace errand::cli;
+
+  CLI::App app{"errand: durable background jobs for C++", "errand"};
+  app.set_version_flag("--version", "errand " ERRAND_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // --db may also follow the subcommand
+
+  Globals globals;
+  globals.program = argc > 0 ? argv[0] : "errand";
+  globals.db_url = std::string(errand::default_database_url);
+  globals.db_option = app.add_option(
+      "--db", globals.db_url,
+      fmt::format("job database URL, sqlite:PATH (default: {}; for demo: sqlite:errand-demo.db)",
+                  errand::default_database_url));
+
+  std::vector<Command> commands;
+  add_demo(app, globals, commands);
+  add_status(app, globals, commands);
+  add_jobs(app, globals, commands);
+  add_dead(app, globals, commands);
+  add_migrate(app, globals, commands);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    // Nested subcommands come after their parent, so the last parsed one is the deepest.
+    for (auto it = commands.rbegin(); it != commands.rend(); ++it) {
+      if (it->app->parsed()) return it->run();
+    }
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "errand: {}\n", e.what());
+    return 1;
+  } catch (...) {
+    fmt::print(stderr, "errand: unknown error\n");
+    return 1;
+  }
+}
