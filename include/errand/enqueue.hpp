@@ -27,22 +27,23 @@ struct EnqueueOptions {
 };
 
 namespace detail {
-// Serializes `payload_of` into a NewJob row; throws EnqueueError(serialization).
-NewJob make_row(std::string_view name, const nlohmann::json& payload, const Store& store,
+// Serializes `payload` into a NewJob row; throws EnqueueError(serialization). `clock` turns a
+// delay into run_at; without one a delay is refused (ConfigError).
+NewJob make_row(std::string_view name, const nlohmann::json& payload, const Clock* clock,
                 EnqueueOptions options);
 [[noreturn]] void throw_serialization_error(std::string_view name, const char* what);
 // Store::enqueue with StoreError turned into EnqueueError(storage).
 std::vector<JobId> insert_rows(Store& store, std::span<const NewJob> rows);
 
 template <EnqueueableJob J>
-NewJob to_row(const J& job, const Store& store, EnqueueOptions options) {
+NewJob to_row(const J& job, const Clock* clock, EnqueueOptions options) {
   nlohmann::json payload;
   try {
     payload = job;
   } catch (const std::exception& e) {
     throw_serialization_error(J::name, e.what());
   }
-  return make_row(J::name, payload, store, std::move(options));
+  return make_row(J::name, payload, clock, std::move(options));
 }
 }  // namespace detail
 
@@ -50,7 +51,7 @@ NewJob to_row(const J& job, const Store& store, EnqueueOptions options) {
 template <class J>
 JobId enqueue(Store& store, const J& job, EnqueueOptions options) {
   detail::check_enqueueable<J>();
-  NewJob row = detail::to_row(job, store, std::move(options));
+  NewJob row = detail::to_row(job, &store.clock(), std::move(options));
   return detail::insert_rows(store, std::span<const NewJob>(&row, 1)).front();
 }
 
@@ -66,7 +67,7 @@ class Batch {
   template <class J>
   Batch& add(const J& job, EnqueueOptions options = {}) {
     detail::check_enqueueable<J>();
-    rows_.push_back(detail::to_row(job, *store_, std::move(options)));
+    rows_.push_back(detail::to_row(job, &store_->clock(), std::move(options)));
     return *this;
   }
   std::span<const NewJob> rows() const { return rows_; }

@@ -9,7 +9,7 @@ void throw_serialization_error(std::string_view name, const char* what) {
                      fmt::format("cannot serialize job '{}' to JSON: {}", name, what));
 }
 
-NewJob make_row(std::string_view name, const nlohmann::json& payload, const Store& store,
+NewJob make_row(std::string_view name, const nlohmann::json& payload, const Clock* clock,
                 EnqueueOptions options) {
   NewJob row;
   row.name = std::string(name);
@@ -23,7 +23,11 @@ NewJob make_row(std::string_view name, const nlohmann::json& payload, const Stor
   if (options.run_at) {
     row.run_at = options.run_at;
   } else if (options.delay) {
-    row.run_at = store.clock().now() + *options.delay;
+    if (!clock) {
+      throw ConfigError(fmt::format(
+          "job '{}': a delay needs the store's clock here; give run_at instead", name));
+    }
+    row.run_at = clock->now() + *options.delay;
   }
   return row;
 }

@@ -77,6 +77,7 @@ struct WorkerEngine::Impl {
   struct Finished {
     std::shared_ptr<Task> task;
     Outcome outcome;
+    bool ran = true;  // false: released at shutdown before or while running
   };
   enum class Mode { until_stopped, until_idle };
 
@@ -197,6 +198,7 @@ struct WorkerEngine::Impl {
     const auto now = store->clock().now();
     for (const Finished& f : batch) {
       const ClaimedJob& job = f.task->job;
+      if (f.ran) ++runs_ended;
       if (std::find(lost.begin(), lost.end(), job.id) != lost.end()) {
         ++stats.lock_lost;
         log(LogLevel::warning,
@@ -206,7 +208,6 @@ struct WorkerEngine::Impl {
         emit(WorkerEvent::Kind::lock_lost, job);
         continue;
       }
-      ++runs_settled;
       switch (f.outcome.kind) {
         case Outcome::Kind::completed:
           ++stats.succeeded;
@@ -307,7 +308,7 @@ struct WorkerEngine::Impl {
 
   std::size_t run_until_idle() {
     start_executors();
-    runs_settled = 0;
+    runs_ended = 0;
     try {
       for (;;) {
         settle_finished();
@@ -321,7 +322,7 @@ struct WorkerEngine::Impl {
       throw;
     }
     join_executors();
-    return runs_settled;
+    return runs_ended;
   }
 
   // Stops claiming, cancels running jobs, waits up to the drain timeout, releases what is left
@@ -331,9 +332,11 @@ struct WorkerEngine::Impl {
     {
       std::lock_guard lock(mutex);
       for (auto& task : ready) {
-        finished.push_back({task, Outcome{.id = task->job.id,
-                                          .locked_at = task->job.locked_at,
-                                          .kind = Outcome::Kind::released}});
+        finished.push_back({task,
+                            Outcome{.id = task->job.id,
+                                    .locked_at = task->job.locked_at,
+                                    .kind = Outcome::Kind::released},
+                            false});
       }
       ready.clear();
       for (auto& [job_id, task] : in_flight)
@@ -372,9 +375,11 @@ struct WorkerEngine::Impl {
         if (task->finished) continue;  // its outcome is in `finished`
         task->released_early = true;
         names.push_back(fmt::format("{} ({})", task->job.id, task->job.name));
-        finished.push_back({task, Outcome{.id = task->job.id,
-                                          .locked_at = task->job.locked_at,
-                                          .kind = Outcome::Kind::released}});
+        finished.push_back({task,
+                            Outcome{.id = task->job.id,
+                                    .locked_at = task->job.locked_at,
+                                    .kind = Outcome::Kind::released},
+                            false});
       }
     }
     if (!names.empty()) {
@@ -419,7 +424,7 @@ struct WorkerEngine::Impl {
   std::vector<std::jthread> executors;
   std::atomic<bool> shutting_down{false};
   TimePoint next_due = TimePoint::max();  // earliest retry this worker scheduled
-  std::size_t runs_settled = 0;
+  std::size_t runs_ended = 0;
 
   struct AtomicStats {
     std::atomic<std::uint64_t> started{0}, succeeded{0}, retried{0}, dead_lettered{0}, released{0},

@@ -1,0 +1,228 @@
+// The errand command-line tool, run as a separate process on a prepared database.
+#include "support/jobs.hpp"
+#include "support/sqlite_db.hpp"
+#include "support/temp_dir.hpp"
+
+#include <errand/errand.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <sstream>
+
+using errand_test::read_file;
+using errand_test::SqliteDb;
+using errand_test::TempDir;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string quote(const std::string& arg) {
+  std::string out = "'";
+  for (char c : arg)
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store = errand::open_sqlite(path());
+    // 2 ready, 1 scheduled, 1 running, 1 failing (scheduled), 2 dead.
+    errand::enqueue(*store, errand_test::RecordJob{.tag = 1});
+    errand::enqueue(*store, errand_test::RecordJob{.tag = 2});
+    errand::enqueue(*store, errand_test::RecordJob{.tag = 3}, {.delay = std::chrono::hours{1}});
+    running = errand::enqueue(*store, errand_test::RecordJob{.tag = 4}, "", 100);
+    ASSERT_EQ(store->claim("cli-test", 1, 2h).at(0).id, running);
+    failing = errand::enqueue(*store, errand_test::FailJob{.message = "flaky"}, "", 99);
+    settle_one(errand::Outcome::Kind::retry, "flaky", failing);
+    dead_a = errand::enqueue(*store, errand_test::FailJob{.message = "a"}, "ctx-a", 98);
+    settle_one(errand::Outcome::Kind::dead_letter, "broken beyond repair", dead_a);
+    dead_b = errand::enqueue(*store, errand_test::TextJob{.text = "b"}, "ctx-b", 97);
+    settle_one(errand::Outcome::Kind::dead_letter, "also broken", dead_b);
+  }
+
+  void settle_one(errand::Outcome::Kind kind, const std::string& error, errand::JobId expected) {
+    auto claimed = store->claim("cli-test", 1, 2h);
+    ASSERT_EQ(claimed.size(), 1u);
+    ASSERT_EQ(claimed[0].id, expected);
+    const errand::Outcome outcome[] = {{.id = claimed[0].id,
+                                        .locked_at = claimed[0].locked_at,
+                                        .kind = kind,
+                                        .error = error,
+                                        .retry_delay = std::chrono::hours{1}}};
+    ASSERT_TRUE(store->settle("cli-test", outcome).empty());
+  }
+
+  std::filesystem::path path() const { return dir.file("cli.db"); }
+  std::string db() const { return "--db=sqlite:" + path().string(); }
+
+  CliResult run(const std::vector<std::string>& args) {
+    std::string command = quote(ERRAND_CLI);
+    for (const auto& arg : args)
+      command += " " + quote(arg);
+    const auto err_path = dir.file("stderr.txt");
+    command += " 2>" + quote(err_path.string()) + " </dev/null";
+    CliResult result;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return result;
+    char buffer[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
+      result.out.append(buffer, n);
+    const int status = ::pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    result.err = read_file(err_path);
+    return result;
+  }
+
+  TempDir dir;
+  std::shared_ptr<errand::Store> store;
+  errand::JobId running = 0, failing = 0, dead_a = 0, dead_b = 0;
+};
+
+TEST_F(Cli, StatusJsonCountsEveryState) {
+  const auto result = run({"status", db(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto lines = json_lines(result.out);
+  ASSERT_EQ(lines.size(), 1u) << result.out;
+  const auto& counts = lines[0];
+  EXPECT_EQ(counts.at("ready"), 2);
+  EXPECT_EQ(counts.at("scheduled"), 2);
+  EXPECT_EQ(counts.at("running"), 1);
+  EXPECT_EQ(counts.at("abandoned"), 0);
+  EXPECT_EQ(counts.at("failing"), 1);
+  EXPECT_EQ(counts.at("dead"), 2);
+}
+
+TEST_F(Cli, StatusAsText) {
+  const auto result = run({"status", db()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "ready")) << result.out;
+  EXPECT_TRUE(contains(result.out, "dead")) << result.out;
+  EXPECT_TRUE(contains(result.out, path().string())) << result.out;
+}
+
+TEST_F(Cli, DeadListsTheDeadLetterQueue) {
+  const auto text = run({"dead", db()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(contains(text.out, std::to_string(dead_a))) << text.out;
+  EXPECT_TRUE(contains(text.out, "broken beyond repair")) << text.out;
+
+  const auto json = run({"dead", db(), "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto lines = json_lines(json.out);
+  ASSERT_EQ(lines.size(), 2u) << json.out;
+  std::set<errand::JobId> ids;
+  for (const auto& line : lines)
+    ids.insert(line.at("id").get<errand::JobId>());
+  EXPECT_EQ(ids, (std::set<errand::JobId>{dead_a, dead_b}));
+  for (const auto& line : lines) {
+    if (line.at("id") == dead_a) {
+      EXPECT_EQ(line.at("name"), "Fail");
+      EXPECT_EQ(line.at("context"), "ctx-a");
+      EXPECT_EQ(line.at("last_error"), "broken beyond repair");
+      EXPECT_EQ(line.at("error_count"), 1);
+      EXPECT_EQ(line.at("payload"), nlohmann::json({{"message", "a"}}));
+    }
+  }
+  const auto named = run({"dead", db(), "--json", "--name", "Text"});
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  ASSERT_EQ(json_lines(named.out).size(), 1u);
+}
+
+TEST_F(Cli, DeadRetryMovesTheJobBack) {
+  const auto result = run({"dead", "retry", std::to_string(dead_a), db()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  SqliteDb sql(path());
+  const auto where = " WHERE id = " + std::to_string(dead_a);
+  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_dead_jobs" + where), 0);
+  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_jobs" + where), 1);
+  EXPECT_EQ(sql.integer("SELECT error_count FROM errand_jobs" + where), 0);
+  EXPECT_EQ(sql.text("SELECT locked_by FROM errand_jobs" + where), std::nullopt);
+  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_dead_jobs"), 1);
+
+  const auto again = run({"dead", "retry", std::to_string(dead_a), db()});
+  EXPECT_NE(again.exit_code, 0) << "retrying a job that is no longer dead should fail";
+  EXPECT_TRUE(contains(again.err, std::to_string(dead_a))) << again.err;
+}
+
+TEST_F(Cli, DeadRetryAll) {
+  const auto result = run({"dead", "retry", "--all", db()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  SqliteDb sql(path());
+  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_dead_jobs"), 0);
+  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_jobs"), 7);
+}
+
+TEST_F(Cli, DeadPurgeDeletesDeadJobsOnly) {
+  const auto result = run({"dead", "purge", db()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "2")) << result.out;
+  SqliteDb sql(path());
+  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_dead_jobs"), 0);
+  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_jobs"), 5);
+}
+
+TEST_F(Cli, JobsListsQueuedJobs) {
+  const auto all = run({"jobs", db(), "--json"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(json_lines(all.out).size(), 5u) << all.out;
+  const auto failing_only = run({"jobs", db(), "--json", "--failing"});
+  ASSERT_EQ(failing_only.exit_code, 0) << failing_only.err;
+  const auto lines = json_lines(failing_only.out);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].at("id"), failing);
+  EXPECT_EQ(lines[0].at("last_error"), "flaky");
+  const auto running_only = run({"jobs", db(), "--json", "--state", "running"});
+  ASSERT_EQ(running_only.exit_code, 0) << running_only.err;
+  ASSERT_EQ(json_lines(running_only.out).size(), 1u);
+  EXPECT_EQ(json_lines(running_only.out)[0].at("locked_by"), "cli-test");
+}
+
+TEST_F(Cli, MigrateCreatesANewDatabase) {
+  const auto fresh = dir.file("fresh.db");
+  const auto result = run({"migrate", "--db=sqlite:" + fresh.string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  SqliteDb sql(fresh);
+  EXPECT_EQ(sql.text("SELECT value FROM errand_meta WHERE key = 'schema_version'"),
+            std::to_string(errand::sqlite_schema_version()));
+}
+
+TEST_F(Cli, BadDatabaseUrlsAreClearErrors) {
+  const auto bad_url = run({"status", "--db=mysql://x"});
+  EXPECT_NE(bad_url.exit_code, 0);
+  EXPECT_TRUE(contains(bad_url.err, "mysql://x")) << bad_url.err;
+
+  const auto notes = dir.file("notes.txt");
+  errand_test::write_file(notes, std::string(2000, 'x'));
+  const auto not_a_db = run({"status", "--db=sqlite:" + notes.string()});
+  EXPECT_NE(not_a_db.exit_code, 0);
+  EXPECT_TRUE(contains(not_a_db.err, notes.string())) << not_a_db.err;
+  EXPECT_EQ(read_file(notes), std::string(2000, 'x'));
+}
+
+}  // namespace

@@ -1,0 +1,74 @@
+#include "support/conformance.hpp"
+
+namespace errand_test {
+
+void ConformanceTest::SetUp() {
+  clock = std::make_shared<errand::ManualClock>();
+  storage = GetParam().create();
+  store = storage->open(clock);
+  registry.add<RecordJob>()
+      .add<FailJob>()
+      .add<LimitedFailJob>()
+      .add<ThrowIntJob>()
+      .add<ThrowCustomJob>()
+      .add<HookJob>()
+      .add<TextJob>();
+}
+
+std::vector<errand::JobInfo> ConformanceTest::all_jobs() {
+  errand::JobFilter filter;
+  filter.limit = 1'000'000;
+  return store->list_jobs(filter);
+}
+
+std::vector<errand::DeadJob> ConformanceTest::all_dead() {
+  errand::DeadFilter filter;
+  filter.limit = 1'000'000;
+  return store->list_dead(filter);
+}
+
+std::optional<errand::JobInfo> ConformanceTest::find_job(errand::JobId id) {
+  for (auto& job : all_jobs()) {
+    if (job.id == id) return job;
+  }
+  return std::nullopt;
+}
+
+std::optional<errand::DeadJob> ConformanceTest::find_dead(errand::JobId id) {
+  for (auto& job : all_dead()) {
+    if (job.id == id) return job;
+  }
+  return std::nullopt;
+}
+
+errand::JobId ConformanceTest::enqueue_raw(errand::NewJob job) {
+  auto ids = store->enqueue(std::span<const errand::NewJob>(&job, 1));
+  if (ids.size() != 1) throw std::runtime_error("Store::enqueue of one job returned no id");
+  return ids.front();
+}
+
+std::optional<std::string> ConformanceTest::column(std::string_view table, std::string_view column,
+                                                   errand::JobId id) {
+  return storage->text("SELECT " + std::string(column) + " FROM " + storage->table(table) +
+                       " WHERE id = " + std::to_string(id));
+}
+
+std::optional<errand::TimePoint> ConformanceTest::time_column(std::string_view table,
+                                                              std::string_view column,
+                                                              errand::JobId id) {
+  auto value = storage->integer("SELECT " + storage->micros(column) + " FROM " +
+                                storage->table(table) + " WHERE id = " + std::to_string(id));
+  if (!value) return std::nullopt;
+  return errand::TimePoint{errand::Duration{*value}};
+}
+
+errand::WorkerOptions ConformanceTest::worker_options(std::size_t concurrency) {
+  errand::WorkerOptions options;
+  options.concurrency = concurrency;
+  options.worker_id = "test-worker";
+  options.on_event = events.fn();
+  options.log = logs.fn();
+  return options;
+}
+
+}  // namespace errand_test

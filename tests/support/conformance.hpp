@@ -1,0 +1,76 @@
+// The store conformance suite's fixtures. Every TEST_P in tests/conformance/ runs once per store
+// factory; an instantiation file (sqlite_conformance_test.cpp, later a *_pgtest.cpp) picks the
+// factories with ERRAND_INSTANTIATE_CONFORMANCE.
+#pragma once
+
+#include "support/forwarding_store.hpp"
+#include "support/jobs.hpp"
+#include "support/store_factory.hpp"
+#include "support/wait.hpp"
+
+#include <errand/errand.hpp>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace errand_test {
+
+class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  void SetUp() override;
+
+  // Every row of the jobs / dead-letter table, through the Store API.
+  std::vector<errand::JobInfo> all_jobs();
+  std::vector<errand::DeadJob> all_dead();
+  std::optional<errand::JobInfo> find_job(errand::JobId id);
+  std::optional<errand::DeadJob> find_dead(errand::JobId id);
+
+  errand::JobId enqueue_raw(errand::NewJob job);
+  // Raw column of one row of the logical table ("jobs", "dead_jobs"), read through the test's
+  // own connection.
+  std::optional<std::string> column(std::string_view table, std::string_view column,
+                                    errand::JobId id);
+  std::optional<errand::TimePoint> time_column(std::string_view table, std::string_view column,
+                                               errand::JobId id);
+  std::int64_t rows_in(std::string_view table) { return storage->count(table); }
+
+  // Worker options for deterministic tests: fixed worker id, events and logs captured.
+  errand::WorkerOptions worker_options(std::size_t concurrency = 1);
+
+  std::shared_ptr<errand::ManualClock> clock;
+  std::unique_ptr<TestStorage> storage;
+  std::shared_ptr<errand::Store> store;
+  TestState state;
+  errand::Registry<TestState> registry;
+  EventLog events;
+  LogCapture logs;
+};
+
+// Microseconds since the epoch: compare times as integers for readable failure messages.
+inline std::int64_t us(errand::TimePoint t) {
+  return t.time_since_epoch().count();
+}
+inline std::int64_t us(errand::Duration d) {
+  return d.count();
+}
+
+inline errand::TimePoint at_seconds(std::int64_t s) {
+  return errand::TimePoint{std::chrono::seconds{s}};
+}
+
+class EnqueueConformance : public ConformanceTest {};
+class StoreConformance : public ConformanceTest {};
+class WorkerConformance : public ConformanceTest {};
+class ShutdownConformance : public ConformanceTest {};
+
+}  // namespace errand_test
+
+#define ERRAND_INSTANTIATE_CONFORMANCE(prefix, factories)                                       \
+  INSTANTIATE_TEST_SUITE_P(prefix, EnqueueConformance, factories, ::errand_test::factory_name); \
+  INSTANTIATE_TEST_SUITE_P(prefix, StoreConformance, factories, ::errand_test::factory_name);   \
+  INSTANTIATE_TEST_SUITE_P(prefix, WorkerConformance, factories, ::errand_test::factory_name);  \
+  INSTANTIATE_TEST_SUITE_P(prefix, ShutdownConformance, factories, ::errand_test::factory_name)

@@ -1,0 +1,115 @@
+// A Store decorator that forwards to a real store, counts claims (so a test can tell when a
+// worker has gone idle) and injects StoreErrors on demand.
+#pragma once
+
+#include <errand/error.hpp>
+#include <errand/store.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+namespace errand_test {
+
+class ForwardingStore final : public errand::Store {
+ public:
+  explicit ForwardingStore(std::shared_ptr<errand::Store> inner) : inner_(std::move(inner)) {}
+
+  // The next `n` calls of each kind throw StoreError("injected ...") without reaching the store.
+  std::atomic<int> fail_claims{0};
+  std::atomic<int> fail_enqueues{0};
+
+  // Claims that returned no job (the worker found nothing to do).
+  std::int64_t empty_claims() const {
+    std::lock_guard lock(mutex_);
+    return empty_claims_;
+  }
+  // True when the latest claim returned no job (the worker is, or is about to be, idle).
+  bool last_claim_empty() const {
+    std::lock_guard lock(mutex_);
+    return last_claim_empty_;
+  }
+  std::int64_t claims() const {
+    std::lock_guard lock(mutex_);
+    return claims_;
+  }
+  std::int64_t failed_claims() const {
+    std::lock_guard lock(mutex_);
+    return failed_claims_;
+  }
+  // True once empty_claims() >= n.
+  bool wait_for_empty_claims(std::int64_t n, std::chrono::milliseconds deadline) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, deadline, [&] { return empty_claims_ >= n; });
+  }
+
+  std::string describe() const override { return inner_->describe(); }
+  const errand::Clock& clock() const override { return inner_->clock(); }
+  int schema_version() override { return inner_->schema_version(); }
+  std::vector<errand::JobId> enqueue(std::span<const errand::NewJob> jobs) override {
+    if (take(fail_enqueues)) throw errand::StoreError("injected enqueue failure");
+    return inner_->enqueue(jobs);
+  }
+  std::vector<errand::ClaimedJob> claim(std::string_view worker_id, std::size_t max,
+                                        errand::Duration lock_timeout) override {
+    if (take(fail_claims)) {
+      {
+        std::lock_guard lock(mutex_);
+        ++failed_claims_;
+      }
+      throw errand::StoreError("injected claim failure");
+    }
+    auto claimed = inner_->claim(worker_id, max, lock_timeout);
+    {
+      std::lock_guard lock(mutex_);
+      ++claims_;
+      if (claimed.empty()) ++empty_claims_;
+      last_claim_empty_ = claimed.empty();
+    }
+    cv_.notify_all();
+    return claimed;
+  }
+  std::vector<errand::JobId> settle(std::string_view worker_id,
+                                    std::span<const errand::Outcome> outcomes) override {
+    return inner_->settle(worker_id, outcomes);
+  }
+  std::unique_ptr<errand::Subscription> subscribe(std::function<void()> on_new_jobs) override {
+    return inner_->subscribe(std::move(on_new_jobs));
+  }
+  errand::JobCounts counts(errand::Duration lock_timeout) override {
+    return inner_->counts(lock_timeout);
+  }
+  std::vector<errand::JobInfo> list_jobs(const errand::JobFilter& filter) override {
+    return inner_->list_jobs(filter);
+  }
+  std::vector<errand::DeadJob> list_dead(const errand::DeadFilter& filter) override {
+    return inner_->list_dead(filter);
+  }
+  bool retry_dead(errand::JobId id) override { return inner_->retry_dead(id); }
+  std::size_t retry_all_dead(std::optional<std::string_view> name) override {
+    return inner_->retry_all_dead(name);
+  }
+  std::size_t purge_dead(std::optional<std::string_view> name) override {
+    return inner_->purge_dead(name);
+  }
+
+ private:
+  static bool take(std::atomic<int>& counter) {
+    int n = counter.load();
+    while (n > 0) {
+      if (counter.compare_exchange_weak(n, n - 1)) return true;
+    }
+    return false;
+  }
+
+  std::shared_ptr<errand::Store> inner_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::int64_t claims_ = 0;
+  std::int64_t empty_claims_ = 0;
+  std::int64_t failed_claims_ = 0;
+  bool last_claim_empty_ = false;
+};
+
+}  // namespace errand_test
