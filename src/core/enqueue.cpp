@@ -24,8 +24,8 @@ NewJob make_row(std::string_view name, const nlohmann::json& payload, const Cloc
     row.run_at = options.run_at;
   } else if (options.delay) {
     if (!clock) {
-      throw ConfigError(fmt::format(
-          "job '{}': a delay needs the store's clock here; give run_at instead", name));
+      throw ConfigError(
+          fmt::format("job '{}': a delay needs the store's clock here; give run_at instead", name));
     }
     row.run_at = clock->now() + *options.delay;
   }

@@ -65,7 +65,9 @@ std::vector<JobId> enqueue_demo_jobs(Store& store, Console& console) {
   // The seed's way: one job, priority 0, due now.
   const EmailJob welcome{"alice@example.com", "Welcome!", "Thank you for signing up!"};
   ids.push_back(errand::enqueue(store, welcome, "user-signup"));
-  lines.push_back({"EmailJob", {.context = "user-signup"}, "to alice@example.com"});
+  Line welcome_line{.name = "EmailJob", .options = {}, .what = "to alice@example.com"};
+  welcome_line.options.context = "user-signup";
+  lines.push_back(std::move(welcome_line));
 
   // The rest in one transaction: all or none.
   Batch batch(store);

@@ -28,7 +28,11 @@ std::string iso_utc(TimePoint t, bool micros) {
 }
 
 std::string human_duration(Duration d) {
-  if (d < Duration::zero()) return "-" + human_duration(-d);
+  if (d < Duration::zero()) {
+    std::string positive = human_duration(-d);
+    positive.insert(0, 1, '-');
+    return positive;
+  }
   const auto us = d.count();
   if (d < chr::seconds{1}) return fmt::format("{}ms", us / 1000);
   if (d < chr::seconds{10}) {

@@ -1,0 +1,90 @@
+# shellcheck shell=bash disable=SC2034
+# Shared by scripts/demo, scripts/test and scripts/format; source it, do not run it.
+#
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+#
+# Provides: ERRAND_ROOT (the repository root), the Debian package lists, errand_ensure_packages
+# (installs missing packages with apt-get when root), errand_configure and errand_build (CMake).
+
+# The repository root, whatever the caller's working directory.
+ERRAND_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export ERRAND_ROOT
+
+# Debian 12 packages needed to build the library and the CLI.
+ERRAND_BUILD_PACKAGES=(g++ cmake make pkg-config libsqlite3-dev libpq-dev nlohmann-json3-dev libfmt-dev
+  libcli11-dev)
+# ... and, in addition, to build and run the tests.
+ERRAND_TEST_PACKAGES=(libgtest-dev libgmock-dev)
+
+errand_log() { printf '==> %s\n' "$*" >&2; }
+errand_warn() { printf 'warning: %s\n' "$*" >&2; }
+errand_die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+errand_jobs() { nproc 2>/dev/null || echo 2; }
+
+# True when the Debian package is installed.
+errand_package_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# Set once `apt-get update` has run in this process, so it runs at most once.
+ERRAND_APT_UPDATED=0
+
+# errand_ensure_packages PKG...: installs the packages that are missing. As root, runs
+# `apt-get update` (once, only if something is missing) and `apt-get install`; otherwise prints
+# the command to run and exits 1. On a system without dpkg it only warns.
+errand_ensure_packages() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    errand_warn "not a Debian system (no dpkg-query): make sure these are installed: $*"
+    return 0
+  fi
+  local missing=() pkg
+  for pkg in "$@"; do
+    errand_package_installed "$pkg" || missing+=("$pkg")
+  done
+  ((${#missing[@]} == 0)) && return 0
+
+  if [[ $(id -u) -ne 0 ]]; then
+    printf 'error: missing Debian packages: %s\n' "${missing[*]}" >&2
+    printf 'Install them with:\n  sudo apt-get update && sudo apt-get install -y %s\n' \
+      "${missing[*]}" >&2
+    exit 1
+  fi
+
+  errand_log "installing missing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  local apt=(apt-get -o DPkg::Lock::Timeout=300 -q)
+  if ((ERRAND_APT_UPDATED == 0)); then
+    "${apt[@]}" update </dev/null || errand_die "apt-get update failed"
+    ERRAND_APT_UPDATED=1
+  fi
+  "${apt[@]}" install -y --no-install-recommends "${missing[@]}" </dev/null ||
+    errand_die "apt-get install ${missing[*]} failed"
+  for pkg in "${missing[@]}"; do
+    errand_package_installed "$pkg" || errand_die "package $pkg is still not installed"
+  done
+}
+
+# errand_configure BUILD_DIR BUILD_TYPE [CMAKE_ARGS...]: configures the repository into
+# BUILD_DIR (relative paths are taken from the repository root).
+errand_configure() {
+  local dir="$1" type="$2"
+  shift 2
+  [[ $dir = /* ]] || dir="$ERRAND_ROOT/$dir"
+  errand_log "configuring $type build in ${dir#"$ERRAND_ROOT"/}"
+  cmake -S "$ERRAND_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="$type" "$@"
+}
+
+# errand_build BUILD_DIR [TARGET...]: builds the targets (all when none) with one job per core.
+errand_build() {
+  local dir="$1"
+  shift
+  [[ $dir = /* ]] || dir="$ERRAND_ROOT/$dir"
+  local targets=()
+  (($# > 0)) && targets=(--target "$@")
+  errand_log "building ${*:-everything} in ${dir#"$ERRAND_ROOT"/} ($(errand_jobs) jobs)"
+  cmake --build "$dir" --parallel "$(errand_jobs)" "${targets[@]}"
+}
