@@ -7,6 +7,7 @@
 #include <errand/job.hpp>
 #include <errand/open.hpp>
 #include <errand/options.hpp>
+#include <errand/postgres.hpp>
 #include <errand/registry.hpp>
 #include <errand/sqlite.hpp>
 #include <errand/store.hpp>

@@ -13,8 +13,11 @@ struct OpenOptions {
   std::shared_ptr<const Clock> clock{};  // the system clock when empty
 };
 
-// `sqlite:PATH` (relative or absolute; `sqlite://` + absolute path also works). Throws
-// ConfigError for a URL errand cannot use and StoreError when the store cannot be opened.
+// `sqlite:PATH` (relative or absolute; `sqlite:///ABSOLUTE/PATH` also works), or
+// `postgres://` / `postgresql://` URLs as libpq takes them, plus errand's own query parameters
+// `schema=NAME` (default errand) and `listen=off` (poll-only, for PgBouncer transaction pooling).
+// Throws ConfigError for a URL errand cannot use and StoreError when the store cannot be opened;
+// passwords never appear in either message.
 std::shared_ptr<Store> open_store(std::string_view url, const OpenOptions& options = {});
 
 // The --db default: a file named errand.db in the current directory.

@@ -1,6 +1,7 @@
 #include <errand/error.hpp>
 #include <errand/sqlite.hpp>
 
+#include "core/rows.hpp"
 #include "core/wakeup.hpp"
 #include "sqlite/connection.hpp"
 #include "sqlite/schema.hpp"
@@ -19,53 +20,12 @@ using sqlite::Query;
 using sqlite::Statement;
 using sqlite::Transaction;
 
-std::int64_t micros(TimePoint t) {
-  return t.time_since_epoch().count();
-}
-TimePoint time_point(std::int64_t us) {
-  return TimePoint{Duration{us}};
-}
+using detail::micros_of;
+using detail::time_from_micros;
 
 constexpr std::string_view kJobColumns =
     "id, name, payload, context, priority, error_count, run_at, created_at, locked_by, locked_at, "
     "last_error, last_failed_at";
-
-JobInfo read_job(Statement& row, TimePoint now, Duration lock_timeout) {
-  JobInfo job;
-  job.id = row.int64(0);
-  job.name = row.text(1);
-  job.payload = row.text(2);
-  job.context = row.text(3);
-  job.priority = static_cast<std::int32_t>(row.int64(4));
-  job.error_count = static_cast<std::int32_t>(row.int64(5));
-  job.run_at = time_point(row.int64(6));
-  job.created_at = time_point(row.int64(7));
-  job.locked_by = row.optional_text(8);
-  if (auto at = row.optional_int64(9)) job.locked_at = time_point(*at);
-  job.last_error = row.optional_text(10);
-  if (auto at = row.optional_int64(11)) job.last_failed_at = time_point(*at);
-  if (job.locked_by) {
-    job.state = job.locked_at && *job.locked_at <= now - lock_timeout ? JobState::abandoned
-                                                                      : JobState::running;
-  } else {
-    job.state = job.run_at <= now ? JobState::ready : JobState::scheduled;
-  }
-  return job;
-}
-
-DeadJob read_dead(Statement& row) {
-  DeadJob job;
-  job.id = row.int64(0);
-  job.name = row.text(1);
-  job.payload = row.text(2);
-  job.context = row.text(3);
-  job.priority = static_cast<std::int32_t>(row.int64(4));
-  job.error_count = static_cast<std::int32_t>(row.int64(5));
-  job.last_error = row.text(6);
-  job.created_at = time_point(row.int64(7));
-  job.failed_at = time_point(row.int64(8));
-  return job;
-}
 
 // The fence every settle statement carries: the caller's lease on the row.
 constexpr std::string_view kLeaseFence = "id = ?1 AND locked_by = ?2 AND locked_at = ?3";
@@ -100,7 +60,7 @@ class SqliteStore final : public Store {
     ids.reserve(jobs.size());
     {
       std::lock_guard lock(mutex_);
-      const auto now = micros(clock_->now());
+      const auto now = micros_of(clock_->now());
       Transaction tx(connection_, Transaction::Behavior::immediate);
       auto insert = connection_.query(
           "INSERT INTO errand_jobs (name, payload, context, priority, run_at, created_at) "
@@ -110,7 +70,7 @@ class SqliteStore final : public Store {
         insert->bind(2, job.payload);
         insert->bind(3, job.context);
         insert->bind(4, std::int64_t{job.priority});
-        insert->bind(5, job.run_at ? micros(*job.run_at) : now);
+        insert->bind(5, job.run_at ? micros_of(*job.run_at) : now);
         insert->bind(6, now);
         insert->run();
         insert->reset();
@@ -134,7 +94,7 @@ class SqliteStore final : public Store {
       auto release = connection_.query(
           "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL "
           "WHERE locked_by IS NOT NULL AND locked_at <= ?1");
-      release->bind(1, micros(now - lock_timeout));
+      release->bind(1, micros_of(now - lock_timeout));
       release->run();
     }
     auto take = connection_.query(
@@ -144,30 +104,13 @@ class SqliteStore final : public Store {
         "RETURNING id, name, payload, context, priority, error_count, run_at, created_at, "
         "last_error");
     take->bind(1, worker_id);
-    take->bind(2, micros(now));
+    take->bind(2, micros_of(now));
     take->bind(3, static_cast<std::int64_t>(max));
-    while (take->step()) {
-      ClaimedJob job;
-      job.id = take->int64(0);
-      job.name = take->text(1);
-      job.payload = take->text(2);
-      job.context = take->text(3);
-      job.priority = static_cast<std::int32_t>(take->int64(4));
-      job.error_count = static_cast<std::int32_t>(take->int64(5));
-      job.run_at = time_point(take->int64(6));
-      job.created_at = time_point(take->int64(7));
-      job.last_error = take->optional_text(8);
-      job.locked_at = now;
-      claimed.push_back(std::move(job));
-    }
+    while (take->step())
+      claimed.push_back(detail::read_claimed_job(*take, now));
     take->reset();
     tx.commit();
-    // RETURNING gives no order guarantee.
-    std::sort(claimed.begin(), claimed.end(), [](const ClaimedJob& a, const ClaimedJob& b) {
-      if (a.priority != b.priority) return a.priority > b.priority;
-      if (a.run_at != b.run_at) return a.run_at < b.run_at;
-      return a.id < b.id;
-    });
+    detail::sort_in_claim_order(claimed);
     return claimed;
   }
 
@@ -176,7 +119,7 @@ class SqliteStore final : public Store {
     std::vector<JobId> lost;
     if (outcomes.empty()) return lost;
     std::lock_guard lock(mutex_);
-    const auto now = micros(clock_->now());
+    const auto now = micros_of(clock_->now());
     Transaction tx(connection_, Transaction::Behavior::immediate);
     for (const Outcome& outcome : outcomes) {
       if (!apply(worker_id, outcome, now)) lost.push_back(outcome.id);
@@ -203,8 +146,8 @@ class SqliteStore final : public Store {
           "  coalesce(sum(locked_by IS NOT NULL AND locked_at <= ?2), 0),"
           "  coalesce(sum(error_count > 0), 0) "
           "FROM errand_jobs");
-      query->bind(1, micros(now));
-      query->bind(2, micros(now - lock_timeout));
+      query->bind(1, micros_of(now));
+      query->bind(2, micros_of(now - lock_timeout));
       query->step();
       counts.ready = query->int64(0);
       counts.scheduled = query->int64(1);
@@ -246,13 +189,15 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mutex_);
     const auto now = clock_->now();
     auto query = connection_.query(sql);
-    query->bind(1, micros(now));
-    query->bind(2, micros(now - filter.lock_timeout));
+    query->bind(1, micros_of(now));
+    query->bind(2, micros_of(now - filter.lock_timeout));
     query->bind(3, filter.name.value_or(""));
     query->bind(4, static_cast<std::int64_t>(filter.limit));
     std::vector<JobInfo> jobs;
-    while (query->step())
-      jobs.push_back(read_job(*query, now, filter.lock_timeout));
+    while (query->step()) {
+      jobs.push_back(detail::read_job_info(*query));
+      jobs.back().state = detail::state_at(jobs.back(), now, filter.lock_timeout);
+    }
     return jobs;
   }
 
@@ -268,7 +213,7 @@ class SqliteStore final : public Store {
     query->bind(2, static_cast<std::int64_t>(filter.limit));
     std::vector<DeadJob> jobs;
     while (query->step())
-      jobs.push_back(read_dead(*query));
+      jobs.push_back(detail::read_dead_job(*query));
     return jobs;
   }
 
@@ -295,7 +240,7 @@ class SqliteStore final : public Store {
     const auto bind_lease = [&](Statement& s) {
       s.bind(1, std::int64_t{outcome.id});
       s.bind(2, worker_id);
-      s.bind(3, micros(outcome.locked_at));
+      s.bind(3, micros_of(outcome.locked_at));
     };
     switch (outcome.kind) {
       case Outcome::Kind::completed: {
@@ -353,7 +298,7 @@ class SqliteStore final : public Store {
     std::size_t moved = 0;
     {
       std::lock_guard lock(mutex_);
-      const auto now = micros(clock_->now());
+      const auto now = micros_of(clock_->now());
       Transaction tx(connection_, Transaction::Behavior::immediate);
       {
         auto copy = connection_.query(fmt::format(

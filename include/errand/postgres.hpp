@@ -1,0 +1,64 @@
+// The PostgreSQL store: many worker processes on many machines sharing one database.
+#pragma once
+
+#include <errand/clock.hpp>
+#include <errand/enqueue.hpp>
+#include <errand/store.hpp>
+
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// libpq's connection type (from libpq-fe.h), declared here so this header does not need libpq's.
+typedef struct pg_conn PGconn;
+
+namespace errand {
+
+struct PostgresOptions {
+  // Schema holding errand's tables; created when missing.
+  std::string schema = "errand";
+  // false: never LISTEN (for PgBouncer in transaction pooling mode, where LISTEN does not work);
+  // other processes' enqueues are then seen within the worker's poll interval.
+  bool listen = true;
+  // Connections kept open for enqueues, claims and settles (the listener has its own).
+  std::size_t pool_size = 4;
+  // Clock for stored timestamps. Empty (the default): the database's now(), so hosts with
+  // skewed clocks agree. Tests inject a ManualClock.
+  std::shared_ptr<const Clock> clock{};
+};
+
+// Connects with a libpq conninfo string or URL (postgres://user@host:port/db?...; the usual PG*
+// environment variables fill in what is missing), then runs pending migrations under an
+// advisory lock. Throws StoreError (passwords masked) when the server cannot be reached.
+std::shared_ptr<Store> open_postgres(const std::string& conninfo, PostgresOptions options = {});
+
+int postgres_schema_version();
+
+// Inserts rows on the caller's own connection, inside the caller's open transaction: the jobs
+// exist if and only if the caller commits (the outbox pattern), and workers are notified at that
+// commit. Times come from the database clock. Throws StoreError; the caller's transaction is then
+// aborted, as after any failed statement.
+std::vector<JobId> enqueue_rows(PGconn* connection, std::span<const NewJob> rows,
+                                std::string_view schema = "errand");
+
+// enqueue() on the caller's connection and transaction (see enqueue_rows):
+//   PQexec(conn, "BEGIN"); ...the application's own writes...;
+//   errand::enqueue(conn, SendReceipt{order_id}, {.context = "checkout"});
+//   PQexec(conn, "COMMIT");
+// Times come from the database; a delay is refused (give run_at). Throws EnqueueError.
+template <class J>
+JobId enqueue(PGconn* connection, const J& job, EnqueueOptions options = {},
+              std::string_view schema = "errand") {
+  detail::check_enqueueable<J>();
+  const NewJob row = detail::to_row(job, nullptr, std::move(options));
+  try {
+    return enqueue_rows(connection, std::span<const NewJob>(&row, 1), schema).front();
+  } catch (const StoreError& e) {
+    throw EnqueueError(EnqueueError::Kind::storage, e.what());
+  }
+}
+
+}  // namespace errand

@@ -1,0 +1,225 @@
+#include "postgres/pq.hpp"
+
+#include <errand/error.hpp>
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace errand::pg {
+
+namespace {
+std::string trimmed(std::string message) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+    message.pop_back();
+  return message;
+}
+}  // namespace
+
+std::string redact(std::string_view conninfo) {
+  std::string out(conninfo);
+  const auto scheme_end = out.find("://");
+  if (scheme_end != std::string::npos) {
+    // postgres://user:secret@host/db
+    const auto at = out.find('@', scheme_end + 3);
+    const auto colon = out.find(':', scheme_end + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at) {
+      out.replace(colon + 1, at - colon - 1, "***");
+    }
+    // ...?password=secret&...
+    for (auto pos = out.find("password="); pos != std::string::npos;
+         pos = out.find("password=", pos + 1)) {
+      const auto start = pos + 9;
+      const auto end = out.find('&', start);
+      out.replace(start, (end == std::string::npos ? out.size() : end) - start, "***");
+    }
+    return out;
+  }
+  // key=value form: password=secret or password='sec ret'
+  for (auto pos = out.find("password"); pos != std::string::npos;
+       pos = out.find("password", pos + 1)) {
+    auto eq = out.find_first_not_of(' ', pos + 8);
+    if (eq == std::string::npos || out[eq] != '=') continue;
+    auto start = out.find_first_not_of(' ', eq + 1);
+    if (start == std::string::npos) break;
+    std::size_t end;
+    if (out[start] == '\'') {
+      end = start + 1;
+      while (end < out.size() && out[end] != '\'')
+        end += out[end] == '\\' ? 2 : 1;
+      end = std::min(end + 1, out.size());
+    } else {
+      end = out.find(' ', start);
+      if (end == std::string::npos) end = out.size();
+    }
+    out.replace(start, end - start, "***");
+  }
+  return out;
+}
+
+int Result::affected() const {
+  const char* n = PQcmdTuples(result_.get());
+  int value = 0;
+  std::from_chars(n, n + std::char_traits<char>::length(n), value);
+  return value;
+}
+
+std::string_view Result::text(int row, int column) const {
+  return {PQgetvalue(result_.get(), row, column),
+          static_cast<std::size_t>(PQgetlength(result_.get(), row, column))};
+}
+
+std::int64_t Result::int64(int row, int column) const {
+  const std::string_view t = text(row, column);
+  std::int64_t value = 0;
+  std::from_chars(t.data(), t.data() + t.size(), value);
+  return value;
+}
+
+std::optional<std::string> Result::optional_text(int row, int column) const {
+  if (is_null(row, column)) return std::nullopt;
+  return std::string(text(row, column));
+}
+
+std::optional<std::int64_t> Result::optional_int64(int row, int column) const {
+  if (is_null(row, column)) return std::nullopt;
+  return int64(row, column);
+}
+
+Params& Params::add(std::int64_t value) {
+  values_.emplace_back(std::to_string(value));
+  return *this;
+}
+
+Params& Params::add(std::string_view value) {
+  values_.emplace_back(std::string(value));
+  return *this;
+}
+
+Params& Params::add_optional(const std::optional<std::string>& value) {
+  values_.push_back(value);
+  return *this;
+}
+
+Params& Params::add_null() {
+  values_.emplace_back(std::nullopt);
+  return *this;
+}
+
+Params& Params::add_array(std::span<const std::int64_t> values) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += std::to_string(values[i]);
+  }
+  literal += '}';
+  values_.emplace_back(std::move(literal));
+  return *this;
+}
+
+Params& Params::add_array(std::span<const std::string> values) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  literal += '}';
+  values_.emplace_back(std::move(literal));
+  return *this;
+}
+
+std::vector<const char*> Params::pointers() const {
+  std::vector<const char*> out;
+  out.reserve(values_.size());
+  for (const auto& v : values_)
+    out.push_back(v ? v->c_str() : nullptr);
+  return out;
+}
+
+Connection::Connection(const std::string& conninfo) : description_(redact(conninfo)) {
+  conn_ = PQconnectdb(conninfo.c_str());
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string message = trimmed(conn_ ? PQerrorMessage(conn_) : "out of memory");
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw StoreError(
+        fmt::format("cannot connect to PostgreSQL at '{}': {}", description_, message));
+  }
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);
+}
+
+Connection::~Connection() {
+  PQfinish(conn_);
+}
+
+void fail(PGconn* conn, std::string_view description, std::string_view operation,
+          const PGresult* result) {
+  std::string message =
+      result && *PQresultErrorMessage(result) ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+  throw StoreError(
+      fmt::format("PostgreSQL at '{}': {}: {}", description, operation, trimmed(message)));
+}
+
+Result check(PGconn* conn, std::string_view description, PGresult* result, std::string_view sql) {
+  const auto status = PQresultStatus(result);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return Result(result);
+  Result owned(result);  // freed on the way out
+  // Name the statement by its start; the whole text would drown the server's message.
+  fail(conn, description,
+       sql.size() <= 60 ? std::string(sql) : std::string(sql.substr(0, 60)) + "...", result);
+}
+
+Result exec(PGconn* conn, std::string_view description, std::string_view sql,
+            const Params& params) {
+  const std::string text(sql);
+  if (params.size() == 0) return check(conn, description, PQexec(conn, text.c_str()), text);
+  const auto values = params.pointers();
+  return check(
+      conn, description,
+      PQexecParams(conn, text.c_str(), params.size(), nullptr, values.data(), nullptr, nullptr, 0),
+      text);
+}
+
+void Connection::fail(std::string_view operation, const PGresult* result) const {
+  pg::fail(conn_, description_, operation, result);
+}
+
+Result Connection::exec(std::string_view sql, const Params& params) {
+  return pg::exec(conn_, description_, sql, params);
+}
+
+Result Connection::exec_prepared(const std::string& name, std::string_view sql,
+                                 const Params& params) {
+  if (!prepared_.contains(name)) {
+    const std::string text(sql);
+    check(conn_, description_, PQprepare(conn_, name.c_str(), text.c_str(), params.size(), nullptr),
+          text);
+    prepared_.insert(name);
+  }
+  const auto values = params.pointers();
+  return check(
+      conn_, description_,
+      PQexecPrepared(conn_, name.c_str(), params.size(), values.data(), nullptr, nullptr, 0), sql);
+}
+
+Transaction::Transaction(Connection& connection) : connection_(connection) {
+  connection_.exec("BEGIN");
+}
+
+Transaction::~Transaction() {
+  if (!open_ || !connection_.healthy()) return;
+  PQclear(PQexec(connection_.native(), "ROLLBACK"));
+}
+
+void Transaction::commit() {
+  connection_.exec("COMMIT");
+  open_ = false;
+}
+
+}  // namespace errand::pg

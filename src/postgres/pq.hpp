@@ -1,0 +1,108 @@
+// A thin RAII layer over libpq in the shape of libpqxx: connections, results, transactions that
+// roll back unless committed, statements prepared once per connection, text-format parameters.
+// Every failure throws StoreError; connection strings appear in messages with passwords masked.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace errand::pg {
+
+// conninfo or URL with any password replaced by ***.
+std::string redact(std::string_view conninfo);
+
+class Result {
+ public:
+  explicit Result(PGresult* result) : result_(result) {}
+  int rows() const { return PQntuples(result_.get()); }
+  int affected() const;  // rows changed by INSERT/UPDATE/DELETE
+  bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column) == 1; }
+  std::string_view text(int row, int column) const;
+  std::int64_t int64(int row, int column) const;
+  std::optional<std::string> optional_text(int row, int column) const;
+  std::optional<std::int64_t> optional_int64(int row, int column) const;
+
+ private:
+  struct Clear {
+    void operator()(PGresult* r) const { PQclear(r); }
+  };
+  std::unique_ptr<PGresult, Clear> result_;
+};
+
+// Positional text parameters ($1, $2, ...).
+class Params {
+ public:
+  Params& add(std::int64_t value);
+  Params& add(std::string_view value);
+  Params& add(const char* value) { return add(std::string_view(value)); }
+  Params& add(const std::string& value) { return add(std::string_view(value)); }
+  Params& add_optional(const std::optional<std::string>& value);
+  Params& add_null();
+  // A PostgreSQL array literal: {1,2,3} / {"a","b"}.
+  Params& add_array(std::span<const std::int64_t> values);
+  Params& add_array(std::span<const std::string> values);
+  Params& append(const Params& other) {
+    values_.insert(values_.end(), other.values_.begin(), other.values_.end());
+    return *this;
+  }
+  int size() const { return static_cast<int>(values_.size()); }
+  std::vector<const char*> pointers() const;
+
+ private:
+  std::vector<std::optional<std::string>> values_;
+};
+
+// Runs `sql` on a connection errand does not own (`description` names it in errors).
+Result exec(PGconn* conn, std::string_view description, std::string_view sql,
+            const Params& params = {});
+[[noreturn]] void fail(PGconn* conn, std::string_view description, std::string_view operation,
+                       const PGresult* result = nullptr);
+
+class Connection {
+ public:
+  // Connects (blocking). Throws StoreError naming the redacted conninfo.
+  explicit Connection(const std::string& conninfo);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs `sql` (one or more statements when `params` is empty).
+  Result exec(std::string_view sql, const Params& params = {});
+  // Runs `sql` as a statement prepared once on this connection under `name`.
+  Result exec_prepared(const std::string& name, std::string_view sql, const Params& params);
+
+  bool healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+  PGconn* native() const { return conn_; }
+  const std::string& description() const { return description_; }
+
+  [[noreturn]] void fail(std::string_view operation, const PGresult* result = nullptr) const;
+
+ private:
+  PGconn* conn_ = nullptr;
+  std::string description_;
+  std::set<std::string, std::less<>> prepared_;
+};
+
+// BEGIN ... COMMIT on a connection; rolls back in the destructor unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Connection& connection);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+ private:
+  Connection& connection_;
+  bool open_ = true;
+};
+
+}  // namespace errand::pg
