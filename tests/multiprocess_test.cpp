@@ -19,17 +19,12 @@
 using errand_test::ChildProcess;
 using errand_test::SqliteDb;
 using errand_test::TempDir;
+using errand_test::WorkerSpec;
 using namespace std::chrono_literals;
 
 namespace {
 
 constexpr std::chrono::seconds kProcessDeadline{60};
-
-struct WorkerSpec {
-  std::size_t concurrency = 4;
-  long lock_timeout_ms = 2 * 3600 * 1000;
-  int crash_after = 0;
-};
 
 class MultiProcess : public ::testing::Test {
  protected:
@@ -39,11 +34,8 @@ class MultiProcess : public ::testing::Test {
   ChildProcess& start_worker(WorkerSpec spec = {}) {
     const auto out = dir.file("marks-" + std::to_string(outputs.size()) + ".txt");
     outputs.push_back(out);
-    workers.emplace_back(std::make_unique<ChildProcess>(
-        ERRAND_TEST_WORKER,
-        std::vector<std::string>{"work", url(), out.string(), std::to_string(spec.concurrency),
-                                 std::to_string(spec.lock_timeout_ms),
-                                 std::to_string(spec.crash_after)}));
+    workers.push_back(
+        errand_test::start_worker_process(ERRAND_TEST_WORKER, url(), out.string(), spec));
     return *workers.back();
   }
 
@@ -58,16 +50,7 @@ class MultiProcess : public ::testing::Test {
   }
 
   // Stops every worker with SIGTERM and expects a clean exit.
-  void stop_workers() {
-    for (auto& worker : workers)
-      worker->signal(SIGTERM);
-    for (auto& worker : workers) {
-      auto status = worker->wait(kProcessDeadline);
-      ASSERT_TRUE(status) << "worker " << worker->pid() << " did not stop on SIGTERM";
-      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-          << "worker " << worker->pid() << " " << ChildProcess::describe(*status);
-    }
-  }
+  void stop_workers() { errand_test::stop_cleanly(workers, kProcessDeadline); }
 
   // How often each job number was marked, over every worker's output.
   std::map<std::int64_t, int> marks() const {
@@ -130,12 +113,8 @@ TEST_F(MultiProcess, EnqueuerProcessesAndWorkerProcessesShareOneFile) {
     start_worker();
   ChildProcess one_by_one(ERRAND_TEST_WORKER, {"enqueue", url(), "0", "400", "1"});
   ChildProcess batched(ERRAND_TEST_WORKER, {"enqueue", url(), "400", "1000", "50"});
-  for (auto* enqueuer : {&one_by_one, &batched}) {
-    auto status = enqueuer->wait(kProcessDeadline);
-    ASSERT_TRUE(status) << "enqueuer " << enqueuer->pid() << " did not finish";
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-        << "enqueuer " << ChildProcess::describe(*status);
-  }
+  for (auto* enqueuer : {&one_by_one, &batched})
+    errand_test::expect_clean_exit(*enqueuer, kProcessDeadline, "enqueuer");
   ASSERT_TRUE(wait_until_drained()) << jobs_left() << " jobs left";
   stop_workers();
   expect_each_exactly_once(1400);
@@ -150,12 +129,8 @@ TEST_F(MultiProcess, ProcessesMigratingABrandNewFileAtOnceAllSucceed) {
       children.push_back(std::make_unique<ChildProcess>(
           ERRAND_TEST_WORKER, std::vector<std::string>{"migrate", "sqlite:" + path.string()}));
     }
-    for (auto& child : children) {
-      auto status = child->wait(kProcessDeadline);
-      ASSERT_TRUE(status) << "migrating process did not finish";
-      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-          << ChildProcess::describe(*status);
-    }
+    for (auto& child : children)
+      errand_test::expect_clean_exit(*child, kProcessDeadline, "migrating process");
     SqliteDb db(path);
     EXPECT_EQ(db.text("SELECT value FROM errand_meta WHERE key = 'schema_version'"),
               std::to_string(errand::sqlite_schema_version()));

@@ -23,27 +23,26 @@ struct EnqueueOptions {
   std::string context{};              // why the job was enqueued; shown in listings and errors
   std::int32_t priority = 0;          // higher runs first; negative for background work
   std::optional<TimePoint> run_at{};  // not before this time ...
-  std::optional<Duration> delay{};    // ... or not before now + delay (by the store's clock)
+  std::optional<Duration> delay{};    // ... or not before now + delay (by the store's clock:
+                                      // the database's for PostgreSQL)
 };
 
 namespace detail {
-// Serializes `payload` into a NewJob row; throws EnqueueError(serialization). `clock` turns a
-// delay into run_at; without one a delay is refused (ConfigError).
-NewJob make_row(std::string_view name, const nlohmann::json& payload, const Clock* clock,
-                EnqueueOptions options);
+// Serializes `payload` into a NewJob row; throws EnqueueError(serialization).
+NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOptions options);
 [[noreturn]] void throw_serialization_error(std::string_view name, const char* what);
 // Store::enqueue with StoreError turned into EnqueueError(storage).
 std::vector<JobId> insert_rows(Store& store, std::span<const NewJob> rows);
 
 template <EnqueueableJob J>
-NewJob to_row(const J& job, const Clock* clock, EnqueueOptions options) {
+NewJob to_row(const J& job, EnqueueOptions options) {
   nlohmann::json payload;
   try {
     payload = job;
   } catch (const std::exception& e) {
     throw_serialization_error(J::name, e.what());
   }
-  return make_row(J::name, payload, clock, std::move(options));
+  return make_row(J::name, payload, std::move(options));
 }
 }  // namespace detail
 
@@ -51,7 +50,7 @@ NewJob to_row(const J& job, const Clock* clock, EnqueueOptions options) {
 template <class J>
 JobId enqueue(Store& store, const J& job, EnqueueOptions options) {
   detail::check_enqueueable<J>();
-  NewJob row = detail::to_row(job, &store.clock(), std::move(options));
+  NewJob row = detail::to_row(job, std::move(options));
   return detail::insert_rows(store, std::span<const NewJob>(&row, 1)).front();
 }
 
@@ -63,18 +62,16 @@ JobId enqueue(Store& store, const J& job, std::string context = {}, std::int32_t
 // Jobs of any types, inserted together in one transaction: all or none.
 class Batch {
  public:
-  explicit Batch(const Store& store) : store_(&store) {}
   template <class J>
   Batch& add(const J& job, EnqueueOptions options = {}) {
     detail::check_enqueueable<J>();
-    rows_.push_back(detail::to_row(job, &store_->clock(), std::move(options)));
+    rows_.push_back(detail::to_row(job, std::move(options)));
     return *this;
   }
   std::span<const NewJob> rows() const { return rows_; }
   std::size_t size() const { return rows_.size(); }
 
  private:
-  const Store* store_{};
   std::vector<NewJob> rows_{};
 };
 
@@ -87,7 +84,7 @@ inline std::vector<JobId> enqueue(Store& store, const Batch& batch) {
 template <class Range>
 std::vector<JobId> enqueue_all(Store& store, const Range& jobs,
                                const EnqueueOptions& options = {}) {
-  Batch batch(store);
+  Batch batch;
   for (const auto& job : jobs)
     batch.add(job, options);
   return enqueue(store, batch);

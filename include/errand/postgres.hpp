@@ -48,12 +48,12 @@ std::vector<JobId> enqueue_rows(PGconn* connection, std::span<const NewJob> rows
 //   PQexec(conn, "BEGIN"); ...the application's own writes...;
 //   errand::enqueue(conn, SendReceipt{order_id}, {.context = "checkout"});
 //   PQexec(conn, "COMMIT");
-// Times come from the database; a delay is refused (give run_at). Throws EnqueueError.
+// Throws EnqueueError.
 template <class J>
 JobId enqueue(PGconn* connection, const J& job, EnqueueOptions options = {},
               std::string_view schema = "errand") {
   detail::check_enqueueable<J>();
-  const NewJob row = detail::to_row(job, nullptr, std::move(options));
+  const NewJob row = detail::to_row(job, std::move(options));
   try {
     return enqueue_rows(connection, std::span<const NewJob>(&row, 1), schema).front();
   } catch (const StoreError& e) {

@@ -24,7 +24,8 @@ struct NewJob {
   std::string payload{};
   std::string context{};
   std::int32_t priority = 0;
-  std::optional<TimePoint> run_at{};  // empty: runnable now (by the store's clock)
+  std::optional<TimePoint> run_at{};  // not before this time; when empty ...
+  std::optional<Duration> delay{};    // ... not before the store's now + delay (else: now)
 };
 
 // A job this worker has locked. `locked_at` together with the worker id is the lease: every

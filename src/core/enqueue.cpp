@@ -9,8 +9,7 @@ void throw_serialization_error(std::string_view name, const char* what) {
                      fmt::format("cannot serialize job '{}' to JSON: {}", name, what));
 }
 
-NewJob make_row(std::string_view name, const nlohmann::json& payload, const Clock* clock,
-                EnqueueOptions options) {
+NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOptions options) {
   NewJob row;
   row.name = std::string(name);
   try {
@@ -20,15 +19,8 @@ NewJob make_row(std::string_view name, const nlohmann::json& payload, const Cloc
   }
   row.context = std::move(options.context);
   row.priority = options.priority;
-  if (options.run_at) {
-    row.run_at = options.run_at;
-  } else if (options.delay) {
-    if (!clock) {
-      throw ConfigError(
-          fmt::format("job '{}': a delay needs the store's clock here; give run_at instead", name));
-    }
-    row.run_at = clock->now() + *options.delay;
-  }
+  row.run_at = options.run_at;
+  if (!row.run_at) row.delay = options.delay;
   return row;
 }
 

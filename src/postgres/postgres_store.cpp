@@ -43,13 +43,20 @@ struct ResultRow {
   }
 };
 
-std::string quote_identifier(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
+// Wraps `text` in `quote`, doubling the quote character inside: "identifier" or 'literal'.
+std::string quoted(std::string_view text, char quote) {
+  std::string out(1, quote);
+  for (char c : text) {
+    if (c == quote) out += quote;
     out += c;
   }
-  return out + "\"";
+  return out + quote;
+}
+std::string quote_identifier(std::string_view name) {
+  return quoted(name, '"');
+}
+std::string quote_literal(std::string_view text) {
+  return quoted(text, '\'');
 }
 
 // Stored times cross the wire as integer microseconds since the Unix epoch.
@@ -104,44 +111,52 @@ constexpr std::string_view kJobColumns =
     "id, name, payload, context, priority, error_count, {run_at}, {created_at}, locked_by, "
     "{locked_at}, last_error, {last_failed_at}";
 
-// Inserts the rows of insert_params ($1..$5) at time $6 (see now_of) and notifies the schema's
+// The NOTIFY channel of a schema. PostgreSQL identifiers hold at most 63 bytes, so a long
+// schema name is replaced by a hash of it (LISTEN and NOTIFY must agree on the name).
+std::string notify_channel(std::string_view schema) {
+  constexpr std::string_view prefix = "errand_jobs_";
+  if (prefix.size() + schema.size() <= 63) return std::string(prefix) + std::string(schema);
+  std::uint64_t hash = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : schema)
+    hash = (hash ^ c) * 1099511628211ull;
+  return fmt::format("{}{:016x}", prefix, hash);
+}
+
+// Inserts the rows of insert_params ($1..$6) at time $7 (see now_of) and notifies the schema's
 // channel in the same statement, so the NOTIFY fires exactly when the insert commits.
 std::string insert_sql(const std::string& quoted_schema, std::string_view schema) {
-  std::string channel = "'";
-  for (char c : "errand_jobs_" + std::string(schema)) {
-    if (c == '\'') channel += '\'';
-    channel += c;
-  }
-  channel += "'";
   return fmt::format(
       "WITH t AS (SELECT {now} AS now), ins AS ("
       " INSERT INTO {s}.jobs (name, payload, context, priority, run_at, created_at)"
-      " SELECT u.name, u.payload, u.context, u.priority, coalesce({run_at}, t.now), t.now"
-      " FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[])"
-      "      WITH ORDINALITY AS u(name, payload, context, priority, run_at_us, ord), t"
+      " SELECT u.name, u.payload, u.context, u.priority,"
+      "        coalesce({run_at}, t.now + u.delay_us * interval '1 microsecond', t.now), t.now"
+      " FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[])"
+      "      WITH ORDINALITY AS u(name, payload, context, priority, run_at_us, delay_us, ord), t"
       " ORDER BY u.ord RETURNING id)"
       " SELECT ins.id FROM ins, (SELECT pg_notify({channel}, '')) AS n",
-      fmt::arg("now", now_of(6)), fmt::arg("s", quoted_schema),
-      fmt::arg("run_at", ts_of("u.run_at_us")), fmt::arg("channel", channel));
+      fmt::arg("now", now_of(7)), fmt::arg("s", quoted_schema),
+      fmt::arg("run_at", ts_of("u.run_at_us")),
+      fmt::arg("channel", quote_literal(notify_channel(schema))));
 }
 
 // {a,b,NULL}: an array literal of numbers (NULL stays SQL NULL).
 std::string array_literal(const std::vector<std::string>& items) {
-  return "{" + fmt::format("{}", fmt::join(items, ",")) + "}";
+  return fmt::format("{{{}}}", fmt::join(items, ","));
 }
 
 Params insert_params(std::span<const NewJob> jobs) {
-  std::vector<std::string> names, payloads, contexts, priorities, run_ats;
+  std::vector<std::string> names, payloads, contexts, priorities, run_ats, delays;
   for (const NewJob& job : jobs) {
     names.push_back(job.name);
     payloads.push_back(job.payload);
     contexts.push_back(job.context);
     priorities.push_back(std::to_string(job.priority));
     run_ats.push_back(job.run_at ? std::to_string(micros_of(*job.run_at)) : "NULL");
+    delays.push_back(job.delay ? std::to_string(job.delay->count()) : "NULL");
   }
   Params params;
   params.add_array(names).add_array(payloads).add_array(contexts);
-  params.add(array_literal(priorities)).add(array_literal(run_ats));
+  params.add(array_literal(priorities)).add(array_literal(run_ats)).add(array_literal(delays));
   return params;
 }
 
@@ -222,7 +237,7 @@ class PostgresStore final : public Store {
         clock_(options_.clock ? options_.clock : system_clock()),
         db_clock_(!options_.clock),
         schema_(quote_identifier(options_.schema)),
-        channel_(quote_identifier("errand_jobs_" + options_.schema)),
+        channel_(quote_identifier(notify_channel(options_.schema))),
         pool_(conninfo, std::max<std::size_t>(1, options_.pool_size)) {
     if (options_.schema.empty()) throw ConfigError("PostgreSQL schema name is empty");
     // A URL the CLI takes back (--db), password masked.
@@ -495,7 +510,7 @@ class PostgresStore final : public Store {
         "  FROM moved RETURNING id)"
         " SELECT count(*) FROM ins, (SELECT pg_notify({channel}, '')) AS n",
         fmt::arg("s", schema_), fmt::arg("where", where), fmt::arg("now", now_of(1)),
-        fmt::arg("channel", literal(channel_name())));
+        fmt::arg("channel", quote_literal(notify_channel(options_.schema))));
     auto c = pool_.acquire();
     const auto moved = static_cast<std::size_t>(c->exec(sql, params).int64(0, 0));
     if (moved > 0) detail::publish_wakeup(wake_key_);
@@ -509,17 +524,6 @@ class PostgresStore final : public Store {
       params.add(micros_of(clock_->now()));
     }
   }
-
-  static std::string literal(std::string_view text) {
-    std::string out = "'";
-    for (char c : text) {
-      if (c == '\'') out += '\'';
-      out += c;
-    }
-    return out + "'";
-  }
-
-  std::string channel_name() const { return "errand_jobs_" + options_.schema; }
 
   int stored_version(Connection& c) {
     Params params;

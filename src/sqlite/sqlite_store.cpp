@@ -70,7 +70,9 @@ class SqliteStore final : public Store {
         insert->bind(2, job.payload);
         insert->bind(3, job.context);
         insert->bind(4, std::int64_t{job.priority});
-        insert->bind(5, job.run_at ? micros_of(*job.run_at) : now);
+        insert->bind(5, job.run_at  ? micros_of(*job.run_at)
+                        : job.delay ? now + job.delay->count()
+                                    : now);
         insert->bind(6, now);
         insert->run();
         insert->reset();

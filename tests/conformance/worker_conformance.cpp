@@ -17,10 +17,6 @@ namespace {
 
 constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
 
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
-
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

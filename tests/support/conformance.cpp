@@ -5,6 +5,11 @@ namespace errand_test {
 void ConformanceTest::SetUp() {
   clock = std::make_shared<errand::ManualClock>();
   storage = GetParam().create();
+  if (!storage) {
+    // The factory skipped the test (its server is not configured) or failed it, saying why.
+    if (!IsSkipped() && !HasFailure()) FAIL() << GetParam().name << ": the factory gave nothing";
+    return;
+  }
   store = storage->open(clock);
   registry.add<RecordJob>()
       .add<FailJob>()

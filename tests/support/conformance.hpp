@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace errand_test {
@@ -56,6 +57,10 @@ inline std::int64_t us(errand::TimePoint t) {
 }
 inline std::int64_t us(errand::Duration d) {
   return d.count();
+}
+
+inline bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
 }
 
 inline errand::TimePoint at_seconds(std::int64_t s) {

@@ -1,5 +1,7 @@
 #include "support/process.hpp"
 
+#include <gtest/gtest.h>
+
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -58,6 +60,35 @@ std::string ChildProcess::describe(int status) {
   if (WIFEXITED(status)) return "exited with " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
   return "ended with status " + std::to_string(status);
+}
+
+std::unique_ptr<ChildProcess> start_worker_process(const std::string& program,
+                                                   const std::string& url, const std::string& out,
+                                                   WorkerSpec spec) {
+  return std::make_unique<ChildProcess>(
+      program, std::vector<std::string>{"work", url, out, std::to_string(spec.concurrency),
+                                        std::to_string(spec.lock_timeout_ms),
+                                        std::to_string(spec.crash_after)});
+}
+
+void expect_clean_exit(ChildProcess& child, std::chrono::milliseconds deadline,
+                       std::string_view what) {
+  const auto status = child.wait(deadline);
+  if (!status) {
+    ADD_FAILURE() << what << " " << child.pid() << " did not end within " << deadline.count()
+                  << " ms";
+    return;
+  }
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << what << " " << child.pid() << " " << ChildProcess::describe(*status);
+}
+
+void stop_cleanly(const std::vector<std::unique_ptr<ChildProcess>>& children,
+                  std::chrono::milliseconds deadline) {
+  for (const auto& child : children)
+    child->signal(SIGTERM);
+  for (const auto& child : children)
+    expect_clean_exit(*child, deadline, "worker (stopped with SIGTERM)");
 }
 
 }  // namespace errand_test

@@ -4,8 +4,10 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace errand_test {
@@ -34,5 +36,26 @@ class ChildProcess {
   pid_t pid_ = -1;
   std::optional<int> status_;
 };
+
+// How an `errand_test_worker work` process runs (see errand_test_worker.cpp).
+struct WorkerSpec {
+  std::size_t concurrency = 4;
+  long lock_timeout_ms = 2 * 3600 * 1000;
+  int crash_after = 0;  // > 0: the process dies as its crash_after-th job starts
+};
+
+// Starts `program work URL OUT ...` (program: the errand_test_worker binary).
+std::unique_ptr<ChildProcess> start_worker_process(const std::string& program,
+                                                   const std::string& url, const std::string& out,
+                                                   WorkerSpec spec = {});
+
+// Waits up to `deadline` for `child` to end; records a test failure naming `what` unless it
+// exited with status 0.
+void expect_clean_exit(ChildProcess& child, std::chrono::milliseconds deadline,
+                       std::string_view what);
+
+// Sends SIGTERM (a graceful stop) to every child, then expect_clean_exit for each.
+void stop_cleanly(const std::vector<std::unique_ptr<ChildProcess>>& children,
+                  std::chrono::milliseconds deadline);
 
 }  // namespace errand_test

@@ -1,5 +1,5 @@
 // Store factories for the conformance suite: the same tests run against every Store
-// implementation (today SQLite; PostgreSQL adds its own factory in a *_pgtest instantiation).
+// implementation (SQLite here; PostgreSQL in postgres_storage.hpp, instantiated by a *_pgtest).
 //
 // A factory creates a fresh, empty database (`TestStorage`) from which the test opens one or
 // more Store instances (sharing the database, each with its own connections) and which gives
@@ -70,6 +70,8 @@ class TestStorage {
 
 struct StoreFactory {
   std::string name;  // a valid GoogleTest name part, e.g. "sqlite"
+  // A fresh database; nullptr after recording a skip (or failure) of the current test when the
+  // backend is not available (see postgres_storage.hpp).
   std::function<std::unique_ptr<TestStorage>()> create;
 };
 

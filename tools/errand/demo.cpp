@@ -70,7 +70,7 @@ std::vector<JobId> enqueue_demo_jobs(Store& store, Console& console) {
   lines.push_back(std::move(welcome_line));
 
   // The rest in one transaction: all or none.
-  Batch batch(store);
+  Batch batch;
   const auto add = [&](const auto& job, EnqueueOptions options, std::string what) {
     lines.push_back({std::string(std::decay_t<decltype(job)>::name), options, std::move(what)});
     batch.add(job, std::move(options));
