@@ -31,15 +31,46 @@ std::string default_worker_id() {
   return fmt::format("{}:{}:{:06x}", host, getpid(), random() & 0xffffff);
 }
 
-// Cuts `text` to at most `limit` bytes without splitting a UTF-8 sequence.
-std::string truncate_message(std::string text) {
-  if (text.size() <= kMaxErrorBytes) return text;
-  std::size_t cut = kMaxErrorBytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
-    --cut;
-  text.resize(cut);
-  text += " ... (truncated)";
-  return text;
+// `text` as valid UTF-8 without NUL bytes (PostgreSQL text holds neither), at most
+// kMaxErrorBytes long: invalid sequences and NULs become U+FFFD, a longer text is cut at a
+// character boundary and marked.
+std::string clean_message(std::string_view text) {
+  constexpr std::string_view replacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(std::min(text.size(), kMaxErrorBytes) + 16);
+  std::size_t i = 0;
+  while (i < text.size() && out.size() < kMaxErrorBytes) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    std::uint32_t code = 0;
+    if (byte < 0x80) {
+      length = 1, code = byte;
+    } else if ((byte & 0xE0) == 0xC0) {
+      length = 2, code = byte & 0x1F;
+    } else if ((byte & 0xF0) == 0xE0) {
+      length = 3, code = byte & 0x0F;
+    } else if ((byte & 0xF8) == 0xF0) {
+      length = 4, code = byte & 0x07;
+    }
+    bool valid = length > 0 && i + length <= text.size();
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      valid = (next & 0xC0) == 0x80;
+      code = (code << 6) | (next & 0x3F);
+    }
+    constexpr std::uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+    valid = valid && code != 0 && code >= kMinimum[length] && code <= 0x10FFFF &&
+            (code < 0xD800 || code > 0xDFFF);
+    if (valid) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out.append(replacement);
+      ++i;
+    }
+  }
+  if (i < text.size()) out += " ... (truncated)";
+  return out;
 }
 
 // The message of the exception being handled; call only inside a catch block.
@@ -50,7 +81,7 @@ std::string current_exception_message() {
     std::string what = e.what();
     if (what.empty())
       what = fmt::format("exception of type '{}' with an empty message", typeid(e).name());
-    return truncate_message(std::move(what));
+    return clean_message(what);
   } catch (...) {
     std::string type = "unknown";
     if (const std::type_info* info = abi::__cxa_current_exception_type()) {
@@ -59,7 +90,8 @@ std::string current_exception_message() {
       type = status == 0 && demangled ? demangled : info->name();
       std::free(demangled);
     }
-    return fmt::format("exception of type '{}' (not derived from std::exception)", type);
+    return clean_message(
+        fmt::format("exception of type '{}' (not derived from std::exception)", type));
   }
 }
 
