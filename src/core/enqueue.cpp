@@ -1,5 +1,7 @@
 #include <errand/enqueue.hpp>
 
+#include "core/text.hpp"
+
 #include <fmt/format.h>
 
 namespace errand::detail {
@@ -16,6 +18,12 @@ NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOpt
     row.payload = payload.dump();  // throws on invalid UTF-8 in strings
   } catch (const std::exception& e) {
     throw_serialization_error(name, e.what());
+  }
+  if (!is_clean_utf8(options.context)) {
+    throw EnqueueError(EnqueueError::Kind::serialization,
+                       fmt::format("cannot enqueue job '{}': its context is not valid UTF-8 text "
+                                   "(or contains a NUL byte)",
+                                   name));
   }
   row.context = std::move(options.context);
   row.priority = options.priority;

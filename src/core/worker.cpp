@@ -1,6 +1,8 @@
 #include <errand/error.hpp>
 #include <errand/worker.hpp>
 
+#include "core/text.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -31,46 +33,9 @@ std::string default_worker_id() {
   return fmt::format("{}:{}:{:06x}", host, getpid(), random() & 0xffffff);
 }
 
-// `text` as valid UTF-8 without NUL bytes (PostgreSQL text holds neither), at most
-// kMaxErrorBytes long: invalid sequences and NULs become U+FFFD, a longer text is cut at a
-// character boundary and marked.
+// `text` as errand stores an error message: valid UTF-8 without NULs, at most 16 KiB.
 std::string clean_message(std::string_view text) {
-  constexpr std::string_view replacement = "\xEF\xBF\xBD";
-  std::string out;
-  out.reserve(std::min(text.size(), kMaxErrorBytes) + 16);
-  std::size_t i = 0;
-  while (i < text.size() && out.size() < kMaxErrorBytes) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    std::size_t length = 0;
-    std::uint32_t code = 0;
-    if (byte < 0x80) {
-      length = 1, code = byte;
-    } else if ((byte & 0xE0) == 0xC0) {
-      length = 2, code = byte & 0x1F;
-    } else if ((byte & 0xF0) == 0xE0) {
-      length = 3, code = byte & 0x0F;
-    } else if ((byte & 0xF8) == 0xF0) {
-      length = 4, code = byte & 0x07;
-    }
-    bool valid = length > 0 && i + length <= text.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      valid = (next & 0xC0) == 0x80;
-      code = (code << 6) | (next & 0x3F);
-    }
-    constexpr std::uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-    valid = valid && code != 0 && code >= kMinimum[length] && code <= 0x10FFFF &&
-            (code < 0xD800 || code > 0xDFFF);
-    if (valid) {
-      out.append(text.substr(i, length));
-      i += length;
-    } else {
-      out.append(replacement);
-      ++i;
-    }
-  }
-  if (i < text.size()) out += " ... (truncated)";
-  return out;
+  return detail::to_clean_utf8(text, kMaxErrorBytes);
 }
 
 // The message of the exception being handled; call only inside a catch block.

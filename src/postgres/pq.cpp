@@ -91,12 +91,24 @@ Params& Params::add(std::int64_t value) {
   return *this;
 }
 
+namespace {
+// libpq passes text parameters as C strings: a NUL would silently cut the value short.
+void refuse_nul(std::string_view value) {
+  if (value.find('\0') != std::string_view::npos) {
+    throw StoreError(
+        "a text value contains a NUL byte, which PostgreSQL text cannot hold; nothing was sent");
+  }
+}
+}  // namespace
+
 Params& Params::add(std::string_view value) {
+  refuse_nul(value);
   values_.emplace_back(std::string(value));
   return *this;
 }
 
 Params& Params::add_optional(const std::optional<std::string>& value) {
+  if (value) refuse_nul(*value);
   values_.push_back(value);
   return *this;
 }
@@ -121,6 +133,7 @@ Params& Params::add_array(std::span<const std::string> values) {
   std::string literal = "{";
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i > 0) literal += ',';
+    refuse_nul(values[i]);
     literal += '"';
     for (char c : values[i]) {
       if (c == '"' || c == '\\') literal += '\\';
