@@ -88,3 +88,37 @@ errand_build() {
   errand_log "building ${*:-everything} in ${dir#"$ERRAND_ROOT"/} ($(errand_jobs) jobs)"
   cmake --build "$dir" --parallel "$(errand_jobs)" "${targets[@]}"
 }
+
+# Totals for a closing "N passed, N failed, N skipped" line, added to by run_ctest.
+total_passed=0
+total_failed=0
+total_skipped=0
+
+# run_ctest BUILD_DIR TIMEOUT [CTEST_ARGS...]: runs the tests of a build; adds its counts to the
+# totals; returns non-zero when a test failed or none ran.
+run_ctest() {
+  local dir="$1" timeout="$2"
+  shift 2
+  local log="$dir/ctest.log"
+  errand_log "ctest in $dir (per-test timeout ${timeout}s, $(errand_jobs) jobs)"
+  ctest --test-dir "$dir" --output-on-failure --no-tests=error --timeout "$timeout" \
+    --parallel "$(errand_jobs)" "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  # "100% tests passed, 0 tests failed out of 42"
+  local line
+  line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+  if [[ $line =~ ([0-9]+)\ tests?\ failed\ out\ of\ ([0-9]+) ]]; then
+    local failed=${BASH_REMATCH[1]} total=${BASH_REMATCH[2]} skipped
+    # Skipped tests (GTEST_SKIP) count as passed in ctest's percentage; list them apart.
+    skipped=$(grep -cE '^[[:space:]]+[0-9]+ - .*\(Skipped\)$' "$log")
+    total_passed=$((total_passed + total - failed - skipped))
+    total_failed=$((total_failed + failed))
+    total_skipped=$((total_skipped + skipped))
+    ((failed == 0 && total > 0)) && ((rc == 0)) && return 0
+    ((failed == 0)) && total_failed=$((total_failed + 1))
+  else
+    errand_warn "ctest in $dir printed no summary (no tests found, or it was killed)"
+    total_failed=$((total_failed + 1))
+  fi
+  return 1
+}
