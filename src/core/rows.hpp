@@ -18,11 +18,11 @@ inline std::int64_t micros_of(TimePoint t) {
   return t.time_since_epoch().count();
 }
 
-// Columns: id, name, payload, context, priority, error_count, run_at, created_at, locked_by,
-// locked_at, last_error, last_failed_at.
-template <class Row>
-JobInfo read_job_info(const Row& row) {
-  JobInfo job;
+// Reads the columns JobInfo and ClaimedJob share, in this order: id, name, payload, context,
+// priority, error_count, run_at, created_at.
+template <class Job, class Row>
+Job read_job_head(const Row& row) {
+  Job job;
   job.id = row.int64(0);
   job.name = row.text(1);
   job.payload = row.text(2);
@@ -31,6 +31,14 @@ JobInfo read_job_info(const Row& row) {
   job.error_count = static_cast<std::int32_t>(row.int64(5));
   job.run_at = time_from_micros(row.int64(6));
   job.created_at = time_from_micros(row.int64(7));
+  return job;
+}
+
+// Columns: id, name, payload, context, priority, error_count, run_at, created_at, locked_by,
+// locked_at, last_error, last_failed_at.
+template <class Row>
+JobInfo read_job_info(const Row& row) {
+  auto job = read_job_head<JobInfo>(row);
   job.locked_by = row.optional_text(8);
   if (auto at = row.optional_int64(9)) job.locked_at = time_from_micros(*at);
   job.last_error = row.optional_text(10);
@@ -57,15 +65,7 @@ DeadJob read_dead_job(const Row& row) {
 // Columns: id, name, payload, context, priority, error_count, run_at, created_at, last_error.
 template <class Row>
 ClaimedJob read_claimed_job(const Row& row, TimePoint locked_at) {
-  ClaimedJob job;
-  job.id = row.int64(0);
-  job.name = row.text(1);
-  job.payload = row.text(2);
-  job.context = row.text(3);
-  job.priority = static_cast<std::int32_t>(row.int64(4));
-  job.error_count = static_cast<std::int32_t>(row.int64(5));
-  job.run_at = time_from_micros(row.int64(6));
-  job.created_at = time_from_micros(row.int64(7));
+  auto job = read_job_head<ClaimedJob>(row);
   job.last_error = row.optional_text(8);
   job.locked_at = locked_at;
   return job;
