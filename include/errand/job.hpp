@@ -3,11 +3,13 @@
 //   void run(AppState&);                                     // or run(AppState&, std::stop_token)
 // and nlohmann-json conversions (to_json/from_json, e.g. NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE).
 // Throwing from run (anything, std or not) fails the attempt; the message is recorded.
-// Optionally `static constexpr int max_retries = N;` overrides the worker's max_retries.
+// Optionally `static constexpr int max_retries = N;` overrides the worker's max_retries, and
+// `static constexpr auto timeout = std::chrono::seconds{N};` its job_timeout.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <stop_token>
@@ -49,6 +51,12 @@ concept EnqueueableJob = NamedJob<J> && JsonSerializable<J>;
 template <class J, class AppState>
 concept Job = std::copyable<J> && NamedJob<J> && JsonSerializable<J> && JsonDeserializable<J> &&
     (CancellableJob<J, AppState> || PlainJob<J, AppState>);
+
+// `static constexpr auto timeout = std::chrono::seconds{30};` limits one run of the type.
+template <class J>
+concept HasTimeout = requires {
+  { J::timeout } -> std::convertible_to<std::chrono::milliseconds>;
+};
 
 template <class J>
 concept HasMaxRetries = requires {

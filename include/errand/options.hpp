@@ -67,6 +67,19 @@ struct WorkerOptions {
   // After a storage error the worker waits from min, doubling up to max, then tries again.
   std::chrono::milliseconds store_retry_min{100};
   std::chrono::milliseconds store_retry_max{10'000};
+  // How often this worker records in the store that it is alive (the workers table, shown by
+  // `errand workers`), and looks for workers that are not.
+  std::chrono::milliseconds heartbeat_interval{5'000};
+  // A worker whose last heartbeat is older than this is lost (killed, hung, cut off): a live
+  // worker unlocks its jobs and charges each an attempt with a "worker lost" error, so they run
+  // again after their backoff, or move to the dead-letter queue after max_retries. Must exceed
+  // heartbeat_interval; lock_timeout stays as the last-resort fallback.
+  Duration rescue_after = std::chrono::seconds{30};
+  // Default time limit of one run (0: none); a job type's `static constexpr auto timeout` wins.
+  // At the limit the job's stop token fires; a job that then throws, or is still running after
+  // timeout_grace, fails the attempt with a timeout error (retried like any failure).
+  std::chrono::milliseconds job_timeout{0};
+  std::chrono::milliseconds timeout_grace{5'000};
   // Stored as locked_by; empty: "<host>:<pid>:<random>".
   std::string worker_id{};
   EventFn on_event{};

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -41,6 +42,7 @@ class Registry {
       }
     };
     if constexpr (HasMaxRetries<J>) entry.max_retries = static_cast<std::int32_t>(J::max_retries);
+    if constexpr (HasTimeout<J>) entry.timeout = std::chrono::milliseconds{J::timeout};
     if (!entries_.emplace(std::string(J::name), std::move(entry)).second) {
       detail::throw_duplicate_name(J::name);
     }
@@ -62,6 +64,12 @@ class Registry {
     return it == entries_.end() ? std::nullopt : it->second.max_retries;
   }
 
+  // The type's own timeout, when it declares one.
+  std::optional<std::chrono::milliseconds> timeout(std::string_view name) const {
+    auto it = entries_.find(name);
+    return it == entries_.end() ? std::nullopt : it->second.timeout;
+  }
+
   // Deserializes and runs the job. Throws DispatchError for an unknown name or a payload that
   // does not deserialize, and whatever the job's run throws.
   void run(std::string_view name, std::string_view payload, AppState& state,
@@ -75,6 +83,7 @@ class Registry {
   struct Entry {
     std::function<void(std::string_view, AppState&, std::stop_token)> run;
     std::optional<std::int32_t> max_retries;
+    std::optional<std::chrono::milliseconds> timeout;
   };
 
   template <class J>

@@ -114,6 +114,37 @@ struct DeadFilter {
   std::size_t limit = 100;
 };
 
+// A worker process as it registers itself in the store's workers table.
+struct WorkerRegistration {
+  std::string id{};
+  std::string host{};
+  std::int64_t pid = 0;
+  std::int64_t concurrency = 0;
+  TimePoint started_at{};  // as returned by Store::register_worker
+};
+
+// A row of the workers table, for inspection (`errand workers`).
+struct WorkerInfo {
+  std::string id{};
+  std::string host{};
+  std::int64_t pid = 0;
+  std::int64_t concurrency = 0;
+  TimePoint started_at{};
+  TimePoint heartbeat_at{};
+  std::int64_t running = 0;  // jobs locked by this worker now
+  Duration silent_for{0};    // store's now - heartbeat_at
+};
+
+// A job locked by a worker that is lost: its heartbeat is older than rescue_after, or the
+// worker id registered again after the job was locked (the process restarted).
+struct LostJob {
+  ClaimedJob job{};  // job.locked_at is the lost worker's lease
+  std::string worker_id{};
+  TimePoint worker_started_at{};
+  TimePoint last_heartbeat{};
+  bool worker_restarted = false;  // locked before the worker's current registration
+};
+
 // Keeps a wake-up callback registered; unregisters on destruction.
 class Subscription {
  public:
@@ -146,6 +177,30 @@ class Store {
   // nothing was applied).
   virtual std::vector<JobId> settle(std::string_view worker_id,
                                     std::span<const Outcome> outcomes) = 0;
+
+  // --- the workers table: liveness and rescue ---------------------------------------------
+
+  // Records the worker as started now (replacing an earlier registration of the same id) and
+  // returns the store's started_at, which later heartbeats carry. Jobs the id locked before
+  // now are from an earlier life of the worker and become lost (see find_lost_jobs).
+  virtual TimePoint register_worker(const WorkerRegistration& worker) = 0;
+  // Records that the worker is alive now (re-inserting its row if it was forgotten). Jobs it
+  // locked since registering whose ids are not in `held` are unlocked without charging an
+  // attempt: their claim committed but the reply never reached the worker. Call only from the
+  // thread that claims for this worker, never while a claim is in progress.
+  virtual void heartbeat(const WorkerRegistration& worker, std::span<const JobId> held) = 0;
+  // A clean exit: unlocks, uncharged, the jobs the worker locked since registering, and deletes
+  // its row.
+  virtual void remove_worker(std::string_view worker_id) = 0;
+  // Registered workers, most recent heartbeat first.
+  virtual std::vector<WorkerInfo> list_workers() = 0;
+  // Up to `limit` jobs held by lost workers (see LostJob), oldest lock first. The caller
+  // settles them with the lost worker's id and lease, so a worker that was only slow loses the
+  // race cleanly.
+  virtual std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) = 0;
+  // Deletes the rows of workers silent for longer than rescue_after that hold no job; returns
+  // how many.
+  virtual std::size_t forget_lost_workers(Duration rescue_after) = 0;
 
   // Calls `on_new_jobs` (from the enqueuing thread) after each enqueue in this process.
   virtual std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) = 0;

@@ -5,6 +5,7 @@
 #include <errand/registry.hpp>
 #include <errand/store.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,6 +22,14 @@ struct WorkerStats {
   std::uint64_t dead_lettered = 0;
   std::uint64_t released = 0;
   std::uint64_t lock_lost = 0;
+  std::uint64_t timed_out = 0;  // runs failed by their timeout
+  std::uint64_t rescued = 0;    // jobs of lost workers this worker unlocked (and charged)
+};
+
+// What a job type declares about itself; empty fields take the WorkerOptions defaults.
+struct JobPolicy {
+  std::optional<std::int32_t> max_retries{};
+  std::optional<std::chrono::milliseconds> timeout{};
 };
 
 // The type-independent worker. Use Worker<AppState>, which builds one from a Registry.
@@ -28,22 +37,24 @@ class WorkerEngine {
  public:
   // Runs one claimed job; throws to fail the attempt.
   using RunFn = std::function<void(const ClaimedJob&, std::stop_token)>;
-  // The job type's own max_retries, if any.
-  using MaxRetriesFn = std::function<std::optional<std::int32_t>(std::string_view name)>;
+  // The job type's own settings, by job name.
+  using PolicyFn = std::function<JobPolicy(std::string_view name)>;
 
-  WorkerEngine(std::shared_ptr<Store> store, RunFn run, MaxRetriesFn max_retries,
-               WorkerOptions options);
+  WorkerEngine(std::shared_ptr<Store> store, RunFn run, PolicyFn policy, WorkerOptions options);
   ~WorkerEngine();
   WorkerEngine(const WorkerEngine&) = delete;
   WorkerEngine& operator=(const WorkerEngine&) = delete;
 
   // Works until `stop` is requested, then shuts down gracefully: stops claiming, requests stop
   // on every running job's token, waits up to drain_timeout, unlocks unfinished jobs without
-  // charging an attempt, and returns once every job thread has ended. Storage errors are
-  // logged and retried with backoff; they never end the loop. Call from one thread at a time.
+  // charging an attempt, removes itself from the workers table and returns once every job
+  // thread has ended. While it works it heartbeats every heartbeat_interval and rescues the
+  // jobs of lost workers. Storage errors are logged and retried with backoff; they never end
+  // the loop. Call from one thread at a time.
   void run(std::stop_token stop);
-  // Runs every job that is due now (including retries that become due meanwhile by the store's
-  // clock) and returns when none is left; returns how many runs ended. Storage errors throw.
+  // Registers, rescues the jobs of lost workers, runs every job that is due now (including
+  // retries that become due meanwhile by the store's clock), unregisters and returns when none
+  // is left; returns how many runs ended. Storage errors throw.
   std::size_t run_until_idle();
 
   const std::string& id() const;
@@ -66,7 +77,9 @@ class Worker {
             [&registry, &state](const ClaimedJob& job, std::stop_token token) {
               registry.run(job.name, job.payload, state, std::move(token));
             },
-            [&registry](std::string_view name) { return registry.max_retries(name); },
+            [&registry](std::string_view name) {
+              return JobPolicy{registry.max_retries(name), registry.timeout(name)};
+            },
             std::move(options)) {}
 
   void run(std::stop_token stop) { engine_.run(std::move(stop)); }

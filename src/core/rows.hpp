@@ -71,6 +71,33 @@ ClaimedJob read_claimed_job(const Row& row, TimePoint locked_at) {
   return job;
 }
 
+// Columns: id, host, pid, concurrency, started_at, heartbeat_at, running.
+template <class Row>
+WorkerInfo read_worker_info(const Row& row, TimePoint now) {
+  WorkerInfo worker;
+  worker.id = row.text(0);
+  worker.host = row.text(1);
+  worker.pid = row.int64(2);
+  worker.concurrency = row.int64(3);
+  worker.started_at = time_from_micros(row.int64(4));
+  worker.heartbeat_at = time_from_micros(row.int64(5));
+  worker.running = row.int64(6);
+  worker.silent_for = now - worker.heartbeat_at;
+  return worker;
+}
+
+// Columns: those of read_claimed_job, then locked_at, worker id, worker started_at, heartbeat_at.
+template <class Row>
+LostJob read_lost_job(const Row& row) {
+  LostJob lost;
+  lost.job = read_claimed_job(row, time_from_micros(row.int64(9)));
+  lost.worker_id = row.text(10);
+  lost.worker_started_at = time_from_micros(row.int64(11));
+  lost.last_heartbeat = time_from_micros(row.int64(12));
+  lost.worker_restarted = lost.job.locked_at < lost.worker_started_at;
+  return lost;
+}
+
 inline JobState state_at(const JobInfo& job, TimePoint now, Duration lock_timeout) {
   if (job.locked_by) {
     return job.locked_at && *job.locked_at <= now - lock_timeout ? JobState::abandoned

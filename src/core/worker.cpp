@@ -26,11 +26,21 @@ namespace {
 
 constexpr std::size_t kMaxErrorBytes = 16 * 1024;
 
-std::string default_worker_id() {
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+std::string host_name() {
   char host[256] = {};
-  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown-host");
+  if (gethostname(host, sizeof host - 1) != 0) return "unknown-host";
+  return host;
+}
+
+std::string default_worker_id() {
   std::random_device random;
-  return fmt::format("{}:{}:{:06x}", host, getpid(), random() & 0xffffff);
+  return fmt::format("{}:{}:{:06x}", host_name(), getpid(), random() & 0xffffff);
+}
+
+double seconds_of(Duration d) {
+  return std::chrono::duration<double>(d).count();
 }
 
 // `text` as errand stores an error message: valid UTF-8 without NULs, at most 16 KiB.
@@ -67,9 +77,14 @@ struct WorkerEngine::Impl {
   struct Task {
     ClaimedJob job;
     std::stop_source stop;
+    std::optional<std::chrono::milliseconds> timeout;  // resolved at claim
+    SteadyTime deadline{};                             // start + timeout, once running
     bool running = false;
     bool finished = false;
-    bool released_early = false;  // unlocked at shutdown while still running: drop its outcome
+    bool released_early =
+        false;               // settled while still running (shutdown, timeout): drop its outcome
+    bool abandoned = false;  // failed by its timeout while still running: its thread is stuck
+    std::atomic<bool> timed_out{false};  // its stop token fired because of the timeout
   };
   struct Finished {
     std::shared_ptr<Task> task;
@@ -78,16 +93,47 @@ struct WorkerEngine::Impl {
   };
   enum class Mode { until_stopped, until_idle };
 
-  Impl(std::shared_ptr<Store> s, RunFn r, MaxRetriesFn m, WorkerOptions o)
-      : store(std::move(s)),
-        run_job(std::move(r)),
-        max_retries_of(std::move(m)),
-        options(std::move(o)) {
+  Impl(std::shared_ptr<Store> s, RunFn r, PolicyFn p, WorkerOptions o)
+      : store(std::move(s)), run_job(std::move(r)), policy_of(std::move(p)), options(std::move(o)) {
     if (!store) throw ConfigError("errand worker: the store is null");
     if (options.concurrency == 0)
       throw ConfigError("errand worker: concurrency must be at least 1");
+    if (options.heartbeat_interval <= std::chrono::milliseconds{0})
+      throw ConfigError("errand worker: heartbeat_interval must be positive");
+    if (options.rescue_after <= options.heartbeat_interval) {
+      throw ConfigError(fmt::format(
+          "errand worker: rescue_after ({} ms) must be longer than heartbeat_interval ({} ms), "
+          "or live workers would be rescued",
+          std::chrono::duration_cast<std::chrono::milliseconds>(options.rescue_after).count(),
+          options.heartbeat_interval.count()));
+    }
+    if (options.job_timeout < std::chrono::milliseconds{0} ||
+        options.timeout_grace < std::chrono::milliseconds{0}) {
+      throw ConfigError("errand worker: job_timeout and timeout_grace must not be negative");
+    }
     if (!options.backoff) options.backoff = ExponentialBackoff{};
     id = options.worker_id.empty() ? default_worker_id() : options.worker_id;
+    registration.id = id;
+    registration.host = host_name();
+    registration.pid = getpid();
+    registration.concurrency = static_cast<std::int64_t>(options.concurrency);
+  }
+
+  JobPolicy policy(std::string_view name) const {
+    return policy_of ? policy_of(name) : JobPolicy{};
+  }
+
+  // A failed attempt: retried after its backoff, or dead-lettered once max_retries is spent.
+  Outcome failure(const ClaimedJob& job, std::string error) const {
+    Outcome outcome{.id = job.id, .locked_at = job.locked_at, .error = std::move(error)};
+    const std::int32_t errors = job.error_count + 1;
+    if (errors > policy(job.name).max_retries.value_or(options.max_retries)) {
+      outcome.kind = Outcome::Kind::dead_letter;
+    } else {
+      outcome.kind = Outcome::Kind::retry;
+      outcome.retry_delay = options.backoff(errors);
+    }
+    return outcome;
   }
 
   void log(LogLevel level, const std::string& message) const {
@@ -109,11 +155,20 @@ struct WorkerEngine::Impl {
       std::shared_ptr<Task> task = std::move(ready.front());
       ready.pop_front();
       task->running = true;
+      if (task->timeout) {
+        task->deadline = std::chrono::steady_clock::now() + *task->timeout;
+        timers_changed = true;
+        io_cv.notify_one();
+      }
       lock.unlock();
       Outcome outcome = execute(*task);
       lock.lock();
       task->running = false;
       task->finished = true;
+      if (task->abandoned) {
+        --stuck;  // its slot is free again
+        wake = true;
+      }
       if (!task->released_early) finished.push_back({std::move(task), std::move(outcome)});
       io_cv.notify_one();
     }
@@ -131,21 +186,17 @@ struct WorkerEngine::Impl {
     } catch (...) {
       outcome.error = current_exception_message();
     }
+    if (task.timed_out.load()) {
+      ++stats.timed_out;
+      return failure(job, clean_message(fmt::format("timed out after {} ms: {}",
+                                                    task.timeout->count(), outcome.error)));
+    }
     if (shutting_down.load() && task.stop.stop_requested()) {
       // Stopped because we are shutting down: not the job's fault, so no attempt is charged.
       outcome.kind = Outcome::Kind::released;
       return outcome;
     }
-    const std::int32_t errors = job.error_count + 1;
-    const std::int32_t max = max_retries_of ? max_retries_of(job.name).value_or(options.max_retries)
-                                            : options.max_retries;
-    if (errors > max) {
-      outcome.kind = Outcome::Kind::dead_letter;
-    } else {
-      outcome.kind = Outcome::Kind::retry;
-      outcome.retry_delay = options.backoff(errors);
-    }
-    return outcome;
+    return failure(job, std::move(outcome.error));
   }
 
   void start_executors() {
@@ -233,7 +284,7 @@ struct WorkerEngine::Impl {
     {
       std::lock_guard lock(mutex);
       wake = false;
-      free_slots = options.concurrency - std::min(options.concurrency, in_flight.size());
+      free_slots = options.concurrency - std::min(options.concurrency, in_flight.size() + stuck);
     }
     if (free_slots == 0) return true;
     std::vector<ClaimedJob> jobs = store->claim(id, free_slots, options.lock_timeout);
@@ -244,12 +295,159 @@ struct WorkerEngine::Impl {
       for (ClaimedJob& job : jobs) {
         auto task = std::make_shared<Task>();
         task->job = std::move(job);
+        task->timeout = policy(task->job.name).timeout;
+        if (!task->timeout) task->timeout = options.job_timeout;
+        if (*task->timeout <= std::chrono::milliseconds{0}) task->timeout.reset();  // no limit
         in_flight.emplace(task->job.id, task);
         ready.push_back(std::move(task));
       }
     }
     exec_cv.notify_all();
     return filled;
+  }
+
+  // --- liveness: registration, heartbeats, rescue of lost workers' jobs --------------------
+
+  // Registers on the first call, then heartbeats when one is due, and rescues the jobs of lost
+  // workers after each. Throws StoreError (the next call tries again).
+  void keep_alive() {
+    const auto now = std::chrono::steady_clock::now();
+    if (registered && now < next_beat) return;
+    beat();
+    rescue_lost_jobs();
+  }
+
+  void beat() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!registered) {
+      registration.started_at = store->register_worker(registration);
+      registered = true;
+    } else {
+      std::vector<JobId> held;
+      {
+        std::lock_guard lock(mutex);
+        held.reserve(in_flight.size());
+        for (const auto& [job_id, task] : in_flight)
+          held.push_back(job_id);
+      }
+      store->heartbeat(registration, held);
+    }
+    next_beat = now + options.heartbeat_interval;
+  }
+
+  // Unlocks the jobs of lost workers, charging each an attempt, with the lost worker's lease so
+  // that a worker that was only slow keeps nothing it no longer owns.
+  void rescue_lost_jobs() {
+    constexpr std::size_t kBatch = 500;
+    constexpr int kMaxRounds = 20;  // the rest waits for the next heartbeat
+    for (int round = 0; round < kMaxRounds; ++round) {
+      const std::vector<LostJob> lost = store->find_lost_jobs(options.rescue_after, kBatch);
+      if (lost.empty()) break;
+      const auto now = store->clock().now();
+      std::map<std::string, std::vector<Outcome>> by_worker;
+      std::map<std::string, const LostJob*> example;
+      for (const LostJob& l : lost) {
+        const std::string why =
+            l.worker_restarted
+                ? fmt::format("worker '{}' was lost while running this job: it restarted",
+                              l.worker_id)
+                : fmt::format(
+                      "worker '{}' was lost while running this job: no heartbeat for {:.1f} s "
+                      "(rescue_after {:.1f} s)",
+                      l.worker_id, seconds_of(now - l.last_heartbeat),
+                      seconds_of(options.rescue_after));
+        by_worker[l.worker_id].push_back(failure(l.job, clean_message(why)));
+        example.emplace(l.worker_id, &l);
+      }
+      for (const auto& [worker, outcomes] : by_worker) {
+        const std::vector<JobId> gone = store->settle(worker, outcomes);
+        const std::size_t rescued = outcomes.size() - gone.size();
+        stats.rescued += rescued;
+        for (const Outcome& o : outcomes) {
+          if (o.kind == Outcome::Kind::retry &&
+              std::find(gone.begin(), gone.end(), o.id) == gone.end()) {
+            next_due = std::min(next_due, now + o.retry_delay);
+          }
+        }
+        if (rescued == 0) continue;
+        const LostJob& l = *example.at(worker);
+        log(LogLevel::warning,
+            l.worker_restarted
+                ? fmt::format("worker {}: worker '{}' restarted while it held {} job(s); they "
+                              "were unlocked and charged an attempt",
+                              id, worker, rescued)
+                : fmt::format("worker {}: worker '{}' is lost (no heartbeat for {:.1f} s); {} "
+                              "job(s) it held were unlocked and charged an attempt",
+                              id, worker, seconds_of(now - l.last_heartbeat), rescued));
+      }
+      if (lost.size() < kBatch) break;
+    }
+    store->forget_lost_workers(options.rescue_after);
+  }
+
+  // Clean exit: unlocks (uncharged) whatever this worker still holds and deletes its row.
+  void unregister() {
+    if (!registered) return;
+    registered = false;
+    try {
+      store->remove_worker(id);
+    } catch (const std::exception& e) {
+      log(LogLevel::error,
+          fmt::format("worker {}: could not remove itself from the workers table ({}); other "
+                      "workers will treat it as lost after {:.0f} s",
+                      id, e.what(), seconds_of(options.rescue_after)));
+    }
+  }
+
+  // --- per-run timeouts ---------------------------------------------------------------------
+
+  // Fires the stop token of runs past their timeout and fails runs still going timeout_grace
+  // later (their threads are abandoned until they return). Returns when to look again.
+  SteadyTime check_timeouts() {
+    const auto now = std::chrono::steady_clock::now();
+    SteadyTime next = SteadyTime::max();
+    std::vector<std::shared_ptr<Task>> to_stop;
+    std::vector<std::string> abandoned;
+    {
+      std::lock_guard lock(mutex);
+      timers_changed = false;
+      for (auto& [job_id, task] : in_flight) {
+        if (!task->running || !task->timeout || task->released_early) continue;
+        if (!task->timed_out.load()) {
+          if (now < task->deadline) {
+            next = std::min(next, task->deadline);
+            continue;
+          }
+          task->timed_out = true;
+          to_stop.push_back(task);
+        }
+        const auto give_up = task->deadline + options.timeout_grace;
+        if (now < give_up) {
+          next = std::min(next, give_up);
+          continue;
+        }
+        task->released_early = true;
+        task->abandoned = true;
+        ++stuck;
+        ++stats.timed_out;
+        abandoned.push_back(fmt::format("{} ({})", task->job.id, task->job.name));
+        finished.push_back(
+            {task, failure(task->job,
+                           fmt::format("timed out after {} ms and still running {} ms "
+                                       "after its stop token fired",
+                                       task->timeout->count(), options.timeout_grace.count()))});
+      }
+    }
+    for (auto& task : to_stop)
+      task->stop.request_stop();  // outside the lock: stop callbacks run here
+    if (!abandoned.empty()) {
+      log(LogLevel::warning,
+          fmt::format("worker {}: {} job(s) ignored their timeout's stop token for {} ms and were "
+                      "failed; their threads keep a slot each until they return: {}",
+                      id, abandoned.size(), options.timeout_grace.count(),
+                      fmt::join(abandoned, ", ")));
+    }
+    return next;
   }
 
   std::chrono::milliseconds idle_wait() {
@@ -279,46 +477,54 @@ struct WorkerEngine::Impl {
     auto store_retry = options.store_retry_min;
     while (!stop.stop_requested()) {
       bool slots_full = false;
+      SteadyTime until = check_timeouts();
       try {
+        keep_alive();
         settle_finished();
         slots_full = claim_for_free_slots();
         store_retry = options.store_retry_min;
       } catch (const std::exception& e) {
         log(LogLevel::error, fmt::format("worker {}: storage error, retrying in {} ms: {}", id,
                                          store_retry.count(), e.what()));
-        std::unique_lock lock(mutex);
-        io_cv.wait_for(lock, store_retry, [&] { return stop.stop_requested(); });
+        until = std::min(until, std::chrono::steady_clock::now() + store_retry);
         store_retry = std::min(options.store_retry_max, store_retry * 2);
+        std::unique_lock lock(mutex);
+        io_cv.wait_until(lock, until, [&] { return stop.stop_requested() || timers_changed; });
         continue;
       }
-      const auto wait = slots_full ? std::chrono::milliseconds::max() : idle_wait();
+      until = std::min(until, next_beat);
+      if (!slots_full) until = std::min(until, std::chrono::steady_clock::now() + idle_wait());
       std::unique_lock lock(mutex);
-      const auto woken = [&] { return !finished.empty() || wake || stop.stop_requested(); };
-      if (wait == std::chrono::milliseconds::max()) {
-        io_cv.wait(lock, woken);
-      } else {
-        io_cv.wait_for(lock, wait, woken);
-      }
+      io_cv.wait_until(lock, until, [&] {
+        return !finished.empty() || wake || timers_changed || stop.stop_requested();
+      });
     }
     shut_down();
+    unregister();
   }
 
   std::size_t run_until_idle() {
     start_executors();
     runs_ended = 0;
     try {
+      beat();
+      rescue_lost_jobs();
       for (;;) {
+        const SteadyTime until = std::min(check_timeouts(), next_beat);
+        if (std::chrono::steady_clock::now() >= next_beat) beat();
         settle_finished();
         claim_for_free_slots();
         std::unique_lock lock(mutex);
         if (in_flight.empty() && finished.empty()) break;
-        io_cv.wait(lock, [&] { return !finished.empty(); });
+        io_cv.wait_until(lock, until, [&] { return !finished.empty() || timers_changed; });
       }
     } catch (...) {
       shut_down();
+      unregister();
       throw;
     }
     join_executors();
+    unregister();
     return runs_ended;
   }
 
@@ -343,6 +549,7 @@ struct WorkerEngine::Impl {
     auto store_retry = options.store_retry_min;
     for (;;) {
       try {
+        if (registered && std::chrono::steady_clock::now() >= next_beat) beat();
         settle_finished();
       } catch (const std::exception& e) {
         log(LogLevel::error,
@@ -355,7 +562,9 @@ struct WorkerEngine::Impl {
       }
       std::unique_lock lock(mutex);
       if (in_flight.empty()) break;
-      if (!io_cv.wait_until(lock, deadline, [&] { return !finished.empty(); })) break;
+      const auto until = registered ? std::min(deadline, next_beat) : deadline;
+      io_cv.wait_until(lock, until, [&] { return !finished.empty(); });
+      if (finished.empty() && std::chrono::steady_clock::now() >= deadline) break;
     }
     release_unfinished();
     join_executors();
@@ -391,7 +600,8 @@ struct WorkerEngine::Impl {
       std::lock_guard lock(mutex);
       log(LogLevel::error,
           fmt::format("worker {}: could not record the outcome of {} job(s) at shutdown ({}); "
-                      "they stay locked until the lock timeout, then run again",
+                      "they stay locked until this worker unregisters, or another worker "
+                      "rescues them, or the lock timeout passes; then they run again",
                       id, finished.size(), e.what()));
       finished.clear();
     }
@@ -406,9 +616,12 @@ struct WorkerEngine::Impl {
 
   std::shared_ptr<Store> store;
   RunFn run_job;
-  MaxRetriesFn max_retries_of;
+  PolicyFn policy_of;
   WorkerOptions options;
   std::string id;
+  WorkerRegistration registration;
+  bool registered = false;  // I/O thread only
+  SteadyTime next_beat{};   // I/O thread only
 
   std::mutex mutex;
   std::condition_variable io_cv;            // wakes the I/O thread: finished jobs, enqueues, stop
@@ -417,6 +630,8 @@ struct WorkerEngine::Impl {
   std::map<JobId, std::shared_ptr<Task>> in_flight;  // claimed, not yet settled
   std::vector<Finished> finished;                    // ran, outcome not yet settled
   bool wake = false;
+  bool timers_changed = false;  // a run with a timeout started: the I/O thread recomputes its wait
+  std::size_t stuck = 0;        // threads still running a job failed by its timeout
   bool executors_quit = false;
   std::vector<std::jthread> executors;
   std::atomic<bool> shutting_down{false};
@@ -425,13 +640,13 @@ struct WorkerEngine::Impl {
 
   struct AtomicStats {
     std::atomic<std::uint64_t> started{0}, succeeded{0}, retried{0}, dead_lettered{0}, released{0},
-        lock_lost{0};
+        lock_lost{0}, timed_out{0}, rescued{0};
   } stats;
 };
 
-WorkerEngine::WorkerEngine(std::shared_ptr<Store> store, RunFn run, MaxRetriesFn max_retries,
+WorkerEngine::WorkerEngine(std::shared_ptr<Store> store, RunFn run, PolicyFn policy,
                            WorkerOptions options)
-    : impl_(std::make_unique<Impl>(std::move(store), std::move(run), std::move(max_retries),
+    : impl_(std::make_unique<Impl>(std::move(store), std::move(run), std::move(policy),
                                    std::move(options))) {}
 
 WorkerEngine::~WorkerEngine() = default;
@@ -451,7 +666,8 @@ const std::string& WorkerEngine::id() const {
 WorkerStats WorkerEngine::stats() const {
   const auto& s = impl_->stats;
   return WorkerStats{s.started.load(),       s.succeeded.load(), s.retried.load(),
-                     s.dead_lettered.load(), s.released.load(),  s.lock_lost.load()};
+                     s.dead_lettered.load(), s.released.load(),  s.lock_lost.load(),
+                     s.timed_out.load(),     s.rescued.load()};
 }
 
 }  // namespace errand

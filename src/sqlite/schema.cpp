@@ -14,7 +14,7 @@ namespace errand::sqlite {
 namespace {
 
 // Never edit a released migration: add a new one.
-constexpr std::array<std::string_view, 1> kMigrations{
+constexpr std::array<std::string_view, 2> kMigrations{
     R"sql(
 CREATE TABLE errand_jobs (
   id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
@@ -46,6 +46,17 @@ CREATE TABLE errand_dead_jobs (
   failed_at   INTEGER NOT NULL
 );
 CREATE INDEX errand_dead_jobs_failed_at ON errand_dead_jobs (failed_at);
+)sql",
+    R"sql(
+-- Live worker processes: each heartbeats; one silent for too long is lost and its jobs rescued.
+CREATE TABLE errand_workers (
+  id           TEXT    PRIMARY KEY,
+  host         TEXT    NOT NULL,
+  pid          INTEGER NOT NULL,
+  concurrency  INTEGER NOT NULL,
+  started_at   INTEGER NOT NULL,
+  heartbeat_at INTEGER NOT NULL
+);
 )sql",
 };
 

@@ -7,6 +7,7 @@
 #include "sqlite/schema.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <mutex>
@@ -130,6 +131,89 @@ class SqliteStore final : public Store {
     return lost;
   }
 
+  TimePoint register_worker(const WorkerRegistration& worker) override {
+    std::lock_guard lock(mutex_);
+    const auto now = clock_->now();
+    upsert_worker(worker, now, now);
+    return now;
+  }
+
+  void heartbeat(const WorkerRegistration& worker, std::span<const JobId> held) override {
+    int released = 0;
+    {
+      std::lock_guard lock(mutex_);
+      const auto now = clock_->now();
+      Transaction tx(connection_, Transaction::Behavior::immediate);
+      upsert_worker(worker, worker.started_at, now);
+      auto release = connection_.query(
+          "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL "
+          "WHERE locked_by = ?1 AND locked_at >= ?2 "
+          "AND id NOT IN (SELECT value FROM json_each(?3))");
+      release->bind(1, worker.id);
+      release->bind(2, micros_of(worker.started_at));
+      release->bind(3, fmt::format("[{}]", fmt::join(held, ",")));
+      released = release->run();
+      tx.commit();
+    }
+    if (released > 0) detail::publish_wakeup(wake_key_);
+  }
+
+  void remove_worker(std::string_view worker_id) override {
+    int released = 0;
+    {
+      std::lock_guard lock(mutex_);
+      Transaction tx(connection_, Transaction::Behavior::immediate);
+      auto release = connection_.query(
+          "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL WHERE locked_by = ?1 "
+          "AND locked_at >= coalesce((SELECT started_at FROM errand_workers WHERE id = ?1), 0)");
+      release->bind(1, worker_id);
+      released = release->run();
+      auto remove = connection_.query("DELETE FROM errand_workers WHERE id = ?1");
+      remove->bind(1, worker_id);
+      remove->run();
+      tx.commit();
+    }
+    if (released > 0) detail::publish_wakeup(wake_key_);
+  }
+
+  std::vector<WorkerInfo> list_workers() override {
+    std::lock_guard lock(mutex_);
+    const auto now = clock_->now();
+    auto query = connection_.query(
+        "SELECT id, host, pid, concurrency, started_at, heartbeat_at, "
+        "(SELECT count(*) FROM errand_jobs j WHERE j.locked_by = w.id) "
+        "FROM errand_workers w ORDER BY heartbeat_at DESC, id");
+    std::vector<WorkerInfo> workers;
+    while (query->step())
+      workers.push_back(detail::read_worker_info(*query, now));
+    return workers;
+  }
+
+  std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    auto query = connection_.query(
+        "SELECT j.id, j.name, j.payload, j.context, j.priority, j.error_count, j.run_at, "
+        "j.created_at, j.last_error, j.locked_at, w.id, w.started_at, w.heartbeat_at "
+        "FROM errand_jobs j JOIN errand_workers w ON j.locked_by = w.id "
+        "WHERE j.locked_by IS NOT NULL AND (w.heartbeat_at <= ?1 OR j.locked_at < w.started_at) "
+        "ORDER BY j.locked_at, j.id LIMIT ?2");
+    query->bind(1, micros_of(clock_->now() - rescue_after));
+    query->bind(2, static_cast<std::int64_t>(limit));
+    std::vector<LostJob> lost;
+    while (query->step())
+      lost.push_back(detail::read_lost_job(*query));
+    return lost;
+  }
+
+  std::size_t forget_lost_workers(Duration rescue_after) override {
+    std::lock_guard lock(mutex_);
+    auto forget = connection_.query(
+        "DELETE FROM errand_workers WHERE heartbeat_at <= ?1 AND NOT EXISTS "
+        "(SELECT 1 FROM errand_jobs j WHERE j.locked_by = errand_workers.id)");
+    forget->bind(1, micros_of(clock_->now() - rescue_after));
+    return static_cast<std::size_t>(forget->run());
+  }
+
   std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) override {
     return detail::subscribe_wakeups(wake_key_, std::move(on_new_jobs));
   }
@@ -237,6 +321,21 @@ class SqliteStore final : public Store {
   }
 
  private:
+  void upsert_worker(const WorkerRegistration& worker, TimePoint started_at, TimePoint now) {
+    auto upsert = connection_.query(
+        "INSERT INTO errand_workers (id, host, pid, concurrency, started_at, heartbeat_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET host = excluded.host, "
+        "pid = excluded.pid, concurrency = excluded.concurrency, "
+        "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at");
+    upsert->bind(1, worker.id);
+    upsert->bind(2, worker.host);
+    upsert->bind(3, worker.pid);
+    upsert->bind(4, worker.concurrency);
+    upsert->bind(5, micros_of(started_at));
+    upsert->bind(6, micros_of(now));
+    upsert->run();
+  }
+
   // Applies one outcome if the lease still holds; false when it was lost.
   bool apply(std::string_view worker_id, const Outcome& outcome, std::int64_t now) {
     const auto bind_lease = [&](Statement& s) {

@@ -19,6 +19,8 @@ class ForwardingStore final : public errand::Store {
   // The next `n` calls of each kind throw StoreError("injected ...") without reaching the store.
   std::atomic<int> fail_claims{0};
   std::atomic<int> fail_enqueues{0};
+  // The next `n` claims commit in the store, then throw as if the reply had been lost.
+  std::atomic<int> lose_claim_replies{0};
 
   // Claims that returned no job (the worker found nothing to do).
   std::int64_t empty_claims() const {
@@ -61,6 +63,9 @@ class ForwardingStore final : public errand::Store {
       throw errand::StoreError("injected claim failure");
     }
     auto claimed = inner_->claim(worker_id, max, lock_timeout);
+    if (!claimed.empty() && take(lose_claim_replies)) {
+      throw errand::StoreError("injected loss of a committed claim's reply");
+    }
     {
       std::lock_guard lock(mutex_);
       ++claims_;
@@ -93,6 +98,24 @@ class ForwardingStore final : public errand::Store {
   std::size_t purge_dead(std::optional<std::string_view> name) override {
     return inner_->purge_dead(name);
   }
+  errand::TimePoint register_worker(const errand::WorkerRegistration& worker) override {
+    return inner_->register_worker(worker);
+  }
+  void heartbeat(const errand::WorkerRegistration& worker,
+                 std::span<const errand::JobId> held) override {
+    heartbeats.fetch_add(1);
+    inner_->heartbeat(worker, held);
+  }
+  void remove_worker(std::string_view worker_id) override { inner_->remove_worker(worker_id); }
+  std::vector<errand::WorkerInfo> list_workers() override { return inner_->list_workers(); }
+  std::vector<errand::LostJob> find_lost_jobs(errand::Duration rescue_after,
+                                              std::size_t limit) override {
+    return inner_->find_lost_jobs(rescue_after, limit);
+  }
+  std::size_t forget_lost_workers(errand::Duration rescue_after) override {
+    return inner_->forget_lost_workers(rescue_after);
+  }
+  std::atomic<std::int64_t> heartbeats{0};
 
  private:
   static bool take(std::atomic<int>& counter) {
