@@ -17,7 +17,8 @@ void ConformanceTest::SetUp() {
       .add<ThrowIntJob>()
       .add<ThrowCustomJob>()
       .add<HookJob>()
-      .add<TextJob>();
+      .add<TextJob>()
+      .add<TimedJob>();
 }
 
 std::vector<errand::JobInfo> ConformanceTest::all_jobs() {

@@ -71,6 +71,7 @@ class EnqueueConformance : public ConformanceTest {};
 class StoreConformance : public ConformanceTest {};
 class WorkerConformance : public ConformanceTest {};
 class ShutdownConformance : public ConformanceTest {};
+class LivenessConformance : public ConformanceTest {};
 
 }  // namespace errand_test
 
@@ -78,4 +79,5 @@ class ShutdownConformance : public ConformanceTest {};
   INSTANTIATE_TEST_SUITE_P(prefix, EnqueueConformance, factories, ::errand_test::factory_name); \
   INSTANTIATE_TEST_SUITE_P(prefix, StoreConformance, factories, ::errand_test::factory_name);   \
   INSTANTIATE_TEST_SUITE_P(prefix, WorkerConformance, factories, ::errand_test::factory_name);  \
-  INSTANTIATE_TEST_SUITE_P(prefix, ShutdownConformance, factories, ::errand_test::factory_name)
+  INSTANTIATE_TEST_SUITE_P(prefix, ShutdownConformance, factories, ::errand_test::factory_name); \
+  INSTANTIATE_TEST_SUITE_P(prefix, LivenessConformance, factories, ::errand_test::factory_name)

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <stdexcept>
@@ -116,6 +118,23 @@ struct HookJob {
   }
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HookJob, tag)
+
+// Declares its own 100 ms timeout; records "Timed:<tag>" and waits for its stop token, then
+// throws "stopped".
+struct TimedJob {
+  static constexpr std::string_view name = "Timed";
+  static constexpr auto timeout = std::chrono::milliseconds{100};
+  int tag = 0;
+  void run(TestState& state, std::stop_token token) {
+    state.record("Timed:" + std::to_string(tag));
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock lock(m);
+    cv.wait(lock, token, [] { return false; });
+    throw std::runtime_error("stopped");
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TimedJob, tag)
 
 // Carries arbitrary text (invalid UTF-8 makes its serialization fail at dump time).
 struct TextJob {

@@ -1,0 +1,341 @@
+// Liveness: the workers table, heartbeats, rescue of lost workers' jobs (charged), release of
+// jobs whose claim reply was lost (uncharged), and per-run timeouts. Store times come from the
+// test's ManualClock, so "a worker silent for 31 s" takes no real time.
+#include "support/conformance.hpp"
+
+#include <unistd.h>
+
+#include <thread>
+
+using errand::JobId;
+using errand::WorkerRegistration;
+using namespace std::chrono_literals;
+
+namespace errand_test {
+namespace {
+
+constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
+
+WorkerRegistration registration(std::string id) {
+  return WorkerRegistration{
+      .id = std::move(id), .host = "test-host", .pid = 4242, .concurrency = 3};
+}
+
+std::optional<errand::WorkerInfo> find_worker(errand::Store& store, std::string_view id) {
+  for (auto& worker : store.list_workers()) {
+    if (worker.id == id) return worker;
+  }
+  return std::nullopt;
+}
+
+std::vector<JobId> ids_of(const std::vector<errand::ClaimedJob>& jobs) {
+  std::vector<JobId> ids;
+  for (const auto& job : jobs)
+    ids.push_back(job.id);
+  return ids;
+}
+
+TEST_P(LivenessConformance, WorkersTableRecordsRegistrationHeartbeatsAndRemoval) {
+  auto worker = registration("w1");
+  const auto registered_at = clock->now();
+  worker.started_at = store->register_worker(worker);
+  EXPECT_EQ(us(worker.started_at), us(registered_at));
+
+  auto info = find_worker(*store, "w1");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->host, "test-host");
+  EXPECT_EQ(info->pid, 4242);
+  EXPECT_EQ(info->concurrency, 3);
+  EXPECT_EQ(us(info->heartbeat_at), us(registered_at));
+  EXPECT_EQ(info->running, 0);
+
+  errand::enqueue(*store, RecordJob{.tag = 1});
+  errand::enqueue(*store, RecordJob{.tag = 2});
+  const auto claimed = store->claim("w1", 5, kLockTimeout);
+  ASSERT_EQ(claimed.size(), 2u);
+  clock->advance(7s);
+  const auto held = ids_of(claimed);
+  store->heartbeat(worker, held);
+  info = find_worker(*store, "w1");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(us(info->started_at), us(registered_at));
+  EXPECT_EQ(us(info->heartbeat_at), us(clock->now()));
+  EXPECT_EQ(info->running, 2);
+  clock->advance(3s);
+  EXPECT_EQ(us(find_worker(*store, "w1")->silent_for), us(3s));
+
+  // A clean exit unlocks what the worker still holds, without charging an attempt.
+  store->remove_worker("w1");
+  EXPECT_FALSE(find_worker(*store, "w1"));
+  for (const auto& job : all_jobs()) {
+    EXPECT_FALSE(job.locked_by) << job.id;
+    EXPECT_EQ(job.error_count, 0) << job.id;
+  }
+}
+
+TEST_P(LivenessConformance, HeartbeatUnlocksJobsWhoseClaimReplyNeverArrived) {
+  auto worker = registration("w1");
+  worker.started_at = store->register_worker(worker);
+  for (int i = 0; i < 3; ++i)
+    errand::enqueue(*store, RecordJob{.tag = i});
+  const auto claimed = store->claim("w1", 3, kLockTimeout);
+  ASSERT_EQ(claimed.size(), 3u);
+  // The worker knows only the first (the others' reply was lost).
+  const std::vector<JobId> held{claimed[0].id};
+  store->heartbeat(worker, held);
+  EXPECT_EQ(find_job(claimed[0].id)->locked_by, "w1");
+  for (std::size_t i = 1; i < 3; ++i) {
+    const auto job = find_job(claimed[i].id);
+    ASSERT_TRUE(job);
+    EXPECT_FALSE(job->locked_by);
+    EXPECT_EQ(job->error_count, 0);
+  }
+}
+
+TEST_P(LivenessConformance, WorkerReleasesJobsOfAClaimWhoseReplyWasLost) {
+  auto forwarding = std::make_shared<ForwardingStore>(store);
+  forwarding->lose_claim_replies = 1;
+  for (int i = 0; i < 3; ++i)
+    errand::enqueue(*store, RecordJob{.tag = i});
+  auto options = worker_options(4);
+  options.heartbeat_interval = 10ms;
+  options.store_retry_min = 1ms;
+  options.store_retry_max = 5ms;
+  errand::Worker worker(forwarding, registry, state, options);
+  {
+    BackgroundWorker background(worker);
+    ASSERT_TRUE(eventually([&] { return state.total() >= 3 && rows_in("jobs") == 0; }))
+        << "runs: " << state.total() << ", jobs left: " << rows_in("jobs") << "\n"
+        << logs.dump();
+  }
+  EXPECT_EQ(state.count("Record:0"), 1u);
+  EXPECT_EQ(state.count("Record:1"), 1u);
+  EXPECT_EQ(state.count("Record:2"), 1u);
+  EXPECT_EQ(worker.stats().retried, 0u);
+  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_FALSE(find_worker(*store, "test-worker")) << "a stopped worker unregisters";
+}
+
+TEST_P(LivenessConformance, JobsOfALostWorkerAreRescuedWithAnAttemptCharged) {
+  auto dead = registration("dead-worker");
+  dead.started_at = store->register_worker(dead);
+  const auto a = errand::enqueue(*store, RecordJob{.tag = 1});
+  const auto b = errand::enqueue(*store, RecordJob{.tag = 2});
+  ASSERT_EQ(store->claim("dead-worker", 5, kLockTimeout).size(), 2u);
+
+  errand::Worker worker(store, registry, state, worker_options());
+  clock->advance(29s);  // not yet lost (rescue_after is 30 s)
+  EXPECT_EQ(worker.run_until_idle(), 0u);
+  EXPECT_EQ(find_job(a)->locked_by, "dead-worker");
+  EXPECT_EQ(worker.stats().rescued, 0u);
+
+  clock->advance(2s);
+  EXPECT_EQ(worker.run_until_idle(), 0u);  // rescued, then waiting out the first backoff (2 s)
+  EXPECT_EQ(worker.stats().rescued, 2u);
+  for (JobId id : {a, b}) {
+    const auto job = find_job(id);
+    ASSERT_TRUE(job);
+    EXPECT_FALSE(job->locked_by);
+    EXPECT_EQ(job->error_count, 1);
+    ASSERT_TRUE(job->last_error);
+    EXPECT_TRUE(contains(*job->last_error, "worker 'dead-worker' was lost")) << *job->last_error;
+    EXPECT_TRUE(contains(*job->last_error, "no heartbeat for 31.0 s")) << *job->last_error;
+    EXPECT_EQ(us(job->run_at), us(clock->now() + 2s));
+  }
+  EXPECT_FALSE(find_worker(*store, "dead-worker")) << "a lost worker holding nothing is forgotten";
+  EXPECT_GE(logs.problems(), 1u);
+
+  clock->advance(2s);
+  EXPECT_EQ(worker.run_until_idle(), 2u);
+  EXPECT_EQ(state.count("Record:1"), 1u);
+  EXPECT_EQ(state.count("Record:2"), 1u);
+  EXPECT_EQ(rows_in("jobs"), 0);
+}
+
+TEST_P(LivenessConformance, AJobThatKeepsKillingItsWorkerEndsInTheDeadLetterQueue) {
+  const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
+  auto options = worker_options();
+  options.max_retries = 2;
+  errand::Worker rescuer(store, registry, state, options);
+  for (int life = 0; life < 3; ++life) {
+    auto victim = registration("victim-" + std::to_string(life));
+    victim.started_at = store->register_worker(victim);
+    clock->advance(1h);  // past any backoff
+    ASSERT_EQ(store->claim(victim.id, 1, kLockTimeout).size(), 1u) << "life " << life;
+    clock->advance(31s);
+    EXPECT_EQ(rescuer.run_until_idle(), 0u);
+  }
+  EXPECT_FALSE(find_job(id));
+  const auto dead = find_dead(id);
+  ASSERT_TRUE(dead);
+  EXPECT_EQ(dead->error_count, 3);
+  EXPECT_TRUE(contains(dead->last_error, "worker 'victim-2' was lost")) << dead->last_error;
+  EXPECT_EQ(state.total(), 0u);
+}
+
+TEST_P(LivenessConformance, ASlowWorkerDeclaredLostLosesItsLeaseCleanly) {
+  auto slow = registration("slow-worker");
+  slow.started_at = store->register_worker(slow);
+  const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
+  const auto claimed = store->claim("slow-worker", 1, kLockTimeout);
+  ASSERT_EQ(claimed.size(), 1u);
+  clock->advance(31s);
+  errand::Worker rescuer(store, registry, state, worker_options());
+  rescuer.run_until_idle();
+  EXPECT_EQ(rescuer.stats().rescued, 1u);
+  // The slow worker finishes and reports success: too late, its lease is gone.
+  const errand::Outcome done{.id = id, .locked_at = claimed[0].locked_at};
+  const auto lost = store->settle("slow-worker", std::span(&done, 1));
+  EXPECT_EQ(lost, std::vector<JobId>{id});
+  EXPECT_EQ(find_job(id)->error_count, 1);
+  // Its next heartbeat puts it back in the table, with its original start time.
+  store->heartbeat(slow, {});
+  const auto info = find_worker(*store, "slow-worker");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(us(info->started_at), us(slow.started_at));
+  EXPECT_EQ(us(info->heartbeat_at), us(clock->now()));
+}
+
+TEST_P(LivenessConformance, AWorkerRestartedUnderTheSameIdRescuesItsEarlierLifesJobs) {
+  auto earlier = registration("test-worker");
+  earlier.started_at = store->register_worker(earlier);
+  const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
+  ASSERT_EQ(store->claim("test-worker", 1, kLockTimeout).size(), 1u);
+  clock->advance(1s);  // the process crashed and came back at once, under the same id
+  errand::Worker worker(store, registry, state, worker_options());
+  EXPECT_EQ(worker.run_until_idle(), 0u);
+  const auto job = find_job(id);
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->error_count, 1);
+  ASSERT_TRUE(job->last_error);
+  EXPECT_TRUE(contains(*job->last_error, "it restarted")) << *job->last_error;
+  EXPECT_EQ(worker.stats().rescued, 1u);
+}
+
+TEST_P(LivenessConformance, OnlySilentWorkersWithoutJobsAreForgotten) {
+  auto silent = registration("silent");
+  silent.started_at = store->register_worker(silent);
+  auto holding = registration("holding");
+  holding.started_at = store->register_worker(holding);
+  errand::enqueue(*store, RecordJob{.tag = 1});
+  ASSERT_EQ(store->claim("holding", 1, kLockTimeout).size(), 1u);
+  clock->advance(40s);
+  auto fresh = registration("fresh");
+  fresh.started_at = store->register_worker(fresh);
+  EXPECT_EQ(store->forget_lost_workers(30s), 1u);
+  EXPECT_FALSE(find_worker(*store, "silent"));
+  EXPECT_TRUE(find_worker(*store, "holding"));
+  EXPECT_TRUE(find_worker(*store, "fresh"));
+  const auto lost = store->find_lost_jobs(30s, 10);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].worker_id, "holding");
+  EXPECT_FALSE(lost[0].worker_restarted);
+  EXPECT_EQ(us(lost[0].last_heartbeat), us(holding.started_at));
+}
+
+TEST_P(LivenessConformance, ARunningWorkerIsListedAndHeartbeats) {
+  auto forwarding = std::make_shared<ForwardingStore>(store);
+  auto options = worker_options(2);
+  options.heartbeat_interval = 5ms;
+  Gate release;
+  std::optional<errand::WorkerInfo> seen;
+  state.hook = [&](const std::string&, std::stop_token token) {
+    seen = find_worker(*store, "test-worker");
+    release.wait(token);
+  };
+  errand::enqueue(*store, HookJob{.tag = "h"});
+  errand::Worker worker(forwarding, registry, state, options);
+  {
+    BackgroundWorker background(worker);
+    ASSERT_TRUE(eventually([&] { return forwarding->heartbeats.load() >= 3; }));
+    release.open();
+    ASSERT_TRUE(eventually([&] { return rows_in("jobs") == 0; }));
+  }
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->running, 1);
+  EXPECT_EQ(seen->concurrency, 2);
+  EXPECT_EQ(seen->pid, static_cast<std::int64_t>(::getpid()));
+  EXPECT_FALSE(find_worker(*store, "test-worker"));
+}
+
+TEST_P(LivenessConformance, TimeoutFiresTheStopTokenAndChargesAnAttempt) {
+  const auto id = errand::enqueue(*store, TimedJob{.tag = 1});  // declares a 100 ms timeout
+  errand::Worker worker(store, registry, state, worker_options());
+  EXPECT_EQ(worker.run_until_idle(), 1u);
+  const auto job = find_job(id);
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->error_count, 1);
+  ASSERT_TRUE(job->last_error);
+  EXPECT_EQ(*job->last_error, "timed out after 100 ms: stopped");
+  EXPECT_EQ(worker.stats().timed_out, 1u);
+}
+
+TEST_P(LivenessConformance, WorkerJobTimeoutAppliesToTypesWithoutTheirOwn) {
+  const auto id = errand::enqueue(*store, HookJob{.tag = "h"});
+  state.hook = [](const std::string&, std::stop_token token) {
+    Gate never;
+    never.wait(token);
+    if (token.stop_requested()) throw std::runtime_error("gave up");
+  };
+  auto options = worker_options();
+  options.job_timeout = 50ms;
+  errand::Worker worker(store, registry, state, options);
+  EXPECT_EQ(worker.run_until_idle(), 1u);
+  EXPECT_EQ(find_job(id)->last_error, "timed out after 50 ms: gave up");
+}
+
+TEST_P(LivenessConformance, AJobThatReturnsNormallyAfterItsTimeoutSucceeds) {
+  const auto id = errand::enqueue(*store, HookJob{.tag = "h"});
+  state.hook = [](const std::string&, std::stop_token token) {
+    Gate never;
+    never.wait(token);  // returns when the timeout fires: the job chose to finish
+  };
+  auto options = worker_options();
+  options.job_timeout = 20ms;
+  errand::Worker worker(store, registry, state, options);
+  EXPECT_EQ(worker.run_until_idle(), 1u);
+  EXPECT_FALSE(find_job(id));
+  EXPECT_EQ(worker.stats().succeeded, 1u);
+  EXPECT_EQ(worker.stats().timed_out, 0u);
+}
+
+TEST_P(LivenessConformance, AJobIgnoringItsTimeoutIsFailedAfterTheGracePeriod) {
+  const auto id = errand::enqueue(*store, HookJob{.tag = "stuck"});
+  errand::enqueue(*store, RecordJob{.tag = 2});
+  Gate unstick;
+  state.hook = [&](const std::string&, std::stop_token) { unstick.wait(); };  // ignores the token
+  auto options = worker_options(2);
+  options.job_timeout = 20ms;
+  options.timeout_grace = 20ms;
+  errand::Worker worker(store, registry, state, options);
+  std::jthread runner([&] { worker.run_until_idle(); });
+  // The stuck run is failed while its thread is still inside the job.
+  ASSERT_TRUE(eventually([&] {
+    const auto job = find_job(id);
+    return job && job->error_count == 1;
+  })) << logs.dump();
+  EXPECT_FALSE(unstick.is_open());
+  const auto job = find_job(id);
+  EXPECT_FALSE(job->locked_by);
+  EXPECT_EQ(job->last_error,
+            "timed out after 20 ms and still running 20 ms after its stop token fired");
+  EXPECT_EQ(worker.stats().timed_out, 1u);
+  unstick.open();
+  runner.join();
+  // When the thread finally returns, its "success" is dropped: the failure stands.
+  EXPECT_EQ(find_job(id)->error_count, 1);
+  EXPECT_EQ(state.count("Record:2"), 1u);
+  EXPECT_GE(logs.problems(), 1u);
+}
+
+TEST_P(LivenessConformance, RescueAfterMustExceedTheHeartbeatInterval) {
+  auto options = worker_options();
+  options.heartbeat_interval = 10s;
+  options.rescue_after = 10s;
+  EXPECT_THROW(errand::Worker(store, registry, state, options), errand::ConfigError);
+  options.heartbeat_interval = 0ms;
+  EXPECT_THROW(errand::Worker(store, registry, state, options), errand::ConfigError);
+}
+
+}  // namespace
+}  // namespace errand_test
