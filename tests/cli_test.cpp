@@ -203,6 +203,47 @@ TEST_F(Cli, JobsListsQueuedJobs) {
   EXPECT_EQ(json_lines(running_only.out)[0].at("locked_by"), "cli-test");
 }
 
+TEST_F(Cli, WorkersListsRegisteredWorkers) {
+  const auto empty = run({"workers", db()});
+  ASSERT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_TRUE(contains(empty.out, "no workers registered")) << empty.out;
+
+  // "cli-test" (holding the running job) registered a minute ago and went silent.
+  auto silent =
+      errand::WorkerRegistration{.id = "cli-test", .host = "host-a", .pid = 111, .concurrency = 8};
+  silent.started_at = store->register_worker(silent);
+  SqliteDb sql(path());
+  sql.exec("UPDATE errand_workers SET heartbeat_at = heartbeat_at - 60000000");
+  auto live = errand::WorkerRegistration{
+      .id = "live-worker", .host = "host-b", .pid = 222, .concurrency = 4};
+  live.started_at = store->register_worker(live);
+
+  const auto listed = run({"workers", db(), "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const auto rows = json_lines(listed.out);
+  ASSERT_EQ(rows.size(), 2u) << listed.out;
+  EXPECT_EQ(rows[0].at("id"), "live-worker");  // most recent heartbeat first
+  EXPECT_EQ(rows[0].at("state"), "alive");
+  EXPECT_EQ(rows[0].at("host"), "host-b");
+  EXPECT_EQ(rows[0].at("pid"), 222);
+  EXPECT_EQ(rows[0].at("running"), 0);
+  EXPECT_EQ(rows[1].at("id"), "cli-test");
+  EXPECT_EQ(rows[1].at("state"), "lost");
+  EXPECT_EQ(rows[1].at("running"), 1);
+  EXPECT_EQ(rows[1].at("concurrency"), 8);
+  EXPECT_GE(rows[1].at("silent_for_s").get<double>(), 60.0);
+
+  const auto patient = run({"workers", db(), "--json", "--rescue-after", "3600"});
+  EXPECT_EQ(json_lines(patient.out).at(1).at("state"), "alive");
+
+  const auto text = run({"workers", db()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(contains(text.out, "LAST HEARTBEAT")) << text.out;
+  EXPECT_TRUE(contains(text.out, "host-a")) << text.out;
+  EXPECT_TRUE(contains(text.out, "1/8")) << text.out;
+  EXPECT_TRUE(contains(text.out, "lost")) << text.out;
+}
+
 TEST_F(Cli, MigrateCreatesANewDatabase) {
   const auto fresh = dir.file("fresh.db");
   const auto result = run({"migrate", "--db=sqlite:" + fresh.string()});

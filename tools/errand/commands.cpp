@@ -160,6 +160,57 @@ int jobs(const Globals& globals, const JobsOptions& opts) {
   return 0;
 }
 
+// --- workers ---
+
+struct WorkersOptions {
+  std::int64_t rescue_after_s = 30;
+  bool json = false;
+};
+
+int workers(const Globals& globals, const WorkersOptions& opts) {
+  auto store = open_store(globals.db_url_or(default_database_url));
+  const std::vector<WorkerInfo> rows = store->list_workers();
+  const Duration rescue_after = std::chrono::seconds{opts.rescue_after_s};
+  const auto state_of = [&](const WorkerInfo& w) {
+    return w.silent_for > rescue_after ? "lost" : "alive";
+  };
+  if (opts.json) {
+    for (const WorkerInfo& w : rows) {
+      print_json_line({{"id", w.id},
+                       {"host", w.host},
+                       {"pid", w.pid},
+                       {"state", state_of(w)},
+                       {"running", w.running},
+                       {"concurrency", w.concurrency},
+                       {"started_at", iso_utc(w.started_at, true)},
+                       {"heartbeat_at", iso_utc(w.heartbeat_at, true)},
+                       {"silent_for_s", std::chrono::duration<double>(w.silent_for).count()}});
+    }
+    return 0;
+  }
+  if (rows.empty()) {
+    fmt::print("no workers registered in {}\n", store->describe());
+    return 0;
+  }
+  const TimePoint now = store->clock().now();
+  Table table({{"ID", 40},
+               {"HOST", 24},
+               {"PID", 8, true},
+               {"STATE", 6},
+               {"RUNNING", 9, true},
+               {"STARTED", 40},
+               {"LAST HEARTBEAT", 40}});
+  for (const WorkerInfo& w : rows) {
+    // The store's own "now" (silent_for) is authoritative; this host's clock may differ.
+    const TimePoint beat = now - w.silent_for;
+    table.add({w.id, w.host, std::to_string(w.pid), state_of(w),
+               fmt::format("{}/{}", w.running, w.concurrency), when(w.started_at, now),
+               fmt::format("{} ({})", iso_utc(w.heartbeat_at), relative_time(beat, now))});
+  }
+  fmt::print("{}", table.render(terminal_width()));
+  return 0;
+}
+
 // --- dead ---
 
 struct DeadOptions {
@@ -267,6 +318,19 @@ void add_status(CLI::App& app, const Globals& globals, std::vector<Command>& com
   add_lock_timeout(*cmd, opts->lock_timeout_s);
   cmd->add_flag("--json", opts->json, "print one JSON object");
   commands.push_back({cmd, [&globals, opts] { return status(globals, *opts); }});
+}
+
+void add_workers(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {
+  auto opts = std::make_shared<WorkersOptions>();
+  auto* cmd = app.add_subcommand(
+      "workers", "List worker processes: host, pid, start, last heartbeat, running jobs");
+  cmd->add_option("--rescue-after", opts->rescue_after_s,
+                  "seconds without a heartbeat after which a worker counts as lost (as the "
+                  "workers' rescue_after)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", opts->json, "print one JSON object per worker");
+  commands.push_back({cmd, [&globals, opts] { return workers(globals, *opts); }});
 }
 
 void add_jobs(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {

@@ -31,6 +31,7 @@ struct Command {
 void add_migrate(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_status(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_jobs(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
+void add_workers(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_dead(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_demo(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   add_demo(app, globals, commands);
   add_status(app, globals, commands);
   add_jobs(app, globals, commands);
+  add_workers(app, globals, commands);
   add_dead(app, globals, commands);
   add_migrate(app, globals, commands);
 
