@@ -9,8 +9,6 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <set>
 
@@ -207,22 +205,6 @@ TEST(Sqlite, DatabaseOfANewerErrandIsRefusedAndLeftUntouched) {
   EXPECT_EQ(files_in(dir.path()), before);
   SqliteDb db(path);
   EXPECT_EQ(db.text("PRAGMA journal_mode"), "delete") << "journal mode was changed";
-}
-
-TEST(Sqlite, ReadOnlyFileIsAStoreError) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores file permissions";
-  TempDir dir;
-  const auto path = dir.file("ro.db");
-  errand::open_sqlite(path).reset();
-  ::chmod(path.c_str(), 0444);
-  ::chmod(dir.path().c_str(), 0555);
-  EXPECT_THROW(
-      {
-        auto store = errand::open_sqlite(path);
-        errand::enqueue(*store, errand_test::RecordJob{.tag = 1});
-      },
-      errand::Error);
-  ::chmod(dir.path().c_str(), 0755);
 }
 
 TEST(Sqlite, OpenStoreUnderstandsSqliteUrls) {

@@ -2,6 +2,7 @@
 #include <errand/postgres.hpp>
 
 #include "core/rows.hpp"
+#include "core/url.hpp"
 #include "core/wakeup.hpp"
 #include "postgres/pq.hpp"
 
@@ -255,7 +256,8 @@ class PostgresStore final : public Store {
     if (options_.schema != "errand") {
       const bool url = conninfo.find("://") != std::string::npos;
       description_ +=
-          url ? (conninfo.find('?') == std::string::npos ? "?schema=" : "&schema=") : " (schema ";
+          url ? (detail::url_query_start(conninfo) == std::string::npos ? "?schema=" : "&schema=")
+              : " (schema ";
       description_ += options_.schema;
       if (!url) description_ += ")";
     }

@@ -4,7 +4,59 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace errand::sqlite {
+
+namespace {
+
+// Why this process may not write `path` (strerror of access(W_OK)), or "" when it may.
+std::string write_refusal(const std::filesystem::path& path) {
+  if (::faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) == 0) return {};
+  return std::strerror(errno);
+}
+
+// Says which of the file and its directory this process may not write. SQLite reports both as
+// "attempt to write a readonly database", even for a read, when it cannot create the -wal or
+// -shm file next to a WAL database. When both may be written: a generic read-only hint if
+// `always`, else "".
+std::string read_only_hint(const std::string& path, bool always) {
+  const std::filesystem::path file(path);
+  std::filesystem::path dir = file.parent_path();
+  if (dir.empty()) dir = ".";
+  const std::string name = file.filename().string();
+  const std::string file_refusal = write_refusal(file);
+  const std::string dir_refusal = write_refusal(dir);
+  if (!file_refusal.empty() && !dir_refusal.empty()) {
+    return fmt::format(
+        " (the database is read-only for this process: neither the file nor its directory '{}' "
+        "is writable ({}); errand needs to write to the file, and SQLite to create '{}-wal' and "
+        "'{}-shm' in the directory)",
+        dir.string(), file_refusal, name, name);
+  }
+  if (!file_refusal.empty()) {
+    return fmt::format(
+        " (the database file is read-only for this process ({}); errand needs to write to it)",
+        file_refusal);
+  }
+  if (!dir_refusal.empty()) {
+    return fmt::format(
+        " (the database's directory '{}' is read-only for this process ({}); SQLite needs to "
+        "create '{}-wal' and '{}-shm' there)",
+        dir.string(), dir_refusal, name, name);
+  }
+  if (!always) return {};
+  return fmt::format(
+      " (the database, or its '{}-wal' or '{}-shm' file, is read-only for this "
+      "process)",
+      name, name);
+}
+
+}  // namespace
 
 Statement::Statement(Connection& connection, std::string_view sql) : connection_(connection) {
   const int rc = sqlite3_prepare_v3(connection.handle(), sql.data(), static_cast<int>(sql.size()),
@@ -44,7 +96,8 @@ bool Statement::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  connection_.fail(rc, fmt::format("execute '{}'", sqlite3_sql(stmt_)));
+  const int os_error = errno;
+  connection_.fail(rc, fmt::format("execute '{}'", sqlite3_sql(stmt_)), os_error);
 }
 
 int Statement::run() {
@@ -108,9 +161,11 @@ void Connection::exec(std::string_view sql) {
   char* error = nullptr;
   const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
   if (rc != SQLITE_OK) {
+    const int os_error = errno;
     std::string message = error ? error : sqlite3_errstr(rc);
     sqlite3_free(error);
-    throw StoreError(fmt::format("SQLite database '{}': {} failed: {}", path_, sql, message));
+    throw StoreError(fmt::format("SQLite database '{}': {} failed: {}{}", path_, sql, message,
+                                 hint(rc, os_error)));
   }
 }
 
@@ -122,15 +177,53 @@ Query Connection::query(std::string_view sql) {
   return Query(*it->second);
 }
 
-void Connection::fail(int rc, std::string_view operation) const {
-  const char* detail = sqlite3_errmsg(db_);
-  const int primary = rc & 0xff;
-  std::string hint;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-    hint = fmt::format(" (another connection held the write lock for more than {} ms)",
-                       busy_timeout_.count());
+std::string Connection::hint(int rc, int os_error) const {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return fmt::format(" (another connection held the write lock for more than {} ms)",
+                         busy_timeout_.count());
+    case SQLITE_READONLY:
+      return read_only_hint(path_, true);
+    case SQLITE_CANTOPEN:
+      return read_only_hint(path_, false);
+    case SQLITE_FULL:
+      return " (the disk holding the database is full: free some space on it)";
+    case SQLITE_IOERR: {
+      // SQLite's "disk I/O error" says nothing of the cause; the system's errno does. SQLite
+      // records it for a failed statement but not for a failed COMMIT; then the errno the
+      // failed write left behind is used, if it is one a write to a full disk gives.
+      int error = sqlite3_system_errno(db_);
+      if (error == 0 && (os_error == ENOSPC || os_error == EDQUOT || os_error == EFBIG)) {
+        error = os_error;
+      }
+      switch (error) {
+        case 0:
+          return rc == SQLITE_IOERR_WRITE
+                     ? " (writing to the database or its -wal file failed: is the disk full?)"
+                     : "";
+        case ENOSPC:
+        case EDQUOT:
+          return fmt::format(" ({}: the disk holding the database is full: free some space on it)",
+                             std::strerror(error));
+        case EFBIG:
+          return fmt::format(
+              " ({}: a file of the database reached this process's file size limit, ulimit -f; "
+              "no more can be written, as on a full disk)",
+              std::strerror(error));
+        default:
+          return fmt::format(" ({})", std::strerror(error));
+      }
+    }
+    default:
+      return {};
   }
-  throw StoreError(fmt::format("SQLite database '{}': {}: {}{}", path_, operation, detail, hint));
+}
+
+void Connection::fail(int rc, std::string_view operation, int os_error) const {
+  const char* detail = sqlite3_errmsg(db_);
+  throw StoreError(
+      fmt::format("SQLite database '{}': {}: {}{}", path_, operation, detail, hint(rc, os_error)));
 }
 
 namespace {

@@ -79,10 +79,15 @@ class Connection {
   const std::string& path() const { return path_; }
   std::chrono::milliseconds busy_timeout() const { return busy_timeout_; }
 
-  // Throws StoreError describing the connection's current error for `operation`.
-  [[noreturn]] void fail(int rc, std::string_view operation) const;
+  // Throws StoreError describing the connection's current error for `operation`, with a hint
+  // at the cause (a busy lock, a read-only file or directory, a full disk). `os_error`: errno
+  // right after the failed call, used when SQLite did not record one.
+  [[noreturn]] void fail(int rc, std::string_view operation, int os_error = 0) const;
 
  private:
+  // What to add to SQLite's message for result code `rc`: the likely cause and remedy, or "".
+  std::string hint(int rc, int os_error) const;
+
   sqlite3* db_ = nullptr;
   std::string path_;
   std::chrono::milliseconds busy_timeout_;

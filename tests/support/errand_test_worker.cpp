@@ -7,19 +7,50 @@
 //       enqueues MarkJob{FIRST} ... MarkJob{FIRST + COUNT - 1}, BATCH per transaction
 //   errand_test_worker migrate URL
 //       opens the store (running migrations) and prints its schema version
+//
+// and, for the read-only and full-disk tests (sqlite_disk_test.cpp):
+//   errand_test_worker probe RESULT URL [as=UID:GID] [fsize=BYTES] STEP...
+//       opens RESULT (before anything else), then with as= drops to that user and group, then
+//       runs the STEPs in order, stopping at the first that throws:
+//         open                    opens the store (errand::open_store)
+//         fsize                   lowers this process's soft RLIMIT_FSIZE to BYTES (SIGXFSZ is
+//                                 ignored): writing a file at or past that offset fails (EFBIG),
+//                                 as on a full disk
+//         enqueue:FIRST:COUNT:PAD one batch (errand::enqueue_all) of MarkJob{FIRST} ...
+//                                 MarkJob{FIRST + COUNT - 1}, each with a context of PAD bytes
+//         counts / list           Store::counts / Store::list_jobs
+//         claim                   Store::claim of one job, as a worker would
+//       With the limit raised back, writes one line per step to RESULT: "STEP ok [detail]", or
+//       "STEP error TYPE: MESSAGE" for the one that threw. Exits 0 when every step succeeded,
+//       1 when one threw, 2 when the set-up (RESULT, as=) failed.
+//   errand_test_worker fill-settle URL OUT RESULT JOBS FAILURES
+//       runs a Worker (concurrency 1) until JOBS MarkJobs have succeeded, marking each in OUT
+//       like `work`. The first job, right after writing its mark, lowers the soft RLIMIT_FSIZE
+//       to 0: no file of this process can be written any more, so settling that job's outcome
+//       fails as on a full disk. Once the worker has logged FAILURES storage errors the limit is
+//       raised back (no timing involved) and the worker must settle the outcome it kept. Writes
+//       "storage_errors N", "first_error MESSAGE", "succeeded N", "started N" and
+//       "errors_before_first_success N" (storage errors logged before the first job's outcome was
+//       recorded) lines to RESULT.
 #include "support/mark_job.hpp"
 #include "support/postgres_storage.hpp"
 
 #include <errand/errand.hpp>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -128,6 +159,218 @@ int migrate(const std::string& url) {
   return store->schema_version() == expected ? 0 : 1;
 }
 
+// --- probe and fill-settle ------------------------------------------------------------------
+
+// Sets the soft limit on the size of files this process writes (the hard limit stays, so the
+// soft one can be raised back). RLIM_INFINITY: no limit beyond the hard one.
+bool set_file_size_limit(rlim_t bytes) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) != 0) return false;
+  limit.rlim_cur = bytes == RLIM_INFINITY ? limit.rlim_max : std::min(bytes, limit.rlim_max);
+  return ::setrlimit(RLIMIT_FSIZE, &limit) == 0;
+}
+
+std::string one_line(std::string text) {
+  for (char& c : text)
+    if (c == '\n' || c == '\r') c = ' ';
+  return text;
+}
+
+bool write_all(int fd, const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// The exception being handled, as "TYPE: MESSAGE".
+std::string describe_current_exception() {
+  try {
+    throw;
+  } catch (const errand::EnqueueError& e) {
+    return std::string("EnqueueError(") +
+           (e.kind() == errand::EnqueueError::Kind::storage ? "storage" : "serialization") +
+           "): " + one_line(e.what());
+  } catch (const errand::StoreError& e) {
+    return "StoreError: " + one_line(e.what());
+  } catch (const errand::ConfigError& e) {
+    return "ConfigError: " + one_line(e.what());
+  } catch (const errand::Error& e) {
+    return "Error: " + one_line(e.what());
+  } catch (const std::exception& e) {
+    return "std::exception: " + one_line(e.what());
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const auto end = text.find(separator, start);
+    parts.push_back(text.substr(start, end - start));
+    if (end == std::string::npos) return parts;
+    start = end + 1;
+  }
+}
+
+int probe(const std::vector<std::string>& args) {
+  const std::string& result_path = args[1];
+  const std::string& url = args[2];
+  const int result = ::open(result_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (result < 0) {
+    std::perror(result_path.c_str());
+    return 2;
+  }
+  ::signal(SIGXFSZ, SIG_IGN);
+  std::optional<rlim_t> fsize;
+  std::vector<std::string> steps;
+  for (std::size_t i = 3; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.starts_with("as=")) {
+      const auto ids = split(arg.substr(3), ':');
+      if (ids.size() != 2) return 64;
+      const auto uid = static_cast<uid_t>(std::stoul(ids[0]));
+      const auto gid = static_cast<gid_t>(std::stoul(ids[1]));
+      if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
+        std::perror("errand_test_worker probe: dropping privileges");
+        return 2;
+      }
+    } else if (arg.starts_with("fsize=")) {
+      fsize = static_cast<rlim_t>(std::stoull(arg.substr(6)));
+    } else {
+      steps.push_back(arg);
+    }
+  }
+  std::shared_ptr<errand::Store> store;
+  std::string report;
+  int status = 0;
+  for (const std::string& step : steps) {
+    const auto parts = split(step, ':');
+    try {
+      if (step == "open") {
+        store = errand::open_store(url);
+        report += "open ok\n";
+      } else if (step == "fsize" && fsize) {
+        if (!set_file_size_limit(*fsize)) throw std::runtime_error("setrlimit failed");
+        report += "fsize ok " + std::to_string(*fsize) + "\n";
+      } else if (parts[0] == "enqueue" && parts.size() == 4 && store) {
+        const std::int64_t first = std::stoll(parts[1]);
+        const std::int64_t count = std::stoll(parts[2]);
+        std::vector<errand_test::MarkJob> jobs;
+        for (std::int64_t n = first; n < first + count; ++n)
+          jobs.push_back({n});
+        const auto ids =
+            errand::enqueue_all(*store, jobs, {.context = std::string(std::stoul(parts[3]), 'x')});
+        report += step + " ok " + std::to_string(ids.size()) + "\n";
+      } else if (step == "counts" && store) {
+        const auto counts = store->counts(std::chrono::hours{2});
+        report += "counts ok ready=" + std::to_string(counts.ready) +
+                  " dead=" + std::to_string(counts.dead) + "\n";
+      } else if (step == "list" && store) {
+        report += "list ok " + std::to_string(store->list_jobs({}).size()) + "\n";
+      } else if (step == "claim" && store) {
+        report += "claim ok " +
+                  std::to_string(store->claim("probe", 1, std::chrono::hours{2}).size()) + "\n";
+      } else {
+        report += step + " error usage: unknown step, or no store opened yet\n";
+        status = 64;
+        break;
+      }
+    } catch (...) {
+      report += step + " error " + describe_current_exception() + "\n";
+      status = 1;
+      break;
+    }
+  }
+  store.reset();  // closing may write (a checkpoint); still under the limit, like the steps
+  set_file_size_limit(RLIM_INFINITY);
+  if (!write_all(result, report)) {
+    std::perror(result_path.c_str());
+    return 2;
+  }
+  ::close(result);
+  return status;
+}
+
+int fill_settle(const std::string& url, const std::string& out, const std::string& result_path,
+                int jobs, int failures) {
+  ::signal(SIGXFSZ, SIG_IGN);
+  const int result = ::open(result_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int marks = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (result < 0 || marks < 0) {
+    std::perror("errand_test_worker fill-settle: opening RESULT or OUT");
+    return 2;
+  }
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool limited = false;
+  int storage_errors = 0;  // logged while the limit was in force
+  std::string first_error;
+  int succeeded = 0;
+  int errors_before_first_success = -1;
+
+  bool lowered = false;  // once, by the first job
+
+  errand_test::MarkState state;
+  state.record = [&](std::int64_t n) {
+    if (!write_all(marks, std::to_string(n) + "\n")) throw std::runtime_error("cannot mark");
+    std::lock_guard lock(mutex);
+    if (lowered) return;
+    if (!set_file_size_limit(0)) throw std::runtime_error("setrlimit failed");
+    lowered = limited = true;
+  };
+  auto store = errand::open_store(url);
+  errand::Registry<errand_test::MarkState> registry;
+  registry.add<errand_test::MarkJob>();
+  errand::WorkerOptions options;
+  options.concurrency = 1;
+  options.poll_interval = std::chrono::milliseconds{20};
+  options.store_retry_min = std::chrono::milliseconds{5};
+  options.store_retry_max = std::chrono::milliseconds{50};
+  options.log = [&](errand::LogLevel level, std::string_view message) {
+    errand::log_to_stderr(level, message);
+    if (level != errand::LogLevel::error) return;
+    std::lock_guard lock(mutex);
+    if (!limited) return;
+    if (storage_errors++ == 0) first_error = one_line(std::string(message));
+    if (storage_errors >= failures) {
+      set_file_size_limit(RLIM_INFINITY);
+      limited = false;
+    }
+  };
+  options.on_event = [&](const errand::WorkerEvent& event) {
+    if (event.kind != errand::WorkerEvent::Kind::succeeded) return;
+    {
+      std::lock_guard lock(mutex);
+      if (succeeded++ == 0) errors_before_first_success = storage_errors;
+    }
+    cv.notify_all();
+  };
+  errand::Worker worker(store, registry, state, options);
+  {
+    std::jthread runner([&](std::stop_token stop) { worker.run(stop); });
+    std::unique_lock lock(mutex);
+    cv.wait(lock, [&] { return succeeded >= jobs; });
+  }  // stops and joins the worker
+  const auto stats = worker.stats();
+  std::lock_guard lock(mutex);
+  const std::string report = "storage_errors " + std::to_string(storage_errors) + "\nfirst_error " +
+                             first_error + "\nsucceeded " + std::to_string(stats.succeeded) +
+                             "\nstarted " + std::to_string(stats.started) +
+                             "\nerrors_before_first_success " +
+                             std::to_string(errors_before_first_success) + "\n";
+  const bool written = write_all(result, report);
+  ::close(result);
+  ::close(marks);
+  return written ? 0 : 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,11 +383,15 @@ int main(int argc, char** argv) {
       return enqueue(args[1], std::stoll(args[2]), std::stoll(args[3]), std::stoll(args[4]));
     }
     if (args.size() == 2 && args[0] == "migrate") return migrate(args[1]);
+    if (args.size() >= 3 && args[0] == "probe") return probe(args);
+    if (args.size() == 6 && args[0] == "fill-settle") {
+      return fill_settle(args[1], args[2], args[3], std::stoi(args[4]), std::stoi(args[5]));
+    }
   } catch (const std::exception& e) {
     std::cerr << "errand_test_worker " << (args.empty() ? "" : args[0]) << ": " << e.what()
               << std::endl;
     return 1;
   }
-  std::cerr << "usage: errand_test_worker work|enqueue|migrate ...\n";
+  std::cerr << "usage: errand_test_worker work|enqueue|migrate|probe|fill-settle ...\n";
   return 64;
 }
