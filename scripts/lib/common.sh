@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034
-# Shared by scripts/demo, scripts/test and scripts/format; source it, do not run it.
+# Shared by scripts/demo, scripts/test, scripts/chaos and scripts/format; source it, do not run it.
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 #
@@ -15,6 +15,11 @@ ERRAND_BUILD_PACKAGES=(g++ cmake make pkg-config libsqlite3-dev libpq-dev nlohma
   libcli11-dev)
 # ... and, in addition, to build and run the tests.
 ERRAND_TEST_PACKAGES=(libgtest-dev libgmock-dev)
+
+# CMake options of build/test (RelWithDebInfo), shared by scripts/test's unit stage and
+# scripts/chaos so that each reuses the other's build.
+ERRAND_TEST_CMAKE_ARGS=(-DERRAND_BUILD_TESTS=ON -DERRAND_BUILD_TOOLS=ON -DERRAND_BUILD_EXAMPLES=ON
+  -DERRAND_SANITIZE=)
 
 errand_log() { printf '==> %s\n' "$*" >&2; }
 errand_warn() { printf 'warning: %s\n' "$*" >&2; }
