@@ -89,7 +89,8 @@ struct WorkerEngine::Impl {
   struct Finished {
     std::shared_ptr<Task> task;
     Outcome outcome;
-    bool ran = true;  // false: released at shutdown before or while running
+    bool ran = true;                    // false: released at shutdown before or while running
+    bool settle_failed_before = false;  // an earlier settle of it failed: it may have committed
   };
   enum class Mode { until_stopped, until_idle };
 
@@ -234,6 +235,8 @@ struct WorkerEngine::Impl {
       lost = store->settle(id, outcomes);
     } catch (...) {
       std::lock_guard lock(mutex);
+      for (Finished& f : batch)
+        f.settle_failed_before = true;
       finished.insert(finished.begin(), std::make_move_iterator(batch.begin()),
                       std::make_move_iterator(batch.end()));
       throw;
@@ -249,10 +252,19 @@ struct WorkerEngine::Impl {
       if (f.ran) ++runs_ended;
       if (std::find(lost.begin(), lost.end(), job.id) != lost.end()) {
         ++stats.lock_lost;
-        log(LogLevel::warning,
-            fmt::format("job {} ({}) lost its lock before its outcome was recorded; another "
-                        "worker owns it now, so this outcome was dropped",
-                        job.id, job.name));
+        if (f.settle_failed_before) {
+          // Most likely the failed attempt committed and only its reply was lost.
+          log(LogLevel::info,
+              fmt::format("job {} ({}): no longer locked by this worker when its outcome was "
+                          "recorded again after a storage error; the earlier attempt most likely "
+                          "committed (its reply was lost), else another worker took the job",
+                          job.id, job.name));
+        } else {
+          log(LogLevel::warning,
+              fmt::format("job {} ({}) lost its lock before its outcome was recorded; another "
+                          "worker owns it now, so this outcome was dropped",
+                          job.id, job.name));
+        }
         emit(WorkerEvent::Kind::lock_lost, job);
         continue;
       }
@@ -319,20 +331,38 @@ struct WorkerEngine::Impl {
 
   void beat() {
     const auto now = std::chrono::steady_clock::now();
-    if (!registered) {
-      registration.started_at = store->register_worker(registration);
-      registered = true;
-    } else {
-      std::vector<JobId> held;
-      {
-        std::lock_guard lock(mutex);
-        held.reserve(in_flight.size());
-        for (const auto& [job_id, task] : in_flight)
-          held.push_back(job_id);
+    try {
+      if (!registered) {
+        registration.started_at = store->register_worker(registration);
+        registered = true;
+      } else {
+        std::vector<JobId> held;
+        {
+          std::lock_guard lock(mutex);
+          held.reserve(in_flight.size());
+          for (const auto& [job_id, task] : in_flight)
+            held.push_back(job_id);
+        }
+        store->heartbeat(registration, held);
       }
-      store->heartbeat(registration, held);
+    } catch (...) {
+      in_touch_since.reset();  // cut off from the store: others' silence proves nothing now
+      throw;
     }
+    // A gap longer than rescue_after (this process was frozen) also means we were out of touch.
+    if (!in_touch_since || now - last_beat > options.rescue_after) {
+      in_touch_since = store->clock().now();
+    }
+    last_beat = now;
     next_beat = now + options.heartbeat_interval;
+  }
+
+  // Whether this worker may declare others lost: only after it has itself been in touch with
+  // the store for rescue_after. After an outage every live worker's heartbeat is stale; each gets
+  // that long (heartbeats are retried at least every heartbeat_interval) to beat again before
+  // anyone is taken for lost.
+  bool may_rescue_others() const {
+    return in_touch_since && store->clock().now() - *in_touch_since >= options.rescue_after;
   }
 
   // Unlocks the jobs of lost workers, charging each an attempt, with the lost worker's lease so
@@ -340,8 +370,16 @@ struct WorkerEngine::Impl {
   void rescue_lost_jobs() {
     constexpr std::size_t kBatch = 500;
     constexpr int kMaxRounds = 20;  // the rest waits for the next heartbeat
+    // Jobs this very id locked before it registered again are from its own earlier life: lost
+    // for sure, rescued at once. Other workers' jobs wait until we are trusted (see above).
+    const bool others = may_rescue_others();
     for (int round = 0; round < kMaxRounds; ++round) {
-      const std::vector<LostJob> lost = store->find_lost_jobs(options.rescue_after, kBatch);
+      std::vector<LostJob> lost = store->find_lost_jobs(options.rescue_after, kBatch);
+      const std::size_t found = lost.size();
+      if (!others) {
+        std::erase_if(lost,
+                      [&](const LostJob& l) { return !(l.worker_restarted && l.worker_id == id); });
+      }
       if (lost.empty()) break;
       const auto now = store->clock().now();
       std::map<std::string, std::vector<Outcome>> by_worker;
@@ -380,9 +418,9 @@ struct WorkerEngine::Impl {
                               "job(s) it held were unlocked and charged an attempt",
                               id, worker, seconds_of(now - l.last_heartbeat), rescued));
       }
-      if (lost.size() < kBatch) break;
+      if (found < kBatch || !others) break;
     }
-    store->forget_lost_workers(options.rescue_after);
+    if (others) store->forget_lost_workers(options.rescue_after);
   }
 
   // Clean exit: unlocks (uncharged) whatever this worker still holds and deletes its row.
@@ -486,7 +524,11 @@ struct WorkerEngine::Impl {
       } catch (const std::exception& e) {
         log(LogLevel::error, fmt::format("worker {}: storage error, retrying in {} ms: {}", id,
                                          store_retry.count(), e.what()));
-        until = std::min(until, std::chrono::steady_clock::now() + store_retry);
+        // Retry at least every heartbeat_interval, so that after an outage this worker beats
+        // again before others may take it for lost.
+        until = std::min(
+            until, std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(
+                                                          store_retry, options.heartbeat_interval));
         store_retry = std::min(options.store_retry_max, store_retry * 2);
         std::unique_lock lock(mutex);
         io_cv.wait_until(lock, until, [&] { return stop.stop_requested() || timers_changed; });
@@ -620,8 +662,10 @@ struct WorkerEngine::Impl {
   WorkerOptions options;
   std::string id;
   WorkerRegistration registration;
-  bool registered = false;  // I/O thread only
-  SteadyTime next_beat{};   // I/O thread only
+  bool registered = false;                  // I/O thread only
+  SteadyTime next_beat{};                   // I/O thread only
+  SteadyTime last_beat{};                   // I/O thread only: the last successful heartbeat
+  std::optional<TimePoint> in_touch_since;  // I/O thread only: store clock; see beat()
 
   std::mutex mutex;
   std::condition_variable io_cv;            // wakes the I/O thread: finished jobs, enqueues, stop

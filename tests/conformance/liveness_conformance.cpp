@@ -124,7 +124,8 @@ TEST_P(LivenessConformance, JobsOfALostWorkerAreRescuedWithAnAttemptCharged) {
   ASSERT_EQ(store->claim("dead-worker", 5, kLockTimeout).size(), 2u);
 
   errand::Worker worker(store, registry, state, worker_options());
-  clock->advance(29s);  // not yet lost (rescue_after is 30 s)
+  EXPECT_EQ(worker.run_until_idle(), 0u);  // in touch with the store from now on
+  clock->advance(29s);                     // not yet lost (rescue_after is 30 s)
   EXPECT_EQ(worker.run_until_idle(), 0u);
   EXPECT_EQ(find_job(a)->locked_by, "dead-worker");
   EXPECT_EQ(worker.stats().rescued, 0u);
@@ -153,10 +154,11 @@ TEST_P(LivenessConformance, JobsOfALostWorkerAreRescuedWithAnAttemptCharged) {
 }
 
 TEST_P(LivenessConformance, AJobThatKeepsKillingItsWorkerEndsInTheDeadLetterQueue) {
-  const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
   auto options = worker_options();
   options.max_retries = 2;
   errand::Worker rescuer(store, registry, state, options);
+  EXPECT_EQ(rescuer.run_until_idle(), 0u);  // in touch with the store from now on
+  const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
   for (int life = 0; life < 3; ++life) {
     auto victim = registration("victim-" + std::to_string(life));
     victim.started_at = store->register_worker(victim);
@@ -174,13 +176,14 @@ TEST_P(LivenessConformance, AJobThatKeepsKillingItsWorkerEndsInTheDeadLetterQueu
 }
 
 TEST_P(LivenessConformance, ASlowWorkerDeclaredLostLosesItsLeaseCleanly) {
+  errand::Worker rescuer(store, registry, state, worker_options());
+  EXPECT_EQ(rescuer.run_until_idle(), 0u);  // in touch with the store from now on
   auto slow = registration("slow-worker");
   slow.started_at = store->register_worker(slow);
   const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
   const auto claimed = store->claim("slow-worker", 1, kLockTimeout);
   ASSERT_EQ(claimed.size(), 1u);
   clock->advance(31s);
-  errand::Worker rescuer(store, registry, state, worker_options());
   rescuer.run_until_idle();
   EXPECT_EQ(rescuer.stats().rescued, 1u);
   // The slow worker finishes and reports success: too late, its lease is gone.
@@ -210,6 +213,33 @@ TEST_P(LivenessConformance, AWorkerRestartedUnderTheSameIdRescuesItsEarlierLifes
   ASSERT_TRUE(job->last_error);
   EXPECT_TRUE(contains(*job->last_error, "it restarted")) << *job->last_error;
   EXPECT_EQ(worker.stats().rescued, 1u);
+}
+
+TEST_P(LivenessConformance, AWorkerRescuesOthersOnlyAfterBeingInTouchForRescueAfterItself) {
+  // After an outage every heartbeat is stale, the live workers' too: the first worker back must
+  // give the others time to beat again before it takes anyone for lost.
+  auto forwarding = std::make_shared<ForwardingStore>(store);
+  errand::Worker worker(forwarding, registry, state, worker_options());
+  EXPECT_EQ(worker.run_until_idle(), 0u);
+  auto other = registration("other-worker");
+  other.started_at = store->register_worker(other);
+  const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
+  ASSERT_EQ(store->claim("other-worker", 1, kLockTimeout).size(), 1u);
+
+  clock->advance(31s);
+  forwarding->fail_beats = 1;  // the store is out of reach for this worker too
+  EXPECT_THROW(worker.run_until_idle(), errand::StoreError);
+  EXPECT_EQ(worker.run_until_idle(), 0u);  // back in touch: the other may be alive and retrying
+  EXPECT_EQ(find_job(id)->locked_by, "other-worker");
+  clock->advance(29s);
+  EXPECT_EQ(worker.run_until_idle(), 0u);
+  EXPECT_EQ(find_job(id)->locked_by, "other-worker");
+  EXPECT_EQ(worker.stats().rescued, 0u);
+  clock->advance(1s);  // in touch for 30 s, and the other stayed silent all along: lost
+  EXPECT_EQ(worker.run_until_idle(), 0u);
+  EXPECT_EQ(worker.stats().rescued, 1u);
+  EXPECT_FALSE(find_job(id)->locked_by);
+  EXPECT_EQ(find_job(id)->error_count, 1);
 }
 
 TEST_P(LivenessConformance, OnlySilentWorkersWithoutJobsAreForgotten) {

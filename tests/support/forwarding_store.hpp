@@ -19,6 +19,8 @@ class ForwardingStore final : public errand::Store {
   // The next `n` calls of each kind throw StoreError("injected ...") without reaching the store.
   std::atomic<int> fail_claims{0};
   std::atomic<int> fail_enqueues{0};
+  // The next `n` register_worker / heartbeat calls throw without reaching the store.
+  std::atomic<int> fail_beats{0};
   // The next `n` claims commit in the store, then throw as if the reply had been lost.
   std::atomic<int> lose_claim_replies{0};
 
@@ -99,10 +101,12 @@ class ForwardingStore final : public errand::Store {
     return inner_->purge_dead(name);
   }
   errand::TimePoint register_worker(const errand::WorkerRegistration& worker) override {
+    if (take(fail_beats)) throw errand::StoreError("injected register_worker failure");
     return inner_->register_worker(worker);
   }
   void heartbeat(const errand::WorkerRegistration& worker,
                  std::span<const errand::JobId> held) override {
+    if (take(fail_beats)) throw errand::StoreError("injected heartbeat failure");
     heartbeats.fetch_add(1);
     inner_->heartbeat(worker, held);
   }
