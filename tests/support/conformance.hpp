@@ -75,9 +75,9 @@ class LivenessConformance : public ConformanceTest {};
 
 }  // namespace errand_test
 
-#define ERRAND_INSTANTIATE_CONFORMANCE(prefix, factories)                                       \
-  INSTANTIATE_TEST_SUITE_P(prefix, EnqueueConformance, factories, ::errand_test::factory_name); \
-  INSTANTIATE_TEST_SUITE_P(prefix, StoreConformance, factories, ::errand_test::factory_name);   \
-  INSTANTIATE_TEST_SUITE_P(prefix, WorkerConformance, factories, ::errand_test::factory_name);  \
+#define ERRAND_INSTANTIATE_CONFORMANCE(prefix, factories)                                        \
+  INSTANTIATE_TEST_SUITE_P(prefix, EnqueueConformance, factories, ::errand_test::factory_name);  \
+  INSTANTIATE_TEST_SUITE_P(prefix, StoreConformance, factories, ::errand_test::factory_name);    \
+  INSTANTIATE_TEST_SUITE_P(prefix, WorkerConformance, factories, ::errand_test::factory_name);   \
   INSTANTIATE_TEST_SUITE_P(prefix, ShutdownConformance, factories, ::errand_test::factory_name); \
   INSTANTIATE_TEST_SUITE_P(prefix, LivenessConformance, factories, ::errand_test::factory_name)
