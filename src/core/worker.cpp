@@ -81,8 +81,8 @@ struct WorkerEngine::Impl {
     SteadyTime deadline{};                             // start + timeout, once running
     bool running = false;
     bool finished = false;
-    bool released_early =
-        false;               // settled while still running (shutdown, timeout): drop its outcome
+    // Settled while still running (shutdown, timeout): its eventual outcome is dropped.
+    bool released_early = false;
     bool abandoned = false;  // failed by its timeout while still running: its thread is stuck
     std::atomic<bool> timed_out{false};  // its stop token fired because of the timeout
   };
