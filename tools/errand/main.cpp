@@ -1,4 +1,5 @@
 // errand: inspect and administer an errand job database, and run the demo.
+#include "bench.hpp"
 #include "commands.hpp"
 
 #include <fmt/format.h>
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   add_workers(app, globals, commands);
   add_dead(app, globals, commands);
   add_migrate(app, globals, commands);
+  add_bench(app, globals, commands);
 
   try {
     app.parse(argc, argv);
