@@ -244,6 +244,37 @@ TEST_F(Cli, WorkersListsRegisteredWorkers) {
   EXPECT_TRUE(contains(text.out, "lost")) << text.out;
 }
 
+TEST_F(Cli, BenchMeasuresInFreshFilesAndLeavesTheDatabaseAlone) {
+  const auto before = store->counts(2h);
+  const auto bench_db = dir.file("bench.db");
+  const auto result = run({"bench", "--db=sqlite:" + bench_db.string(), "--json", "--jobs", "300",
+                           "--enqueue-single", "20", "--latency-samples", "10", "--workers", "2",
+                           "--concurrency", "4"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto rows = json_lines(result.out);
+  ASSERT_EQ(rows.size(), 1u) << result.out;
+  const auto& row = rows[0];
+  EXPECT_EQ(row.at("store"), "sqlite");
+  EXPECT_EQ(row.at("jobs"), 300);
+  EXPECT_EQ(row.at("workers"), 2);
+  EXPECT_EQ(row.at("concurrency"), 4);
+  EXPECT_EQ(row.at("runs_succeeded"), 300);
+  EXPECT_EQ(row.at("dead_lettered"), 0);
+  for (const char* key : {"enqueue_single_jobs_per_s", "enqueue_batch_jobs_per_s",
+                          "drain_jobs_per_s", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms",
+                          "cpu_ms_per_1000_jobs", "peak_rss_mb"}) {
+    ASSERT_TRUE(row.contains(key)) << key;
+    EXPECT_TRUE(row.at(key).is_number()) << key << ": " << row.at(key);
+  }
+  // Its scratch files are gone; the database the test set up is untouched.
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with("bench-")) << entry.path();
+  }
+  const auto after = store->counts(2h);
+  EXPECT_EQ(after.ready, before.ready);
+  EXPECT_EQ(after.dead, before.dead);
+}
+
 TEST_F(Cli, MigrateCreatesANewDatabase) {
   const auto fresh = dir.file("fresh.db");
   const auto result = run({"migrate", "--db=sqlite:" + fresh.string()});
