@@ -69,6 +69,11 @@ std::string now_of(int n) {
   return fmt::format("coalesce(timestamptz 'epoch' + ${}::int8 * interval '1 microsecond', now())",
                      n);
 }
+// The store's now ($1, see now_of) minus the microseconds in $2: locks or heartbeats older than
+// this cutoff are abandoned or lost.
+std::string cutoff_1_2() {
+  return now_of(1) + " - $2::int8 * interval '1 microsecond'";
+}
 std::string ts_of(std::string_view us) {
   return fmt::format("(timestamptz 'epoch' + ({})::int8 * interval '1 microsecond')", us);
 }
@@ -298,8 +303,8 @@ class PostgresStore final : public Store {
       const std::string sql = fmt::format(
           "UPDATE {s}.jobs SET locked_by = NULL, locked_at = NULL"
           " WHERE locked_by IS NOT NULL"
-          "   AND locked_at <= {now} - $2::int8 * interval '1 microsecond'",
-          fmt::arg("s", schema_), fmt::arg("now", now_of(1)));
+          "   AND locked_at <= {cutoff}",
+          fmt::arg("s", schema_), fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()));
       c->exec_prepared("errand_rescue", sql, params);
     }
     Params params;
@@ -463,12 +468,12 @@ class PostgresStore final : public Store {
         "  {created_at}, j.last_error, {locked_at}, w.id, {started_at}, {heartbeat_at}"
         " FROM {s}.jobs j JOIN {s}.workers w ON j.locked_by = w.id"
         " WHERE j.locked_by IS NOT NULL"
-        "   AND (w.heartbeat_at <= {now} - $2::int8 * interval '1 microsecond'"
+        "   AND (w.heartbeat_at <= {cutoff}"
         "        OR j.locked_at < w.started_at)"
         " ORDER BY j.locked_at, j.id LIMIT $3",
-        fmt::arg("now", now_of(1)), fmt::arg("s", schema_), fmt::arg("run_at", us_of("j.run_at")),
-        fmt::arg("created_at", us_of("j.created_at")), fmt::arg("locked_at", us_of("j.locked_at")),
-        fmt::arg("started_at", us_of("w.started_at")),
+        fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", schema_),
+        fmt::arg("run_at", us_of("j.run_at")), fmt::arg("created_at", us_of("j.created_at")),
+        fmt::arg("locked_at", us_of("j.locked_at")), fmt::arg("started_at", us_of("w.started_at")),
         fmt::arg("heartbeat_at", us_of("w.heartbeat_at")));
     auto c = pool_.acquire();
     Result r = c->exec_prepared("errand_find_lost", sql, params);
@@ -484,9 +489,9 @@ class PostgresStore final : public Store {
     params.add(static_cast<std::int64_t>(rescue_after.count()));
     const std::string sql = fmt::format(
         "DELETE FROM {s}.workers w"
-        " WHERE heartbeat_at <= {now} - $2::int8 * interval '1 microsecond'"
+        " WHERE heartbeat_at <= {cutoff}"
         "   AND NOT EXISTS (SELECT 1 FROM {s}.jobs j WHERE j.locked_by = w.id)",
-        fmt::arg("now", now_of(1)), fmt::arg("s", schema_));
+        fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", schema_));
     auto c = pool_.acquire();
     return static_cast<std::size_t>(c->exec_prepared("errand_forget", sql, params).affected());
   }
@@ -501,7 +506,7 @@ class PostgresStore final : public Store {
     add_now(params);
     params.add(static_cast<std::int64_t>(lock_timeout.count()));
     const std::string sql = fmt::format(
-        "WITH t AS (SELECT {now} AS now, {now} - $2::int8 * interval '1 microsecond' AS cutoff)"
+        "WITH t AS (SELECT {now} AS now, {cutoff} AS cutoff)"
         " SELECT count(*) FILTER (WHERE locked_by IS NULL AND run_at <= t.now),"
         "  count(*) FILTER (WHERE locked_by IS NULL AND run_at > t.now),"
         "  count(*) FILTER (WHERE locked_by IS NOT NULL AND locked_at > t.cutoff),"
@@ -509,7 +514,7 @@ class PostgresStore final : public Store {
         "  count(*) FILTER (WHERE error_count > 0),"
         "  (SELECT count(*) FROM {s}.dead_jobs)"
         " FROM {s}.jobs, t",
-        fmt::arg("now", now_of(1)), fmt::arg("s", schema_));
+        fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", schema_));
     auto c = pool_.acquire();
     Result r = c->exec_prepared("errand_counts", sql, params);
     JobCounts counts;
@@ -543,11 +548,11 @@ class PostgresStore final : public Store {
     where += " AND ($3::text IS NULL OR name = $3)";
     if (filter.failing_only) where += " AND error_count > 0";
     const std::string sql = fmt::format(
-        "WITH t AS (SELECT {now} AS now, {now} - $2::int8 * interval '1 microsecond' AS cutoff)"
+        "WITH t AS (SELECT {now} AS now, {cutoff} AS cutoff)"
         " SELECT {columns}, {now_us} FROM {s}.jobs, t WHERE {where}"
         " ORDER BY priority DESC, run_at, id LIMIT $4",
-        fmt::arg("now", now_of(1)), fmt::arg("s", schema_), fmt::arg("where", where),
-        fmt::arg("now_us", us_of("t.now")),
+        fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", schema_),
+        fmt::arg("where", where), fmt::arg("now_us", us_of("t.now")),
         fmt::arg("columns", fmt::format(kJobColumns, fmt::arg("run_at", us_of("run_at")),
                                         fmt::arg("created_at", us_of("created_at")),
                                         fmt::arg("locked_at", us_of("locked_at")),
