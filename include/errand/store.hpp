@@ -178,6 +178,22 @@ class Store {
   virtual std::vector<JobId> settle(std::string_view worker_id,
                                     std::span<const Outcome> outcomes) = 0;
 
+  // What settle_and_claim did: the ids whose lease was lost, and the jobs claimed.
+  struct Exchange {
+    std::vector<JobId> lost;
+    std::vector<ClaimedJob> claimed;
+  };
+  // settle(outcomes), then claim(max): the worker's hot path. Both stores do it in one
+  // transaction (PostgreSQL: one round trip), so on a StoreError neither happened. This default
+  // makes two calls: on a StoreError the outcomes may have been applied.
+  virtual Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
+                                    std::size_t max, Duration lock_timeout) {
+    Exchange exchange;
+    exchange.lost = settle(worker_id, outcomes);
+    exchange.claimed = claim(worker_id, max, lock_timeout);
+    return exchange;
+  }
+
   // --- the workers table: liveness and rescue ---------------------------------------------
 
   // Records the worker as started now (replacing an earlier registration of the same id) and

@@ -218,29 +218,76 @@ struct WorkerEngine::Impl {
 
   // --- the I/O thread: claims and settles -------------------------------------------------
 
-  // Settles what has finished. Throws StoreError (the outcomes stay queued for the next try).
-  void settle_finished() {
+  // Takes what has finished, to settle it.
+  std::vector<Finished> take_finished() {
     std::vector<Finished> batch;
-    {
-      std::lock_guard lock(mutex);
-      batch.swap(finished);
-    }
-    if (batch.empty()) return;
+    std::lock_guard lock(mutex);
+    batch.swap(finished);
+    return batch;
+  }
+
+  // Puts back a batch whose settle failed: it is tried again; it may have been applied.
+  void requeue_unsettled(std::vector<Finished>& batch) {
+    std::lock_guard lock(mutex);
+    for (Finished& f : batch)
+      f.settle_failed_before = true;
+    finished.insert(finished.begin(), std::make_move_iterator(batch.begin()),
+                    std::make_move_iterator(batch.end()));
+  }
+
+  static std::vector<Outcome> outcomes_of(const std::vector<Finished>& batch) {
     std::vector<Outcome> outcomes;
     outcomes.reserve(batch.size());
     for (const Finished& f : batch)
       outcomes.push_back(f.outcome);
+    return outcomes;
+  }
+
+  // Settles what has finished. Throws StoreError (the outcomes stay queued for the next try).
+  void settle_finished() {
+    std::vector<Finished> batch = take_finished();
+    if (batch.empty()) return;
     std::vector<JobId> lost;
     try {
-      lost = store->settle(id, outcomes);
+      lost = store->settle(id, outcomes_of(batch));
     } catch (...) {
-      std::lock_guard lock(mutex);
-      for (Finished& f : batch)
-        f.settle_failed_before = true;
-      finished.insert(finished.begin(), std::make_move_iterator(batch.begin()),
-                      std::make_move_iterator(batch.end()));
+      requeue_unsettled(batch);
       throw;
     }
+    record_settled(batch, lost);
+  }
+
+  // Settles what has finished and claims jobs for the free slots plus the prefetch, in one store
+  // call. Returns true if every free slot was filled. Throws StoreError (the outcomes stay queued
+  // for the next try; nothing was claimed).
+  bool settle_and_claim() {
+    std::vector<Finished> batch;
+    std::size_t wanted = 0;
+    {
+      std::lock_guard lock(mutex);
+      wake = false;
+      batch.swap(finished);
+      // The batch's tasks are still in in_flight: their slots free up with this call.
+      const std::size_t capacity = options.concurrency + options.prefetch;
+      const std::size_t held = in_flight.size() - batch.size() + stuck;
+      wanted = capacity - std::min(capacity, held);
+    }
+    if (batch.empty() && wanted == 0) return true;
+    Store::Exchange exchange;
+    try {
+      exchange = store->settle_and_claim(id, outcomes_of(batch), wanted, options.lock_timeout);
+    } catch (...) {
+      requeue_unsettled(batch);
+      throw;
+    }
+    record_settled(batch, exchange.lost);
+    const bool filled = exchange.claimed.size() == wanted;
+    accept_claimed(exchange.claimed);
+    return filled;
+  }
+
+  // Books settled outcomes: stats, events, lost leases; their tasks leave in_flight.
+  void record_settled(const std::vector<Finished>& batch, const std::vector<JobId>& lost) {
     {
       std::lock_guard lock(mutex);
       for (const Finished& f : batch)
@@ -290,18 +337,9 @@ struct WorkerEngine::Impl {
     }
   }
 
-  // Claims jobs for the free slots; returns true if every free slot was filled.
-  bool claim_for_free_slots() {
-    std::size_t free_slots = 0;
-    {
-      std::lock_guard lock(mutex);
-      wake = false;
-      free_slots = options.concurrency - std::min(options.concurrency, in_flight.size() + stuck);
-    }
-    if (free_slots == 0) return true;
-    std::vector<ClaimedJob> jobs = store->claim(id, free_slots, options.lock_timeout);
-    const bool filled = jobs.size() == free_slots;
-    if (jobs.empty()) return false;
+  // Queues claimed jobs for the executors, waking one executor per job.
+  void accept_claimed(std::vector<ClaimedJob>& jobs) {
+    if (jobs.empty()) return;
     {
       std::lock_guard lock(mutex);
       for (ClaimedJob& job : jobs) {
@@ -314,8 +352,12 @@ struct WorkerEngine::Impl {
         ready.push_back(std::move(task));
       }
     }
-    exec_cv.notify_all();
-    return filled;
+    if (jobs.size() >= options.concurrency) {
+      exec_cv.notify_all();
+    } else {
+      for (std::size_t i = 0; i < jobs.size(); ++i)
+        exec_cv.notify_one();
+    }
   }
 
   // --- liveness: registration, heartbeats, rescue of lost workers' jobs --------------------
@@ -518,8 +560,7 @@ struct WorkerEngine::Impl {
       SteadyTime until = check_timeouts();
       try {
         keep_alive();
-        settle_finished();
-        slots_full = claim_for_free_slots();
+        slots_full = settle_and_claim();
         store_retry = options.store_retry_min;
       } catch (const std::exception& e) {
         log(LogLevel::error, fmt::format("worker {}: storage error, retrying in {} ms: {}", id,
@@ -554,8 +595,7 @@ struct WorkerEngine::Impl {
       for (;;) {
         const SteadyTime until = std::min(check_timeouts(), next_beat);
         if (std::chrono::steady_clock::now() >= next_beat) beat();
-        settle_finished();
-        claim_for_free_slots();
+        settle_and_claim();
         std::unique_lock lock(mutex);
         if (in_flight.empty() && finished.empty()) break;
         io_cv.wait_until(lock, until, [&] { return !finished.empty() || timers_changed; });

@@ -215,7 +215,12 @@ class Pool {
     ++open_;
     lock.unlock();
     try {
-      return Handle(*this, std::make_unique<Connection>(conninfo_));
+      auto c = std::make_unique<Connection>(conninfo_);
+      // errand's statements are prepared once per connection and their best plan does not
+      // depend on the parameters; re-planning each execution (custom plans) cost about a third
+      // of the server's CPU in a drain.
+      c->exec("SET plan_cache_mode = force_generic_plan");
+      return Handle(*this, std::move(c));
     } catch (...) {
       lock.lock();
       --open_;
@@ -246,6 +251,84 @@ class Pool {
   std::size_t open_ = 0;
 };
 
+// Appends settle's parameters after the worker ($1) and now ($2, see now_of): per outcome kind
+// the ids and lease times (and errors, delays) as arrays ($3..$13).
+void add_settle_arrays(Params& params, std::span<const Outcome> outcomes) {
+  std::array<std::vector<std::string>, 4> ids, ats, errors, delays;
+  for (const Outcome& o : outcomes) {
+    const auto k = static_cast<std::size_t>(o.kind);
+    ids[k].push_back(std::to_string(o.id));
+    ats[k].push_back(std::to_string(micros_of(o.locked_at)));
+    errors[k].push_back(o.error);
+    delays[k].push_back(std::to_string(o.retry_delay.count()));
+  }
+  using K = Outcome::Kind;
+  const auto k = [](K kind) { return static_cast<std::size_t>(kind); };
+  params.add(array_literal(ids[k(K::completed)])).add(array_literal(ats[k(K::completed)]));
+  params.add(array_literal(ids[k(K::retry)])).add(array_literal(ats[k(K::retry)]));
+  params.add_array(errors[k(K::retry)]).add(array_literal(delays[k(K::retry)]));
+  params.add(array_literal(ids[k(K::dead_letter)])).add(array_literal(ats[k(K::dead_letter)]));
+  params.add_array(errors[k(K::dead_letter)]);
+  params.add(array_literal(ids[k(K::released)])).add(array_literal(ats[k(K::released)]));
+}
+
+// Applies settle_params_of in one statement; every change is fenced by the lease (worker,
+// locked_at). Returns the ids it applied.
+std::string settle_sql(const std::string& s) {
+  return fmt::format(
+      "WITH t AS (SELECT {now} AS now),"
+      " done AS (DELETE FROM {s}.jobs j USING unnest($3::int8[], $4::int8[]) AS u(id, at)"
+      "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id),"
+      " retried AS (UPDATE {s}.jobs j SET locked_by = NULL, locked_at = NULL,"
+      "   error_count = j.error_count + 1, last_error = u.error, last_failed_at = t.now,"
+      "   run_at = t.now + u.delay * interval '1 microsecond'"
+      "   FROM unnest($5::int8[], $6::int8[], $7::text[], $8::int8[]) AS u(id, at, error, "
+      "delay), t"
+      "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id),"
+      " died AS (DELETE FROM {s}.jobs j USING unnest($9::int8[], $10::int8[], $11::text[])"
+      "   AS u(id, at, error)"
+      "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at}"
+      "   RETURNING j.id, j.name, j.payload, j.context, j.priority, j.error_count, u.error,"
+      "             j.created_at),"
+      " buried AS (INSERT INTO {s}.dead_jobs (id, name, payload, context, priority, error_count,"
+      "   last_error, created_at, failed_at)"
+      "   SELECT id, name, payload, context, priority, error_count + 1, error, created_at, t.now"
+      "   FROM died, t ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+      "   payload = excluded.payload, context = excluded.context, priority = excluded.priority,"
+      "   error_count = excluded.error_count, last_error = excluded.last_error,"
+      "   created_at = excluded.created_at, failed_at = excluded.failed_at RETURNING id),"
+      " freed AS (UPDATE {s}.jobs j SET locked_by = NULL, locked_at = NULL"
+      "   FROM unnest($12::int8[], $13::int8[]) AS u(id, at)"
+      "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id)"
+      " SELECT id FROM done UNION ALL SELECT id FROM retried UNION ALL SELECT id FROM buried"
+      " UNION ALL SELECT id FROM freed",
+      fmt::arg("now", now_of(2)), fmt::arg("s", s), fmt::arg("at", ts_of("u.at")));
+}
+
+// Unlocks jobs locked at or before now ($1) minus the lock timeout ($2 microseconds).
+std::string sweep_sql(const std::string& s) {
+  return fmt::format(
+      "UPDATE {s}.jobs SET locked_by = NULL, locked_at = NULL"
+      " WHERE locked_by IS NOT NULL AND locked_at <= {cutoff}",
+      fmt::arg("s", s), fmt::arg("cutoff", cutoff_1_2()));
+}
+
+// Locks up to $2 runnable jobs for worker $1 at now ($3) and returns them. The MATERIALIZED CTE
+// runs the LIMIT once: never more rows than asked.
+std::string claim_sql(const std::string& s) {
+  return fmt::format(
+      "WITH t AS (SELECT {now} AS now),"
+      " next AS MATERIALIZED ("
+      "  SELECT id FROM {s}.jobs, t WHERE locked_by IS NULL AND run_at <= t.now"
+      "  ORDER BY priority DESC, run_at, id LIMIT $2 FOR UPDATE OF jobs SKIP LOCKED)"
+      " UPDATE {s}.jobs j SET locked_by = $1, locked_at = t.now FROM next, t"
+      " WHERE j.id = next.id"
+      " RETURNING j.id, j.name, j.payload, j.context, j.priority, j.error_count, {run_at},"
+      "  {created_at}, j.last_error, {locked_at}",
+      fmt::arg("s", s), fmt::arg("now", now_of(3)), fmt::arg("run_at", us_of("j.run_at")),
+      fmt::arg("created_at", us_of("j.created_at")), fmt::arg("locked_at", us_of("j.locked_at")));
+}
+
 class PostgresStore final : public Store {
  public:
   PostgresStore(const std::string& conninfo, PostgresOptions options)
@@ -254,7 +337,10 @@ class PostgresStore final : public Store {
         db_clock_(!options_.clock),
         schema_(quote_identifier(options_.schema)),
         channel_(quote_identifier(notify_channel(options_.schema))),
-        pool_(conninfo, std::max<std::size_t>(1, options_.pool_size)) {
+        pool_(conninfo, std::max<std::size_t>(1, options_.pool_size)),
+        settle_sql_(settle_sql(schema_)),
+        sweep_sql_(sweep_sql(schema_)),
+        claim_sql_(claim_sql(schema_)) {
     if (options_.schema.empty()) throw ConfigError("PostgreSQL schema name is empty");
     // A URL the CLI takes back (--db), password masked.
     description_ = pg::redact(conninfo);
@@ -292,105 +378,59 @@ class PostgresStore final : public Store {
 
   std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,
                                 Duration lock_timeout) override {
-    std::vector<ClaimedJob> claimed;
-    if (max == 0) return claimed;
-    auto c = pool_.acquire();
-    {
-      // Abandoned locks become runnable rows again (cheap: a partial-index range scan).
-      Params params;
-      add_now(params);
-      params.add(static_cast<std::int64_t>(lock_timeout.count()));
-      const std::string sql = fmt::format(
-          "UPDATE {s}.jobs SET locked_by = NULL, locked_at = NULL"
-          " WHERE locked_by IS NOT NULL"
-          "   AND locked_at <= {cutoff}",
-          fmt::arg("s", schema_), fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()));
-      c->exec_prepared("errand_rescue", sql, params);
-    }
-    Params params;
-    params.add(worker_id).add(static_cast<std::int64_t>(max));
-    add_now(params);
-    // The MATERIALIZED CTE runs the LIMIT once: never more rows than asked.
-    const std::string sql = fmt::format(
-        "WITH t AS (SELECT {now} AS now),"
-        " next AS MATERIALIZED ("
-        "  SELECT id FROM {s}.jobs, t WHERE locked_by IS NULL AND run_at <= t.now"
-        "  ORDER BY priority DESC, run_at, id LIMIT $2 FOR UPDATE OF jobs SKIP LOCKED)"
-        " UPDATE {s}.jobs j SET locked_by = $1, locked_at = t.now FROM next, t"
-        " WHERE j.id = next.id"
-        " RETURNING j.id, j.name, j.payload, j.context, j.priority, j.error_count, {run_at},"
-        "  {created_at}, j.last_error, {locked_at}",
-        fmt::arg("s", schema_), fmt::arg("now", now_of(3)), fmt::arg("run_at", us_of("j.run_at")),
-        fmt::arg("created_at", us_of("j.created_at")), fmt::arg("locked_at", us_of("j.locked_at")));
-    Result r = c->exec_prepared("errand_claim", sql, params);
-    for (int i = 0; i < r.rows(); ++i) {
-      claimed.push_back(detail::read_claimed_job(ResultRow{r, i}, time_from_micros(r.int64(i, 9))));
-    }
-    detail::sort_in_claim_order(claimed);
-    return claimed;
+    return settle_and_claim(worker_id, {}, max, lock_timeout).claimed;
   }
 
   std::vector<JobId> settle(std::string_view worker_id,
                             std::span<const Outcome> outcomes) override {
-    if (outcomes.empty()) return {};
-    std::array<std::vector<std::string>, 4> ids, ats, errors, delays;
-    for (const Outcome& o : outcomes) {
-      const auto k = static_cast<std::size_t>(o.kind);
-      ids[k].push_back(std::to_string(o.id));
-      ats[k].push_back(std::to_string(micros_of(o.locked_at)));
-      errors[k].push_back(o.error);
-      delays[k].push_back(std::to_string(o.retry_delay.count()));
+    return settle_and_claim(worker_id, outcomes, 0, Duration{0}).lost;
+  }
+
+  // One pipeline, one round trip, one transaction: settle, unlock abandoned jobs, claim.
+  Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
+                            std::size_t max, Duration lock_timeout) override {
+    Exchange exchange;
+    if (outcomes.empty() && max == 0) return exchange;
+    Params settle_params, sweep_params, claim_params;
+    std::vector<Connection::Statement> statements;
+    if (!outcomes.empty()) {
+      settle_params.add(worker_id);
+      add_now(settle_params);
+      add_settle_arrays(settle_params, outcomes);
+      statements.push_back({"errand_settle", settle_sql_, settle_params});
     }
-    using K = Outcome::Kind;
-    const auto k = [](K kind) { return static_cast<std::size_t>(kind); };
-    Params params;
-    params.add(worker_id);
-    add_now(params);
-    params.add(array_literal(ids[k(K::completed)])).add(array_literal(ats[k(K::completed)]));
-    params.add(array_literal(ids[k(K::retry)])).add(array_literal(ats[k(K::retry)]));
-    params.add_array(errors[k(K::retry)]).add(array_literal(delays[k(K::retry)]));
-    params.add(array_literal(ids[k(K::dead_letter)])).add(array_literal(ats[k(K::dead_letter)]));
-    params.add_array(errors[k(K::dead_letter)]);
-    params.add(array_literal(ids[k(K::released)])).add(array_literal(ats[k(K::released)]));
-    // One statement, one transaction; every change is fenced by the lease (worker, locked_at).
-    const std::string sql = fmt::format(
-        "WITH t AS (SELECT {now} AS now),"
-        " done AS (DELETE FROM {s}.jobs j USING unnest($3::int8[], $4::int8[]) AS u(id, at)"
-        "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id),"
-        " retried AS (UPDATE {s}.jobs j SET locked_by = NULL, locked_at = NULL,"
-        "   error_count = j.error_count + 1, last_error = u.error, last_failed_at = t.now,"
-        "   run_at = t.now + u.delay * interval '1 microsecond'"
-        "   FROM unnest($5::int8[], $6::int8[], $7::text[], $8::int8[]) AS u(id, at, error, "
-        "delay), t"
-        "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id),"
-        " died AS (DELETE FROM {s}.jobs j USING unnest($9::int8[], $10::int8[], $11::text[])"
-        "   AS u(id, at, error)"
-        "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at}"
-        "   RETURNING j.id, j.name, j.payload, j.context, j.priority, j.error_count, u.error,"
-        "             j.created_at),"
-        " buried AS (INSERT INTO {s}.dead_jobs (id, name, payload, context, priority, error_count,"
-        "   last_error, created_at, failed_at)"
-        "   SELECT id, name, payload, context, priority, error_count + 1, error, created_at, t.now"
-        "   FROM died, t ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
-        "   payload = excluded.payload, context = excluded.context, priority = excluded.priority,"
-        "   error_count = excluded.error_count, last_error = excluded.last_error,"
-        "   created_at = excluded.created_at, failed_at = excluded.failed_at RETURNING id),"
-        " freed AS (UPDATE {s}.jobs j SET locked_by = NULL, locked_at = NULL"
-        "   FROM unnest($12::int8[], $13::int8[]) AS u(id, at)"
-        "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id)"
-        " SELECT id FROM done UNION ALL SELECT id FROM retried UNION ALL SELECT id FROM buried"
-        " UNION ALL SELECT id FROM freed",
-        fmt::arg("now", now_of(2)), fmt::arg("s", schema_), fmt::arg("at", ts_of("u.at")));
-    auto c = pool_.acquire();
-    Result r = c->exec_prepared("errand_settle", sql, params);
-    std::set<JobId> applied;
-    for (int i = 0; i < r.rows(); ++i)
-      applied.insert(r.int64(i, 0));
-    std::vector<JobId> lost;
-    for (const Outcome& o : outcomes) {
-      if (!applied.contains(o.id)) lost.push_back(o.id);
+    if (max > 0) {
+      // Abandoned locks become runnable rows again (cheap: a partial-index range scan).
+      add_now(sweep_params);
+      sweep_params.add(static_cast<std::int64_t>(lock_timeout.count()));
+      statements.push_back({"errand_sweep", sweep_sql_, sweep_params});
+      claim_params.add(worker_id).add(static_cast<std::int64_t>(max));
+      add_now(claim_params);
+      statements.push_back({"errand_claim", claim_sql_, claim_params});  // last: the big result
     }
-    return lost;
+    std::vector<Result> results;
+    {
+      auto c = pool_.acquire();
+      results = c->exec_pipeline(statements);
+    }
+    if (!outcomes.empty()) {
+      std::set<JobId> applied;
+      const Result& r = results.front();
+      for (int i = 0; i < r.rows(); ++i)
+        applied.insert(r.int64(i, 0));
+      for (const Outcome& o : outcomes) {
+        if (!applied.contains(o.id)) exchange.lost.push_back(o.id);
+      }
+    }
+    if (max > 0) {
+      const Result& r = results.back();
+      for (int i = 0; i < r.rows(); ++i) {
+        exchange.claimed.push_back(
+            detail::read_claimed_job(ResultRow{r, i}, time_from_micros(r.int64(i, 9))));
+      }
+      detail::sort_in_claim_order(exchange.claimed);
+    }
+    return exchange;
   }
 
   TimePoint register_worker(const WorkerRegistration& worker) override {
@@ -771,6 +811,7 @@ class PostgresStore final : public Store {
   std::string schema_;
   std::string channel_;
   Pool pool_;
+  const std::string settle_sql_, sweep_sql_, claim_sql_;  // the hot path's statements
   std::string description_;
   std::string wake_key_;
   std::mutex listener_mutex_;

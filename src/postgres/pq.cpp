@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <optional>
 
 namespace errand::pg {
 
@@ -219,6 +220,68 @@ Result Connection::exec_prepared(const std::string& name, std::string_view sql,
   return check(
       conn_, description_,
       PQexecPrepared(conn_, name.c_str(), params.size(), values.data(), nullptr, nullptr, 0), sql);
+}
+
+std::vector<Result> Connection::exec_pipeline(std::span<const Statement> statements) {
+  // Until the pipeline is back in its idle state the connection must not be reused.
+  broken_ = true;
+  if (PQenterPipelineMode(conn_) != 1) fail("entering pipeline mode");
+  // What was sent, in order: a statement's preparation (its name) or its execution (empty).
+  std::vector<std::string> sent;
+  std::set<std::string, std::less<>> preparing;  // a name used twice is prepared once
+  for (const Statement& s : statements) {
+    const std::string name(s.name);
+    if (!prepared_.contains(name) && preparing.insert(name).second) {
+      const std::string text(s.sql);
+      if (PQsendPrepare(conn_, name.c_str(), text.c_str(), s.params.size(), nullptr) != 1)
+        fail(fmt::format("sending {}", name));
+      sent.push_back(name);
+    }
+    const auto values = s.params.pointers();
+    if (PQsendQueryPrepared(conn_, name.c_str(), s.params.size(), values.data(), nullptr, nullptr,
+                            0) != 1) {
+      fail(fmt::format("sending {}", name));
+    }
+    sent.emplace_back();
+  }
+  if (PQpipelineSync(conn_) != 1) fail("sending the pipeline's sync");
+
+  std::vector<Result> results;
+  std::optional<std::string> error;  // the first statement that failed, and why
+  std::size_t executed = 0;
+  for (const std::string& preparing : sent) {
+    PGresult* raw = PQgetResult(conn_);
+    if (!raw) fail("reading a pipeline result");
+    Result result(raw);
+    const auto status = PQresultStatus(raw);
+    const std::string_view what =
+        preparing.empty() ? statements[executed].name : std::string_view(preparing);
+    if (status == PGRES_FATAL_ERROR && !error) {
+      error = fmt::format("PostgreSQL at '{}': {}: {}", description_, what,
+                          trimmed(PQresultErrorMessage(raw)));
+    } else if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !error) {
+      error = fmt::format("PostgreSQL at '{}': {}: unexpected result {}", description_, what,
+                          PQresStatus(status));
+    }
+    // Each statement's results (an aborted one's too) end with a NULL.
+    if (PGresult* extra = PQgetResult(conn_)) {
+      PQclear(extra);
+      fail("reading a pipeline result: more than one result for a statement");
+    }
+    if (preparing.empty()) {
+      results.push_back(std::move(result));
+      ++executed;
+    } else if (status == PGRES_COMMAND_OK) {
+      prepared_.insert(preparing);
+    }
+  }
+  PGresult* sync = PQgetResult(conn_);
+  const bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  PQclear(sync);
+  if (!synced || PQexitPipelineMode(conn_) != 1) fail("ending the pipeline");
+  broken_ = false;
+  if (error) throw StoreError(*error);
+  return results;
 }
 
 Transaction::Transaction(Connection& connection) : connection_(connection) {

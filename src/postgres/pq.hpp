@@ -79,7 +79,18 @@ class Connection {
   // Runs `sql` as a statement prepared once on this connection under `name`.
   Result exec_prepared(const std::string& name, std::string_view sql, const Params& params);
 
-  bool healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+  // One statement of a pipeline: prepared once on this connection under `name`.
+  struct Statement {
+    std::string_view name;
+    std::string_view sql;
+    const Params& params;
+  };
+  // Sends all statements in one pipeline (one round trip) and returns their results in order.
+  // Outside BEGIN they run in one implicit transaction: all commit, or none (StoreError). Only
+  // the last statement may return a large result (the server runs each as it reads it).
+  std::vector<Result> exec_pipeline(std::span<const Statement> statements);
+
+  bool healthy() const { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
   PGconn* native() const { return conn_; }
   const std::string& description() const { return description_; }
 
@@ -87,6 +98,7 @@ class Connection {
 
  private:
   PGconn* conn_ = nullptr;
+  bool broken_ = false;  // left in an unknown protocol state: never reused
   std::string description_;
   std::set<std::string, std::less<>> prepared_;
 };

@@ -87,48 +87,48 @@ class SqliteStore final : public Store {
 
   std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,
                                 Duration lock_timeout) override {
-    std::vector<ClaimedJob> claimed;
-    if (max == 0) return claimed;
+    return settle_and_claim(worker_id, {}, max, lock_timeout).claimed;
+  }
+
+  std::vector<JobId> settle(std::string_view worker_id,
+                            std::span<const Outcome> outcomes) override {
+    return settle_and_claim(worker_id, outcomes, 0, Duration{0}).lost;
+  }
+
+  // One transaction: apply the outcomes, unlock abandoned jobs, claim.
+  Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
+                            std::size_t max, Duration lock_timeout) override {
+    Exchange exchange;
+    if (outcomes.empty() && max == 0) return exchange;
     std::lock_guard lock(mutex_);
     const auto now = clock_->now();
     Transaction tx(connection_, Transaction::Behavior::immediate);
-    {
+    for (const Outcome& outcome : outcomes) {
+      if (!apply(worker_id, outcome, micros_of(now))) exchange.lost.push_back(outcome.id);
+    }
+    if (max > 0) {
       // Abandoned locks become plain runnable rows, claimed below in the usual order.
       auto release = connection_.query(
           "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL "
           "WHERE locked_by IS NOT NULL AND locked_at <= ?1");
       release->bind(1, micros_of(now - lock_timeout));
       release->run();
-    }
-    auto take = connection_.query(
-        "UPDATE errand_jobs SET locked_by = ?1, locked_at = ?2 WHERE id IN ("
-        "  SELECT id FROM errand_jobs WHERE locked_by IS NULL AND run_at <= ?2"
-        "  ORDER BY priority DESC, run_at, id LIMIT ?3) "
-        "RETURNING id, name, payload, context, priority, error_count, run_at, created_at, "
-        "last_error");
-    take->bind(1, worker_id);
-    take->bind(2, micros_of(now));
-    take->bind(3, static_cast<std::int64_t>(max));
-    while (take->step())
-      claimed.push_back(detail::read_claimed_job(*take, now));
-    take->reset();
-    tx.commit();
-    detail::sort_in_claim_order(claimed);
-    return claimed;
-  }
-
-  std::vector<JobId> settle(std::string_view worker_id,
-                            std::span<const Outcome> outcomes) override {
-    std::vector<JobId> lost;
-    if (outcomes.empty()) return lost;
-    std::lock_guard lock(mutex_);
-    const auto now = micros_of(clock_->now());
-    Transaction tx(connection_, Transaction::Behavior::immediate);
-    for (const Outcome& outcome : outcomes) {
-      if (!apply(worker_id, outcome, now)) lost.push_back(outcome.id);
+      auto take = connection_.query(
+          "UPDATE errand_jobs SET locked_by = ?1, locked_at = ?2 WHERE id IN ("
+          "  SELECT id FROM errand_jobs WHERE locked_by IS NULL AND run_at <= ?2"
+          "  ORDER BY priority DESC, run_at, id LIMIT ?3) "
+          "RETURNING id, name, payload, context, priority, error_count, run_at, created_at, "
+          "last_error");
+      take->bind(1, worker_id);
+      take->bind(2, micros_of(now));
+      take->bind(3, static_cast<std::int64_t>(max));
+      while (take->step())
+        exchange.claimed.push_back(detail::read_claimed_job(*take, now));
+      take->reset();
     }
     tx.commit();
-    return lost;
+    detail::sort_in_claim_order(exchange.claimed);
+    return exchange;
   }
 
   TimePoint register_worker(const WorkerRegistration& worker) override {

@@ -389,6 +389,54 @@ TEST_P(StoreConformance, SettleAppliesManyOutcomesAndReportsOnlyTheLostOnes) {
   EXPECT_EQ(find_job(ids[3])->locked_by, "A");
 }
 
+TEST_P(StoreConformance, SettleAndClaimSettlesFirstThenClaimsInTheSameCall) {
+  const auto ids = store->enqueue(std::vector<errand::NewJob>(4, row("Record")));
+  auto claimed = store->claim("A", 3, kLockTimeout);
+  ASSERT_EQ(claimed.size(), 3u);
+  std::sort(claimed.begin(), claimed.end(), [](auto& l, auto& r) { return l.id < r.id; });
+  auto stale = outcome(claimed[2], Outcome::Kind::completed);
+  stale.locked_at -= 1us;  // not A's current lease
+  clock->advance(1s);
+  const std::vector<Outcome> outcomes{
+      outcome(claimed[0], Outcome::Kind::completed),
+      outcome(claimed[1], Outcome::Kind::retry, "again", 0s),  // due at once
+      stale,
+  };
+  const auto exchange = store->settle_and_claim("A", outcomes, 10, kLockTimeout);
+  EXPECT_EQ(exchange.lost, std::vector<errand::JobId>{ids[2]});
+  EXPECT_FALSE(find_job(ids[0]));
+  // The retried job was unlocked before the claim looked, so it is claimed again, with its
+  // failure on record; the job whose outcome was refused stays locked and is not claimed.
+  std::set<errand::JobId> taken;
+  for (const auto& job : exchange.claimed)
+    taken.insert(job.id);
+  EXPECT_EQ(taken, (std::set<errand::JobId>{ids[1], ids[3]}));
+  for (const auto& job : exchange.claimed) {
+    if (job.id == ids[1]) {
+      EXPECT_EQ(job.error_count, 1);
+      EXPECT_EQ(job.last_error, "again");
+    }
+    EXPECT_EQ(find_job(job.id)->locked_by, "A");
+  }
+  EXPECT_EQ(find_job(ids[2])->locked_by, "A");
+}
+
+TEST_P(StoreConformance, SettleAndClaimTakesAtMostMaxAndNothingWhenMaxIsZero) {
+  store->enqueue(std::vector<errand::NewJob>(5, row("Record")));
+  EXPECT_TRUE(store->settle_and_claim("A", {}, 0, kLockTimeout).claimed.empty());
+  EXPECT_EQ(store->settle_and_claim("A", {}, 2, kLockTimeout).claimed.size(), 2u);
+  auto rest = store->settle_and_claim("B", {}, 10, kLockTimeout).claimed;
+  EXPECT_EQ(rest.size(), 3u);
+  // Settling alone (max 0) claims nothing more.
+  std::vector<Outcome> done;
+  for (const auto& job : rest)
+    done.push_back(outcome(job, Outcome::Kind::completed));
+  const auto exchange = store->settle_and_claim("B", done, 0, kLockTimeout);
+  EXPECT_TRUE(exchange.lost.empty());
+  EXPECT_TRUE(exchange.claimed.empty());
+  EXPECT_EQ(rows_in("jobs"), 2);
+}
+
 TEST_P(StoreConformance, CountsEveryState) {
   const auto now = clock->now();
   store->enqueue(std::vector{row("ready"), row("ready")});

@@ -333,7 +333,9 @@ TEST_P(WorkerConformance, RunUntilIdleRunsRetriesThatBecomeDueMeanwhile) {
   errand::enqueue(*store, FailJob{.message = "x"}, "", 1);
   errand::enqueue(*store, HookJob{.tag = "advance"}, "", 0);
   state.hook = [&](const std::string&, std::stop_token) { clock->advance(5s); };
-  errand::Worker worker(store, registry, state, worker_options(1));
+  auto options = worker_options(1);
+  options.prefetch = 0;  // one job at a time: the retry is settled before the clock moves
+  errand::Worker worker(store, registry, state, options);
   EXPECT_EQ(worker.run_until_idle(), 3u);
   EXPECT_EQ(state.count("Fail:x"), 2u);
   EXPECT_EQ(state.count("Hook:advance"), 1u);
@@ -407,7 +409,9 @@ TEST_P(WorkerConformance, RunUntilIdleCountsRunsWhoseLockWasLost) {
     clock->advance(kLockTimeout + 1s);
     store->claim("thief", 1, kLockTimeout);
   };
-  errand::Worker worker(store, registry, state, worker_options(1));
+  auto options = worker_options(1);
+  options.prefetch = 0;  // else the Record job, prefetched, loses its expired lock too
+  errand::Worker worker(store, registry, state, options);
   EXPECT_EQ(worker.run_until_idle(), 2u);
   EXPECT_EQ(worker.stats().started, 2u);
   EXPECT_EQ(worker.stats().lock_lost, 1u);
@@ -453,6 +457,72 @@ TEST_P(WorkerConformance, RunsUpToConcurrencyJobsAtOnceAndNoMore) {
   EXPECT_EQ(timeouts.load(), 0) << "fewer than " << kConcurrency << " jobs ran at once";
   EXPECT_EQ(max_running.load(), kConcurrency);
   EXPECT_EQ(rows_in("jobs"), 0);
+}
+
+TEST_P(WorkerConformance, PrefetchLocksUpToConcurrencyPlusPrefetchAndStopReleasesThemUncharged) {
+  const auto locked_rows = [&] {
+    std::size_t locked = 0;
+    for (const auto& job : all_jobs())
+      locked += job.locked_by ? 1 : 0;
+    return locked;
+  };
+  std::atomic<int> started{0};
+  state.hook = [&](const std::string&, std::stop_token stop) {
+    ++started;
+    std::mutex mutex;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mutex);
+    cv.wait(lock, stop, [] { return false; });  // until the worker stops
+    throw std::runtime_error("stopped");        // stopped by a shutdown: released, uncharged
+  };
+  errand::enqueue_all(*store, std::vector<HookJob>(10, HookJob{.tag = "p"}));
+  auto options = worker_options(2);
+  options.prefetch = 3;
+  errand::Worker worker(store, registry, state, options);
+  {
+    BackgroundWorker background(worker);
+    ASSERT_TRUE(eventually([&] { return started.load() == 2 && locked_rows() == 5; }))
+        << started.load() << " running, " << locked_rows() << " locked; want 2 and 5";
+  }
+  // Stopped: the two runs were cancelled, the three prefetched never ran; all five are unlocked
+  // without an attempt charged.
+  EXPECT_EQ(started.load(), 2);
+  EXPECT_EQ(locked_rows(), 0u);
+  for (const auto& job : all_jobs())
+    EXPECT_EQ(job.error_count, 0) << job.id;
+  EXPECT_EQ(rows_in("jobs"), 10);
+  EXPECT_EQ(events.count(WorkerEvent::Kind::released), 5u);
+}
+
+TEST_P(WorkerConformance, PrefetchZeroLocksOnlyForFreeSlots) {
+  const auto locked_rows = [&] {
+    std::size_t locked = 0;
+    for (const auto& job : all_jobs())
+      locked += job.locked_by ? 1 : 0;
+    return locked;
+  };
+  std::atomic<int> started{0};
+  std::mutex mutex;
+  std::condition_variable_any cv;
+  bool go = false;
+  state.hook = [&](const std::string&, std::stop_token stop) {
+    ++started;
+    std::unique_lock lock(mutex);
+    cv.wait(lock, stop, [&] { return go; });
+  };
+  errand::enqueue_all(*store, std::vector<HookJob>(4, HookJob{.tag = "z"}));
+  auto options = worker_options(1);
+  options.prefetch = 0;
+  errand::Worker worker(store, registry, state, options);
+  BackgroundWorker background(worker);
+  ASSERT_TRUE(eventually([&] { return started.load() == 1; }));
+  EXPECT_EQ(locked_rows(), 1u);  // claimed only after the run started: nothing beyond it
+  {
+    std::lock_guard lock(mutex);
+    go = true;
+  }
+  cv.notify_all();
+  EXPECT_TRUE(events.wait_for(WorkerEvent::Kind::succeeded, 4));
 }
 
 TEST_P(WorkerConformance, EnqueueInThisProcessWakesAnIdleWorker) {

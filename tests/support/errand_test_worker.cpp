@@ -330,6 +330,7 @@ int fill_settle(const std::string& url, const std::string& out, const std::strin
   registry.add<errand_test::MarkJob>();
   errand::WorkerOptions options;
   options.concurrency = 1;
+  options.prefetch = 0;  // nothing else runs (and fails to write its mark) while the disk is full
   options.poll_interval = std::chrono::milliseconds{20};
   options.store_retry_min = std::chrono::milliseconds{5};
   options.store_retry_max = std::chrono::milliseconds{50};

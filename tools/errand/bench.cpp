@@ -105,6 +105,7 @@ struct BenchOptions {
   std::int64_t jobs = 20'000;
   std::int64_t workers = 1;
   std::int64_t concurrency = 16;
+  std::int64_t prefetch = static_cast<std::int64_t>(WorkerOptions{}.prefetch);
   std::int64_t enqueue_single = 2'000;
   std::int64_t latency_samples = 500;
   std::vector<std::string> skip;
@@ -118,6 +119,7 @@ struct BenchOptions {
 
 struct WorkerProcessOptions {
   std::int64_t concurrency = 16;
+  std::int64_t prefetch = static_cast<std::int64_t>(WorkerOptions{}.prefetch);
   bool report_starts = false;
   bool report_progress = false;
 };
@@ -335,14 +337,16 @@ std::string read_line(int fd, std::chrono::milliseconds timeout = std::chrono::m
 
 enum class Report { none, starts, progress };
 
-Child spawn_worker(const std::string& db_url, std::int64_t concurrency, Report report) {
+Child spawn_worker(const std::string& db_url, const BenchOptions& opts, Report report) {
   int in_pipe[2];
   int out_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error(fmt::format("bench: pipe: {}", strerror(errno)));
   }
-  std::vector<std::string> args = {"errand", "bench-worker",  "--db",
-                                   db_url,   "--concurrency", std::to_string(concurrency)};
+  std::vector<std::string> args = {"errand",        "bench-worker",
+                                   "--db",          db_url,
+                                   "--concurrency", std::to_string(opts.concurrency),
+                                   "--prefetch",    std::to_string(opts.prefetch)};
   if (report == Report::starts) args.emplace_back("--report-starts");
   if (report == Report::progress) args.emplace_back("--report-progress");
   std::vector<char*> argv;
@@ -379,6 +383,7 @@ int run_bench_worker(const Globals& globals, const WorkerProcessOptions& opts) {
   const auto registry = make_registry();
   WorkerOptions options;
   options.concurrency = static_cast<std::size_t>(opts.concurrency);
+  options.prefetch = static_cast<std::size_t>(opts.prefetch);
   std::atomic<std::uint64_t> succeeded{0};
   options.on_event = [&succeeded](const WorkerEvent& event) {
     if (event.kind == WorkerEvent::Kind::succeeded) succeeded.fetch_add(1);
@@ -490,7 +495,7 @@ void drain(Store& store, const std::string& url, const BenchOptions& opts, Resul
   };
   try {
     for (std::int64_t i = 0; i < opts.workers; ++i) {
-      children.push_back(spawn_worker(url, opts.concurrency, Report::progress));
+      children.push_back(spawn_worker(url, opts, Report::progress));
     }
     for (auto& c : children) {
       if (read_line(c.from_child) != "ready") {
@@ -604,6 +609,7 @@ void latency(Stores& stores, const BenchOptions& opts, Result& result) {
   const auto registry = make_registry();
   WorkerOptions options;
   options.concurrency = static_cast<std::size_t>(opts.concurrency);
+  options.prefetch = static_cast<std::size_t>(opts.prefetch);
   Worker<BenchState> worker(store, registry, state, std::move(options));
   std::exception_ptr worker_error;
   std::jthread thread([&](std::stop_token stop) {
@@ -641,7 +647,7 @@ void latency(Stores& stores, const BenchOptions& opts, Result& result) {
 void latency_listen(Stores& stores, const BenchOptions& opts, Result& result) {
   const std::string url = stores.fresh("listen");
   auto store = open_store(url);
-  Child child = spawn_worker(url, opts.concurrency, Report::starts);
+  Child child = spawn_worker(url, opts, Report::starts);
   auto finish = [&child] {
     if (child.to_child >= 0) ::close(child.to_child);
     child.to_child = -1;
@@ -782,6 +788,7 @@ int run_bench(const Globals& globals, const BenchOptions& opts) {
         {"jobs", opts.jobs},
         {"workers", opts.workers},
         {"concurrency", opts.concurrency},
+        {"prefetch", opts.prefetch},
         {"enqueue_single_jobs",
          opts.skipped("enqueue") ? json(nullptr) : json(opts.enqueue_single)},
         {"enqueue_single_jobs_per_s", number_or_null(result.enqueue_single_per_s, 0)},
@@ -868,6 +875,10 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
   cmd->add_option("--concurrency", opts->concurrency, "jobs run at once by each worker")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  cmd->add_option("--prefetch", opts->prefetch,
+                  "jobs each worker claims beyond its free slots (WorkerOptions::prefetch)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   cmd->add_option("--enqueue-single", opts->enqueue_single, "jobs enqueued one per call")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -888,6 +899,7 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
   auto* worker_cmd = app.add_subcommand("bench-worker", "worker process of errand bench");
   worker_cmd->group("");  // hidden
   worker_cmd->add_option("--concurrency", worker_opts->concurrency)->check(CLI::Range(1, 4096));
+  worker_cmd->add_option("--prefetch", worker_opts->prefetch)->check(CLI::Range(0, 100000));
   worker_cmd->add_flag("--report-starts", worker_opts->report_starts);
   worker_cmd->add_flag("--report-progress", worker_opts->report_progress);
   commands.push_back(
