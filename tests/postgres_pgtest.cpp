@@ -446,6 +446,36 @@ std::pair<int, std::string> run_command(const std::string& command) {
   return {status, read_file(out)};
 }
 
+TEST_P(PostgresTest, StoreVacuumsTheJobsTableInTheBackgroundAfterVacuumAfterRows) {
+  const auto vacuums = [&] {
+    return storage
+        ->integer("SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = '" +
+                  pg().schema() + "' AND relname = 'jobs'")
+        .value_or(-1);
+  };
+  const auto churn = [&](errand::Store& s) {
+    s.enqueue(std::vector<errand::NewJob>(30, errand::NewJob{.name = "Record", .payload = "{}"}));
+    auto claimed = s.claim("w", 30, std::chrono::hours{2});
+    std::vector<errand::Outcome> done;
+    for (const auto& job : claimed)
+      done.push_back({.id = job.id, .locked_at = job.locked_at});
+    EXPECT_TRUE(s.settle("w", done).empty());
+  };
+  errand::PostgresOptions options;
+  options.schema = pg().schema();
+  {
+    options.vacuum_after = 0;  // never
+    auto never = errand::open_postgres(pg().server_url(), options);
+    churn(*never);
+  }  // the store is gone: any VACUUM it started has ended and been counted
+  EXPECT_EQ(vacuums(), 0);
+  options.vacuum_after = 50;  // 30 claimed + 30 settled
+  auto store = errand::open_postgres(pg().server_url(), options);
+  churn(*store);
+  EXPECT_TRUE(eventually([&] { return vacuums() >= 1; }))
+      << "no VACUUM of the jobs table after 60 rows changed";
+}
+
 TEST_P(PostgresServerRestart, WorkerSurvivesARestartAndLosesNoJob) {
   const auto ctl = postgres_ctl_or_skip();
   if (!ctl) return;

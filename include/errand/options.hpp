@@ -51,11 +51,13 @@ using EventFn = std::function<void(const WorkerEvent&)>;
 struct WorkerOptions {
   // Jobs run at once by this worker, each on its own thread.
   std::size_t concurrency = 8;
-  // Jobs claimed beyond the free slots and held, locked, in a local queue, so that a slot freed
-  // while the worker talks to the store is refilled at once. Prefetched jobs count as held by
-  // this worker (heartbeats keep them; a clean stop unlocks them uncharged); their timeout starts
-  // when they run. 0 claims only for free slots.
-  std::size_t prefetch = 8;
+  // At most this many jobs claimed beyond the free slots and held, locked, in a local queue, so
+  // that a slot freed while the worker talks to the store is refilled at once. The worker
+  // prefetches only as many as finished during its last round of settling, so slow jobs are not
+  // hoarded while other workers are idle. Prefetched jobs count as held by this worker
+  // (heartbeats keep them; a clean stop unlocks them uncharged); their timeout starts when they
+  // run. 0: claim only for free slots.
+  std::size_t prefetch = 64;
   // How often to look for due jobs when nothing woke the worker (enqueues in this process wake it
   // at once; other processes' enqueues and due retries are seen within this interval).
   std::chrono::milliseconds poll_interval{1000};

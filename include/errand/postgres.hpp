@@ -25,6 +25,13 @@ struct PostgresOptions {
   bool listen = true;
   // Connections kept open for enqueues, claims and settles (the listener has its own).
   std::size_t pool_size = 4;
+  // A queue table's index entries of claimed and finished jobs stay until VACUUM removes them,
+  // and every claim scans past them, so claims slow down as a drain goes on: autovacuum checks a
+  // table at most once per autovacuum_naptime (1 min by default). So after this many rows were
+  // claimed or settled through this store, it runs `VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON)` on
+  // the jobs table in the background, on a connection of its own (skipped when another VACUUM
+  // holds the table; a no-op with a warning for a role that does not own the table). 0: never.
+  std::size_t vacuum_after = 10'000;
   // Clock for stored timestamps. Empty (the default): the database's now(), so hosts with
   // skewed clocks agree. Tests inject a ManualClock.
   std::shared_ptr<const Clock> clock{};

@@ -267,8 +267,9 @@ struct WorkerEngine::Impl {
       std::lock_guard lock(mutex);
       wake = false;
       batch.swap(finished);
+      // Prefetch no more than finished since the last round: none while every run is slow.
+      const std::size_t capacity = options.concurrency + std::min(options.prefetch, batch.size());
       // The batch's tasks are still in in_flight: their slots free up with this call.
-      const std::size_t capacity = options.concurrency + options.prefetch;
       const std::size_t held = in_flight.size() - batch.size() + stuck;
       wanted = capacity - std::min(capacity, held);
     }

@@ -356,7 +356,10 @@ class PostgresStore final : public Store {
     migrate();
   }
 
-  ~PostgresStore() override { stop_listener(); }
+  ~PostgresStore() override {
+    stop_listener();
+    stop_vacuum();
+  }
 
   std::string describe() const override { return description_; }
   const Clock& clock() const override { return *clock_; }
@@ -430,6 +433,7 @@ class PostgresStore final : public Store {
       }
       detail::sort_in_claim_order(exchange.claimed);
     }
+    count_churn(exchange.claimed.size() + outcomes.size() - exchange.lost.size());
     return exchange;
   }
 
@@ -704,6 +708,75 @@ class PostgresStore final : public Store {
         fmt::arg("s", schema_), fmt::arg("started", started));
   }
 
+  // --- the background VACUUM (see PostgresOptions::vacuum_after) ---------------------------
+
+  void count_churn(std::size_t rows) {
+    if (options_.vacuum_after == 0 || rows == 0) return;
+    if (churn_.fetch_add(rows) + rows < options_.vacuum_after) return;
+    churn_ = 0;
+    {
+      std::lock_guard lock(vacuum_mutex_);
+      vacuum_wanted_ = true;
+      if (!vacuum_thread_.joinable()) {
+        vacuum_thread_ = std::jthread([this](std::stop_token stop) { vacuum_loop(stop); });
+      }
+    }
+    vacuum_cv_.notify_one();
+  }
+
+  void vacuum_loop(std::stop_token stop) {
+    std::unique_ptr<Connection> c;
+    const std::string sql = fmt::format("VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON) {}.jobs", schema_);
+    for (;;) {
+      {
+        std::unique_lock lock(vacuum_mutex_);
+        if (!vacuum_cv_.wait(lock, stop, [&] { return vacuum_wanted_; })) break;
+        vacuum_wanted_ = false;
+      }
+      try {
+        if (!c || !c->healthy()) {
+          set_vacuum_cancel(nullptr);
+          c = std::make_unique<Connection>(pool_.conninfo());
+          set_vacuum_cancel(PQgetCancel(c->native()));
+        }
+        {
+          std::lock_guard lock(vacuum_mutex_);
+          if (stop.stop_requested()) break;
+          vacuum_running_ = true;
+        }
+        c->exec(sql);
+      } catch (const std::exception&) {
+        // Maintenance only: the next trigger tries again on a new connection.
+        c.reset();
+      }
+      std::lock_guard lock(vacuum_mutex_);
+      vacuum_running_ = false;
+    }
+    set_vacuum_cancel(nullptr);
+  }
+
+  void set_vacuum_cancel(PGcancel* cancel) {
+    std::lock_guard lock(vacuum_mutex_);
+    if (vacuum_cancel_) PQfreeCancel(vacuum_cancel_);
+    vacuum_cancel_ = cancel;
+  }
+
+  // Cancels a VACUUM in progress and joins the thread.
+  void stop_vacuum() {
+    if (!vacuum_thread_.joinable()) return;
+    vacuum_thread_.request_stop();
+    for (;;) {
+      {
+        std::lock_guard lock(vacuum_mutex_);
+        if (!vacuum_running_) break;
+        char error[256];
+        if (vacuum_cancel_) PQcancel(vacuum_cancel_, error, sizeof error);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+    vacuum_thread_.join();
+  }
+
   void add_now(Params& params) const {
     if (db_clock_) {
       params.add_null();
@@ -814,6 +887,13 @@ class PostgresStore final : public Store {
   const std::string settle_sql_, sweep_sql_, claim_sql_;  // the hot path's statements
   std::string description_;
   std::string wake_key_;
+  std::atomic<std::size_t> churn_{0};  // rows claimed or settled since the last VACUUM
+  std::mutex vacuum_mutex_;
+  std::condition_variable_any vacuum_cv_;
+  bool vacuum_wanted_ = false;
+  bool vacuum_running_ = false;
+  PGcancel* vacuum_cancel_ = nullptr;  // cancels the VACUUM connection's running statement
+  std::jthread vacuum_thread_;         // started by the first VACUUM wanted
   std::mutex listener_mutex_;
   std::jthread listener_;
 };
