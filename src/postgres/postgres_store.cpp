@@ -161,18 +161,31 @@ std::string array_literal(const std::vector<std::string>& items) {
 }
 
 Params insert_params(std::span<const NewJob> jobs) {
-  std::vector<std::string> names, payloads, contexts, priorities, run_ats, delays;
+  std::vector<std::string> names, payloads, contexts;
+  names.reserve(jobs.size());
+  payloads.reserve(jobs.size());
+  contexts.reserve(jobs.size());
+  std::string priorities = "{", run_ats = "{", delays = "{";
   for (const NewJob& job : jobs) {
     names.push_back(job.name);
     payloads.push_back(job.payload);
     contexts.push_back(job.context);
-    priorities.push_back(std::to_string(job.priority));
-    run_ats.push_back(job.run_at ? std::to_string(micros_of(*job.run_at)) : "NULL");
-    delays.push_back(job.delay ? std::to_string(job.delay->count()) : "NULL");
+    const char* sep = priorities.size() > 1 ? "," : "";
+    fmt::format_to(std::back_inserter(priorities), "{}{}", sep, job.priority);
+    if (job.run_at) {
+      fmt::format_to(std::back_inserter(run_ats), "{}{}", sep, micros_of(*job.run_at));
+    } else {
+      fmt::format_to(std::back_inserter(run_ats), "{}NULL", sep);
+    }
+    if (job.delay) {
+      fmt::format_to(std::back_inserter(delays), "{}{}", sep, job.delay->count());
+    } else {
+      fmt::format_to(std::back_inserter(delays), "{}NULL", sep);
+    }
   }
   Params params;
   params.add_array(names).add_array(payloads).add_array(contexts);
-  params.add(array_literal(priorities)).add(array_literal(run_ats)).add(array_literal(delays));
+  params.add(priorities + "}").add(run_ats + "}").add(delays + "}");
   return params;
 }
 

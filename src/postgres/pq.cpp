@@ -131,14 +131,25 @@ Params& Params::add_array(std::span<const std::int64_t> values) {
 }
 
 Params& Params::add_array(std::span<const std::string> values) {
-  std::string literal = "{";
+  std::size_t size = 2;
+  for (const std::string& v : values)
+    size += v.size() + 3;
+  std::string literal;
+  literal.reserve(size + size / 8);
+  literal += '{';
   for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::string_view value = values[i];
+    refuse_nul(value);
     if (i > 0) literal += ',';
-    refuse_nul(values[i]);
     literal += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') literal += '\\';
-      literal += c;
+    // Copies runs of plain characters at once; " and \ get a backslash.
+    for (std::size_t start = 0;;) {
+      const std::size_t special = value.find_first_of("\"\\", start);
+      literal.append(value.substr(start, special - start));
+      if (special == std::string_view::npos) break;
+      literal += '\\';
+      literal += value[special];
+      start = special + 1;
     }
     literal += '"';
   }
