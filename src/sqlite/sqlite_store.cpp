@@ -63,26 +63,42 @@ class SqliteStore final : public Store {
       std::lock_guard lock(mutex_);
       const auto now = micros_of(clock_->now());
       Transaction tx(connection_, Transaction::Behavior::immediate);
-      auto insert = connection_.query(
-          "INSERT INTO errand_jobs (name, payload, context, priority, run_at, created_at) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-      for (const NewJob& job : jobs) {
-        insert->bind(1, job.name);
-        insert->bind(2, job.payload);
-        insert->bind(3, job.context);
-        insert->bind(4, std::int64_t{job.priority});
-        insert->bind(5, job.run_at  ? micros_of(*job.run_at)
-                        : job.delay ? now + job.delay->count()
-                                    : now);
-        insert->bind(6, now);
-        insert->run();
+      // Up to kRowsPerInsert rows per statement. Rowids are handed out in ascending order while
+      // this transaction holds the write lock, so the sorted RETURNING ids follow `jobs`.
+      constexpr std::size_t kRowsPerInsert = 64;
+      for (std::size_t first = 0; first < jobs.size(); first += kRowsPerInsert) {
+        const auto chunk = jobs.subspan(first, std::min(kRowsPerInsert, jobs.size() - first));
+        auto insert = connection_.query(insert_sql(chunk.size()));
+        int column = 0;
+        for (const NewJob& job : chunk) {
+          insert->bind(++column, job.name);
+          insert->bind(++column, job.payload);
+          insert->bind(++column, job.context);
+          insert->bind(++column, std::int64_t{job.priority});
+          insert->bind(++column, job.run_at  ? micros_of(*job.run_at)
+                                 : job.delay ? now + job.delay->count()
+                                             : now);
+          insert->bind(++column, now);
+        }
+        const std::size_t before = ids.size();
+        while (insert->step())
+          ids.push_back(insert->int64(0));
         insert->reset();
-        ids.push_back(connection_.last_insert_rowid());
+        std::sort(ids.begin() + static_cast<std::ptrdiff_t>(before), ids.end());
       }
       tx.commit();
     }
     detail::publish_wakeup(wake_key_);
     return ids;
+  }
+
+  // INSERT of `rows` jobs (6 parameters each) returning their ids.
+  static std::string insert_sql(std::size_t rows) {
+    std::string sql =
+        "INSERT INTO errand_jobs (name, payload, context, priority, run_at, created_at) VALUES ";
+    for (std::size_t i = 0; i < rows; ++i)
+      sql += i == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
+    return sql + " RETURNING id";
   }
 
   std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,

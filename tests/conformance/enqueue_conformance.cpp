@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <set>
 
 using errand::EnqueueError;
 using errand::JobState;
@@ -171,6 +172,24 @@ TEST_P(EnqueueConformance, BatchOfMixedTypesIsInsertedInOrder) {
   EXPECT_EQ(find_job(ids[2])->name, "Hook");
   EXPECT_EQ(us(find_job(ids[2])->run_at), us(now + 5s));
   EXPECT_EQ(rows_in("jobs"), 3);
+}
+
+TEST_P(EnqueueConformance, LargeBatchReturnsEachJobsOwnIdInOrder) {
+  // 1,000 rows: more than one insert statement's worth on SQLite (64 rows each).
+  std::vector<RecordJob> jobs;
+  for (int i = 0; i < 1000; ++i)
+    jobs.push_back(RecordJob{.tag = i});
+  const auto ids = errand::enqueue_all(*store, jobs, {.priority = 2});
+  ASSERT_EQ(ids.size(), jobs.size());
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::set<errand::JobId>(ids.begin(), ids.end()).size(), ids.size());
+  for (const std::size_t i : {0u, 63u, 64u, 500u, 999u}) {
+    const auto job = find_job(ids[i]);
+    ASSERT_TRUE(job) << i;
+    EXPECT_EQ(nlohmann::json::parse(job->payload).at("tag"), static_cast<int>(i)) << i;
+    EXPECT_EQ(job->priority, 2);
+  }
+  EXPECT_EQ(rows_in("jobs"), 1000);
 }
 
 TEST_P(EnqueueConformance, BatchWithAnUnserializableJobWritesNothing) {
