@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <shared_mutex>
 #include <thread>
 #include <typeinfo>
 
@@ -99,6 +100,7 @@ struct WorkerEngine::Impl {
     if (!store) throw ConfigError("errand worker: the store is null");
     if (options.concurrency == 0)
       throw ConfigError("errand worker: concurrency must be at least 1");
+    if (options.store_lanes == 0) options.store_lanes = store->concurrent_calls() ? 2 : 1;
     if (options.heartbeat_interval <= std::chrono::milliseconds{0})
       throw ConfigError("errand worker: heartbeat_interval must be positive");
     if (options.rescue_after <= options.heartbeat_interval) {
@@ -171,7 +173,11 @@ struct WorkerEngine::Impl {
         wake = true;
       }
       if (!task->released_early) finished.push_back({std::move(task), std::move(outcome)});
-      io_cv.notify_one();
+      if (io_exchanging && options.store_lanes > 1) {
+        lane_cv.notify_one();
+      } else {
+        io_cv.notify_one();
+      }
     }
   }
 
@@ -260,31 +266,101 @@ struct WorkerEngine::Impl {
   // Settles what has finished and claims jobs for the free slots plus the prefetch, in one store
   // call. Returns true if every free slot was filled. Throws StoreError (the outcomes stay queued
   // for the next try; nothing was claimed).
+  // Safe to run on several threads at once (see lane_loop): each takes its own batch and
+  // reserves the slots it claims for.
   bool settle_and_claim() {
+    std::shared_lock gate(exchange_gate);  // a heartbeat waits: its held list must be complete
     std::vector<Finished> batch;
     std::size_t wanted = 0;
     {
       std::lock_guard lock(mutex);
       wake = false;
       batch.swap(finished);
-      // Prefetch no more than finished since the last round: none while every run is slow.
-      const std::size_t capacity = options.concurrency + std::min(options.prefetch, batch.size());
+      // Prefetch no more than finished in the last rounds: none while every run is slow.
+      const std::size_t finishing = std::max(batch.size(), last_batch);
+      if (!batch.empty()) last_batch = batch.size();
+      const std::size_t capacity = options.concurrency + std::min(options.prefetch, finishing);
       // The batch's tasks are still in in_flight: their slots free up with this call.
-      const std::size_t held = in_flight.size() - batch.size() + stuck;
+      const std::size_t held = in_flight.size() - batch.size() + stuck + claiming;
       wanted = capacity - std::min(capacity, held);
+      claiming += wanted;
     }
     if (batch.empty() && wanted == 0) return true;
     Store::Exchange exchange;
     try {
       exchange = store->settle_and_claim(id, outcomes_of(batch), wanted, options.lock_timeout);
     } catch (...) {
+      {
+        std::lock_guard lock(mutex);
+        claiming -= wanted;
+      }
       requeue_unsettled(batch);
       throw;
     }
     record_settled(batch, exchange.lost);
     const bool filled = exchange.claimed.size() == wanted;
-    accept_claimed(exchange.claimed);
+    accept_claimed(exchange.claimed, wanted);
     return filled;
+  }
+
+  // --- extra store lanes: more settle-and-claim round trips in flight at once ---------------
+
+  // While the I/O thread waits on a round trip, a lane settles what finished meanwhile and
+  // claims for the slots it freed. Storage errors are left to the I/O thread, which logs and
+  // retries; lanes pause until its next round succeeds.
+  void lane_loop() {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      lane_cv.wait(lock,
+                   [&] { return lanes_quit || (lanes_ok && io_exchanging && !finished.empty()); });
+      if (lanes_quit) return;
+      lock.unlock();
+      try {
+        settle_and_claim();
+        lock.lock();
+      } catch (...) {
+        lock.lock();
+        lanes_ok = false;
+      }
+      // The I/O thread may have left slots to this round's reservation: it looks again.
+      wake = true;
+      io_cv.notify_one();
+    }
+  }
+
+  void start_lanes() {
+    lanes_quit = false;
+    lanes_ok = true;
+    for (std::size_t i = 1; i < options.store_lanes; ++i)
+      lanes.emplace_back([this] { lane_loop(); });
+  }
+
+  void stop_lanes() {
+    {
+      std::lock_guard lock(mutex);
+      lanes_quit = true;
+    }
+    lane_cv.notify_all();
+    lanes.clear();  // jthread joins
+  }
+
+  // The I/O thread's round: lanes may help while it waits.
+  bool io_settle_and_claim() {
+    {
+      std::lock_guard lock(mutex);
+      io_exchanging = true;
+    }
+    try {
+      const bool filled = settle_and_claim();
+      std::lock_guard lock(mutex);
+      io_exchanging = false;
+      lanes_ok = true;
+      return filled;
+    } catch (...) {
+      std::lock_guard lock(mutex);
+      io_exchanging = false;
+      throw;
+    }
   }
 
   // Books settled outcomes: stats, events, lost leases; their tasks leave in_flight.
@@ -294,6 +370,7 @@ struct WorkerEngine::Impl {
       for (const Finished& f : batch)
         in_flight.erase(f.task->job.id);
     }
+    TimePoint due = TimePoint::max();
     const auto now = store->clock().now();
     for (const Finished& f : batch) {
       const ClaimedJob& job = f.task->job;
@@ -323,7 +400,7 @@ struct WorkerEngine::Impl {
           break;
         case Outcome::Kind::retry:
           ++stats.retried;
-          next_due = std::min(next_due, now + f.outcome.retry_delay);
+          due = std::min(due, now + f.outcome.retry_delay);
           emit(WorkerEvent::Kind::retry_scheduled, job, f.outcome.error, f.outcome.retry_delay);
           break;
         case Outcome::Kind::dead_letter:
@@ -336,13 +413,18 @@ struct WorkerEngine::Impl {
           break;
       }
     }
+    if (due != TimePoint::max()) {
+      std::lock_guard lock(mutex);
+      next_due = std::min(next_due, due);
+    }
   }
 
   // Queues claimed jobs for the executors, waking one executor per job.
-  void accept_claimed(std::vector<ClaimedJob>& jobs) {
-    if (jobs.empty()) return;
+  // `reserved`: the slots the claim was made for, released now that the jobs are in in_flight.
+  void accept_claimed(std::vector<ClaimedJob>& jobs, std::size_t reserved) {
     {
       std::lock_guard lock(mutex);
+      claiming -= reserved;
       for (ClaimedJob& job : jobs) {
         auto task = std::make_shared<Task>();
         task->job = std::move(job);
@@ -379,6 +461,8 @@ struct WorkerEngine::Impl {
         registration.started_at = store->register_worker(registration);
         registered = true;
       } else {
+        // No claim may be in flight while we list what we hold: the store unlocks the rest.
+        std::unique_lock gate(exchange_gate);
         std::vector<JobId> held;
         {
           std::lock_guard lock(mutex);
@@ -447,6 +531,7 @@ struct WorkerEngine::Impl {
         for (const Outcome& o : outcomes) {
           if (o.kind == Outcome::Kind::retry &&
               std::find(gone.begin(), gone.end(), o.id) == gone.end()) {
+            std::lock_guard lock(mutex);
             next_due = std::min(next_due, now + o.retry_delay);
           }
         }
@@ -534,6 +619,7 @@ struct WorkerEngine::Impl {
   std::chrono::milliseconds idle_wait() {
     auto wait = options.poll_interval;
     const auto now = store->clock().now();
+    std::lock_guard lock(mutex);
     if (next_due != TimePoint::max()) {
       if (next_due <= now) {
         next_due = TimePoint::max();
@@ -546,6 +632,7 @@ struct WorkerEngine::Impl {
 
   void run(std::stop_token stop) {
     start_executors();
+    start_lanes();
     auto subscription = store->subscribe([this] {
       std::lock_guard lock(mutex);
       wake = true;
@@ -561,7 +648,7 @@ struct WorkerEngine::Impl {
       SteadyTime until = check_timeouts();
       try {
         keep_alive();
-        slots_full = settle_and_claim();
+        slots_full = io_settle_and_claim();
         store_retry = options.store_retry_min;
       } catch (const std::exception& e) {
         log(LogLevel::error, fmt::format("worker {}: storage error, retrying in {} ms: {}", id,
@@ -614,6 +701,7 @@ struct WorkerEngine::Impl {
   // Stops claiming, cancels running jobs, waits up to the drain timeout, releases what is left
   // without charging an attempt, then joins the job threads.
   void shut_down() {
+    stop_lanes();
     shutting_down = true;
     {
       std::lock_guard lock(mutex);
@@ -721,7 +809,15 @@ struct WorkerEngine::Impl {
   std::vector<std::jthread> executors;
   std::atomic<bool> shutting_down{false};
   TimePoint next_due = TimePoint::max();  // earliest retry this worker scheduled
-  std::size_t runs_ended = 0;
+  std::atomic<std::size_t> runs_ended{0};
+  std::size_t claiming = 0;         // slots reserved by settle_and_claim calls in flight
+  std::size_t last_batch = 0;       // outcomes in the last non-empty settle batch
+  std::shared_mutex exchange_gate;  // settle_and_claim shares it; a heartbeat holds it alone
+  std::condition_variable lane_cv;  // wakes lanes: finished jobs while the I/O thread is busy
+  std::vector<std::jthread> lanes;  // store_lanes - 1 extra exchangers (run() only)
+  bool lanes_quit = false;
+  bool lanes_ok = true;        // false after a lane's storage error until the I/O thread succeeds
+  bool io_exchanging = false;  // the I/O thread is in a settle_and_claim round trip
 
   struct AtomicStats {
     std::atomic<std::uint64_t> started{0}, succeeded{0}, retried{0}, dead_lettered{0}, released{0},

@@ -480,6 +480,37 @@ TEST_P(WorkerConformance, PrefetchNeverHoldsMoreThanConcurrencyPlusPrefetch) {
   EXPECT_EQ(rows_in("jobs"), 0);
 }
 
+TEST_P(WorkerConformance, SeveralStoreLanesNeverClaimBeyondConcurrencyPlusPrefetch) {
+  std::atomic<std::size_t> most_locked{0};
+  state.hook = [&](const std::string&, std::stop_token) {
+    std::size_t locked = 0;
+    for (const auto& job : all_jobs())
+      locked += job.locked_by ? 1 : 0;
+    std::size_t seen = most_locked.load();
+    while (seen < locked && !most_locked.compare_exchange_weak(seen, locked)) {
+    }
+  };
+  constexpr int kJobs = 120;
+  errand::enqueue_all(*store, std::vector<HookJob>(kJobs, HookJob{.tag = "l"}));
+  auto options = worker_options(2);
+  options.prefetch = 3;
+  options.store_lanes = 3;
+  // Nothing but finished jobs may wake the worker: a round that leaves the slots to another
+  // lane's reservation must not leave the worker asleep.
+  options.poll_interval = std::chrono::hours{1};
+  options.heartbeat_interval = std::chrono::hours{1};
+  options.rescue_after = std::chrono::hours{2};
+  errand::Worker worker(store, registry, state, options);
+  {
+    BackgroundWorker background(worker);
+    ASSERT_TRUE(events.wait_for(WorkerEvent::Kind::succeeded, kJobs))
+        << events.count(WorkerEvent::Kind::succeeded) << " of " << kJobs << " finished";
+  }
+  EXPECT_GE(most_locked.load(), 1u);
+  EXPECT_LE(most_locked.load(), 5u) << "more than concurrency + prefetch locked at once";
+  EXPECT_EQ(rows_in("jobs"), 0);
+}
+
 TEST_P(WorkerConformance, WhileEveryRunIsSlowNothingIsPrefetchedAndStopReleasesUncharged) {
   const auto locked_rows = [&] {
     std::size_t locked = 0;

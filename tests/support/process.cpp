@@ -22,7 +22,18 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
   for (auto& arg : all)
     argv.push_back(arg.data());
   argv.push_back(nullptr);
-  const int rc = ::posix_spawn(&pid_, program.c_str(), nullptr, nullptr, argv.data(), environ);
+  // The child starts with SIGTERM and SIGINT blocked (errand_test_worker's `work` sigwaits for
+  // them): a stop sent before it got that far stays pending instead of killing it.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t stops;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGTERM);
+  sigaddset(&stops, SIGINT);
+  posix_spawnattr_setsigmask(&attributes, &stops);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+  const int rc = ::posix_spawn(&pid_, program.c_str(), nullptr, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
   if (rc != 0) {
     pid_ = -1;
     throw std::runtime_error("posix_spawn " + program + ": " + std::strerror(rc));

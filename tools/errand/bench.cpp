@@ -106,6 +106,7 @@ struct BenchOptions {
   std::int64_t workers = 1;
   std::int64_t concurrency = 16;
   std::int64_t prefetch = static_cast<std::int64_t>(WorkerOptions{}.prefetch);
+  std::int64_t store_lanes = static_cast<std::int64_t>(WorkerOptions{}.store_lanes);
   std::int64_t enqueue_single = 2'000;
   std::int64_t latency_samples = 500;
   std::vector<std::string> skip;
@@ -120,6 +121,7 @@ struct BenchOptions {
 struct WorkerProcessOptions {
   std::int64_t concurrency = 16;
   std::int64_t prefetch = static_cast<std::int64_t>(WorkerOptions{}.prefetch);
+  std::int64_t store_lanes = static_cast<std::int64_t>(WorkerOptions{}.store_lanes);
   bool report_starts = false;
   bool report_progress = false;
 };
@@ -346,7 +348,8 @@ Child spawn_worker(const std::string& db_url, const BenchOptions& opts, Report r
   std::vector<std::string> args = {"errand",        "bench-worker",
                                    "--db",          db_url,
                                    "--concurrency", std::to_string(opts.concurrency),
-                                   "--prefetch",    std::to_string(opts.prefetch)};
+                                   "--prefetch",    std::to_string(opts.prefetch),
+                                   "--store-lanes", std::to_string(opts.store_lanes)};
   if (report == Report::starts) args.emplace_back("--report-starts");
   if (report == Report::progress) args.emplace_back("--report-progress");
   std::vector<char*> argv;
@@ -384,6 +387,7 @@ int run_bench_worker(const Globals& globals, const WorkerProcessOptions& opts) {
   WorkerOptions options;
   options.concurrency = static_cast<std::size_t>(opts.concurrency);
   options.prefetch = static_cast<std::size_t>(opts.prefetch);
+  options.store_lanes = static_cast<std::size_t>(opts.store_lanes);
   std::atomic<std::uint64_t> succeeded{0};
   options.on_event = [&succeeded](const WorkerEvent& event) {
     if (event.kind == WorkerEvent::Kind::succeeded) succeeded.fetch_add(1);
@@ -610,6 +614,7 @@ void latency(Stores& stores, const BenchOptions& opts, Result& result) {
   WorkerOptions options;
   options.concurrency = static_cast<std::size_t>(opts.concurrency);
   options.prefetch = static_cast<std::size_t>(opts.prefetch);
+  options.store_lanes = static_cast<std::size_t>(opts.store_lanes);
   Worker<BenchState> worker(store, registry, state, std::move(options));
   std::exception_ptr worker_error;
   std::jthread thread([&](std::stop_token stop) {
@@ -789,6 +794,7 @@ int run_bench(const Globals& globals, const BenchOptions& opts) {
         {"workers", opts.workers},
         {"concurrency", opts.concurrency},
         {"prefetch", opts.prefetch},
+        {"store_lanes", opts.store_lanes},
         {"enqueue_single_jobs",
          opts.skipped("enqueue") ? json(nullptr) : json(opts.enqueue_single)},
         {"enqueue_single_jobs_per_s", number_or_null(result.enqueue_single_per_s, 0)},
@@ -879,6 +885,11 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
                   "jobs each worker claims beyond its free slots (WorkerOptions::prefetch)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
+  cmd->add_option("--store-lanes", opts->store_lanes,
+                  "settle-and-claim round trips each worker keeps in flight "
+                  "(WorkerOptions::store_lanes; 0: 2 on PostgreSQL, 1 on SQLite)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
   cmd->add_option("--enqueue-single", opts->enqueue_single, "jobs enqueued one per call")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -900,6 +911,7 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
   worker_cmd->group("");  // hidden
   worker_cmd->add_option("--concurrency", worker_opts->concurrency)->check(CLI::Range(1, 4096));
   worker_cmd->add_option("--prefetch", worker_opts->prefetch)->check(CLI::Range(0, 100000));
+  worker_cmd->add_option("--store-lanes", worker_opts->store_lanes)->check(CLI::Range(0, 64));
   worker_cmd->add_flag("--report-starts", worker_opts->report_starts);
   worker_cmd->add_flag("--report-progress", worker_opts->report_progress);
   commands.push_back(
