@@ -134,13 +134,15 @@ function targets() {
     byStore(main, "errand-sqlite")?.enqueue_batch_jobs_per_s, byStore(main, "plainjob")?.enqueue_batch_jobs_per_s, 1, "jobs/s");
   for (const [id, store] of [["pg-drain-large", "errand-postgres"], ["sqlite-drain-large", "errand-sqlite"]]) {
     const l = byStore(large, store), m = byStore(main, store);
-    const text = `${store}: drain within 20% from N = ${fmt(m?.jobs ?? machine.jobs)} to ${fmt(l?.jobs ?? machine.large ?? 1000000)} queued jobs`;
+    const text = `${store}: drain holds within 20% from N = ${fmt(m?.jobs ?? machine.jobs)} to ${fmt(l?.jobs ?? machine.large ?? 1000000)} queued jobs (no more than 20% slower)`;
     if (!l || !m || l.drain_jobs_per_s == null || m.drain_jobs_per_s == null) {
       t.push({ id, text, measured: "not run", status: "not run" });
     } else {
       const x = l.drain_jobs_per_s / m.drain_jobs_per_s;
       t.push({ id, text, measured: `${ratio(x)} (${fmt(l.drain_jobs_per_s)} vs ${fmt(m.drain_jobs_per_s)} jobs/s)`,
-        status: Math.abs(x - 1) <= 0.2 ? "met" : "not met" });
+        // "Holds" means it does not fall by more than 20%. Faster at N large is not a failure:
+        // the short main drain pays the worker's start-up (say so below when it happens).
+        status: x >= 0.8 ? "met" : "not met" });
     }
   }
   for (const [id, store] of [["pg-scaling", "errand-postgres"], ["sqlite-scaling", "errand-sqlite"]]) {

@@ -461,14 +461,7 @@ TEST_P(WorkerConformance, RunsUpToConcurrencyJobsAtOnceAndNoMore) {
 
 TEST_P(WorkerConformance, PrefetchNeverHoldsMoreThanConcurrencyPlusPrefetch) {
   std::atomic<std::size_t> most_locked{0};
-  state.hook = [&](const std::string&, std::stop_token) {
-    std::size_t locked = 0;
-    for (const auto& job : all_jobs())
-      locked += job.locked_by ? 1 : 0;
-    std::size_t seen = most_locked.load();
-    while (seen < locked && !most_locked.compare_exchange_weak(seen, locked)) {
-    }
-  };
+  state.hook = track_most_locked(most_locked);
   constexpr int kJobs = 40;
   errand::enqueue_all(*store, std::vector<HookJob>(kJobs, HookJob{.tag = "q"}));
   auto options = worker_options(2);
@@ -482,14 +475,7 @@ TEST_P(WorkerConformance, PrefetchNeverHoldsMoreThanConcurrencyPlusPrefetch) {
 
 TEST_P(WorkerConformance, SeveralStoreLanesNeverClaimBeyondConcurrencyPlusPrefetch) {
   std::atomic<std::size_t> most_locked{0};
-  state.hook = [&](const std::string&, std::stop_token) {
-    std::size_t locked = 0;
-    for (const auto& job : all_jobs())
-      locked += job.locked_by ? 1 : 0;
-    std::size_t seen = most_locked.load();
-    while (seen < locked && !most_locked.compare_exchange_weak(seen, locked)) {
-    }
-  };
+  state.hook = track_most_locked(most_locked);
   constexpr int kJobs = 120;
   errand::enqueue_all(*store, std::vector<HookJob>(kJobs, HookJob{.tag = "l"}));
   auto options = worker_options(2);
@@ -512,12 +498,6 @@ TEST_P(WorkerConformance, SeveralStoreLanesNeverClaimBeyondConcurrencyPlusPrefet
 }
 
 TEST_P(WorkerConformance, WhileEveryRunIsSlowNothingIsPrefetchedAndStopReleasesUncharged) {
-  const auto locked_rows = [&] {
-    std::size_t locked = 0;
-    for (const auto& job : all_jobs())
-      locked += job.locked_by ? 1 : 0;
-    return locked;
-  };
   std::atomic<int> started{0};
   state.hook = [&](const std::string&, std::stop_token stop) {
     ++started;
@@ -549,12 +529,6 @@ TEST_P(WorkerConformance, WhileEveryRunIsSlowNothingIsPrefetchedAndStopReleasesU
 }
 
 TEST_P(WorkerConformance, PrefetchZeroLocksOnlyForFreeSlots) {
-  const auto locked_rows = [&] {
-    std::size_t locked = 0;
-    for (const auto& job : all_jobs())
-      locked += job.locked_by ? 1 : 0;
-    return locked;
-  };
   std::atomic<int> started{0};
   std::mutex mutex;
   std::condition_variable_any cv;

@@ -27,6 +27,23 @@ std::vector<errand::JobInfo> ConformanceTest::all_jobs() {
   return store->list_jobs(filter);
 }
 
+std::size_t ConformanceTest::locked_rows() {
+  std::size_t locked = 0;
+  for (const auto& job : all_jobs())
+    locked += job.locked_by ? 1 : 0;
+  return locked;
+}
+
+std::function<void(const std::string&, std::stop_token)> ConformanceTest::track_most_locked(
+    std::atomic<std::size_t>& most) {
+  return [this, &most](const std::string&, std::stop_token) {
+    const std::size_t locked = locked_rows();
+    std::size_t seen = most.load();
+    while (seen < locked && !most.compare_exchange_weak(seen, locked)) {
+    }
+  };
+}
+
 std::vector<errand::DeadJob> ConformanceTest::all_dead() {
   errand::DeadFilter filter;
   filter.limit = 1'000'000;

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +28,11 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
 
   // Every row of the jobs / dead-letter table, through the Store API.
   std::vector<errand::JobInfo> all_jobs();
+  // Rows of the jobs table locked by any worker, through the Store API.
+  std::size_t locked_rows();
+  // A HookJob hook that raises `most` to locked_rows() as each run starts.
+  std::function<void(const std::string&, std::stop_token)> track_most_locked(
+      std::atomic<std::size_t>& most);
   std::vector<errand::DeadJob> all_dead();
   std::optional<errand::JobInfo> find_job(errand::JobId id);
   std::optional<errand::DeadJob> find_dead(errand::JobId id);
