@@ -59,10 +59,10 @@ struct WorkerOptions {
   // run. 0: claim only for free slots.
   std::size_t prefetch = 64;
   // Settle-and-claim round trips to the store this worker keeps in flight at once. With short
-  // jobs a second one settles and refills the slots that freed up while the first waits on the
-  // store. 0 (the default): 2 when the store serves calls in parallel (PostgreSQL, one pool
-  // connection each), else 1 (SQLite, whose one connection would only queue them).
-  std::size_t store_lanes = 0;
+  // jobs and a store far away, a second one settles and refills the slots that freed up while
+  // the first waits (on PostgreSQL each uses a pool connection; SQLite's one connection would
+  // only queue them). On a 2-core machine with a local PostgreSQL, 2 measured no faster than 1.
+  std::size_t store_lanes = 1;
   // How often to look for due jobs when nothing woke the worker (enqueues in this process wake it
   // at once; other processes' enqueues and due retries are seen within this interval).
   std::chrono::milliseconds poll_interval{1000};

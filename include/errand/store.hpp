@@ -157,9 +157,6 @@ class Store {
 
   // Where the store lives, safe to print (no passwords), e.g. "sqlite:/srv/app/errand.db".
   virtual std::string describe() const = 0;
-  // Whether calls from several threads run at once (PostgreSQL: a pool of connections) rather
-  // than one after the other (SQLite: one connection). Workers use it to pick store_lanes.
-  virtual bool concurrent_calls() const { return false; }
   // The clock used for every timestamp the store writes and compares.
   virtual const Clock& clock() const = 0;
   // Schema version in use; migrations run when the store is opened.

@@ -100,7 +100,8 @@ struct WorkerEngine::Impl {
     if (!store) throw ConfigError("errand worker: the store is null");
     if (options.concurrency == 0)
       throw ConfigError("errand worker: concurrency must be at least 1");
-    if (options.store_lanes == 0) options.store_lanes = store->concurrent_calls() ? 2 : 1;
+    if (options.store_lanes == 0)
+      throw ConfigError("errand worker: store_lanes must be at least 1");
     if (options.heartbeat_interval <= std::chrono::milliseconds{0})
       throw ConfigError("errand worker: heartbeat_interval must be positive");
     if (options.rescue_after <= options.heartbeat_interval) {

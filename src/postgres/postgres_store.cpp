@@ -375,7 +375,6 @@ class PostgresStore final : public Store {
   }
 
   std::string describe() const override { return description_; }
-  bool concurrent_calls() const override { return options_.pool_size > 1; }
   const Clock& clock() const override { return *clock_; }
 
   int schema_version() override {

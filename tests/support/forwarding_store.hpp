@@ -49,7 +49,6 @@ class ForwardingStore final : public errand::Store {
   }
 
   std::string describe() const override { return inner_->describe(); }
-  bool concurrent_calls() const override { return inner_->concurrent_calls(); }
   const errand::Clock& clock() const override { return inner_->clock(); }
   int schema_version() override { return inner_->schema_version(); }
   std::vector<errand::JobId> enqueue(std::span<const errand::NewJob> jobs) override {

@@ -887,9 +887,9 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--store-lanes", opts->store_lanes,
                   "settle-and-claim round trips each worker keeps in flight "
-                  "(WorkerOptions::store_lanes; 0: 2 on PostgreSQL, 1 on SQLite)")
+                  "(WorkerOptions::store_lanes)")
       ->capture_default_str()
-      ->check(CLI::Range(0, 64));
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--enqueue-single", opts->enqueue_single, "jobs enqueued one per call")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -911,7 +911,7 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
   worker_cmd->group("");  // hidden
   worker_cmd->add_option("--concurrency", worker_opts->concurrency)->check(CLI::Range(1, 4096));
   worker_cmd->add_option("--prefetch", worker_opts->prefetch)->check(CLI::Range(0, 100000));
-  worker_cmd->add_option("--store-lanes", worker_opts->store_lanes)->check(CLI::Range(0, 64));
+  worker_cmd->add_option("--store-lanes", worker_opts->store_lanes)->check(CLI::Range(1, 64));
   worker_cmd->add_flag("--report-starts", worker_opts->report_starts);
   worker_cmd->add_flag("--report-progress", worker_opts->report_progress);
   commands.push_back(
