@@ -275,6 +275,20 @@ TEST_F(Cli, BenchMeasuresInFreshFilesAndLeavesTheDatabaseAlone) {
   EXPECT_EQ(after.dead, before.dead);
 }
 
+TEST_F(Cli, BenchWithoutJsonPrintsAMarkdownTable) {
+  const auto bench_db = dir.file("bench.db");
+  const auto result =
+      run({"bench", "--db=sqlite:" + bench_db.string(), "--jobs", "200", "--enqueue-single", "10",
+           "--latency-samples", "5", "--concurrency", "4", "--prefetch", "0"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* line :
+       {"| measure | result | detail |", "| --- | ---: | --- |", "| drain, 1 x 4 | ",
+        "| enqueue, batches of 1000 | ", "| latency p50 / p90 / p99 | "}) {
+    EXPECT_NE(result.out.find(line), std::string::npos) << line << "\n" << result.out;
+  }
+  EXPECT_NE(result.out.find("Runs: 200 started, 200 succeeded"), std::string::npos) << result.out;
+}
+
 TEST_F(Cli, MigrateCreatesANewDatabase) {
   const auto fresh = dir.file("fresh.db");
   const auto result = run({"migrate", "--db=sqlite:" + fresh.string()});

@@ -834,33 +834,40 @@ int run_bench(const Globals& globals, const BenchOptions& opts) {
     return 0;
   }
 
-  fmt::print("errand {} bench — {} ({}), host {}, {} cores, {}\n", ERRAND_VERSION, stores.kind(),
+  // Without --json: a markdown table, then how each figure was measured.
+  fmt::print("errand {} bench — {} ({}), host {}, {} cores, {}\n\n", ERRAND_VERSION, stores.kind(),
              stores.where(), host_name(), std::thread::hardware_concurrency(), utc_now());
-  fmt::print("  enqueue, one job per call    {:>16}   ({} jobs)\n",
-             cell(result.enqueue_single_per_s, "jobs/s", 0), opts.enqueue_single);
-  fmt::print("  enqueue, batches of {:<5}    {:>16}   ({} jobs)\n", batch_size,
-             cell(result.enqueue_batch_per_s, "jobs/s", 0), opts.jobs);
-  fmt::print("  drain, {} x {:<3}              {:>16}   ({} no-op jobs in {})\n", opts.workers,
-             opts.concurrency, cell(result.drain_per_s, "jobs/s", 0), opts.jobs,
-             cell(result.drain_seconds, "s", 2));
-  fmt::print("  worker CPU per 1,000 jobs    {:>16}\n", cell(result.cpu_ms_per_1000, "ms", 1));
-  fmt::print("  worker peak RSS              {:>16}\n", cell(result.peak_rss_mb, "MiB", 1));
-  fmt::print("  latency p50 / p90 / p99      {} / {} / {}   ({} samples, max {})\n",
-             cell(p50, "ms", 2), cell(p90, "ms", 2), cell(p99, "ms", 2), result.latencies_ms.size(),
-             cell(pmax, "ms", 2));
+  fmt::print("| measure | result | detail |\n| --- | ---: | --- |\n");
+  const auto row = [](std::string_view measure, const std::string& value,
+                      const std::string& detail) {
+    fmt::print("| {} | {} | {} |\n", measure, value, detail);
+  };
+  row("enqueue, one job per call", cell(result.enqueue_single_per_s, "jobs/s", 0),
+      fmt::format("{} jobs", opts.enqueue_single));
+  row(fmt::format("enqueue, batches of {}", batch_size),
+      cell(result.enqueue_batch_per_s, "jobs/s", 0), fmt::format("{} jobs", opts.jobs));
+  row(fmt::format("drain, {} x {}", opts.workers, opts.concurrency),
+      cell(result.drain_per_s, "jobs/s", 0),
+      fmt::format("{} no-op jobs in {}", opts.jobs, cell(result.drain_seconds, "s", 2)));
+  row("worker CPU per 1,000 jobs", cell(result.cpu_ms_per_1000, "ms", 1), "");
+  row("worker peak RSS", cell(result.peak_rss_mb, "MiB", 1), "");
+  row("latency p50 / p90 / p99",
+      fmt::format("{} / {} / {}", cell(p50, "ms", 2), cell(p90, "ms", 2), cell(p99, "ms", 2)),
+      fmt::format("{} samples, max {}", result.latencies_ms.size(), cell(pmax, "ms", 2)));
+  if (!result.listen_latencies_ms.empty()) {
+    row("latency p50 / p90 / p99, LISTEN",
+        fmt::format("{} / {} / {}", cell(l50, "ms", 2), cell(l90, "ms", 2), cell(l99, "ms", 2)),
+        fmt::format("{} samples, max {}", result.listen_latencies_ms.size(), cell(lmax, "ms", 2)));
+  }
+  fmt::print("\n");
   if (result.drain_per_s) {
-    fmt::print("  runs: {} started, {} succeeded, {} retried, {} dead-lettered, {} lock lost\n",
+    fmt::print("Runs: {} started, {} succeeded, {} retried, {} dead-lettered, {} lock lost.\n",
                result.runs_started, result.runs_succeeded, result.retried, result.dead,
                result.lock_lost);
-    fmt::print("drain: {}.\nCPU: {}.\n", drain_how, cpu_how);
+    fmt::print("Drain: {}.\nCPU: {}.\n", drain_how, cpu_how);
   }
-  if (!result.listen_latencies_ms.empty()) {
-    fmt::print("  latency, LISTEN p50/p90/p99  {} / {} / {}   ({} samples, max {})\n",
-               cell(l50, "ms", 2), cell(l90, "ms", 2), cell(l99, "ms", 2),
-               result.listen_latencies_ms.size(), cell(lmax, "ms", 2));
-  }
-  if (!result.latencies_ms.empty()) fmt::print("latency: {}.\n", wakeup);
-  if (!result.listen_latencies_ms.empty()) fmt::print("latency, LISTEN: {}.\n", listen_how);
+  if (!result.latencies_ms.empty()) fmt::print("Latency: {}.\n", wakeup);
+  if (!result.listen_latencies_ms.empty()) fmt::print("Latency, LISTEN: {}.\n", listen_how);
   return 0;
 }
 
