@@ -607,6 +607,18 @@ void drain(Store& store, const std::string& url, const BenchOptions& opts, Resul
   result.peak_rss_mb_rusage = static_cast<double>(after.ru_maxrss) / 1024.0;
 }
 
+// Waits until the store is idle (nothing queued or locked, and a moment for the worker to go
+// back to sleep), then enqueues latency job `seq`; returns the time just before the enqueue.
+SteadyClock::time_point enqueue_on_idle(Store& store, std::int64_t seq) {
+  const auto lock_timeout = WorkerOptions{}.lock_timeout;
+  while (remaining(store.counts(lock_timeout)) != 0)
+    std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(5ms);
+  const auto before = SteadyClock::now();
+  enqueue(store, LatencyJob{seq}, "bench");
+  return before;
+}
+
 void latency(Stores& stores, const BenchOptions& opts, Result& result) {
   auto store = open_store(stores.fresh("latency"));
   BenchState state;
@@ -626,14 +638,8 @@ void latency(Stores& stores, const BenchOptions& opts, Result& result) {
   });
   constexpr std::int64_t warmup = 10;
   progress("latency: {} samples (+{} warm-up), one job at a time", opts.latency_samples, warmup);
-  const auto lock_timeout = WorkerOptions{}.lock_timeout;
   for (std::int64_t seq = 0; seq < opts.latency_samples + warmup; ++seq) {
-    // Idle: nothing queued or locked, and a moment for the worker to go back to sleep.
-    while (remaining(store->counts(lock_timeout)) != 0)
-      std::this_thread::sleep_for(1ms);
-    std::this_thread::sleep_for(5ms);
-    const auto before = SteadyClock::now();
-    enqueue(*store, LatencyJob{seq}, "bench");
+    const auto before = enqueue_on_idle(*store, seq);
     std::unique_lock lock(state.mutex);
     if (!state.started.wait_for(lock, 10s, [&] { return state.last_seq == seq; })) {
       throw std::runtime_error("bench: a latency job did not start within 10 s");
@@ -673,13 +679,8 @@ void latency_listen(Stores& stores, const BenchOptions& opts, Result& result) {
     constexpr std::int64_t warmup = 10;
     progress("latency (LISTEN): {} samples (+{} warm-up), worker in another process",
              opts.latency_samples, warmup);
-    const auto lock_timeout = WorkerOptions{}.lock_timeout;
     for (std::int64_t seq = 0; seq < opts.latency_samples + warmup; ++seq) {
-      while (remaining(store->counts(lock_timeout)) != 0)
-        std::this_thread::sleep_for(1ms);
-      std::this_thread::sleep_for(5ms);
-      const auto before = SteadyClock::now();
-      enqueue(*store, LatencyJob{seq}, "bench");
+      const auto before = enqueue_on_idle(*store, seq);
       const std::string line = read_line(child.from_child, std::chrono::seconds{10});
       long long got_seq = -1;
       long long started_ns = 0;
