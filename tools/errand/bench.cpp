@@ -126,6 +126,17 @@ struct WorkerProcessOptions {
   bool report_progress = false;
 };
 
+// The worker options set by --concurrency, --prefetch and --store-lanes (BenchOptions or
+// WorkerProcessOptions).
+template <class Opts>
+WorkerOptions worker_options_of(const Opts& opts) {
+  WorkerOptions options;
+  options.concurrency = static_cast<std::size_t>(opts.concurrency);
+  options.prefetch = static_cast<std::size_t>(opts.prefetch);
+  options.store_lanes = static_cast<std::size_t>(opts.store_lanes);
+  return options;
+}
+
 double seconds_since(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
@@ -384,10 +395,7 @@ int run_bench_worker(const Globals& globals, const WorkerProcessOptions& opts) {
   BenchState state;
   if (opts.report_starts) state.report_fd = 1;
   const auto registry = make_registry();
-  WorkerOptions options;
-  options.concurrency = static_cast<std::size_t>(opts.concurrency);
-  options.prefetch = static_cast<std::size_t>(opts.prefetch);
-  options.store_lanes = static_cast<std::size_t>(opts.store_lanes);
+  WorkerOptions options = worker_options_of(opts);
   std::atomic<std::uint64_t> succeeded{0};
   options.on_event = [&succeeded](const WorkerEvent& event) {
     if (event.kind == WorkerEvent::Kind::succeeded) succeeded.fetch_add(1);
@@ -623,10 +631,7 @@ void latency(Stores& stores, const BenchOptions& opts, Result& result) {
   auto store = open_store(stores.fresh("latency"));
   BenchState state;
   const auto registry = make_registry();
-  WorkerOptions options;
-  options.concurrency = static_cast<std::size_t>(opts.concurrency);
-  options.prefetch = static_cast<std::size_t>(opts.prefetch);
-  options.store_lanes = static_cast<std::size_t>(opts.store_lanes);
+  WorkerOptions options = worker_options_of(opts);
   Worker<BenchState> worker(store, registry, state, std::move(options));
   std::exception_ptr worker_error;
   std::jthread thread([&](std::stop_token stop) {
