@@ -1,10 +1,12 @@
 // errand bench: see bench.hpp. Each measured phase gets a store of its own (a fresh SQLite file or
-// a fresh PostgreSQL schema), so no phase sees another's rows; they are deleted (dropped) at the
-// end unless --keep.
+// a fresh PostgreSQL schema, see bench_scratch.hpp), so no phase sees another's rows; they are
+// removed at the end, or when the run is interrupted (bench_interrupt.hpp), unless --keep.
 #include "bench.hpp"
 
+#include "bench_interrupt.hpp"
+#include "bench_scratch.hpp"
+
 #include <fmt/format.h>
-#include <libpq-fe.h>
 #include <errand/errand.hpp>
 #include <nlohmann/json.hpp>
 
@@ -141,12 +143,6 @@ double seconds_since(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
-std::string random_suffix() {
-  std::random_device rd;
-  std::mt19937_64 gen((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
-  return fmt::format("{:08x}", static_cast<std::uint32_t>(gen()));
-}
-
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
@@ -154,130 +150,6 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 std::int64_t remaining(const JobCounts& c) {
   return c.ready + c.scheduled + c.running + c.abandoned;
 }
-
-// --- fresh stores ---------------------------------------------------------------------------
-
-// Removes errand's own query parameters (schema=, listen=) so libpq accepts the URL.
-std::string libpq_url(const std::string& url) {
-  const auto question = url.find('?');
-  if (question == std::string::npos) return url;
-  std::string kept = url.substr(0, question);
-  std::string_view query = std::string_view(url).substr(question + 1);
-  char separator = '?';
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const std::string_view key = item.substr(0, item.find('='));
-    if (item.empty() || key == "schema" || key == "listen") continue;
-    kept += separator;
-    kept += item;
-    separator = '&';
-  }
-  return kept;
-}
-
-// Hands out fresh store URLs for the phases of one run and removes them afterwards.
-class Stores {
- public:
-  explicit Stores(std::string base_url) : base_(std::move(base_url)), tag_(random_suffix()) {
-    if (starts_with(base_, "postgres://") || starts_with(base_, "postgresql://")) {
-      kind_ = "postgres";
-    } else if (starts_with(base_, "sqlite:")) {
-      kind_ = "sqlite";
-      sqlite_base_ = starts_with(base_, "sqlite://") ? base_.substr(9) : base_.substr(7);
-      if (sqlite_base_.empty()) throw std::runtime_error("bench: --db sqlite: needs a path");
-    } else {
-      throw std::runtime_error(
-          fmt::format("bench: unsupported --db {} (expected sqlite:PATH or postgres://...)",
-                      base_.substr(0, base_.find(':'))));
-    }
-  }
-  Stores(const Stores&) = delete;
-  Stores& operator=(const Stores&) = delete;
-  ~Stores() {
-    try {
-      cleanup();
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "bench: cleanup failed: {}\n", e.what());
-    }
-  }
-
-  const std::string& kind() const { return kind_; }
-  void keep(bool keep) { keep_ = keep; }
-
-  // A URL naming a store that does not exist yet.
-  std::string fresh(std::string_view phase) {
-    if (kind_ == "postgres") {
-      std::string schema = fmt::format("bench_{}_{}", tag_, phase);
-      schemas_.push_back(schema);
-      const char separator = base_.find('?') == std::string::npos ? '?' : '&';
-      return fmt::format("{}{}schema={}", base_, separator, schema);
-    }
-    const std::filesystem::path base(sqlite_base_);
-    std::filesystem::path path =
-        base.parent_path() /
-        fmt::format("{}-{}-{}{}", base.stem().string(), tag_, phase,
-                    base.extension().empty() ? std::string(".db") : base.extension().string());
-    if (std::filesystem::exists(path)) {
-      throw std::runtime_error(fmt::format("bench: {} exists already", path.string()));
-    }
-    files_.push_back(path);
-    return "sqlite:" + path.string();
-  }
-
-  // Where the phases' stores are, for the report.
-  std::string where() const {
-    if (kind_ == "postgres") return fmt::format("schemas bench_{}_*", tag_);
-    const std::filesystem::path base(sqlite_base_);
-    return (base.parent_path() / fmt::format("{}-{}-*", base.stem().string(), tag_)).string();
-  }
-
- private:
-  void cleanup() {
-    if (keep_) {
-      if (!files_.empty() || !schemas_.empty()) {
-        fmt::print(stderr, "bench: kept {}\n", where());
-      }
-      return;
-    }
-    for (const auto& path : files_) {
-      std::error_code ec;
-      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-        std::filesystem::remove(path.string() + suffix, ec);
-      }
-    }
-    files_.clear();
-    if (schemas_.empty()) return;
-    PGconn* conn = PQconnectdb(libpq_url(base_).c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-      fmt::print(stderr, "bench: cannot connect to drop {}: {}", where(), PQerrorMessage(conn));
-      PQfinish(conn);
-      return;
-    }
-    PQsetNoticeProcessor(
-        conn, [](void*, const char*) {}, nullptr);  // "drop cascades to ..."
-    for (const auto& schema : schemas_) {
-      // Names are bench_<hex>_<phase>: no quoting issues.
-      PGresult* res =
-          PQexec(conn, fmt::format("DROP SCHEMA IF EXISTS \"{}\" CASCADE", schema).c_str());
-      if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        fmt::print(stderr, "bench: could not drop schema {}: {}", schema, PQerrorMessage(conn));
-      }
-      PQclear(res);
-    }
-    PQfinish(conn);
-    schemas_.clear();
-  }
-
-  std::string base_;
-  std::string tag_;
-  std::string kind_;
-  std::string sqlite_base_;
-  std::vector<std::filesystem::path> files_;
-  std::vector<std::string> schemas_;
-  bool keep_ = false;
-};
 
 // --- worker processes -----------------------------------------------------------------------
 
@@ -350,35 +222,72 @@ std::string read_line(int fd, std::chrono::milliseconds timeout = std::chrono::m
 
 enum class Report { none, starts, progress };
 
-Child spawn_worker(const std::string& db_url, const BenchOptions& opts, Report report) {
+// The environment of a worker process: ours, with ERRAND_DB=`db_url` (never on the command line,
+// which every user can read in ps).
+std::vector<std::string> worker_environment(const std::string& db_url) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!starts_with(*e, "ERRAND_DB=")) env.emplace_back(*e);
+  }
+  env.push_back("ERRAND_DB=" + db_url);
+  return env;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (auto& s : strings)
+    out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// Starts an `errand bench-worker` on `db_url`, registered in `children`. It inherits the run's
+// SQLite lock (see bench_scratch.hpp), and SIGINT, SIGTERM and SIGPIPE act as by default there.
+Child spawn_worker(const std::string& db_url, const BenchOptions& opts, Report report,
+                   ChildSet& children) {
   int in_pipe[2];
   int out_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error(fmt::format("bench: pipe: {}", strerror(errno)));
   }
   std::vector<std::string> args = {"errand",        "bench-worker",
-                                   "--db",          db_url,
                                    "--concurrency", std::to_string(opts.concurrency),
                                    "--prefetch",    std::to_string(opts.prefetch),
                                    "--store-lanes", std::to_string(opts.store_lanes)};
   if (report == Report::starts) args.emplace_back("--report-starts");
   if (report == Report::progress) args.emplace_back("--report-progress");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
+  const std::vector<char*> argv = c_strings(args);
+  std::vector<std::string> env = worker_environment(db_url);
+  const std::vector<char*> envp = c_strings(env);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  // We block SIGINT and SIGTERM (Interruption) and ignore SIGPIPE; the worker must not.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (const int signo : {SIGINT, SIGTERM, SIGPIPE})
+    sigaddset(&defaults, signo);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
   // This very binary, by its real path so that ps and perf show it as errand, not exe.
   std::error_code ec;
   std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
   if (ec || !std::filesystem::exists(self)) self = "/proc/self/exe";  // e.g. replaced meanwhile
-  const int rc = posix_spawn(&pid, self.c_str(), &actions, nullptr, argv.data(), environ);
+  int rc = 0;
+  children.add([&] {
+    rc = posix_spawn(&pid, self.c_str(), &actions, &attributes, argv.data(), envp.data());
+    return rc == 0 ? pid : -1;
+  });
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   ::close(in_pipe[0]);
   ::close(out_pipe[1]);
   if (rc != 0) {
@@ -463,8 +372,8 @@ void progress(const char* format_string, auto&&... args) {
   fmt::print(stderr, "bench: {}\n", fmt::format(fmt::runtime(format_string), args...));
 }
 
-double enqueue_single(Stores& stores, const BenchOptions& opts) {
-  auto store = open_store(stores.fresh("single"));
+double enqueue_single(Scratch& scratch, const BenchOptions& opts) {
+  auto store = scratch.create("single").store;
   progress("enqueue: {} jobs, one per call", opts.enqueue_single);
   const auto start = SteadyClock::now();
   for (std::int64_t i = 0; i < opts.enqueue_single; ++i) {
@@ -493,7 +402,8 @@ double enqueue_batches(Store& store, const BenchOptions& opts) {
   return static_cast<double>(opts.jobs) / seconds_since(start);
 }
 
-void drain(Store& store, const std::string& url, const BenchOptions& opts, Result& result) {
+void drain(Store& store, const std::string& url, const BenchOptions& opts, ChildSet& workers,
+           Result& result) {
   progress("drain: starting {} worker process(es) x {} concurrency", opts.workers,
            opts.concurrency);
   struct rusage before {};
@@ -507,7 +417,7 @@ void drain(Store& store, const std::string& url, const BenchOptions& opts, Resul
   };
   try {
     for (std::int64_t i = 0; i < opts.workers; ++i) {
-      children.push_back(spawn_worker(url, opts, Report::progress));
+      children.push_back(spawn_worker(url, opts, Report::progress, workers));
     }
     for (auto& c : children) {
       if (read_line(c.from_child) != "ready") {
@@ -581,7 +491,7 @@ void drain(Store& store, const std::string& url, const BenchOptions& opts, Resul
     stop_all();
     for (auto& c : children) {
       if (c.from_child >= 0) ::close(c.from_child);
-      ::waitpid(c.pid, nullptr, 0);
+      workers.reap(c.pid);
     }
     throw;
   }
@@ -598,8 +508,7 @@ void drain(Store& store, const std::string& url, const BenchOptions& opts, Resul
       result.dead += dead;
       result.lock_lost += lost;
     }
-    int status = 0;
-    ::waitpid(c.pid, &status, 0);
+    const int status = workers.reap(c.pid);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       progress("warning: worker process {} ended with status {}", c.pid, status);
     }
@@ -627,8 +536,8 @@ SteadyClock::time_point enqueue_on_idle(Store& store, std::int64_t seq) {
   return before;
 }
 
-void latency(Stores& stores, const BenchOptions& opts, Result& result) {
-  auto store = open_store(stores.fresh("latency"));
+void latency(Scratch& scratch, const BenchOptions& opts, Result& result) {
+  auto store = scratch.create("latency").store;
   BenchState state;
   const auto registry = make_registry();
   WorkerOptions options = worker_options_of(opts);
@@ -660,11 +569,10 @@ void latency(Stores& stores, const BenchOptions& opts, Result& result) {
 }
 
 // Latency with the worker in another process, woken by PostgreSQL's LISTEN/NOTIFY.
-void latency_listen(Stores& stores, const BenchOptions& opts, Result& result) {
-  const std::string url = stores.fresh("listen");
-  auto store = open_store(url);
-  Child child = spawn_worker(url, opts, Report::starts);
-  auto finish = [&child] {
+void latency_listen(Scratch& scratch, const BenchOptions& opts, ChildSet& workers, Result& result) {
+  const auto [url, store] = scratch.create("listen");
+  Child child = spawn_worker(url, opts, Report::starts, workers);
+  auto finish = [&child, &workers] {
     if (child.to_child >= 0) ::close(child.to_child);
     child.to_child = -1;
     try {
@@ -674,7 +582,7 @@ void latency_listen(Stores& stores, const BenchOptions& opts, Result& result) {
       ::kill(child.pid, SIGKILL);
     }
     ::close(child.from_child);
-    ::waitpid(child.pid, nullptr, 0);
+    workers.reap(child.pid);
   };
   try {
     if (read_line(child.from_child) != "ready") {
@@ -740,21 +648,22 @@ std::string cell(const std::optional<double>& v, std::string_view unit, int deci
 
 int run_bench(const Globals& globals, const BenchOptions& opts) {
   ::signal(SIGPIPE, SIG_IGN);  // a worker process that died must not kill us
-  Stores stores(globals.db_url_or("sqlite:errand-bench.db"));
-  stores.keep(opts.keep);
+  // Declared in this order so that an interruption (destroyed first) outlives nothing it uses.
+  ChildSet workers;
+  Scratch scratch(globals.db_url_or("sqlite:errand-bench.db"), opts.keep);
+  Interruption interruption(scratch, workers);
   Result result;
 
-  if (!opts.skipped("enqueue")) result.enqueue_single_per_s = enqueue_single(stores, opts);
+  if (!opts.skipped("enqueue")) result.enqueue_single_per_s = enqueue_single(scratch, opts);
   if (!opts.skipped("enqueue") || !opts.skipped("drain")) {
-    const std::string url = stores.fresh("drain");
-    auto store = open_store(url);
+    const auto [url, store] = scratch.create("drain");
     // Timed as the enqueue-in-batches figure; the same jobs are then drained.
     result.enqueue_batch_per_s = enqueue_batches(*store, opts);
-    if (!opts.skipped("drain")) drain(*store, url, opts, result);
+    if (!opts.skipped("drain")) drain(*store, url, opts, workers, result);
   }
-  if (!opts.skipped("latency")) latency(stores, opts, result);
-  if (!opts.skipped("listen") && stores.kind() == "postgres") {
-    latency_listen(stores, opts, result);
+  if (!opts.skipped("latency")) latency(scratch, opts, result);
+  if (!opts.skipped("listen") && scratch.kind() == "postgres") {
+    latency_listen(scratch, opts, workers, result);
   }
 
   std::optional<double> p50, p90, p99, pmax;
@@ -775,7 +684,7 @@ int run_bench(const Globals& globals, const BenchOptions& opts) {
     lmax = v.back();
   }
   const std::string listen_how =
-      stores.kind() == "postgres"
+      scratch.kind() == "postgres"
           ? "worker in another process (errand bench-worker), woken by LISTEN/NOTIFY; "
             "start time by CLOCK_MONOTONIC in both processes"
           : "not measured: SQLite does not signal other processes, they see new jobs at their "
@@ -795,7 +704,7 @@ int run_bench(const Globals& globals, const BenchOptions& opts) {
 
   if (opts.json) {
     json line = {
-        {"store", stores.kind()},
+        {"store", scratch.kind()},
         {"jobs", opts.jobs},
         {"workers", opts.workers},
         {"concurrency", opts.concurrency},
@@ -841,8 +750,8 @@ int run_bench(const Globals& globals, const BenchOptions& opts) {
   }
 
   // Without --json: a markdown table, then how each figure was measured.
-  fmt::print("errand {} bench — {} ({}), host {}, {} cores, {}\n\n", ERRAND_VERSION, stores.kind(),
-             stores.where(), host_name(), std::thread::hardware_concurrency(), utc_now());
+  fmt::print("errand {} bench — {} ({}), host {}, {} cores, {}\n\n", ERRAND_VERSION, scratch.kind(),
+             scratch.where(), host_name(), std::thread::hardware_concurrency(), utc_now());
   fmt::print("| measure | result | detail |\n| --- | ---: | --- |\n");
   const auto row = [](std::string_view measure, const std::string& value,
                       const std::string& detail) {

@@ -24,10 +24,15 @@ int main(int argc, char** argv) {
   Globals globals;
   globals.program = argc > 0 ? argv[0] : "errand";
   globals.db_url = std::string(errand::default_database_url);
-  globals.db_option = app.add_option(
-      "--db", globals.db_url,
-      fmt::format("job database URL, sqlite:PATH (default: {}; for demo: sqlite:errand-demo.db)",
-                  errand::default_database_url));
+  // $ERRAND_DB when --db is not given: keeps a URL with a password off the command line, which
+  // every user of the machine can read (ps); errand bench passes it to its workers so.
+  globals.db_option =
+      app.add_option("--db", globals.db_url,
+                     fmt::format("job database URL, sqlite:PATH or postgres://... (default: "
+                                 "$ERRAND_DB when set, else {}; for demo: sqlite:errand-demo.db, "
+                                 "for bench: sqlite:errand-bench.db)",
+                                 errand::default_database_url))
+          ->envname("ERRAND_DB");
 
   std::vector<Command> commands;
   add_demo(app, globals, commands);
