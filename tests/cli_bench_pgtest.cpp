@@ -24,22 +24,13 @@
 #include <sstream>
 
 using errand_test::CliProcess;
+using errand_test::lines_starting;
 using errand_test::PgConnection;
 
 namespace {
 
 bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
-}
-
-std::vector<std::string> lines_starting(const std::string& text, std::string_view prefix) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with(prefix)) out.push_back(line);
-  }
-  return out;
 }
 
 std::string random_hex() {
@@ -128,26 +119,6 @@ class BenchPg : public ::testing::Test {
     return found;
   }
 
-  static pid_t wait_for_worker(const CliProcess& bench) {
-    pid_t worker = -1;
-    const bool seen = errand_test::eventually([&] {
-      for (const pid_t child : errand_test::child_pids(bench.pid())) {
-        if (contains(errand_test::cmdline(child), "bench-worker")) worker = child;
-      }
-      return worker > 0;
-    });
-    EXPECT_TRUE(seen) << "errand bench started no worker process";
-    return worker;
-  }
-
-  static void expect_exit(CliProcess& bench, int code) {
-    const auto status = bench.wait(errand_test::kDeadline);
-    ASSERT_TRUE(status) << "errand bench did not end\n" << bench.err();
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == code)
-        << errand_test::describe_status(*status) << ", expected exit " << code << "\n"
-        << bench.err();
-  }
-
   // True once no session holds the ownership lock of the run that created `schema`
   // (bench_<tag>_<phase>): its key is the tag's two 32-bit halves.
   bool run_lock_free(const std::string& schema) {
@@ -160,6 +131,19 @@ class BenchPg : public ::testing::Test {
                tag >> 32, tag & 0xffffffffu)) == 0;
   }
 
+  // Once the run that created `schema` is gone, a short run through `url` (default: url_) removes
+  // it, saying so in one line, and leaves no bench schema; returns that run's output.
+  errand_test::CliRun expect_next_run_removes(const std::string& schema, std::string url = {}) {
+    EXPECT_TRUE(errand_test::eventually([&] { return run_lock_free(schema); }));
+    auto next = run(kShort, url.empty() ? url_ : url);
+    EXPECT_TRUE(WIFEXITED(next.status) && WEXITSTATUS(next.status) == 0) << next.err;
+    const auto said = lines_starting(next.err, "bench: removed the leftovers");
+    EXPECT_EQ(said.size(), 1u) << next.err;
+    EXPECT_TRUE(!said.empty() && contains(said[0], schema)) << next.err;
+    EXPECT_TRUE(bench_schemas().empty()) << *bench_schemas().begin();
+    return next;
+  }
+
   errand_test::TempDir logs;
   std::unique_ptr<PgConnection> server_;
   std::unique_ptr<PgConnection> db_;
@@ -167,36 +151,43 @@ class BenchPg : public ::testing::Test {
   std::string url_;
 };
 
-TEST_F(BenchPg, SigintDuringTheDrainDropsEverySchemaAndStopsTheWorkers) {
-  auto bench = start(kLongDrain);
-  const std::string schema = wait_for_schema(*bench, "_drain");
-  const pid_t worker = wait_for_worker(*bench);
-  bench->signal(SIGINT);
-  expect_exit(*bench, 130);
-  const auto said = lines_starting(bench->err(), "bench: interrupted by SIGINT");
+struct Interrupt {
+  const char* phase;  // one with a worker process
+  int signo;
+  int exit_code;
+};
+
+class BenchPgInterrupt : public BenchPg, public ::testing::WithParamInterface<Interrupt> {};
+
+TEST_P(BenchPgInterrupt, DropsEverySchemaStopsTheWorkerAndExitsWith128PlusTheSignal) {
+  const Interrupt& p = GetParam();
+  const std::string phase = p.phase;
+  auto bench = start(phase == "drain" ? kLongDrain : kLongListen);
+  const std::string schema = wait_for_schema(*bench, "_" + phase);
+  const pid_t worker = errand_test::wait_for_bench_worker(*bench);
+  bench->signal(p.signo);
+  errand_test::expect_exit_code(*bench, p.exit_code);
+  const auto said = lines_starting(bench->err(), std::string("bench: interrupted by ") +
+                                                     (p.signo == SIGINT ? "SIGINT" : "SIGTERM"));
   ASSERT_EQ(said.size(), 1u) << bench->err();
-  EXPECT_TRUE(contains(said[0], "stopped 1 worker process(es); removed " + schema)) << said[0];
+  EXPECT_TRUE(contains(said[0], "stopped 1 worker process(es); removed ")) << said[0];
+  EXPECT_TRUE(contains(said[0], schema)) << said[0];
   EXPECT_TRUE(bench_schemas().empty()) << *bench_schemas().begin();
   EXPECT_TRUE(errand_test::process_gone(worker));
 }
 
-TEST_F(BenchPg, SigtermDuringTheListenPhaseDropsItsSchemaAndStopsTheWorker) {
-  auto bench = start(kLongListen);
-  const std::string schema = wait_for_schema(*bench, "_listen");
-  const pid_t worker = wait_for_worker(*bench);
-  bench->signal(SIGTERM);
-  expect_exit(*bench, 143);
-  const auto said = lines_starting(bench->err(), "bench: interrupted by SIGTERM");
-  ASSERT_EQ(said.size(), 1u) << bench->err();
-  EXPECT_TRUE(contains(said[0], "removed " + schema)) << said[0];
-  EXPECT_TRUE(bench_schemas().empty()) << *bench_schemas().begin();
-  EXPECT_TRUE(errand_test::process_gone(worker));
-}
+INSTANTIATE_TEST_SUITE_P(
+    PhasesWithWorkers, BenchPgInterrupt,
+    ::testing::Values(Interrupt{"drain", SIGINT, 130}, Interrupt{"drain", SIGTERM, 143},
+                      Interrupt{"listen", SIGINT, 130}, Interrupt{"listen", SIGTERM, 143}),
+    [](const auto& info) {
+      return std::string(info.param.phase) + (info.param.signo == SIGINT ? "Sigint" : "Sigterm");
+    });
 
 TEST_F(BenchPg, ASecondSigintDuringTheCleanUpNamesWhatIsLeftAndTheNextRunDropsIt) {
   auto bench = start(kLongDrain);
   const std::string schema = wait_for_schema(*bench, "_drain");
-  wait_for_worker(*bench);
+  errand_test::wait_for_bench_worker(*bench);
   // Holding a lock on its jobs table makes the clean-up's DROP wait (up to its 5 s lock timeout).
   PgConnection blocker(url_);
   blocker.exec("BEGIN; LOCK TABLE \"" + schema + "\".jobs IN ACCESS SHARE MODE");
@@ -207,7 +198,7 @@ TEST_F(BenchPg, ASecondSigintDuringTheCleanUpNamesWhatIsLeftAndTheNextRunDropsIt
                "AND wait_event_type = 'Lock' AND query LIKE 'DROP TABLE%'") == 1;
   })) << bench->err();
   bench->signal(SIGINT);
-  expect_exit(*bench, 130);
+  errand_test::expect_exit_code(*bench, 130);
   const auto said = lines_starting(bench->err(), "bench: stopped during the clean-up by SIGINT");
   ASSERT_EQ(said.size(), 1u) << bench->err();
   EXPECT_TRUE(contains(said[0], "left behind: " + schema)) << said[0];
@@ -215,37 +206,24 @@ TEST_F(BenchPg, ASecondSigintDuringTheCleanUpNamesWhatIsLeftAndTheNextRunDropsIt
   EXPECT_EQ(bench_schemas(), std::set<std::string>{schema});
 
   blocker.exec("ROLLBACK");
-  ASSERT_TRUE(errand_test::eventually([&] { return run_lock_free(schema); }));
-  const auto next = run(kShort);
-  ASSERT_TRUE(WIFEXITED(next.status) && WEXITSTATUS(next.status) == 0) << next.err;
-  const auto removed = lines_starting(next.err, "bench: removed the leftovers");
-  ASSERT_EQ(removed.size(), 1u) << next.err;
-  EXPECT_TRUE(contains(removed[0], schema)) << removed[0];
-  EXPECT_TRUE(bench_schemas().empty()) << *bench_schemas().begin();
+  expect_next_run_removes(schema);
 }
 
 TEST_F(BenchPg, TheNextRunDropsTheSchemasOfAKilledRun) {
   auto killed = start(kLongDrain);
   const std::string schema = wait_for_schema(*killed, "_drain");
-  const pid_t worker = wait_for_worker(*killed);
+  const pid_t worker = errand_test::wait_for_bench_worker(*killed);
   killed->signal(SIGKILL);
   ASSERT_TRUE(killed->wait(errand_test::kDeadline));
   ASSERT_TRUE(errand_test::eventually([&] { return errand_test::process_gone(worker); }));
-  ASSERT_TRUE(errand_test::eventually([&] { return run_lock_free(schema); }));
   ASSERT_TRUE(bench_schemas().count(schema));
-
-  const auto next = run(kShort);
-  ASSERT_TRUE(WIFEXITED(next.status) && WEXITSTATUS(next.status) == 0) << next.err;
-  const auto said = lines_starting(next.err, "bench: removed the leftovers");
-  ASSERT_EQ(said.size(), 1u) << next.err;
-  EXPECT_TRUE(contains(said[0], schema)) << said[0];
-  EXPECT_TRUE(bench_schemas().empty()) << *bench_schemas().begin();
+  expect_next_run_removes(schema);
 }
 
 TEST_F(BenchPg, ARunningBenchsSchemasAreLeftAlone) {
   auto running = start(kLongDrain);
   const std::string schema = wait_for_schema(*running, "_drain");
-  wait_for_worker(*running);
+  errand_test::wait_for_bench_worker(*running);
   const auto before = bench_schemas();
 
   const auto other = run(kShort);
@@ -254,7 +232,7 @@ TEST_F(BenchPg, ARunningBenchsSchemasAreLeftAlone) {
   EXPECT_EQ(bench_schemas(), before);
 
   running->signal(SIGINT);
-  expect_exit(*running, 130);
+  errand_test::expect_exit_code(*running, 130);
   EXPECT_TRUE(bench_schemas().empty()) << *bench_schemas().begin();
 }
 
@@ -407,21 +385,18 @@ TEST_F(BenchPassword, AppearsNeitherWhenInterruptedNorWhenLeftoversAreRemoved) {
   if (url.empty()) GTEST_SKIP() << "ERRAND_TEST_PG_URL has no user name to add a password to";
   auto interrupted = start(kLongDrain, url);
   wait_for_schema(*interrupted, "_drain");
-  wait_for_worker(*interrupted);
+  errand_test::wait_for_bench_worker(*interrupted);
   interrupted->signal(SIGINT);
-  expect_exit(*interrupted, 130);
+  errand_test::expect_exit_code(*interrupted, 130);
   expect_no_password(interrupted->err(), "the interruption");
 
   auto killed = start(kLongDrain, url);
   const std::string schema = wait_for_schema(*killed, "_drain");
-  const pid_t worker = wait_for_worker(*killed);
+  const pid_t worker = errand_test::wait_for_bench_worker(*killed);
   killed->signal(SIGKILL);
   ASSERT_TRUE(killed->wait(errand_test::kDeadline));
   ASSERT_TRUE(errand_test::eventually([&] { return errand_test::process_gone(worker); }));
-  ASSERT_TRUE(errand_test::eventually([&] { return run_lock_free(schema); }));
-  const auto next = run(kShort, url);
-  ASSERT_TRUE(WIFEXITED(next.status) && WEXITSTATUS(next.status) == 0) << next.err;
-  EXPECT_TRUE(contains(next.err, "bench: removed the leftovers")) << next.err;
+  const auto next = expect_next_run_removes(schema, url);
   expect_no_password(next.err, "the leftover removal");
   expect_no_password(next.out, "stdout");
 

@@ -22,6 +22,7 @@
 
 namespace fs = std::filesystem;
 using errand_test::CliProcess;
+using errand_test::lines_starting;
 using errand_test::TempDir;
 using namespace std::chrono_literals;
 
@@ -29,16 +30,6 @@ namespace {
 
 bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
-}
-
-std::vector<std::string> lines_starting(const std::string& text, std::string_view prefix) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with(prefix)) out.push_back(line);
-  }
-  return out;
 }
 
 // Workloads long enough that the bench is still in the phase when the test signals it (the test
@@ -90,28 +81,6 @@ class BenchCli : public ::testing::Test {
     return found;
   }
 
-  // Waits until `bench` runs an `errand bench-worker` child; returns its pid (-1 if none came).
-  static pid_t wait_for_worker(const CliProcess& bench) {
-    pid_t worker = -1;
-    const bool seen = errand_test::eventually([&] {
-      for (const pid_t child : errand_test::child_pids(bench.pid())) {
-        if (contains(errand_test::cmdline(child), "bench-worker")) worker = child;
-      }
-      return worker > 0;
-    });
-    EXPECT_TRUE(seen) << "errand bench started no worker process";
-    return worker;
-  }
-
-  // Waits for `bench` to end; expects it to have exited with `code`.
-  static void expect_exit(CliProcess& bench, int code) {
-    const auto status = bench.wait(errand_test::kDeadline);
-    ASSERT_TRUE(status) << "errand bench did not end\n" << bench.err();
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == code)
-        << errand_test::describe_status(*status) << ", expected exit " << code << "\n"
-        << bench.err();
-  }
-
   TempDir dir;   // the stores
   TempDir logs;  // the commands' stdout and stderr
 };
@@ -132,11 +101,11 @@ TEST_P(BenchInterrupt, RemovesEveryScratchFileSaysSoAndExitsWith128PlusTheSignal
                                         : kLongLatency);
   const std::string store = wait_for_file(*bench, "-" + phase + ".db");
   pid_t worker = -1;
-  if (phase == "drain") worker = wait_for_worker(*bench);
+  if (phase == "drain") worker = errand_test::wait_for_bench_worker(*bench);
   ASSERT_TRUE(files().count(store)) << store;
 
   bench->signal(p.signo);
-  expect_exit(*bench, p.exit_code);
+  errand_test::expect_exit_code(*bench, p.exit_code);
   const auto said = lines_starting(bench->err(), "bench: interrupted");
   ASSERT_EQ(said.size(), 1u) << bench->err();
   EXPECT_TRUE(contains(said[0], p.signo == SIGINT ? "SIGINT" : "SIGTERM")) << said[0];
@@ -162,7 +131,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST_F(BenchCli, TheNextRunRemovesTheLeftoversOfAKilledRunOnceItsWorkersAreGone) {
   auto killed = start(kLongDrain);
   const std::string store = wait_for_file(*killed, "-drain.db");
-  const pid_t worker = wait_for_worker(*killed);
+  const pid_t worker = errand_test::wait_for_bench_worker(*killed);
   killed->signal(SIGKILL);
   ASSERT_TRUE(killed->wait(errand_test::kDeadline));
   // Its worker sees its stdin close and ends; until then it holds the run's lock.
@@ -185,7 +154,7 @@ TEST_F(BenchCli, TheNextRunRemovesTheLeftoversOfAKilledRunOnceItsWorkersAreGone)
 TEST_F(BenchCli, ARunningBenchsFilesAreLeftAlone) {
   auto running = start(kLongDrain);
   const std::string store = wait_for_file(*running, "-drain.db");
-  wait_for_worker(*running);
+  errand_test::wait_for_bench_worker(*running);
   const auto before = files();
 
   const auto other = run(kShort);
@@ -195,7 +164,7 @@ TEST_F(BenchCli, ARunningBenchsFilesAreLeftAlone) {
             before);  // the other run's own files are gone, the running one's are all there
 
   running->signal(SIGINT);
-  expect_exit(*running, 130);
+  errand_test::expect_exit_code(*running, 130);
   EXPECT_TRUE(files().empty()) << "left behind: " << *files().begin();
 }
 
@@ -238,11 +207,11 @@ TEST_F(BenchCli, NothingButAnEarlierRunsBenchStoresIsRemoved) {
 TEST_F(BenchCli, WorkerProcessesGetTheDatabaseUrlInTheEnvironmentNotOnTheirCommandLine) {
   auto bench = start(kLongDrain);
   const std::string store = wait_for_file(*bench, "-drain.db");
-  const pid_t worker = wait_for_worker(*bench);
+  const pid_t worker = errand_test::wait_for_bench_worker(*bench);
   const std::string args = errand_test::cmdline(worker);
   const auto env = errand_test::environment(worker);
   bench->signal(SIGINT);
-  expect_exit(*bench, 130);
+  errand_test::expect_exit_code(*bench, 130);
 
   EXPECT_FALSE(contains(args, "--db")) << args;
   EXPECT_FALSE(contains(args, dir.path().string())) << args;

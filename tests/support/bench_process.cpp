@@ -1,6 +1,9 @@
 #include "support/bench_process.hpp"
 
 #include "support/temp_dir.hpp"
+#include "support/wait.hpp"
+
+#include <gtest/gtest.h>
 
 #include <sys/wait.h>
 
@@ -115,6 +118,36 @@ bool process_gone(pid_t pid) {
 
 std::string describe_status(int status) {
   return ChildProcess::describe(status);
+}
+
+pid_t wait_for_bench_worker(const CliProcess& bench) {
+  pid_t worker = -1;
+  eventually([&] {
+    for (const pid_t child : child_pids(bench.pid())) {
+      if (cmdline(child).find("bench-worker") != std::string::npos) worker = child;
+    }
+    return worker > 0 || process_gone(bench.pid());
+  });
+  EXPECT_GT(worker, 0) << "errand bench started no worker process\n" << bench.err();
+  return worker;
+}
+
+void expect_exit_code(CliProcess& process, int code) {
+  const auto status = process.wait(kDeadline);
+  ASSERT_TRUE(status) << "the process did not end\n" << process.err();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == code)
+      << describe_status(*status) << ", expected exit " << code << "\n"
+      << process.err();
+}
+
+std::vector<std::string> lines_starting(const std::string& text, std::string_view prefix) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with(prefix)) out.push_back(line);
+  }
+  return out;
 }
 
 }  // namespace errand_test

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace errand_test {
@@ -53,5 +54,14 @@ std::vector<std::string> environment(pid_t pid);
 bool process_gone(pid_t pid);
 // "exited with 130" for WIFEXITED statuses, "killed by signal N" else.
 std::string describe_status(int status);
+
+// Waits until `bench` runs an `errand bench-worker` child and returns its pid; records a test
+// failure and returns -1 when none came while it ran.
+pid_t wait_for_bench_worker(const CliProcess& bench);
+// Waits for `process` to end; records a test failure (with its stderr) unless it exited with
+// `code`.
+void expect_exit_code(CliProcess& process, int code);
+// The lines of `text` that start with `prefix`.
+std::vector<std::string> lines_starting(const std::string& text, std::string_view prefix);
 
 }  // namespace errand_test
