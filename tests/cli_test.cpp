@@ -179,7 +179,7 @@ TEST_F(Cli, DeadRetryAll) {
 }
 
 TEST_F(Cli, DeadPurgeDeletesDeadJobsOnly) {
-  const auto result = run({"dead", "purge", db()});
+  const auto result = run({"dead", "purge", "--all", db()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(contains(result.out, "2")) << result.out;
   SqliteDb sql(path());
@@ -301,7 +301,7 @@ TEST_F(Cli, MigrateCreatesANewDatabase) {
 TEST_F(Cli, BadDatabaseUrlsAreClearErrors) {
   const auto bad_url = run({"status", "--db=mysql://x"});
   EXPECT_NE(bad_url.exit_code, 0);
-  EXPECT_TRUE(contains(bad_url.err, "mysql://x")) << bad_url.err;
+  EXPECT_TRUE(contains(bad_url.err, "mysql:")) << bad_url.err;
 
   const auto notes = dir.file("notes.txt");
   errand_test::write_file(notes, std::string(2000, 'x'));

@@ -11,6 +11,8 @@ namespace errand {
 
 struct OpenOptions {
   std::shared_ptr<const Clock> clock{};  // the system clock when empty
+  // Whether a missing database is created and migrated, or refused (see OpenMode).
+  OpenMode mode = OpenMode::create;
 };
 
 // `sqlite:PATH` (relative or absolute; `sqlite:///ABSOLUTE/PATH` also works), or

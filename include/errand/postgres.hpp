@@ -35,6 +35,8 @@ struct PostgresOptions {
   // Clock for stored timestamps. Empty (the default): the database's now(), so hosts with
   // skewed clocks agree. Tests inject a ManualClock.
   std::shared_ptr<const Clock> clock{};
+  // Whether a missing database is created and migrated, or refused (see OpenMode).
+  OpenMode mode = OpenMode::create;
 };
 
 // Connects with a libpq conninfo string or URL (postgres://user@host:port/db?...; the usual PG*

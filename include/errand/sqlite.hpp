@@ -20,6 +20,8 @@ struct SqliteOptions {
   std::chrono::milliseconds busy_timeout{5000};
   // Clock for every stored timestamp; the system clock when empty.
   std::shared_ptr<const Clock> clock{};
+  // Whether a missing database is created and migrated, or refused (see OpenMode).
+  OpenMode mode = OpenMode::create;
 };
 
 // Opens (creating if missing) the database file at `path`, enables WAL and runs pending schema

@@ -12,11 +12,25 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace errand {
 
 using JobId = std::int64_t;
+
+// How a store is opened (SqliteOptions::mode, PostgresOptions::mode, OpenOptions::mode).
+enum class OpenMode {
+  // Creates the database (SQLite file, PostgreSQL schema) when missing and runs pending
+  // migrations. Workers, enqueuers, `errand migrate`, the demo and the benchmark.
+  create,
+  // The database must exist with errand's schema at this build's version: nothing is created or
+  // migrated (StoreError otherwise, naming `errand migrate`); the store may write rows.
+  existing,
+  // As `existing`, and the store never writes: inspection (`errand status`, `jobs`, `dead`,
+  // `workers`). Works on a read-only SQLite file; writing methods throw StoreError.
+  read_only,
+};
 
 // A job to insert. `payload` must be a JSON document (the store does not parse it).
 struct NewJob {
@@ -112,6 +126,36 @@ struct JobFilter {
 struct DeadFilter {
   std::optional<std::string> name{};
   std::size_t limit = 100;
+};
+
+// Which dead jobs a bulk dead-letter operation (retry_dead_jobs, purge_dead_jobs,
+// tally_dead_jobs) touches. "Every dead job" is never a default: build a selection with one of
+// the factories. Store checks every selection with check_dead_selection before using it.
+struct DeadSelection {
+  enum class Kind {
+    nothing,  // default-constructed: refused (ConfigError)
+    all,      // every dead job
+    name,     // the dead jobs whose type is exactly `name` (not empty)
+    ids,      // the dead jobs with these ids (at least one, each positive)
+  };
+  Kind kind = Kind::nothing;
+  std::string name{};
+  std::vector<JobId> ids{};
+
+  static DeadSelection all() { return {Kind::all, {}, {}}; }
+  static DeadSelection named(std::string type) { return {Kind::name, std::move(type), {}}; }
+  static DeadSelection with_ids(std::vector<JobId> ids) { return {Kind::ids, {}, std::move(ids)}; }
+};
+
+// The one check of a DeadSelection: throws ConfigError, saying what to give instead, unless it
+// selects on purpose (Kind::all; a non-empty name; a non-empty list of positive ids).
+void check_dead_selection(const DeadSelection& selection);
+
+// What a DeadSelection selects now (tally_dead_jobs): for --dry-run.
+struct DeadTally {
+  std::int64_t total = 0;
+  std::vector<std::pair<std::string, std::int64_t>> by_name{};  // job types, most jobs first
+  std::vector<JobId> ids{};  // the lowest `max_ids` selected ids, ascending
 };
 
 // A worker process as it registers itself in the store's workers table.
@@ -228,10 +272,31 @@ class Store {
   // Moves a dead job back to the jobs table (same id, error count reset, due now).
   // Returns false when no dead job has that id.
   virtual bool retry_dead(JobId id) = 0;
-  // Moves every dead job (optionally only those named `name`) back; returns how many.
-  virtual std::size_t retry_all_dead(std::optional<std::string_view> name) = 0;
-  // Deletes dead jobs (optionally only those named `name`); returns how many.
-  virtual std::size_t purge_dead(std::optional<std::string_view> name) = 0;
+
+  // Bulk dead-letter administration. Each first checks `which` (check_dead_selection: ConfigError,
+  // and nothing is touched, for a selection that selects nothing on purpose).
+  // Moves the selected dead jobs back, as retry_dead does; returns how many.
+  std::size_t retry_dead_jobs(const DeadSelection& which) {
+    check_dead_selection(which);
+    return retry_selected_dead(which);
+  }
+  // Deletes the selected dead jobs; returns how many.
+  std::size_t purge_dead_jobs(const DeadSelection& which) {
+    check_dead_selection(which);
+    return purge_selected_dead(which);
+  }
+  // Counts the selected dead jobs by type, and lists the lowest `max_ids` of their ids; changes
+  // nothing.
+  DeadTally tally_dead_jobs(const DeadSelection& which, std::size_t max_ids = 20) {
+    check_dead_selection(which);
+    return tally_selected_dead(which, max_ids);
+  }
+
+ protected:
+  // The stores' side of the three above; `which` has passed check_dead_selection.
+  virtual std::size_t retry_selected_dead(const DeadSelection& which) = 0;
+  virtual std::size_t purge_selected_dead(const DeadSelection& which) = 0;
+  virtual DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) = 0;
 };
 
 std::string_view to_string(JobState state);

@@ -11,11 +11,13 @@ std::shared_ptr<Store> open_store(std::string_view url, const OpenOptions& optio
   if (parsed.kind == detail::StoreUrl::Kind::sqlite) {
     SqliteOptions sqlite_options;
     sqlite_options.clock = options.clock;
+    sqlite_options.mode = options.mode;
     return open_sqlite(std::filesystem::path(std::move(parsed.sqlite_path)),
                        std::move(sqlite_options));
   }
   PostgresOptions pg_options;
   pg_options.clock = options.clock;
+  pg_options.mode = options.mode;
   if (parsed.schema) pg_options.schema = std::move(*parsed.schema);
   if (parsed.listen) pg_options.listen = *parsed.listen;
   return open_postgres(parsed.conninfo, std::move(pg_options));

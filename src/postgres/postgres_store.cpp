@@ -15,6 +15,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -654,26 +655,65 @@ class PostgresStore final : public Store {
     return resurrect("id = $2", params) == 1;
   }
 
-  std::size_t retry_all_dead(std::optional<std::string_view> name) override {
+  DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) override {
     Params params;
-    if (name) {
-      params.add(*name);
-      return resurrect("name = $2", params);
+    const std::string where = dead_where(which, params);
+    params.add(static_cast<std::int64_t>(
+        std::min<std::size_t>(max_ids, std::numeric_limits<std::int64_t>::max())));
+    // One statement, one snapshot: the counts by type, then the lowest ids (name NULL).
+    const std::string sql = fmt::format(
+        "WITH sel AS (SELECT id, name FROM {s}.dead_jobs WHERE {where})"
+        " (SELECT name, count(*) AS n FROM sel GROUP BY name ORDER BY n DESC, name)"
+        " UNION ALL (SELECT NULL, id FROM sel ORDER BY id LIMIT ${limit})",
+        fmt::arg("s", schema_), fmt::arg("where", where), fmt::arg("limit", params.size()));
+    auto c = pool_.acquire();
+    Result r = c->exec(sql, params);
+    DeadTally tally;
+    for (int i = 0; i < r.rows(); ++i) {
+      if (r.is_null(i, 0)) {
+        tally.ids.push_back(r.int64(i, 1));
+      } else {
+        tally.by_name.emplace_back(std::string(r.text(i, 0)), r.int64(i, 1));
+        tally.total += r.int64(i, 1);
+      }
     }
-    return resurrect("true", params);
+    return tally;
   }
 
-  std::size_t purge_dead(std::optional<std::string_view> name) override {
+  std::size_t retry_selected_dead(const DeadSelection& which) override {
+    Params tail;  // resurrect's parameters from $2 on
+    const std::string where = dead_where(which, tail, 1);
+    return resurrect(where, tail);
+  }
+
+  std::size_t purge_selected_dead(const DeadSelection& which) override {
     Params params;
-    if (name) params.add(*name);
+    const std::string where = dead_where(which, params);
     auto c = pool_.acquire();
-    return static_cast<std::size_t>(c->exec(fmt::format("DELETE FROM {}.dead_jobs WHERE {}",
-                                                        schema_, name ? "name = $1" : "true"),
-                                            params)
-                                        .affected());
+    return static_cast<std::size_t>(
+        c->exec(fmt::format("DELETE FROM {}.dead_jobs WHERE {}", schema_, where), params)
+            .affected());
   }
 
  private:
+  // The condition on dead_jobs selecting `which`; its value, if any, is appended to `params` and
+  // numbered after the `before` parameters that precede `params` in the statement.
+  static std::string dead_where(const DeadSelection& which, Params& params, int before = 0) {
+    switch (which.kind) {
+      case DeadSelection::Kind::all:
+        return "true";
+      case DeadSelection::Kind::name:
+        params.add(which.name);
+        return fmt::format("name = ${}", before + params.size());
+      case DeadSelection::Kind::ids:
+        params.add_array(which.ids);
+        return fmt::format("id = ANY(${}::int8[])", before + params.size());
+      case DeadSelection::Kind::nothing:  // refused by check_dead_selection before
+        break;
+    }
+    return "false";
+  }
+
   // Moves dead jobs matching `where` (its parameters from $2 on, already in `tail`) back.
   std::size_t resurrect(std::string_view where, const Params& tail) {
     Params params;

@@ -56,6 +56,27 @@ std::string read_only_hint(const std::string& path, bool always) {
       name, name);
 }
 
+// Whether this process may write both the file and its directory (read_only_hint has nothing to
+// say).
+bool may_write_file_and_directory(const std::string& path) {
+  return read_only_hint(path, false).empty();
+}
+
+// `path` as an SQLite URI opening it immutable: absolute, with '%', '?' and '#' encoded.
+std::string immutable_uri(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  std::string uri = "file:";
+  for (const char c : ec ? path : absolute.string()) {
+    if (c == '%' || c == '?' || c == '#') {
+      uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?immutable=1";
+}
+
 }  // namespace
 
 Statement::Statement(Connection& connection, std::string_view sql) : connection_(connection) {
@@ -135,10 +156,50 @@ std::optional<std::int64_t> Statement::optional_int64(int column) const {
   return int64(column);
 }
 
-Connection::Connection(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout)
-    : path_(path.string()), busy_timeout_(busy_timeout) {
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+Connection::Connection(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout,
+                       OpenMode mode)
+    : path_(path.string()), busy_timeout_(busy_timeout), mode_(mode) {
+  if (mode != OpenMode::create) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec) && !ec) {
+      throw StoreError(fmt::format(
+          "there is no errand database at '{}' (no such file); `errand migrate --db sqlite:{}` "
+          "creates one",
+          path_, path_));
+    }
+  }
+  constexpr int kNoMutex = SQLITE_OPEN_NOMUTEX;
+  switch (mode) {
+    case OpenMode::create:
+      open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | kNoMutex);
+      break;
+    case OpenMode::existing:
+      open(path_, SQLITE_OPEN_READWRITE | kNoMutex);
+      break;
+    case OpenMode::read_only:
+      // A read-only connection to a WAL database creates the -wal and -shm files when they are
+      // missing and cannot remove them on close: it would leave files behind (owned by the
+      // reader, which breaks later writers of another user). So:
+      if (may_write_file_and_directory(path_)) {
+        // This process may write the file and its directory: read-write, with every write
+        // refused (query_only); SQLite removes the -wal and -shm files on close as usual.
+        open(path_, SQLITE_OPEN_READWRITE | kNoMutex);
+        exec("PRAGMA query_only=ON");
+      } else if (std::filesystem::exists(path_ + "-wal")) {
+        // A writer has the database open (or crashed): read its WAL through the existing files.
+        open(path_, SQLITE_OPEN_READONLY | kNoMutex);
+      } else {
+        // No connection has the database open, so every committed row is in the main file:
+        // read it as immutable, creating and locking nothing. (A writer starting meanwhile
+        // can make this one read inconsistent; it never writes.)
+        open(immutable_uri(path_), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | kNoMutex);
+      }
+      break;
+  }
+}
+
+void Connection::open(const std::string& name, int flags) {
+  const int rc = sqlite3_open_v2(name.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close_v2(db_);
@@ -148,7 +209,7 @@ Connection::Connection(const std::filesystem::path& path, std::chrono::milliseco
         path_, message));
   }
   sqlite3_extended_result_codes(db_, 1);
-  sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
+  sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout_.count()));
 }
 
 Connection::~Connection() {

@@ -3,6 +3,8 @@
 // Every failure throws StoreError with the database path and SQLite's own message.
 #pragma once
 
+#include <errand/store.hpp>
+
 #include <sqlite3.h>
 
 #include <chrono>
@@ -64,8 +66,11 @@ class Query {
 
 class Connection {
  public:
-  // Opens (read-write, creating) the file. Throws StoreError naming the path.
-  Connection(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout);
+  // Opens the file as `mode` says (see open_flags in connection.cpp). Throws StoreError naming
+  // the path; for `existing` and `read_only`, one saying there is no database when the file
+  // does not exist.
+  Connection(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout,
+             OpenMode mode = OpenMode::create);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -76,6 +81,7 @@ class Connection {
   std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
   sqlite3* handle() const { return db_; }
+  OpenMode mode() const { return mode_; }
   const std::string& path() const { return path_; }
   std::chrono::milliseconds busy_timeout() const { return busy_timeout_; }
 
@@ -88,9 +94,13 @@ class Connection {
   // What to add to SQLite's message for result code `rc`: the likely cause and remedy, or "".
   std::string hint(int rc, int os_error) const;
 
+  // sqlite3_open_v2 of `name` with `flags`; throws StoreError naming the path.
+  void open(const std::string& name, int flags);
+
   sqlite3* db_ = nullptr;
   std::string path_;
   std::chrono::milliseconds busy_timeout_;
+  OpenMode mode_;
   std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
 };
 

@@ -83,6 +83,24 @@ void enable_wal(Connection& connection) {
   }
 }
 
+// For OpenMode::existing and read_only: the stored version when it is this build's, else
+// StoreError naming `errand migrate` (nothing is created or migrated).
+int require_current(Connection& connection) {
+  const int version = stored_schema_version(connection);
+  const int latest = static_cast<int>(kMigrations.size());
+  if (version == latest) return version;
+  if (version == 0) {
+    throw StoreError(fmt::format(
+        "SQLite database '{}' holds no errand schema (it is empty or another program's); "
+        "`errand migrate --db sqlite:{}` creates errand's tables in it",
+        connection.path(), connection.path()));
+  }
+  throw StoreError(fmt::format(
+      "SQLite database '{}' has errand schema version {}, this build uses {}: run `errand "
+      "migrate --db sqlite:{}` to upgrade it",
+      connection.path(), version, latest, connection.path()));
+}
+
 }  // namespace
 
 int latest_schema_version() {
@@ -127,6 +145,7 @@ int prepare_schema(Connection& connection) {
     }
   };
   check_not_newer(stored_schema_version(connection));
+  if (connection.mode() != OpenMode::create) return require_current(connection);
 
   enable_wal(connection);
 

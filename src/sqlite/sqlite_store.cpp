@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 
 namespace errand {
@@ -36,7 +37,7 @@ class SqliteStore final : public Store {
   SqliteStore(const std::filesystem::path& path, SqliteOptions options)
       : options_(std::move(options)),
         clock_(options_.clock ? options_.clock : system_clock()),
-        connection_(path, options_.busy_timeout) {
+        connection_(path, options_.busy_timeout, options_.mode) {
     std::error_code ec;
     const auto absolute = std::filesystem::absolute(path, ec);
     description_ = "sqlite:" + (ec ? path : absolute).string();
@@ -57,6 +58,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<JobId> enqueue(std::span<const NewJob> jobs) override {
+    require_writable("enqueue");
     std::vector<JobId> ids;
     ids.reserve(jobs.size());
     {
@@ -115,6 +117,7 @@ class SqliteStore final : public Store {
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
                             std::size_t max, Duration lock_timeout) override {
     Exchange exchange;
+    require_writable(max > 0 ? "claim" : "settle");
     if (outcomes.empty() && max == 0) return exchange;
     std::lock_guard lock(mutex_);
     const auto now = clock_->now();
@@ -148,6 +151,7 @@ class SqliteStore final : public Store {
   }
 
   TimePoint register_worker(const WorkerRegistration& worker) override {
+    require_writable("register_worker");
     std::lock_guard lock(mutex_);
     const auto now = clock_->now();
     upsert_worker(worker, now, now);
@@ -155,6 +159,7 @@ class SqliteStore final : public Store {
   }
 
   void heartbeat(const WorkerRegistration& worker, std::span<const JobId> held) override {
+    require_writable("heartbeat");
     int released = 0;
     {
       std::lock_guard lock(mutex_);
@@ -175,6 +180,7 @@ class SqliteStore final : public Store {
   }
 
   void remove_worker(std::string_view worker_id) override {
+    require_writable("remove_worker");
     int released = 0;
     {
       std::lock_guard lock(mutex_);
@@ -222,6 +228,7 @@ class SqliteStore final : public Store {
   }
 
   std::size_t forget_lost_workers(Duration rescue_after) override {
+    require_writable("forget_lost_workers");
     std::lock_guard lock(mutex_);
     auto forget = connection_.query(
         "DELETE FROM errand_workers WHERE heartbeat_at <= ?1 AND NOT EXISTS "
@@ -320,20 +327,49 @@ class SqliteStore final : public Store {
   }
 
   bool retry_dead(JobId id) override {
+    require_writable("retry_dead");
     return resurrect("WHERE id = ?2", [&](Statement& s) { s.bind(2, std::int64_t{id}); }) == 1;
   }
 
-  std::size_t retry_all_dead(std::optional<std::string_view> name) override {
-    if (name) return resurrect("WHERE name = ?2", [&](Statement& s) { s.bind(2, *name); });
-    return resurrect("", [](Statement&) {});
+ protected:
+  std::size_t retry_selected_dead(const DeadSelection& which) override {
+    require_writable("retry_dead_jobs");
+    return resurrect(dead_where(which, 2), [&](Statement& s) { bind_dead(s, which, 2); });
   }
 
-  std::size_t purge_dead(std::optional<std::string_view> name) override {
+  std::size_t purge_selected_dead(const DeadSelection& which) override {
+    require_writable("purge_dead_jobs");
     std::lock_guard lock(mutex_);
-    auto purge = connection_.query(name ? "DELETE FROM errand_dead_jobs WHERE name = ?1"
-                                        : "DELETE FROM errand_dead_jobs");
-    if (name) purge->bind(1, *name);
+    auto purge = connection_.query("DELETE FROM errand_dead_jobs " + dead_where(which, 1));
+    bind_dead(*purge, which, 1);
     return static_cast<std::size_t>(purge->run());
+  }
+
+  DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) override {
+    const std::string where = dead_where(which, 1);
+    std::lock_guard lock(mutex_);
+    Transaction tx(connection_, Transaction::Behavior::deferred);  // one consistent snapshot
+    DeadTally tally;
+    {
+      auto by_name = connection_.query("SELECT name, count(*) FROM errand_dead_jobs " + where +
+                                       " GROUP BY name ORDER BY 2 DESC, name");
+      bind_dead(*by_name, which, 1);
+      while (by_name->step()) {
+        tally.by_name.emplace_back(by_name->text(0), by_name->int64(1));
+        tally.total += by_name->int64(1);
+      }
+    }
+    {
+      auto ids =
+          connection_.query("SELECT id FROM errand_dead_jobs " + where + " ORDER BY id LIMIT ?2");
+      bind_dead(*ids, which, 1);
+      ids->bind(2, static_cast<std::int64_t>(
+                       std::min<std::size_t>(max_ids, std::numeric_limits<std::int64_t>::max())));
+      while (ids->step())
+        tally.ids.push_back(ids->int64(0));
+    }
+    tx.commit();
+    return tally;
   }
 
  private:
@@ -406,6 +442,35 @@ class SqliteStore final : public Store {
       }
     }
     return false;
+  }
+
+  // Throws StoreError when the store was opened read-only.
+  void require_writable(std::string_view operation) const {
+    if (options_.mode != OpenMode::read_only) return;
+    throw StoreError(
+        fmt::format("{}: {} is not allowed: the store was opened read-only (OpenMode::read_only)",
+                    description_, operation));
+  }
+
+  // The WHERE clause of errand_dead_jobs selecting `which`, its value (if any) parameter `param`.
+  static std::string dead_where(const DeadSelection& which, int param) {
+    switch (which.kind) {
+      case DeadSelection::Kind::name:
+        return fmt::format("WHERE name = ?{}", param);
+      case DeadSelection::Kind::ids:
+        return fmt::format("WHERE id IN (SELECT value FROM json_each(?{}))", param);
+      case DeadSelection::Kind::all:
+        return "";
+      case DeadSelection::Kind::nothing:  // refused by check_dead_selection before
+        break;
+    }
+    return "WHERE 0";
+  }
+  static void bind_dead(Statement& statement, const DeadSelection& which, int param) {
+    if (which.kind == DeadSelection::Kind::name) statement.bind(param, which.name);
+    if (which.kind == DeadSelection::Kind::ids) {
+      statement.bind(param, fmt::format("[{}]", fmt::join(which.ids, ",")));
+    }
   }
 
   // Moves dead jobs matching `where` (parameters from ?2) back into the jobs table, due now,

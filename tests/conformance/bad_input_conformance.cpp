@@ -488,7 +488,7 @@ TEST_P(StoreConformance, BadInputSqlMetacharactersInRecordedErrorsRoundTrip) {
 }
 
 // Name filters take the name literally: LIKE wildcards, quotes and placeholders match only rows
-// of exactly that name, in list_jobs, list_dead, retry_all_dead and purge_dead.
+// of exactly that name, in list_jobs, list_dead, retry_dead_jobs and purge_dead_jobs.
 TEST_P(StoreConformance, BadInputNameFiltersWithMetacharactersMatchOnlyThatName) {
   const std::vector<std::string> names = {
       "%", "_", "a%", "a_", "ab", "abc", "'; DROP TABLE jobs; --", "\"", "\\", "$1", "?"};
@@ -539,20 +539,20 @@ TEST_P(StoreConformance, BadInputNameFiltersWithMetacharactersMatchOnlyThatName)
     for (const auto& dead : listed)
       EXPECT_EQ(dead.name, name);
   }
-  EXPECT_EQ(store->purge_dead("%%"), 0u);
-  EXPECT_EQ(store->retry_all_dead("' OR '1'='1"), 0u);
+  EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("%%")), 0u);
+  EXPECT_EQ(store->retry_dead_jobs(errand::DeadSelection::named("' OR '1'='1")), 0u);
   EXPECT_EQ(rows_in("dead_jobs"), static_cast<std::int64_t>(2 * names.size()));
 
-  // retry_all_dead("%") and ("_") move back only those names.
-  EXPECT_EQ(store->retry_all_dead("%"), 2u);
-  EXPECT_EQ(store->retry_all_dead("a_"), 2u);
+  // Retrying "%" and "a_" moves back only those names.
+  EXPECT_EQ(store->retry_dead_jobs(errand::DeadSelection::named("%")), 2u);
+  EXPECT_EQ(store->retry_dead_jobs(errand::DeadSelection::named("a_")), 2u);
   EXPECT_EQ(rows_in("jobs"), 4);
   for (const auto& job : all_jobs())
     EXPECT_TRUE(job.name == "%" || job.name == "a_") << job.name;
-  // purge_dead with the injection-looking name deletes only its two rows.
-  EXPECT_EQ(store->purge_dead("'; DROP TABLE jobs; --"), 2u);
-  EXPECT_EQ(store->purge_dead("_"), 2u);
-  EXPECT_EQ(store->purge_dead("\\"), 2u);
+  // Purging the injection-looking name deletes only its two rows.
+  EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("'; DROP TABLE jobs; --")), 2u);
+  EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("_")), 2u);
+  EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("\\")), 2u);
   EXPECT_EQ(rows_in("dead_jobs"), static_cast<std::int64_t>(2 * (names.size() - 5)));
   for (const auto& dead : all_dead()) {
     EXPECT_TRUE(dead.name != "%" && dead.name != "a_" && dead.name != "_" && dead.name != "\\" &&
@@ -582,8 +582,10 @@ TEST_P(StoreConformance, BadInputNameFilterWithANulByteIsNotCutShort) {
     errand::DeadFilter dead_filter;
     dead_filter.name = std::string(cut);
     EXPECT_TRUE(store->list_dead(dead_filter).empty()) << "matched the name cut at the NUL";
-    EXPECT_EQ(store->retry_all_dead(cut), 0u) << "retried jobs of the name cut at the NUL";
-    EXPECT_EQ(store->purge_dead(cut), 0u) << "purged jobs of the name cut at the NUL";
+    EXPECT_EQ(store->retry_dead_jobs(errand::DeadSelection::named(std::string(cut))), 0u)
+        << "retried jobs of the name cut at the NUL";
+    EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named(std::string(cut))), 0u)
+        << "purged jobs of the name cut at the NUL";
   } catch (const errand::StoreError& e) {
     RecordProperty("store_behaviour", std::string("rejected: ") + e.what());
   }

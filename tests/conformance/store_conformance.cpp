@@ -542,19 +542,19 @@ TEST_P(StoreConformance, RetryAllDeadAndPurgeHonourTheNameFilter) {
   only_y.name = "Y";
   EXPECT_EQ(store->list_dead(only_y).size(), 2u);
 
-  EXPECT_EQ(store->retry_all_dead("Y"), 2u);
+  EXPECT_EQ(store->retry_dead_jobs(errand::DeadSelection::named("Y")), 2u);
   EXPECT_EQ(all_dead().size(), 3u);
   EXPECT_EQ(storage->count("jobs", "name = 'Y'"), 2);
-  EXPECT_EQ(store->purge_dead("Z"), 0u);
-  EXPECT_EQ(store->purge_dead("X"), 3u);
+  EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("Z")), 0u);
+  EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("X")), 3u);
   EXPECT_EQ(rows_in("dead_jobs"), 0);
 
   make_dead(*store, "X");
   make_dead(*store, "W");
-  EXPECT_EQ(store->retry_all_dead(std::nullopt), 2u);
+  EXPECT_EQ(store->retry_dead_jobs(errand::DeadSelection::all()), 2u);
   EXPECT_EQ(rows_in("jobs"), 4);
   make_dead(*store, "X");
-  EXPECT_EQ(store->purge_dead(std::nullopt), 1u);
+  EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::all()), 1u);
   EXPECT_EQ(rows_in("dead_jobs"), 0);
 }
 

@@ -94,12 +94,6 @@ class ForwardingStore final : public errand::Store {
     return inner_->list_dead(filter);
   }
   bool retry_dead(errand::JobId id) override { return inner_->retry_dead(id); }
-  std::size_t retry_all_dead(std::optional<std::string_view> name) override {
-    return inner_->retry_all_dead(name);
-  }
-  std::size_t purge_dead(std::optional<std::string_view> name) override {
-    return inner_->purge_dead(name);
-  }
   errand::TimePoint register_worker(const errand::WorkerRegistration& worker) override {
     if (take(fail_beats)) throw errand::StoreError("injected register_worker failure");
     return inner_->register_worker(worker);
@@ -120,6 +114,18 @@ class ForwardingStore final : public errand::Store {
     return inner_->forget_lost_workers(rescue_after);
   }
   std::atomic<std::int64_t> heartbeats{0};
+
+ protected:
+  std::size_t retry_selected_dead(const errand::DeadSelection& which) override {
+    return inner_->retry_dead_jobs(which);
+  }
+  std::size_t purge_selected_dead(const errand::DeadSelection& which) override {
+    return inner_->purge_dead_jobs(which);
+  }
+  errand::DeadTally tally_selected_dead(const errand::DeadSelection& which,
+                                        std::size_t max_ids) override {
+    return inner_->tally_dead_jobs(which, max_ids);
+  }
 
  private:
   static bool take(std::atomic<int>& counter) {

@@ -2,6 +2,7 @@
 // a fresh PostgreSQL schema, see bench_scratch.hpp), so no phase sees another's rows; they are
 // removed at the end, or when the run is interrupted (bench_interrupt.hpp), unless --keep.
 #include "bench.hpp"
+#include "numbers.hpp"
 
 #include "bench_interrupt.hpp"
 #include "bench_scratch.hpp"
@@ -794,31 +795,27 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
       "bench",
       "Measure enqueue and drain throughput, enqueue-to-run latency, and worker CPU and memory, "
       "in fresh stores beside --db (SQLite files, or PostgreSQL schemas bench_*) removed after");
-  cmd->add_option("--jobs", opts->jobs, "no-op jobs queued (in batches) and then drained")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--workers", opts->workers, "worker processes for the drain")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 256));
-  cmd->add_option("--concurrency", opts->concurrency, "jobs run at once by each worker")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
-  cmd->add_option("--prefetch", opts->prefetch,
-                  "jobs each worker claims beyond its free slots (WorkerOptions::prefetch)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 100000));
-  cmd->add_option("--store-lanes", opts->store_lanes,
-                  "settle-and-claim round trips each worker keeps in flight "
-                  "(WorkerOptions::store_lanes)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  cmd->add_option("--enqueue-single", opts->enqueue_single, "jobs enqueued one per call")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--latency-samples", opts->latency_samples,
-                  "jobs enqueued one at a time on an idle worker")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  // Numbers through numbers.hpp: plain decimal digits within these bounds.
+  constexpr Bounds kJobs{1, 100'000'000, "jobs", ""};
+  constexpr Bounds kWorkers{1, 256, "", ""};
+  constexpr Bounds kConcurrency{1, 4096, "", ""};
+  constexpr Bounds kPrefetch{0, 100'000, "", ""};
+  constexpr Bounds kStoreLanes{1, 64, "", ""};
+  constexpr Bounds kSingles{1, 10'000'000, "jobs", ""};
+  constexpr Bounds kSamples{1, 1'000'000, "", ""};
+  add_number(*cmd, "--jobs", opts->jobs, kJobs, "no-op jobs queued (in batches) and then drained");
+  add_number(*cmd, "--workers", opts->workers, kWorkers, "worker processes for the drain");
+  add_number(*cmd, "--concurrency", opts->concurrency, kConcurrency,
+             "jobs run at once by each worker");
+  add_number(*cmd, "--prefetch", opts->prefetch, kPrefetch,
+             "jobs each worker claims beyond its free slots (WorkerOptions::prefetch)");
+  add_number(*cmd, "--store-lanes", opts->store_lanes, kStoreLanes,
+             "settle-and-claim round trips each worker keeps in flight "
+             "(WorkerOptions::store_lanes)");
+  add_number(*cmd, "--enqueue-single", opts->enqueue_single, kSingles,
+             "jobs enqueued one per call");
+  add_number(*cmd, "--latency-samples", opts->latency_samples, kSamples,
+             "jobs enqueued one at a time on an idle worker");
   cmd->add_option("--skip", opts->skip,
                   "phases to skip: enqueue, drain, latency, listen (PostgreSQL: latency with the "
                   "worker in another process)")
@@ -831,9 +828,9 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
   auto worker_opts = std::make_shared<WorkerProcessOptions>();
   auto* worker_cmd = app.add_subcommand("bench-worker", "worker process of errand bench");
   worker_cmd->group("");  // hidden
-  worker_cmd->add_option("--concurrency", worker_opts->concurrency)->check(CLI::Range(1, 4096));
-  worker_cmd->add_option("--prefetch", worker_opts->prefetch)->check(CLI::Range(0, 100000));
-  worker_cmd->add_option("--store-lanes", worker_opts->store_lanes)->check(CLI::Range(1, 64));
+  add_number(*worker_cmd, "--concurrency", worker_opts->concurrency, kConcurrency, "");
+  add_number(*worker_cmd, "--prefetch", worker_opts->prefetch, kPrefetch, "");
+  add_number(*worker_cmd, "--store-lanes", worker_opts->store_lanes, kStoreLanes, "");
   worker_cmd->add_flag("--report-starts", worker_opts->report_starts);
   worker_cmd->add_flag("--report-progress", worker_opts->report_progress);
   commands.push_back(

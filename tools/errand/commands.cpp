@@ -1,10 +1,13 @@
 #include "commands.hpp"
 
 #include "format.hpp"
+#include "numbers.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <errand/errand.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -47,11 +50,16 @@ void print_limit_note(std::size_t shown, std::size_t limit) {
 }
 
 CLI::Option* add_lock_timeout(CLI::App& cmd, std::int64_t& seconds) {
-  return cmd
-      .add_option("--lock-timeout", seconds,
-                  "seconds after which a locked job counts as abandoned rather than running")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  return add_number(cmd, "--lock-timeout", seconds, kSecondsOrZero,
+                    "seconds after which a locked job counts as abandoned rather than running");
+}
+
+// The store at --db. Inspection opens it read_only, dead-letter changes `existing`: neither
+// creates nor migrates a database (see OpenMode).
+std::shared_ptr<Store> open_db(const Globals& globals, OpenMode mode) {
+  OpenOptions options;
+  options.mode = mode;
+  return open_store(globals.db_url_or(default_database_url), options);
 }
 
 // --- migrate ---
@@ -70,7 +78,7 @@ struct StatusOptions {
 };
 
 int status(const Globals& globals, const StatusOptions& opts) {
-  auto store = open_store(globals.db_url_or(default_database_url));
+  auto store = open_db(globals, OpenMode::read_only);
   const JobCounts c = store->counts(std::chrono::seconds{opts.lock_timeout_s});
   if (opts.json) {
     print_json_line({{"db", store->describe()},
@@ -108,7 +116,7 @@ struct JobsOptions {
 };
 
 int jobs(const Globals& globals, const JobsOptions& opts) {
-  auto store = open_store(globals.db_url_or(default_database_url));
+  auto store = open_db(globals, OpenMode::read_only);
   JobFilter filter;
   if (!opts.state.empty()) filter.state = parse_job_state(opts.state);
   if (!opts.name.empty()) filter.name = opts.name;
@@ -168,7 +176,7 @@ struct WorkersOptions {
 };
 
 int workers(const Globals& globals, const WorkersOptions& opts) {
-  auto store = open_store(globals.db_url_or(default_database_url));
+  auto store = open_db(globals, OpenMode::read_only);
   const std::vector<WorkerInfo> rows = store->list_workers();
   const Duration rescue_after = std::chrono::seconds{opts.rescue_after_s};
   const auto state_of = [&](const WorkerInfo& w) {
@@ -219,24 +227,106 @@ struct DeadOptions {
   bool json = false;
 };
 
-struct RetryOptions {
-  JobId id = 0;
-  CLI::Option* id_option = nullptr;
+// Options of `dead retry` and `dead purge`: which dead jobs (exactly one of --all, --name TYPE,
+// IDs) and --dry-run.
+struct DeadActionOptions {
+  std::vector<JobId> ids;
   bool all = false;
   std::string name;
+  CLI::Option* name_option = nullptr;
+  bool dry_run = false;
 };
 
-std::optional<std::string_view> name_filter(const std::string& name) {
-  if (name.empty()) return std::nullopt;
-  return name;
-}
-
-std::string jobs_word(std::size_t n) {
+std::string jobs_word(std::int64_t n) {
   return n == 1 ? "job" : "jobs";
 }
 
+// The selection the options make. Throws std::invalid_argument naming the options when they
+// make none, or several, or give an empty --name: nothing is opened then.
+DeadSelection selection_of(const DeadActionOptions& opts, std::string_view verb) {
+  const bool named = opts.name_option->count() > 0;
+  const int given = int{opts.all} + int{named} + int{!opts.ids.empty()};
+  if (given == 0) {
+    throw std::invalid_argument(fmt::format(
+        "dead {0}: say which dead jobs to {0}: --all (every dead job), --name TYPE (the dead "
+        "jobs of one type) or their IDs; --dry-run shows how many that would be",
+        verb));
+  }
+  if (named && opts.name.empty()) {
+    throw std::invalid_argument(fmt::format(
+        "dead {0}: --name is empty (an unset shell variable?); give a job type (`errand dead` "
+        "lists them), or --all to {0} every dead job",
+        verb));
+  }
+  if (given > 1) {
+    throw std::invalid_argument(
+        fmt::format("dead {}: give only one of --all, --name TYPE and IDs", verb));
+  }
+  if (opts.all) return DeadSelection::all();
+  if (named) return DeadSelection::named(opts.name);
+  return DeadSelection::with_ids(opts.ids);
+}
+
+// "2 Fail, 1 Text; ids 3, 5, 9": the types and first ids of a tally, briefly.
+std::string tally_text(const DeadTally& tally) {
+  constexpr std::size_t kTypes = 5;
+  std::vector<std::string> types;
+  for (std::size_t i = 0; i < tally.by_name.size() && i < kTypes; ++i) {
+    types.push_back(
+        fmt::format("{} {}", tally.by_name[i].second, one_line(tally.by_name[i].first)));
+  }
+  if (tally.by_name.size() > kTypes) {
+    types.push_back(fmt::format("{} more types", tally.by_name.size() - kTypes));
+  }
+  std::string text = fmt::format("{}", fmt::join(types, ", "));
+  if (!tally.ids.empty()) {
+    text += fmt::format("; ids {}", fmt::join(tally.ids, ", "));
+    if (static_cast<std::int64_t>(tally.ids.size()) < tally.total) text += ", ...";
+  }
+  return text;
+}
+
+// The ids of `selection` (an ids selection) that `tally` did not find.
+std::vector<JobId> missing_ids(const DeadSelection& selection, const DeadTally& tally) {
+  std::vector<JobId> missing;
+  for (JobId id : selection.ids) {
+    if (std::find(tally.ids.begin(), tally.ids.end(), id) == tally.ids.end() &&
+        std::find(missing.begin(), missing.end(), id) == missing.end()) {
+      missing.push_back(id);
+    }
+  }
+  return missing;
+}
+
+// `dead retry` and `dead purge`: `act` applies the selection and returns how many it touched;
+// `done` says what became of them ("back in the queue", ...).
+template <class Act>
+int dead_action(const Globals& globals, const DeadActionOptions& opts, std::string_view verb,
+                std::string_view done, Act act) {
+  const DeadSelection selection = selection_of(opts, verb);
+  auto store = open_db(globals, opts.dry_run ? OpenMode::read_only : OpenMode::existing);
+  // By id: the tally says which ids are not dead (each listed, as there are few).
+  const bool by_id = selection.kind == DeadSelection::Kind::ids;
+  const DeadTally tally = opts.dry_run || by_id
+                              ? store->tally_dead_jobs(selection, by_id ? selection.ids.size() : 10)
+                              : DeadTally{};
+  const std::vector<JobId> missing = by_id ? missing_ids(selection, tally) : std::vector<JobId>{};
+  if (opts.dry_run) {
+    fmt::print("would {} {} dead {}{}{} (dry run: nothing changed)\n", verb, tally.total,
+               jobs_word(tally.total), tally.total > 0 ? ": " : "", tally_text(tally));
+  } else {
+    const auto n = static_cast<std::int64_t>(act(*store, selection));
+    fmt::print("{} dead {} {}\n", n, jobs_word(n), done);
+  }
+  if (!missing.empty()) {
+    throw std::runtime_error(
+        fmt::format("no dead job with id {} in {}", fmt::join(missing, ", "), store->describe()));
+  }
+  return 0;
+}
+
 int dead_list(const Globals& globals, const DeadOptions& opts) {
-  auto store = open_store(globals.db_url_or(default_database_url));
+  auto store = open_db(globals, OpenMode::read_only);
   DeadFilter filter;
   if (!opts.name.empty()) filter.name = opts.name;
   filter.limit = opts.limit;
@@ -279,29 +369,28 @@ int dead_list(const Globals& globals, const DeadOptions& opts) {
   return 0;
 }
 
-int dead_retry(const Globals& globals, const RetryOptions& opts) {
-  if (opts.id_option->count() == 0 && !opts.all) {
-    throw std::invalid_argument("dead retry: give a dead job's ID, or --all");
-  }
-  auto store = open_store(globals.db_url_or(default_database_url));
-  if (opts.all) {
-    const std::size_t n = store->retry_all_dead(name_filter(opts.name));
-    fmt::print("{} dead {} back in the queue\n", n, jobs_word(n));
-    return 0;
-  }
-  if (!store->retry_dead(opts.id)) {
-    throw std::runtime_error(
-        fmt::format("no dead job with id {} in {}", opts.id, store->describe()));
-  }
-  fmt::print("dead job {} is back in the queue (error count reset, due now)\n", opts.id);
-  return 0;
+int dead_retry(const Globals& globals, const DeadActionOptions& opts) {
+  return dead_action(
+      globals, opts, "retry", "back in the queue (error count reset, due now)",
+      [](Store& store, const DeadSelection& which) { return store.retry_dead_jobs(which); });
 }
 
-int dead_purge(const Globals& globals, const std::string& name) {
-  auto store = open_store(globals.db_url_or(default_database_url));
-  const std::size_t n = store->purge_dead(name_filter(name));
-  fmt::print("purged {} dead {}\n", n, jobs_word(n));
-  return 0;
+int dead_purge(const Globals& globals, const DeadActionOptions& opts) {
+  return dead_action(
+      globals, opts, "purge", "purged (deleted for good)",
+      [](Store& store, const DeadSelection& which) { return store.purge_dead_jobs(which); });
+}
+
+// Declares the options of `dead retry` / `dead purge` on `cmd`.
+void add_dead_action_options(CLI::App& cmd, DeadActionOptions& opts, std::string_view verb) {
+  add_number(cmd, "ids", opts.ids, kJobId, fmt::format("ids of the dead jobs to {}", verb));
+  cmd.add_flag("--all", opts.all, fmt::format("{} every dead job", verb));
+  opts.name_option = cmd.add_option("--name", opts.name,
+                                    fmt::format("{} the dead jobs of this type (not empty)", verb));
+  cmd.add_flag("--dry-run", opts.dry_run,
+               fmt::format("print how many dead jobs (which types and ids) would be {}d, and "
+                           "change nothing",
+                           verb == "retry" ? "retrie" : verb));
 }
 
 }  // namespace
@@ -324,11 +413,9 @@ void add_workers(CLI::App& app, const Globals& globals, std::vector<Command>& co
   auto opts = std::make_shared<WorkersOptions>();
   auto* cmd = app.add_subcommand(
       "workers", "List worker processes: host, pid, start, last heartbeat, running jobs");
-  cmd->add_option("--rescue-after", opts->rescue_after_s,
-                  "seconds without a heartbeat after which a worker counts as lost (as the "
-                  "workers' rescue_after)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_number(*cmd, "--rescue-after", opts->rescue_after_s, kSeconds,
+             "seconds without a heartbeat after which a worker counts as lost (as the workers' "
+             "rescue_after)");
   cmd->add_flag("--json", opts->json, "print one JSON object per worker");
   commands.push_back({cmd, [&globals, opts] { return workers(globals, *opts); }});
 }
@@ -341,9 +428,7 @@ void add_jobs(CLI::App& app, const Globals& globals, std::vector<Command>& comma
           CLI::IsMember(std::vector<std::string>{"ready", "scheduled", "running", "abandoned"}));
   cmd->add_option("--name", opts->name, "only jobs of this type");
   cmd->add_flag("--failing", opts->failing, "only jobs with at least one failed attempt");
-  cmd->add_option("--limit", opts->limit, "at most this many jobs")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_number(*cmd, "--limit", opts->limit, kListLimit, "at most this many jobs");
   add_lock_timeout(*cmd, opts->lock_timeout_s);
   cmd->add_flag("--json", opts->json, "print one JSON object per job, with its payload");
   commands.push_back({cmd, [&globals, opts] { return jobs(globals, *opts); }});
@@ -354,27 +439,23 @@ void add_dead(CLI::App& app, const Globals& globals, std::vector<Command>& comma
   auto* cmd = app.add_subcommand("dead", "List, retry or purge dead-lettered jobs");
   cmd->require_subcommand(0, 1);
   cmd->add_option("--name", list->name, "only dead jobs of this type");
-  cmd->add_option("--limit", list->limit, "at most this many jobs")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_number(*cmd, "--limit", list->limit, kListLimit, "at most this many jobs");
   cmd->add_flag("--json", list->json, "print one JSON object per job, with its payload");
   commands.push_back({cmd, [&globals, list] { return dead_list(globals, *list); }});
 
-  auto retry = std::make_shared<RetryOptions>();
+  auto retry = std::make_shared<DeadActionOptions>();
   auto* retry_cmd = cmd->add_subcommand(
-      "retry", "Move dead jobs back to the queue, due now with their error count reset");
-  retry->id_option = retry_cmd->add_option("id", retry->id, "the dead job's id");
-  auto* all = retry_cmd->add_flag("--all", retry->all, "every dead job (see --name)");
-  all->excludes(retry->id_option);
-  retry_cmd->add_option("--name", retry->name, "with --all: only dead jobs of this type")
-      ->needs(all);
+      "retry",
+      "Move dead jobs back to the queue, due now with their error count reset: --all, --name "
+      "TYPE or IDs");
+  add_dead_action_options(*retry_cmd, *retry, "retry");
   commands.push_back({retry_cmd, [&globals, retry] { return dead_retry(globals, *retry); }});
 
-  auto purge_name = std::make_shared<std::string>();
-  auto* purge_cmd = cmd->add_subcommand("purge", "Delete dead jobs for good");
-  purge_cmd->add_option("--name", *purge_name, "only dead jobs of this type");
-  commands.push_back(
-      {purge_cmd, [&globals, purge_name] { return dead_purge(globals, *purge_name); }});
+  auto purge = std::make_shared<DeadActionOptions>();
+  auto* purge_cmd =
+      cmd->add_subcommand("purge", "Delete dead jobs for good: --all, --name TYPE or IDs");
+  add_dead_action_options(*purge_cmd, *purge, "purge");
+  commands.push_back({purge_cmd, [&globals, purge] { return dead_purge(globals, *purge); }});
 }
 
 }  // namespace errand::cli

@@ -6,6 +6,7 @@
 #include "demo_jobs.hpp"
 #include "demo_progress.hpp"
 #include "format.hpp"
+#include "numbers.hpp"
 #include "signals.hpp"
 
 #include <fmt/format.h>
@@ -44,7 +45,27 @@ struct DemoOptions {
   std::string app_db;
   std::size_t concurrency = 4;
   bool verbose = false;
+  bool force = false;
 };
+
+// "3 queued jobs, 2 dead jobs and 1 registered worker": what is in the store, "" when nothing.
+std::string contents_of(Store& store) {
+  const JobCounts c = store.counts(WorkerOptions{}.lock_timeout);
+  const std::int64_t queued = c.ready + c.scheduled + c.running + c.abandoned;
+  const auto workers = static_cast<std::int64_t>(store.list_workers().size());
+  std::vector<std::string> parts;
+  const auto add = [&](std::int64_t n, std::string_view one, std::string_view many) {
+    if (n > 0) parts.push_back(fmt::format("{} {}", n, n == 1 ? one : many));
+  };
+  add(queued, "queued job", "queued jobs");
+  add(c.dead, "dead job", "dead jobs");
+  add(workers, "registered worker", "registered workers");
+  std::string text;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    text += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
+  }
+  return text;
+}
 
 // Enqueues the demo's jobs and prints one line per job; returns their ids.
 std::vector<JobId> enqueue_demo_jobs(Store& store, Console& console) {
@@ -188,6 +209,19 @@ int run_demo(const Globals& globals, const DemoOptions& opts) {
   });
 
   std::shared_ptr<Store> store = open_store(globals.db_url_or(demo_database_url));
+  // Before anything else is created (the app database): a refusal changes nothing.
+  if (const std::string there = contents_of(*store); !there.empty()) {
+    if (!opts.force) {
+      throw std::runtime_error(fmt::format(
+          "demo: {} already holds {}; the demo's worker would run them too (and charge them "
+          "attempts). Use a fresh database (--db sqlite:errand-demo-new.db), or --force to run "
+          "anyway",
+          store->describe(), there));
+    }
+    console.line(
+        fmt::format("note (--force): {} holds {}; queued ones run too", store->describe(), there));
+  }
+
   const std::filesystem::path app_db =
       opts.app_db.empty() ? default_app_db(*store) : std::filesystem::path(opts.app_db);
   AppState app(app_db, console);
@@ -203,11 +237,7 @@ int run_demo(const Globals& globals, const DemoOptions& opts) {
   console.line(fmt::format("errand demo: jobs in {}, the app's own data in {}",
                            console.paint(store->describe(), Color::bold),
                            console.paint(app_db.string(), Color::bold)));
-  const JobCounts before = store->counts(WorkerOptions{}.lock_timeout);
-  if (const auto queued = before.ready + before.scheduled + before.abandoned; queued > 0) {
-    console.line(
-        fmt::format("note: {} jobs from an earlier run are still queued; they run too", queued));
-  }
+
   const std::vector<JobId> ids = enqueue_demo_jobs(*store, console);
   Progress progress(console, ids);
 
@@ -271,9 +301,9 @@ void add_demo(CLI::App& app, const Globals& globals, std::vector<Command>& comma
                   fmt::format("the demo application's own SQLite database (default: {} next to "
                               "the job database)",
                               app_database_name));
-  cmd->add_option("--concurrency", opts->concurrency, "jobs run at once")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+  add_number(*cmd, "--concurrency", opts->concurrency, Bounds{1, 64, "", ""}, "jobs run at once");
+  cmd->add_flag("--force", opts->force,
+                "run even when the job database already holds jobs or workers (they run too)");
   cmd->add_flag("-v,--verbose", opts->verbose, "also show the worker's info and debug log lines");
   commands.push_back({cmd, [&globals, opts] { return run_demo(globals, *opts); }});
 }
