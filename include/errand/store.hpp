@@ -55,6 +55,9 @@ struct ClaimedJob {
   TimePoint created_at{};
   TimePoint locked_at{};
   std::optional<std::string> last_error{};
+  // Set when a value of the stored row is invalid (docs/reliability.md, "Bad input"): which one
+  // and why. Only id and locked_at are then meaningful; the worker dead-letters the job unrun.
+  std::optional<std::string> invalid{};
 };
 
 // What became of one claimed job; applied by Store::settle.

@@ -1,12 +1,25 @@
-// Turning store rows into the public structs, shared by every store. A `Row` is anything with
-// int64(column), text(column), optional_text(column) and optional_int64(column); times are
-// integer microseconds since the Unix epoch.
+// Turning store rows into the public structs, shared by every store, validating each value by
+// the rules of stored_values.hpp. A `Row` gives, for column c:
+//   bool is_null(int c) const;
+//   bool read_integer(int c, std::int64_t& out) const;  // a whole number of the column's
+//                                                       // storage type (not NULL)
+//   bool read_text(int c, std::string& out) const;      // text (not NULL; SQLite: TEXT)
+//   std::string shown(int c) const;                     // the value as a message shows it
+// Times are integer microseconds since the Unix epoch. Nothing here allocates unless a value is
+// invalid (beyond the strings the structs hold).
 #pragma once
 
+#include <errand/error.hpp>
 #include <errand/store.hpp>
+
+#include "core/stored_values.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace errand::detail {
@@ -18,84 +31,238 @@ inline std::int64_t micros_of(TimePoint t) {
   return t.time_since_epoch().count();
 }
 
+// Reads the columns of one row, checking each; remembers the first invalid one, so that the
+// caller decides: throw (check) or set a claimed job aside (ok, message).
+template <class Row>
+class RowReader {
+ public:
+  // `key_column`: the row's id, named in messages (-1: an aggregate row); `key_is_text` for the
+  // workers table's text ids.
+  RowReader(const Row& row, const StoredTable& where, int key_column = -1, bool key_is_text = false)
+      : row_(row), where_(where), key_column_(key_column), key_is_text_(key_is_text) {}
+
+  // A whole number within `range`; 0 when invalid.
+  std::int64_t integer(int c, std::string_view column, const StoredRange& range) {
+    std::int64_t value = 0;
+    if (!row_.read_integer(c, value) || !in_range(value, range)) [[unlikely]] {
+      refuse(c, column, range.expected);
+      return 0;
+    }
+    return value;
+  }
+  std::int32_t int32(int c, std::string_view column, const StoredRange& range) {
+    return static_cast<std::int32_t>(integer(c, column, range));
+  }
+  // A job id: the value as stored even when invalid (it still names the row to settle);
+  // id_readable() tells whether there was a whole number at all.
+  std::int64_t id(int c) {
+    std::int64_t value = 0;
+    id_readable_ = row_.read_integer(c, value);
+    if (!id_readable_ || !in_range(value, kIdRange)) [[unlikely]] {
+      refuse(c, "id", kIdRange.expected);
+    }
+    return value;
+  }
+  TimePoint time(int c, std::string_view column) {
+    std::int64_t us = 0;
+    if (!row_.read_integer(c, us) || !valid_stored_micros(us)) [[unlikely]] {
+      refuse(c, column, kTimeExpected);
+      return TimePoint{};
+    }
+    return time_from_micros(us);
+  }
+  std::optional<TimePoint> optional_time(int c, std::string_view column) {
+    if (row_.is_null(c)) return std::nullopt;
+    return time(c, column);
+  }
+  std::string text(int c, std::string_view column) {
+    std::string value;
+    if (!row_.read_text(c, value)) [[unlikely]]
+      refuse(c, column, "text");
+    return value;
+  }
+  std::optional<std::string> optional_text(int c, std::string_view column) {
+    if (row_.is_null(c)) return std::nullopt;
+    std::optional<std::string> value{std::in_place};
+    if (!row_.read_text(c, *value)) [[unlikely]]
+      refuse(c, column, "text or NULL");
+    return value;
+  }
+
+  // Records that column c breaks a rule (only the first such column is reported).
+  void refuse(int c, std::string_view column, std::string_view expected) {
+    if (!fault_) fault_ = Fault{c, column, expected};
+  }
+
+  bool ok() const { return !fault_; }
+  bool id_readable() const { return id_readable_; }
+  // The first invalid value: store, table, row, column, value, what was expected.
+  std::string message() const {
+    return invalid_value_message(where_, row_name(), fault_->name, row_.shown(fault_->column),
+                                 fault_->expected);
+  }
+  // Throws StoreError for the first invalid value, if any.
+  void check() const {
+    if (fault_) [[unlikely]]
+      throw StoreError(message() + std::string(kRefusalAdvice));
+  }
+
+  static constexpr std::string_view kTimeExpected =
+      "a time from 0001-01-01 to 9999-12-31 (UTC) (SQLite: INTEGER microseconds since 1970)";
+
+ private:
+  struct Fault {
+    int column;
+    std::string_view name;
+    std::string_view expected;
+  };
+
+  std::string row_name() const {
+    if (key_column_ < 0) return {};
+    std::int64_t id = 0;
+    if (!key_is_text_ && row_.read_integer(key_column_, id)) return fmt::format("id {}", id);
+    std::string text;
+    if (key_is_text_ && row_.read_text(key_column_, text)) return "id " + quoted_value(text);
+    return "id " + row_.shown(key_column_);
+  }
+
+  const Row& row_;
+  const StoredTable& where_;
+  int key_column_;
+  bool key_is_text_;
+  bool id_readable_ = true;
+  std::optional<Fault> fault_;
+};
+
 // Reads the columns JobInfo and ClaimedJob share, in this order: id, name, payload, context,
 // priority, error_count, run_at, created_at.
 template <class Job, class Row>
-Job read_job_head(const Row& row) {
-  Job job;
-  job.id = row.int64(0);
-  job.name = row.text(1);
-  job.payload = row.text(2);
-  job.context = row.text(3);
-  job.priority = static_cast<std::int32_t>(row.int64(4));
-  job.error_count = static_cast<std::int32_t>(row.int64(5));
-  job.run_at = time_from_micros(row.int64(6));
-  job.created_at = time_from_micros(row.int64(7));
-  return job;
+void read_job_head(RowReader<Row>& r, Job& job) {
+  job.id = r.id(0);
+  job.name = r.text(1, "name");
+  job.payload = r.text(2, "payload");
+  job.context = r.text(3, "context");
+  job.priority = r.int32(4, "priority", kPriorityRange);
+  job.error_count = r.int32(5, "error_count", kErrorCountRange);
+  job.run_at = r.time(6, "run_at");
+  job.created_at = r.time(7, "created_at");
 }
 
 // Columns: id, name, payload, context, priority, error_count, run_at, created_at, locked_by,
-// locked_at, last_error, last_failed_at.
+// locked_at, last_error, last_failed_at. Throws StoreError for an invalid value.
 template <class Row>
-JobInfo read_job_info(const Row& row) {
-  auto job = read_job_head<JobInfo>(row);
-  job.locked_by = row.optional_text(8);
-  if (auto at = row.optional_int64(9)) job.locked_at = time_from_micros(*at);
-  job.last_error = row.optional_text(10);
-  if (auto at = row.optional_int64(11)) job.last_failed_at = time_from_micros(*at);
+JobInfo read_job_info(const Row& row, const StoredTable& where) {
+  RowReader r(row, where, 0);
+  JobInfo job;
+  read_job_head(r, job);
+  job.locked_by = r.optional_text(8, "locked_by");
+  job.locked_at = r.optional_time(9, "locked_at");
+  if (job.locked_by.has_value() != job.locked_at.has_value()) {
+    r.refuse(9, "locked_at", "NULL exactly when locked_by is NULL (both NULL, or both set)");
+  }
+  job.last_error = r.optional_text(10, "last_error");
+  job.last_failed_at = r.optional_time(11, "last_failed_at");
+  r.check();
   return job;
 }
 
 // Columns: id, name, payload, context, priority, error_count, last_error, created_at, failed_at.
+// Throws StoreError for an invalid value.
 template <class Row>
-DeadJob read_dead_job(const Row& row) {
+DeadJob read_dead_job(const Row& row, const StoredTable& where) {
+  RowReader r(row, where, 0);
   DeadJob job;
-  job.id = row.int64(0);
-  job.name = row.text(1);
-  job.payload = row.text(2);
-  job.context = row.text(3);
-  job.priority = static_cast<std::int32_t>(row.int64(4));
-  job.error_count = static_cast<std::int32_t>(row.int64(5));
-  job.last_error = row.text(6);
-  job.created_at = time_from_micros(row.int64(7));
-  job.failed_at = time_from_micros(row.int64(8));
+  job.id = r.id(0);
+  job.name = r.text(1, "name");
+  job.payload = r.text(2, "payload");
+  job.context = r.text(3, "context");
+  job.priority = r.int32(4, "priority", kPriorityRange);
+  job.error_count = r.int32(5, "error_count", kErrorCountRange);
+  job.last_error = r.text(6, "last_error");
+  job.created_at = r.time(7, "created_at");
+  job.failed_at = r.time(8, "failed_at");
+  r.check();
   return job;
+}
+
+// A claimed or rescued job whose row holds an invalid value: it is kept, to be dead-lettered
+// (ClaimedJob::invalid), when it can be settled; throws StoreError when even its id is unreadable.
+template <class Row>
+void set_aside(const RowReader<Row>& r, ClaimedJob& job) {
+  if (!r.id_readable()) throw StoreError(r.message() + "; this row cannot be settled");
+  job.invalid = r.message();
 }
 
 // Columns: id, name, payload, context, priority, error_count, run_at, created_at, last_error.
+// An invalid value sets job.invalid instead of throwing (see set_aside).
 template <class Row>
-ClaimedJob read_claimed_job(const Row& row, TimePoint locked_at) {
-  auto job = read_job_head<ClaimedJob>(row);
-  job.last_error = row.optional_text(8);
+ClaimedJob read_claimed_job(const Row& row, const StoredTable& where, TimePoint locked_at) {
+  RowReader r(row, where, 0);
+  ClaimedJob job;
+  read_job_head(r, job);
+  job.last_error = r.optional_text(8, "last_error");
   job.locked_at = locked_at;
+  if (!r.ok()) [[unlikely]]
+    set_aside(r, job);
   return job;
 }
 
-// Columns: id, host, pid, concurrency, started_at, heartbeat_at, running.
+// Columns: id, host, pid, concurrency, started_at, heartbeat_at, running. Throws StoreError for
+// an invalid value.
 template <class Row>
-WorkerInfo read_worker_info(const Row& row, TimePoint now) {
+WorkerInfo read_worker_info(const Row& row, const StoredTable& where, TimePoint now) {
+  RowReader r(row, where, 0, /*key_is_text=*/true);
   WorkerInfo worker;
-  worker.id = row.text(0);
-  worker.host = row.text(1);
-  worker.pid = row.int64(2);
-  worker.concurrency = row.int64(3);
-  worker.started_at = time_from_micros(row.int64(4));
-  worker.heartbeat_at = time_from_micros(row.int64(5));
-  worker.running = row.int64(6);
+  worker.id = r.text(0, "id");
+  worker.host = r.text(1, "host");
+  worker.pid = r.integer(2, "pid", kPidRange);
+  worker.concurrency = r.integer(3, "concurrency", kConcurrencyRange);
+  worker.started_at = r.time(4, "started_at");
+  worker.heartbeat_at = r.time(5, "heartbeat_at");
+  worker.running = r.integer(6, "the count of jobs it holds", kCountRange);
+  r.check();
   worker.silent_for = now - worker.heartbeat_at;
   return worker;
 }
 
-// Columns: those of read_claimed_job, then locked_at, worker id, worker started_at, heartbeat_at.
+// Columns: those of read_claimed_job, then locked_at, worker id, worker started_at, heartbeat_at
+// (`jobs` and `workers` name the two tables). nullopt when the lease (id, locked_at, worker id)
+// is unreadable: such a row cannot be settled. Another invalid value sets job.invalid.
 template <class Row>
-LostJob read_lost_job(const Row& row) {
+std::optional<LostJob> read_lost_job(const Row& row, const StoredTable& jobs,
+                                     const StoredTable& workers) {
   LostJob lost;
-  lost.job = read_claimed_job(row, time_from_micros(row.int64(9)));
-  lost.worker_id = row.text(10);
-  lost.worker_started_at = time_from_micros(row.int64(11));
-  lost.last_heartbeat = time_from_micros(row.int64(12));
+  {
+    RowReader lease(row, jobs, 0);
+    std::int64_t id = 0;
+    const TimePoint locked_at = lease.time(9, "locked_at");
+    lost.worker_id = lease.text(10, "locked_by");
+    if (!row.read_integer(0, id) || !lease.ok()) return std::nullopt;
+    lost.job = read_claimed_job(row, jobs, locked_at);
+  }
+  RowReader w(row, workers, 10, /*key_is_text=*/true);
+  lost.worker_started_at = w.time(11, "started_at");
+  lost.last_heartbeat = w.time(12, "heartbeat_at");
+  if (!w.ok() && !lost.job.invalid) [[unlikely]]
+    lost.job.invalid = w.message();
   lost.worker_restarted = lost.job.locked_at < lost.worker_started_at;
   return lost;
+}
+
+// A single value of an aggregate or of the store's clock (`what` names it). Throws StoreError.
+template <class Row>
+std::int64_t read_count(const Row& row, int c, const StoredTable& where, std::string_view what) {
+  RowReader r(row, where);
+  const std::int64_t value = r.integer(c, what, kCountRange);
+  r.check();
+  return value;
+}
+template <class Row>
+TimePoint read_time(const Row& row, int c, const StoredTable& where, std::string_view what) {
+  RowReader r(row, where);
+  const TimePoint value = r.time(c, what);
+  r.check();
+  return value;
 }
 
 inline JobState state_at(const JobInfo& job, TimePoint now, Duration lock_timeout) {

@@ -420,28 +420,62 @@ struct WorkerEngine::Impl {
     }
   }
 
-  // Queues claimed jobs for the executors, waking one executor per job.
+  // Queues claimed jobs for the executors, waking one executor per job; a job whose stored row
+  // is invalid is dead-lettered unrun (see set_aside_invalid).
   // `reserved`: the slots the claim was made for, released now that the jobs are in in_flight.
   void accept_claimed(std::vector<ClaimedJob>& jobs, std::size_t reserved) {
+    std::size_t queued = 0;
+    std::vector<std::string> set_aside;  // log lines, written outside the lock
     {
       std::lock_guard lock(mutex);
       claiming -= reserved;
       for (ClaimedJob& job : jobs) {
         auto task = std::make_shared<Task>();
         task->job = std::move(job);
+        in_flight.emplace(task->job.id, task);
+        if (task->job.invalid) [[unlikely]] {
+          set_aside.push_back(set_aside_invalid(std::move(task)));
+          continue;
+        }
         task->timeout = policy(task->job.name).timeout;
         if (!task->timeout) task->timeout = options.job_timeout;
         if (*task->timeout <= std::chrono::milliseconds{0}) task->timeout.reset();  // no limit
-        in_flight.emplace(task->job.id, task);
         ready.push_back(std::move(task));
+        ++queued;
       }
     }
-    if (jobs.size() >= options.concurrency) {
+    for (const std::string& line : set_aside)
+      log(LogLevel::error, line);
+    if (queued >= options.concurrency) {
       exec_cv.notify_all();
     } else {
-      for (std::size_t i = 0; i < jobs.size(); ++i)
+      for (std::size_t i = 0; i < queued; ++i)
         exec_cv.notify_one();
     }
+  }
+
+  // The dead-letter outcome of a job whose stored row holds an invalid value: it is not run (its
+  // values cannot be trusted), nor retried (the row would fail again), nor left locked (it would
+  // stall nothing, but sit unseen): the next settle moves it to the dead-letter table with an
+  // error naming the value, so nothing is lost.
+  Outcome invalid_outcome(const ClaimedJob& job) const {
+    return Outcome{.id = job.id,
+                   .locked_at = job.locked_at,
+                   .kind = Outcome::Kind::dead_letter,
+                   .error = clean_message("not run: a value stored in its row is invalid: " +
+                                          job.invalid.value_or(""))};
+  }
+
+  // Queues a claimed job with an invalid row for settling as dead; returns the line to log.
+  // Call with `mutex` held.
+  std::string set_aside_invalid(std::shared_ptr<Task> task) {
+    Outcome outcome = invalid_outcome(task->job);
+    std::string line =
+        fmt::format("worker {}: job {} dead-lettered, {}", id, task->job.id, outcome.error);
+    task->finished = true;
+    finished.push_back({std::move(task), std::move(outcome), /*ran=*/false});
+    io_cv.notify_one();
+    return line;
   }
 
   // --- liveness: registration, heartbeats, rescue of lost workers' jobs --------------------
@@ -522,7 +556,14 @@ struct WorkerEngine::Impl {
                       "(rescue_after {:.1f} s)",
                       l.worker_id, seconds_of(now - l.last_heartbeat),
                       seconds_of(options.rescue_after));
-        by_worker[l.worker_id].push_back(failure(l.job, clean_message(why)));
+        if (l.job.invalid) [[unlikely]] {
+          by_worker[l.worker_id].push_back(invalid_outcome(l.job));
+          log(LogLevel::error,
+              fmt::format("worker {}: job {} of lost worker '{}' dead-lettered, {}", id, l.job.id,
+                          l.worker_id, by_worker[l.worker_id].back().error));
+        } else {
+          by_worker[l.worker_id].push_back(failure(l.job, clean_message(why)));
+        }
         example.emplace(l.worker_id, &l);
       }
       for (const auto& [worker, outcomes] : by_worker) {

@@ -31,17 +31,21 @@ using pg::Result;
 using detail::micros_of;
 using detail::time_from_micros;
 
-// One row of a Result, in the shape detail::read_* expect.
+// One row of a Result, in the shape detail::read_* expect (core/rows.hpp).
 struct ResultRow {
   const Result& result;
   int row;
-  std::int64_t int64(int column) const { return result.int64(row, column); }
-  std::string text(int column) const { return std::string(result.text(row, column)); }
-  std::optional<std::string> optional_text(int column) const {
-    return result.optional_text(row, column);
+  bool is_null(int column) const { return result.is_null(row, column); }
+  bool read_integer(int column, std::int64_t& out) const noexcept {
+    return result.read_integer(row, column, out);
   }
-  std::optional<std::int64_t> optional_int64(int column) const {
-    return result.optional_int64(row, column);
+  bool read_text(int column, std::string& out) const {
+    if (result.is_null(row, column)) return false;
+    out.assign(result.text(row, column));
+    return true;
+  }
+  std::string shown(int column) const {
+    return result.is_null(row, column) ? "NULL" : detail::quoted_value(result.text(row, column));
   }
 };
 
@@ -61,9 +65,21 @@ std::string quote_literal(std::string_view text) {
   return quoted(text, '\'');
 }
 
-// Stored times cross the wire as integer microseconds since the Unix epoch.
+// SQL true when `column` holds a time errand can represent (core/stored_values.hpp):
+// not +-infinity, from 0001-01-01 to 9999-12-31 UTC.
+std::string valid_time_sql(std::string_view column) {
+  return fmt::format(
+      "({0} >= timestamptz '0001-01-01 00:00:00+00' AND {0} < timestamptz '10000-01-01 "
+      "00:00:00+00')",
+      column);
+}
+// Stored times cross the wire as the text of integer microseconds since the Unix epoch; a time
+// errand cannot represent as its own text (e.g. 'infinity'), which the reader then refuses by
+// name. Never fails, whatever the column holds (NULL stays NULL).
 std::string us_of(std::string_view column) {
-  return fmt::format("(extract(epoch from {}) * 1000000)::int8", column);
+  return fmt::format(
+      "CASE WHEN {0} THEN ((extract(epoch from {1}) * 1000000)::int8)::text ELSE {1}::text END",
+      valid_time_sql(column), column);
 }
 // $n is NULL (use the database clock) or microseconds from an injected clock.
 std::string now_of(int n) {
@@ -287,14 +303,17 @@ void add_settle_arrays(Params& params, std::span<const Outcome> outcomes) {
 }
 
 // Applies settle_params_of in one statement; every change is fenced by the lease (worker,
-// locked_at). Returns the ids it applied.
+// locked_at). Returns the ids it applied. Never fails on what a row holds: error counts stay
+// below INT32_MAX, and a dead job's values that are invalid (core/stored_values.hpp) are
+// replaced, so the dead-letter table stays readable (the error of a job set aside for an invalid
+// value names the value as it was).
 std::string settle_sql(const std::string& s) {
   return fmt::format(
       "WITH t AS (SELECT {now} AS now),"
       " done AS (DELETE FROM {s}.jobs j USING unnest($3::int8[], $4::int8[]) AS u(id, at)"
       "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id),"
       " retried AS (UPDATE {s}.jobs j SET locked_by = NULL, locked_at = NULL,"
-      "   error_count = j.error_count + 1, last_error = u.error, last_failed_at = t.now,"
+      "   error_count = {next_count}, last_error = u.error, last_failed_at = t.now,"
       "   run_at = t.now + u.delay * interval '1 microsecond'"
       "   FROM unnest($5::int8[], $6::int8[], $7::text[], $8::int8[]) AS u(id, at, error, "
       "delay), t"
@@ -306,8 +325,9 @@ std::string settle_sql(const std::string& s) {
       "             j.created_at),"
       " buried AS (INSERT INTO {s}.dead_jobs (id, name, payload, context, priority, error_count,"
       "   last_error, created_at, failed_at)"
-      "   SELECT id, name, payload, context, priority, error_count + 1, error, created_at, t.now"
-      "   FROM died, t ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+      "   SELECT d.id, d.name, d.payload, d.context, d.priority, {dead_count}, d.error,"
+      "     CASE WHEN {created_ok} THEN d.created_at ELSE t.now END, t.now"
+      "   FROM died d, t ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
       "   payload = excluded.payload, context = excluded.context, priority = excluded.priority,"
       "   error_count = excluded.error_count, last_error = excluded.last_error,"
       "   created_at = excluded.created_at, failed_at = excluded.failed_at RETURNING id),"
@@ -316,7 +336,10 @@ std::string settle_sql(const std::string& s) {
       "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id)"
       " SELECT id FROM done UNION ALL SELECT id FROM retried UNION ALL SELECT id FROM buried"
       " UNION ALL SELECT id FROM freed",
-      fmt::arg("now", now_of(2)), fmt::arg("s", s), fmt::arg("at", ts_of("u.at")));
+      fmt::arg("now", now_of(2)), fmt::arg("s", s), fmt::arg("at", ts_of("u.at")),
+      fmt::arg("next_count", "least(greatest(j.error_count, 0), 2147483645) + 1"),
+      fmt::arg("dead_count", "least(greatest(d.error_count, 0), 2147483645) + 1"),
+      fmt::arg("created_ok", valid_time_sql("d.created_at")));
 }
 
 // Unlocks jobs locked at or before now ($1) minus the lock timeout ($2 microseconds).
@@ -441,9 +464,11 @@ class PostgresStore final : public Store {
     }
     if (max > 0) {
       const Result& r = results.back();
+      const auto where = stored(jobs_table_);
       for (int i = 0; i < r.rows(); ++i) {
-        exchange.claimed.push_back(
-            detail::read_claimed_job(ResultRow{r, i}, time_from_micros(r.int64(i, 9))));
+        const ResultRow row{r, i};
+        exchange.claimed.push_back(detail::read_claimed_job(
+            row, where, detail::read_time(row, 9, where, "locked_at (the database's now())")));
       }
       detail::sort_in_claim_order(exchange.claimed);
     }
@@ -458,7 +483,8 @@ class PostgresStore final : public Store {
                     fmt::arg("now", now_of(5)), fmt::arg("upsert", upsert_worker_sql("t.now")),
                     fmt::arg("started_at", us_of("started_at")));
     auto c = pool_.acquire();
-    return time_from_micros(c->exec_prepared("errand_register", sql, params).int64(0, 0));
+    const Result r = c->exec_prepared("errand_register", sql, params);
+    return detail::read_time(ResultRow{r, 0}, 0, stored(workers_table_), "started_at");
   }
 
   void heartbeat(const WorkerRegistration& worker, std::span<const JobId> held) override {
@@ -511,7 +537,10 @@ class PostgresStore final : public Store {
     Result r = c->exec(sql, params);
     std::vector<WorkerInfo> workers;
     for (int i = 0; i < r.rows(); ++i) {
-      workers.push_back(detail::read_worker_info(ResultRow{r, i}, time_from_micros(r.int64(i, 7))));
+      const ResultRow row{r, i};
+      const auto where = stored(workers_table_);
+      workers.push_back(detail::read_worker_info(
+          row, where, detail::read_time(row, 7, where, "the database's now()")));
     }
     return workers;
   }
@@ -528,16 +557,25 @@ class PostgresStore final : public Store {
         " WHERE j.locked_by IS NOT NULL"
         "   AND (w.heartbeat_at <= {cutoff}"
         "        OR j.locked_at < w.started_at)"
+        // A lock at an invalid time is no lease anyone can settle by: such rows are left to
+        // inspection, which reports them, rather than found again and again.
+        "   AND {lease_ok}"
         " ORDER BY j.locked_at, j.id LIMIT $3",
         fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", schema_),
-        fmt::arg("run_at", us_of("j.run_at")), fmt::arg("created_at", us_of("j.created_at")),
-        fmt::arg("locked_at", us_of("j.locked_at")), fmt::arg("started_at", us_of("w.started_at")),
+        fmt::arg("lease_ok", valid_time_sql("j.locked_at")), fmt::arg("run_at", us_of("j.run_at")),
+        fmt::arg("created_at", us_of("j.created_at")), fmt::arg("locked_at", us_of("j.locked_at")),
+        fmt::arg("started_at", us_of("w.started_at")),
         fmt::arg("heartbeat_at", us_of("w.heartbeat_at")));
     auto c = pool_.acquire();
     Result r = c->exec_prepared("errand_find_lost", sql, params);
     std::vector<LostJob> lost;
-    for (int i = 0; i < r.rows(); ++i)
-      lost.push_back(detail::read_lost_job(ResultRow{r, i}));
+    const auto jobs = stored(jobs_table_);
+    const auto workers = stored(workers_table_);
+    for (int i = 0; i < r.rows(); ++i) {
+      if (auto job = detail::read_lost_job(ResultRow{r, i}, jobs, workers)) {
+        lost.push_back(std::move(*job));
+      }
+    }
     return lost;
   }
 
@@ -576,12 +614,14 @@ class PostgresStore final : public Store {
     auto c = pool_.acquire();
     Result r = c->exec_prepared("errand_counts", sql, params);
     JobCounts counts;
-    counts.ready = r.int64(0, 0);
-    counts.scheduled = r.int64(0, 1);
-    counts.running = r.int64(0, 2);
-    counts.abandoned = r.int64(0, 3);
-    counts.failing = r.int64(0, 4);
-    counts.dead = r.int64(0, 5);
+    const ResultRow row{r, 0};
+    const auto jobs = stored(jobs_table_);
+    counts.ready = detail::read_count(row, 0, jobs, "the count of ready jobs");
+    counts.scheduled = detail::read_count(row, 1, jobs, "the count of scheduled jobs");
+    counts.running = detail::read_count(row, 2, jobs, "the count of running jobs");
+    counts.abandoned = detail::read_count(row, 3, jobs, "the count of abandoned jobs");
+    counts.failing = detail::read_count(row, 4, jobs, "the count of failing jobs");
+    counts.dead = detail::read_count(row, 5, stored(dead_jobs_table_), "the count of dead jobs");
     return counts;
   }
 
@@ -624,9 +664,12 @@ class PostgresStore final : public Store {
     Result r = c->exec(sql, params);
     std::vector<JobInfo> jobs;
     for (int i = 0; i < r.rows(); ++i) {
-      jobs.push_back(detail::read_job_info(ResultRow{r, i}));
+      const ResultRow row{r, i};
+      const auto where = stored(jobs_table_);
+      jobs.push_back(detail::read_job_info(row, where));
       jobs.back().state =
-          detail::state_at(jobs.back(), time_from_micros(r.int64(i, 12)), filter.lock_timeout);
+          detail::state_at(jobs.back(), detail::read_time(row, 12, where, "the database's now()"),
+                           filter.lock_timeout);
     }
     return jobs;
   }
@@ -645,7 +688,7 @@ class PostgresStore final : public Store {
     Result r = c->exec(sql, params);
     std::vector<DeadJob> jobs;
     for (int i = 0; i < r.rows(); ++i)
-      jobs.push_back(detail::read_dead_job(ResultRow{r, i}));
+      jobs.push_back(detail::read_dead_job(ResultRow{r, i}, stored(dead_jobs_table_)));
     return jobs;
   }
 
@@ -848,7 +891,12 @@ class PostgresStore final : public Store {
     Result r =
         c.exec(fmt::format("SELECT value FROM {}.meta WHERE key = 'schema_version'", schema_));
     if (r.rows() == 0) return 0;
-    return static_cast<int>(r.int64(0, 0));
+    return detail::parse_schema_version(r.text(0, 0), stored(meta_table_));
+  }
+
+  // A table of this schema, for messages about invalid stored values.
+  detail::StoredTable stored(const std::string& table) const {
+    return {"PostgreSQL at", description_, table};
   }
 
   void migrate() {
@@ -949,6 +997,11 @@ class PostgresStore final : public Store {
   std::jthread vacuum_thread_;         // started by the first VACUUM wanted
   std::mutex listener_mutex_;
   std::jthread listener_;
+  // Table names for messages about invalid stored values (core/stored_values.hpp).
+  const std::string jobs_table_ = options_.schema + ".jobs";
+  const std::string dead_jobs_table_ = options_.schema + ".dead_jobs";
+  const std::string workers_table_ = options_.schema + ".workers";
+  const std::string meta_table_ = options_.schema + ".meta";
 };
 
 }  // namespace

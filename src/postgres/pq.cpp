@@ -2,6 +2,8 @@
 
 #include <errand/error.hpp>
 
+#include "core/stored_values.hpp"
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -70,10 +72,21 @@ std::string_view Result::text(int row, int column) const {
           static_cast<std::size_t>(PQgetlength(result_.get(), row, column))};
 }
 
-std::int64_t Result::int64(int row, int column) const {
+bool Result::read_integer(int row, int column, std::int64_t& out) const noexcept {
+  if (is_null(row, column)) return false;
   const std::string_view t = text(row, column);
+  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+  return ec == std::errc{} && end == t.data() + t.size() && !t.empty();
+}
+
+std::int64_t Result::int64(int row, int column) const {
   std::int64_t value = 0;
-  std::from_chars(t.data(), t.data() + t.size(), value);
+  if (!read_integer(row, column, value)) [[unlikely]] {
+    throw StoreError(
+        fmt::format("PostgreSQL returned {} in column '{}' where errand expected a whole number",
+                    is_null(row, column) ? "NULL" : detail::quoted_value(text(row, column)),
+                    PQfname(result_.get(), column)));
+  }
   return value;
 }
 

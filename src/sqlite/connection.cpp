@@ -2,6 +2,8 @@
 
 #include <errand/error.hpp>
 
+#include "core/stored_values.hpp"
+
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -137,7 +139,40 @@ bool Statement::is_null(int column) const {
 }
 
 std::int64_t Statement::int64(int column) const {
-  return sqlite3_column_int64(stmt_, column);
+  std::int64_t value = 0;
+  if (!read_integer(column, value)) [[unlikely]] {
+    throw StoreError(
+        fmt::format("SQLite database '{}': column {} of '{}' is {}, expected an INTEGER",
+                    connection_.path(), column, sqlite3_sql(stmt_), shown(column)));
+  }
+  return value;
+}
+
+bool Statement::read_integer(int column, std::int64_t& out) const noexcept {
+  if (sqlite3_column_type(stmt_, column) != SQLITE_INTEGER) return false;
+  out = sqlite3_column_int64(stmt_, column);
+  return true;
+}
+
+bool Statement::read_text(int column, std::string& out) const {
+  if (sqlite3_column_type(stmt_, column) != SQLITE_TEXT) return false;
+  out = text(column);
+  return true;
+}
+
+std::string Statement::shown(int column) const {
+  switch (sqlite3_column_type(stmt_, column)) {
+    case SQLITE_NULL:
+      return "NULL";
+    case SQLITE_INTEGER:
+      return std::to_string(sqlite3_column_int64(stmt_, column));
+    case SQLITE_FLOAT:
+      return fmt::format("{} (a REAL)", sqlite3_column_double(stmt_, column));
+    case SQLITE_TEXT:
+      return detail::quoted_value(text(column)) + " (TEXT)";
+    default:
+      return fmt::format("a BLOB of {} bytes", sqlite3_column_bytes(stmt_, column));
+  }
 }
 
 std::string Statement::text(int column) const {

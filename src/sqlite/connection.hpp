@@ -40,10 +40,16 @@ class Statement {
   void reset() noexcept;
 
   bool is_null(int column) const;
+  // An INTEGER column; throws StoreError for any other storage class (NULL included).
   std::int64_t int64(int column) const;
   std::string text(int column) const;
   std::optional<std::string> optional_text(int column) const;
   std::optional<std::int64_t> optional_int64(int column) const;
+  // The row interface of core/rows.hpp: true and the value only for the expected storage class
+  // (INTEGER, TEXT); never converts a value. shown(): the value as an error message shows it.
+  bool read_integer(int column, std::int64_t& out) const noexcept;
+  bool read_text(int column, std::string& out) const;
+  std::string shown(int column) const;
 
  private:
   Connection& connection_;

@@ -3,6 +3,8 @@
 #include <errand/error.hpp>
 #include <errand/sqlite.hpp>
 
+#include "core/stored_values.hpp"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -111,16 +113,8 @@ int stored_schema_version(Connection& connection) {
   if (!table_exists(connection, "errand_meta")) return 0;
   auto query = connection.query("SELECT value FROM errand_meta WHERE key = 'schema_version'");
   if (!query->step()) return 0;
-  const std::string text = query->text(0);
-  int version = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
-  if (ec != std::errc{} || end != text.data() + text.size() || version < 0) {
-    throw StoreError(fmt::format(
-        "SQLite database '{}': errand_meta.schema_version is '{}', not a version number; "
-        "refusing to touch the file",
-        connection.path(), text));
-  }
-  return version;
+  return detail::parse_schema_version(query->text(0),
+                                      {"SQLite database", connection.path(), "errand_meta"});
 }
 
 int prepare_schema(Connection& connection) {

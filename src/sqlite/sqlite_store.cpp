@@ -32,6 +32,17 @@ constexpr std::string_view kJobColumns =
 // The fence every settle statement carries: the caller's lease on the row.
 constexpr std::string_view kLeaseFence = "id = ?1 AND locked_by = ?2 AND locked_at = ?3";
 
+// A table of the database, for messages about invalid stored values (core/stored_values.hpp).
+detail::StoredTable stored(const Connection& connection, std::string_view table) {
+  return {"SQLite database", connection.path(), table};
+}
+
+// SQL true when `column` holds a valid stored time (an INTEGER in range).
+std::string valid_time_sql(std::string_view column) {
+  return fmt::format("(typeof({0}) = 'integer' AND {0} >= {1} AND {0} < {2})", column,
+                     detail::kFirstStoredMicros, detail::kEndStoredMicros);
+}
+
 class SqliteStore final : public Store {
  public:
   SqliteStore(const std::filesystem::path& path, SqliteOptions options)
@@ -141,8 +152,9 @@ class SqliteStore final : public Store {
       take->bind(1, worker_id);
       take->bind(2, micros_of(now));
       take->bind(3, static_cast<std::int64_t>(max));
+      const auto where = stored(connection_, "errand_jobs");
       while (take->step())
-        exchange.claimed.push_back(detail::read_claimed_job(*take, now));
+        exchange.claimed.push_back(detail::read_claimed_job(*take, where, now));
       take->reset();
     }
     tx.commit();
@@ -206,24 +218,32 @@ class SqliteStore final : public Store {
         "(SELECT count(*) FROM errand_jobs j WHERE j.locked_by = w.id) "
         "FROM errand_workers w ORDER BY heartbeat_at DESC, id");
     std::vector<WorkerInfo> workers;
+    const auto where = stored(connection_, "errand_workers");
     while (query->step())
-      workers.push_back(detail::read_worker_info(*query, now));
+      workers.push_back(detail::read_worker_info(*query, where, now));
     return workers;
   }
 
   std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override {
-    std::lock_guard lock(mutex_);
-    auto query = connection_.query(
+    // A lock whose time is invalid is no lease anyone can settle by: such rows are left to
+    // inspection, which reports them, rather than found again and again.
+    static const std::string sql = fmt::format(
         "SELECT j.id, j.name, j.payload, j.context, j.priority, j.error_count, j.run_at, "
         "j.created_at, j.last_error, j.locked_at, w.id, w.started_at, w.heartbeat_at "
         "FROM errand_jobs j JOIN errand_workers w ON j.locked_by = w.id "
         "WHERE j.locked_by IS NOT NULL AND (w.heartbeat_at <= ?1 OR j.locked_at < w.started_at) "
-        "ORDER BY j.locked_at, j.id LIMIT ?2");
+        "AND {} ORDER BY j.locked_at, j.id LIMIT ?2",
+        valid_time_sql("j.locked_at"));
+    std::lock_guard lock(mutex_);
+    auto query = connection_.query(sql);
     query->bind(1, micros_of(clock_->now() - rescue_after));
     query->bind(2, static_cast<std::int64_t>(limit));
     std::vector<LostJob> lost;
-    while (query->step())
-      lost.push_back(detail::read_lost_job(*query));
+    const auto jobs = stored(connection_, "errand_jobs");
+    const auto workers = stored(connection_, "errand_workers");
+    while (query->step()) {
+      if (auto job = detail::read_lost_job(*query, jobs, workers)) lost.push_back(std::move(*job));
+    }
     return lost;
   }
 
@@ -258,16 +278,18 @@ class SqliteStore final : public Store {
       query->bind(1, micros_of(now));
       query->bind(2, micros_of(now - lock_timeout));
       query->step();
-      counts.ready = query->int64(0);
-      counts.scheduled = query->int64(1);
-      counts.running = query->int64(2);
-      counts.abandoned = query->int64(3);
-      counts.failing = query->int64(4);
+      const auto jobs = stored(connection_, "errand_jobs");
+      counts.ready = detail::read_count(*query, 0, jobs, "the count of ready jobs");
+      counts.scheduled = detail::read_count(*query, 1, jobs, "the count of scheduled jobs");
+      counts.running = detail::read_count(*query, 2, jobs, "the count of running jobs");
+      counts.abandoned = detail::read_count(*query, 3, jobs, "the count of abandoned jobs");
+      counts.failing = detail::read_count(*query, 4, jobs, "the count of failing jobs");
     }
     {
       auto query = connection_.query("SELECT count(*) FROM errand_dead_jobs");
       query->step();
-      counts.dead = query->int64(0);
+      counts.dead = detail::read_count(*query, 0, stored(connection_, "errand_dead_jobs"),
+                                       "the count of dead jobs");
     }
     tx.commit();
     return counts;
@@ -303,8 +325,9 @@ class SqliteStore final : public Store {
     query->bind(3, filter.name.value_or(""));
     query->bind(4, static_cast<std::int64_t>(filter.limit));
     std::vector<JobInfo> jobs;
+    const auto where = stored(connection_, "errand_jobs");
     while (query->step()) {
-      jobs.push_back(detail::read_job_info(*query));
+      jobs.push_back(detail::read_job_info(*query, where));
       jobs.back().state = detail::state_at(jobs.back(), now, filter.lock_timeout);
     }
     return jobs;
@@ -322,7 +345,7 @@ class SqliteStore final : public Store {
     query->bind(2, static_cast<std::int64_t>(filter.limit));
     std::vector<DeadJob> jobs;
     while (query->step())
-      jobs.push_back(detail::read_dead_job(*query));
+      jobs.push_back(detail::read_dead_job(*query, stored(connection_, "errand_dead_jobs")));
     return jobs;
   }
 
@@ -422,13 +445,23 @@ class SqliteStore final : public Store {
       }
       case Outcome::Kind::dead_letter: {
         {
-          auto copy = connection_.query(fmt::format(
+          // Values a dead job may not hold (see core/stored_values.hpp) are replaced, so the
+          // dead-letter table stays readable; the error (?4) of a job set aside for an invalid
+          // value names the value as it was.
+          static const std::string sql = fmt::format(
               "INSERT OR REPLACE INTO errand_dead_jobs "
               "(id, name, payload, context, priority, error_count, last_error, created_at, "
               "failed_at) "
-              "SELECT id, name, payload, context, priority, error_count + 1, ?4, created_at, ?5 "
-              "FROM errand_jobs WHERE {}",
-              kLeaseFence));
+              "SELECT id, CAST(name AS TEXT), CAST(payload AS TEXT), CAST(context AS TEXT), "
+              "CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN {min} AND {max} "
+              "THEN priority ELSE 0 END, "
+              "CASE WHEN typeof(error_count) = 'integer' AND error_count >= 0 "
+              "THEN min(error_count, {max} - 2) + 1 ELSE 1 END, "
+              "?4, CASE WHEN {created_ok} THEN created_at ELSE ?5 END, ?5 "
+              "FROM errand_jobs WHERE {fence}",
+              fmt::arg("min", detail::kInt32Min), fmt::arg("max", detail::kInt32Max),
+              fmt::arg("created_ok", valid_time_sql("created_at")), fmt::arg("fence", kLeaseFence));
+          auto copy = connection_.query(sql);
           bind_lease(*copy);
           copy->bind(4, outcome.error);
           copy->bind(5, now);

@@ -1,0 +1,67 @@
+#include "core/stored_values.hpp"
+
+#include "core/text.hpp"
+
+#include <errand/error.hpp>
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace errand::detail {
+
+std::string quoted_value(std::string_view text) {
+  constexpr std::size_t kShown = 60;
+  std::string out = "'";
+  std::size_t i = 0;
+  while (i < text.size() && i < kShown) {
+    const char c = text[i];
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\'' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else if (byte >= 0x80) {
+      const std::size_t length = utf8_char_length(text, i);
+      if (length == 0) {
+        out += fmt::format("\\x{:02x}", byte);
+      } else {
+        out.append(text.substr(i, length));
+        i += length;
+        continue;
+      }
+    } else {
+      out += c;
+    }
+    ++i;
+  }
+  out += '\'';
+  if (i < text.size()) out += fmt::format("... ({} bytes)", text.size());
+  return out;
+}
+
+std::string invalid_value_message(const StoredTable& where, std::string_view row,
+                                  std::string_view column, std::string_view value,
+                                  std::string_view expected) {
+  return fmt::format("{} '{}': {}{}{}: {} is {}; expected {}", where.store_kind, where.location,
+                     where.table, row.empty() ? "" : " row ", row, column, value, expected);
+}
+
+int parse_schema_version(std::string_view text, const StoredTable& where) {
+  int version = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, ec] = std::from_chars(text.data(), end, version);
+  // from_chars takes a leading '-'; digits only means a version from 0.
+  if (ec != std::errc{} || stop != end || text.front() == '-') {
+    throw StoreError(fmt::format(
+        "{} '{}': {}.schema_version is {}, not an errand schema version (a whole number from 0); "
+        "refusing to use or migrate this database",
+        where.store_kind, where.location, where.table, quoted_value(text)));
+  }
+  return version;
+}
+
+}  // namespace errand::detail
