@@ -204,6 +204,27 @@ TEST_F(BenchCli, NothingButAnEarlierRunsBenchStoresIsRemoved) {
   EXPECT_EQ(files(), expected);
 }
 
+TEST_F(BenchCli, KeptFilesStayWhenInterruptedAndNoOtherRunRemovesThem) {
+  std::vector<std::string> workload = kLongDrain;
+  workload.push_back("--keep");
+  auto kept = start(workload);
+  const std::string store = wait_for_file(*kept, "-drain.db");
+  EXPECT_TRUE(store.starts_with("b-keep-")) << store;
+  errand_test::wait_for_bench_worker(*kept);
+  kept->signal(SIGINT);
+  errand_test::expect_exit_code(*kept, 130);
+  const auto said = lines_starting(kept->err(), "bench: interrupted by SIGINT");
+  ASSERT_EQ(said.size(), 1u) << kept->err();
+  EXPECT_TRUE(contains(said[0], "kept ")) << said[0];
+  const auto left = files();
+  EXPECT_TRUE(left.count(store));
+
+  const auto other = run(kShort);
+  ASSERT_TRUE(WIFEXITED(other.status) && WEXITSTATUS(other.status) == 0) << other.err;
+  EXPECT_TRUE(lines_starting(other.err, "bench: removed").empty()) << other.err;
+  EXPECT_EQ(files(), left);
+}
+
 TEST_F(BenchCli, WorkerProcessesGetTheDatabaseUrlInTheEnvironmentNotOnTheirCommandLine) {
   auto bench = start(kLongDrain);
   const std::string store = wait_for_file(*bench, "-drain.db");
