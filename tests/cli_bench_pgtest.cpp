@@ -236,6 +236,21 @@ TEST_F(BenchPg, ARunningBenchsSchemasAreLeftAlone) {
   EXPECT_TRUE(bench_schemas().empty()) << *bench_schemas().begin();
 }
 
+TEST_F(BenchPg, TheRunsLockHoldsBackNoVacuum) {
+  auto bench = start(kLongDrain);
+  wait_for_schema(*bench, "_drain");
+  errand_test::wait_for_bench_worker(*bench);
+  // The one session idle in a transaction is the run's lock holder: without a snapshot it does
+  // not keep VACUUM from removing the drain's dead rows.
+  const auto holders = db_->rows(
+      "SELECT backend_xmin FROM pg_stat_activity WHERE datname = current_database() "
+      "AND state = 'idle in transaction'");
+  ASSERT_EQ(holders.size(), 1u);
+  EXPECT_FALSE(holders[0].at(0).has_value()) << "backend_xmin " << *holders[0].at(0);
+  bench->signal(SIGINT);
+  errand_test::expect_exit_code(*bench, 130);
+}
+
 TEST_F(BenchPg, NothingButADeadRunsErrandSchemasIsDropped) {
   const std::string tag = "0123456789abcdef";
   const auto errand_store = [&](const std::string& schema) {

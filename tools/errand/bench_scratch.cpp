@@ -139,11 +139,13 @@ std::string Scratch::where() const {
 void Scratch::acquire_lock() {
   if (kind_ == "postgres") {
     owner_ = std::make_unique<Owner>(conninfo_);
-    // Idle in this transaction for the whole run, holding no snapshot (READ COMMITTED).
-    owner_->connection.exec("SET LOCAL idle_in_transaction_session_timeout = 0");
     if (owner_->connection.exec(kTryLock, lock_keys(tag_)).text(0, 0) != "t") {
       throw std::runtime_error("bench: another run holds this run's random tag; run it again");
     }
+    // Idle in this transaction for the whole run. It must hold no snapshot, or VACUUM could not
+    // remove the drain's dead rows: the lock's statement (extended protocol) left its portal and
+    // snapshot open until the next query, and this simple-protocol one releases them.
+    owner_->connection.exec("SET LOCAL idle_in_transaction_session_timeout = 0");
     return;
   }
   const fs::path path = fs::path(directory_) / fmt::format("{}-{}{}.lock", stem_, tag_, extension_);
