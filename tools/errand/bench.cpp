@@ -2,6 +2,7 @@
 // a fresh PostgreSQL schema, see bench_scratch.hpp), so no phase sees another's rows; they are
 // removed at the end, or when the run is interrupted (bench_interrupt.hpp), unless --keep.
 #include "bench.hpp"
+#include "numbers.hpp"
 
 #include "bench_interrupt.hpp"
 #include "bench_scratch.hpp"
