@@ -134,16 +134,23 @@ class RowReader {
   std::optional<Fault> fault_;
 };
 
-// Reads the columns JobInfo and ClaimedJob share, in this order: id, name, payload, context,
-// priority, error_count, run_at, created_at.
+// Reads the columns every job struct starts with: id, name, payload, context, priority,
+// error_count.
 template <class Job, class Row>
-void read_job_head(RowReader<Row>& r, Job& job) {
+void read_job_identity(RowReader<Row>& r, Job& job) {
   job.id = r.id(0);
   job.name = r.text(1, "name");
   job.payload = r.text(2, "payload");
   job.context = r.text(3, "context");
   job.priority = r.int32(4, "priority", kPriorityRange);
   job.error_count = r.int32(5, "error_count", kErrorCountRange);
+}
+
+// Reads the columns JobInfo and ClaimedJob share, in this order: those of read_job_identity,
+// run_at, created_at.
+template <class Job, class Row>
+void read_job_head(RowReader<Row>& r, Job& job) {
+  read_job_identity(r, job);
   job.run_at = r.time(6, "run_at");
   job.created_at = r.time(7, "created_at");
 }
@@ -172,12 +179,7 @@ template <class Row>
 DeadJob read_dead_job(const Row& row, const StoredTable& where) {
   RowReader r(row, where, 0);
   DeadJob job;
-  job.id = r.id(0);
-  job.name = r.text(1, "name");
-  job.payload = r.text(2, "payload");
-  job.context = r.text(3, "context");
-  job.priority = r.int32(4, "priority", kPriorityRange);
-  job.error_count = r.int32(5, "error_count", kErrorCountRange);
+  read_job_identity(r, job);
   job.last_error = r.text(6, "last_error");
   job.created_at = r.time(7, "created_at");
   job.failed_at = r.time(8, "failed_at");

@@ -12,6 +12,7 @@
 #include "support/postgres_storage.hpp"
 
 #include <functional>
+#include <span>
 
 using errand::WorkerRegistration;
 using namespace std::chrono_literals;
@@ -141,6 +142,22 @@ WorkerRegistration registration(std::string id) {
       .id = std::move(id), .host = "test-host", .pid = 4242, .concurrency = 3};
 }
 
+// Runs `read`, which must throw StoreError naming the table, the row, the column's value and
+// what was expected.
+template <class Read>
+void expect_refusal(Read read, const std::string& table, const std::string& row,
+                    const std::string& said) {
+  try {
+    read();
+    ADD_FAILURE() << "expected a StoreError for " << said;
+  } catch (const errand::StoreError& e) {
+    const std::string message = e.what();
+    EXPECT_TRUE(contains(message, table + " row " + row)) << message;
+    EXPECT_TRUE(contains(message, said)) << message;
+    EXPECT_TRUE(contains(message, "; expected ")) << message;
+  }
+}
+
 class StoredValues {
  public:
   StoredValues(const StoreFactory& factory, TestStorage& storage)
@@ -166,53 +183,43 @@ class StoredValues {
     return storage_.table(c.table) + " SET " + std::string(set_clause(c));
   }
 
+  // For each case this store can hold: `make` one row of the case's table, store the value, and
+  // expect `read` to refuse it naming the row, leaving it in place; then delete the row and
+  // expect `read` to work again.
+  template <class Make, class Read>
+  void expect_each_refused(std::span<const Corruption> cases, Make make, Read read) {
+    for (const Corruption& c : cases) {
+      if (set_clause(c).empty()) continue;
+      SCOPED_TRACE(trace(c));
+      make();
+      corrupt(c);
+      const std::string table = storage_.table(c.table);
+      const auto key = storage_.text("SELECT id FROM " + table);
+      ASSERT_TRUE(key);
+      const bool text_key = c.table == "workers";  // worker ids are text
+      const std::string row = !text_key          ? "id " + *key
+                              : c.column == "id" ? "id " + std::string(c.shown)
+                                                 : "id '" + *key + "'";
+      expect_refusal(read, table_name(c.table), row, said(c));
+      EXPECT_EQ(storage_.count(c.table), 1);
+      storage_.rows("DELETE FROM " + table);
+      EXPECT_NO_THROW(read());
+    }
+  }
+
  private:
   bool sqlite_;
   TestStorage& storage_;
 };
 
-// Runs `read`, which must throw StoreError naming the table, the row, the column's value and
-// what was expected.
-template <class Read>
-void expect_refusal(Read read, const std::string& table, const std::string& row,
-                    const std::string& said) {
-  try {
-    read();
-    ADD_FAILURE() << "expected a StoreError for " << said;
-  } catch (const errand::StoreError& e) {
-    const std::string message = e.what();
-    EXPECT_TRUE(contains(message, table + " row " + row)) << message;
-    EXPECT_TRUE(contains(message, said)) << message;
-    EXPECT_TRUE(contains(message, "; expected ")) << message;
-  }
-}
-
 TEST_P(StoreConformance, StoredValueInvalidJobRowsAreRefusedByName) {
-  StoredValues values(GetParam(), *storage);
-  for (const Corruption& c : kJobRows) {
-    if (values.set_clause(c).empty()) continue;
-    SCOPED_TRACE(values.trace(c));
-    const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
-    values.corrupt(c);
-    const auto stored_id = storage->integer("SELECT id FROM " + storage->table("jobs"));
-    ASSERT_TRUE(stored_id);
-    expect_refusal([&] { all_jobs(); }, values.table_name("jobs"),
-                   "id " + std::to_string(*stored_id), values.said(c));
-    // Nothing was changed or deleted.
-    EXPECT_EQ(rows_in("jobs"), 1);
-    if (c.column != "id") {
-      EXPECT_EQ(*stored_id, id);
-    }
-    storage->rows("DELETE FROM " + storage->table("jobs"));
-    EXPECT_TRUE(all_jobs().empty());
-  }
+  StoredValues(GetParam(), *storage)
+      .expect_each_refused(
+          kJobRows, [&] { errand::enqueue(*store, RecordJob{.tag = 1}); }, [&] { all_jobs(); });
 }
 
 TEST_P(StoreConformance, StoredValueInvalidDeadRowsAreRefusedByName) {
-  StoredValues values(GetParam(), *storage);
-  for (const Corruption& c : kDeadRows) {
-    if (values.set_clause(c).empty()) continue;
-    SCOPED_TRACE(values.trace(c));
+  const auto make_dead = [&] {
     errand::enqueue(*store, RecordJob{.tag = 1});
     const auto claimed = store->claim("w", 1, kLockTimeout);
     ASSERT_EQ(claimed.size(), 1u);
@@ -221,30 +228,15 @@ TEST_P(StoreConformance, StoredValueInvalidDeadRowsAreRefusedByName) {
                                      .kind = errand::Outcome::Kind::dead_letter,
                                      .error = "broken"}};
     ASSERT_TRUE(store->settle("w", dead).empty());
-    values.corrupt(c);
-    const auto stored_id = storage->integer("SELECT id FROM " + storage->table("dead_jobs"));
-    ASSERT_TRUE(stored_id);
-    expect_refusal([&] { all_dead(); }, values.table_name("dead_jobs"),
-                   "id " + std::to_string(*stored_id), values.said(c));
-    EXPECT_EQ(rows_in("dead_jobs"), 1);
-    storage->rows("DELETE FROM " + storage->table("dead_jobs"));
-    EXPECT_TRUE(all_dead().empty());
-  }
+  };
+  StoredValues(GetParam(), *storage).expect_each_refused(kDeadRows, make_dead, [&] { all_dead(); });
 }
 
 TEST_P(LivenessConformance, StoredValueInvalidWorkerRowsAreRefusedByName) {
-  StoredValues values(GetParam(), *storage);
-  for (const Corruption& c : kWorkerRows) {
-    if (values.set_clause(c).empty()) continue;
-    SCOPED_TRACE(values.trace(c));
-    store->register_worker(registration("w-1"));
-    values.corrupt(c);
-    expect_refusal([&] { store->list_workers(); }, values.table_name("workers"),
-                   c.column == "id" ? "id " + std::string(c.shown) : "id 'w-1'", values.said(c));
-    EXPECT_EQ(storage->integer("SELECT count(*) FROM " + storage->table("workers")), 1);
-    storage->rows("DELETE FROM " + storage->table("workers"));
-    EXPECT_TRUE(store->list_workers().empty());
-  }
+  StoredValues(GetParam(), *storage)
+      .expect_each_refused(
+          kWorkerRows, [&] { store->register_worker(registration("w-1")); },
+          [&] { store->list_workers(); });
 }
 
 TEST_P(StoreConformance, StoredValueSchemaVersionIsParsedStrictlyOnOpenAndRead) {
