@@ -307,12 +307,15 @@ TEST_F(BenchPg, RemoveStoreDropsOnlyAnErrandSchemaWithNothingElseInIt) {
   db_->exec("CREATE SCHEMA s_other; CREATE VIEW s_other.v AS SELECT id FROM s_view.jobs");
   errand::open_store(url("s_newer"));
   db_->exec("UPDATE s_newer.meta SET value = '999' WHERE key = 'schema_version'");
+  errand::open_store(url("s_odd"));
+  db_->exec("UPDATE s_odd.meta SET value = '-2' WHERE key = 'schema_version'");
   const std::vector<std::pair<std::string, std::string>> refused = {
-      {"s_foreign", "without an errand schema_version"},
+      {"s_foreign", "without a schema_version"},
       {"s_empty", "no meta table"},
       {"s_extra", "was not removed"},
       {"s_view", "was not removed"},
-      {"s_newer", "written by a newer errand"}};
+      {"s_newer", "written by a newer errand"},
+      {"s_odd", "not a version number"}};
   for (const auto& [schema, why] : refused) {
     try {
       errand::remove_store(url(schema));
@@ -321,9 +324,10 @@ TEST_F(BenchPg, RemoveStoreDropsOnlyAnErrandSchemaWithNothingElseInIt) {
       EXPECT_TRUE(contains(e.what(), why)) << schema << ": " << e.what();
     }
   }
-  EXPECT_EQ(db_->integer("SELECT count(*) FROM pg_namespace WHERE nspname IN "
-                         "('s_foreign', 's_empty', 's_extra', 's_view', 's_other', 's_newer')"),
-            6);
+  EXPECT_EQ(
+      db_->integer("SELECT count(*) FROM pg_namespace WHERE nspname IN "
+                   "('s_foreign', 's_empty', 's_extra', 's_view', 's_other', 's_newer', 's_odd')"),
+      7);
   EXPECT_EQ(db_->integer("SELECT count(*) FROM pg_tables WHERE schemaname = 's_extra'"), 5);
   EXPECT_TRUE(errand::remove_store(url("s_empty"), {.allow_empty = true}));
 }

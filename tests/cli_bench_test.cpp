@@ -308,7 +308,7 @@ TEST_F(RemoveSqliteStore, LeavesEverythingElseUntouchedAndSaysWhy) {
   const std::vector<std::pair<std::string, std::string>> refused = {
       {"text.db", "is not a SQLite database"},   {"empty.db", "is empty"},
       {"foreign.db", "no errand_meta table"},    {"bare.db", "holds no tables"},
-      {"newer.db", "written by a newer errand"}, {"odd.db", "without a schema_version"},
+      {"newer.db", "written by a newer errand"}, {"odd.db", "not a version number"},
       {"link.db", "is not a regular file"},      {"dir.db", "is not a regular file"}};
   std::map<std::string, std::string> before;
   for (const auto& entry : fs::directory_iterator(dir.path()))

@@ -1,44 +1,34 @@
 #include "postgres/admin.hpp"
 
+#include "core/removal.hpp"
+
 #include <errand/error.hpp>
 #include <errand/postgres.hpp>
 
 #include <fmt/format.h>
 
-#include <charconv>
+#include <optional>
+#include <string>
 
 namespace errand::pg {
 
 namespace {
 
-// The schema_version in `quoted`.meta, checked: errand's, and known to this build.
+// Throws unless `quoted`.meta holds a schema_version this build knows.
 void check_errand_version(Connection& c, std::string_view schema, const std::string& quoted) {
-  std::string version_text;
+  std::optional<std::string> version;
   try {
     const Result r =
         c.exec(fmt::format("SELECT value FROM {}.meta WHERE key = 'schema_version'", quoted));
-    if (r.rows() == 1 && !r.is_null(0, 0)) version_text = std::string(r.text(0, 0));
+    if (r.rows() == 1) version = r.optional_text(0, 0);
   } catch (const StoreError& e) {
     throw StoreError(fmt::format(
         "PostgreSQL schema '{}' has a meta table errand cannot read ({}); it is not an errand "
         "store, left untouched",
         schema, e.what()));
   }
-  int version = 0;
-  const char* end = version_text.data() + version_text.size();
-  const auto [ptr, ec] = std::from_chars(version_text.data(), end, version);
-  if (version_text.empty() || ec != std::errc{} || ptr != end || version < 1) {
-    throw StoreError(fmt::format(
-        "PostgreSQL schema '{}' has a meta table without an errand schema_version; it is not an "
-        "errand store, left untouched",
-        schema));
-  }
-  if (version > postgres_schema_version()) {
-    throw StoreError(fmt::format(
-        "PostgreSQL schema '{}' holds errand schema version {}, written by a newer errand (this "
-        "build knows versions up to {}); left untouched: remove it with that errand",
-        schema, version, postgres_schema_version()));
-  }
+  detail::check_removable_version(version, postgres_schema_version(),
+                                  fmt::format("PostgreSQL schema '{}'", schema));
 }
 
 }  // namespace

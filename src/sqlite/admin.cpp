@@ -1,5 +1,7 @@
 #include "sqlite/admin.hpp"
 
+#include "core/removal.hpp"
+
 #include <errand/error.hpp>
 #include <errand/sqlite.hpp>
 
@@ -7,7 +9,6 @@
 #include <sqlite3.h>
 
 #include <array>
-#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -119,17 +120,8 @@ void check_errand_database(const std::string& path, bool allow_empty) {
   if ((*tables)[1] != "1") refuse(path, "is not an errand database (no errand_meta table)");
   const auto version =
       one_row(raw, path, "SELECT value FROM errand_meta WHERE key = 'schema_version'");
-  int number = 0;
-  const std::string text = version ? (*version)[0] : "";
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || number < 1) {
-    refuse(path, "has an errand_meta table without a schema_version: not an errand database");
-  }
-  if (number > sqlite_schema_version()) {
-    refuse(path, fmt::format("holds errand schema version {}, written by a newer errand (this "
-                             "build knows versions up to {}): remove it with that errand",
-                             number, sqlite_schema_version()));
-  }
+  detail::check_removable_version(version ? std::optional((*version)[0]) : std::nullopt,
+                                  sqlite_schema_version(), fmt::format("'{}'", path));
 }
 
 // Removes `path` if it exists; throws StoreError when it cannot.
