@@ -1,31 +1,35 @@
-// Fuzzes the database URL parser behind open_store and the CLI's --db (src/core/url.hpp), and
-// the PostgreSQL store's password masking (errand::pg::redact, src/postgres/pq.hpp).
+// Fuzzes the database URL parser behind open_store and the CLI's --db (src/core/url.hpp and
+// src/core/conninfo.hpp), the PostgreSQL target built from it (src/postgres/target.hpp), and the
+// real connect-error path (pg::Connection against a loopback port where nothing listens).
 //
 // Input: one mode byte, then
-//   mode even: the URL itself (any bytes);
-//   mode odd:  scheme, user, password and rest, separated by NUL bytes, assembled into
-//              SCHEME://USER:PASSWORD@REST (the scheme is postgres, postgresql, sqlite, mysql or
-//              the first part made into a valid scheme, by the mode).
+//   mode % 4 == 0: the URL itself (any bytes);
+//   mode % 4 == 2: a libpq key=value string (any bytes), given to pg::make_target;
+//   mode odd:      scheme, user, password and rest, separated by NUL bytes, assembled into
+//                  SCHEME://USER:PASSWORD@REST (the scheme is postgres, postgresql, sqlite, mysql
+//                  or the first part made into a valid scheme, by the mode); postgres ones are
+//                  also connected to (host and port forced to 127.0.0.1 and a closed port).
 // Properties:
-//   - only errand::ConfigError escapes (anything else aborts the fuzzer);
-//   - a sqlite URL gives a non-empty path, the URL's own tail, without NUL bytes;
-//   - a postgres URL gives a conninfo without NUL bytes: the URL without its empty query items
-//     and errand's own (schema=, listen=), the query being where libpq finds it; it parses again
-//     to itself with no schema/listen, so libpq never sees errand's parameters; a given schema=
-//     is non-empty;
-//   - passwords never reach error messages, as non-interference: the same URL with each byte of
-//     its password changed gives the same outcome and the same message. The password is what the
-//     URL's consumer would take: libpq's reading for postgres URLs (userinfo ends at the first
-//     '@' before any '/'), RFC 3986's otherwise (scheme "://" authority up to '/', '?' or '#';
-//     userinfo up to the authority's last '@'); in either, the password follows the userinfo's
-//     first ':'. pg::redact of a postgres URL must not depend on its password either. (Only one
-//     thing about a password may show: that it holds a NUL byte, for which the whole URL is
-//     refused.)
+//   - only errand::ConfigError escapes parsing, only StoreError connecting (anything else aborts
+//     the fuzzer);
+//   - a sqlite URL gives a non-empty path, the URL's own tail, without NUL bytes or '?';
+//   - a postgres target has no NUL in any keyword or value, no errand parameter (schema, listen,
+//     pooler) among libpq's keywords, and its description parses again to the same target but
+//     for the secrets; no secret of 4 bytes or more appears in the description;
+//   - passwords never reach messages, as non-interference: the same URL with its password's bytes
+//     replaced (letters and digits by others of their kind, hex digits by hex digits, '0' and '%'
+//     kept, so percent-encodings stay as valid as they were) gives the same outcome, the same
+//     message and the same description, and the same connect error. The password is what libpq
+//     reads for postgres URLs (the user information ends at the first '@' before any '/'), RFC
+//     3986's otherwise (scheme "://" authority up to '/', '?' or '#'; user information up to the
+//     authority's last '@'); in either, the password follows the user information's first ':'.
 #include "core/url.hpp"
 #include "postgres/pq.hpp"
+#include "postgres/target.hpp"
 
 #include <errand/error.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -34,6 +38,10 @@
 #include <string>
 #include <string_view>
 #include <variant>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace {
 
@@ -103,36 +111,136 @@ std::optional<Span> password_of(std::string_view url) {
   return Span{colon + 1, at};
 }
 
-void check_non_interference(std::string_view url, const Outcome& outcome) {
+// A byte of the same kind as `c` but different: letters for letters, hex digits for hex digits
+// ('0' kept: "%00" must stay refused), other digits for digits; anything else kept.
+char replacement(char c) {
+  const auto hex = [](char h) { return (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F'); };
+  if (c >= '1' && c <= '9') return c == '9' ? '1' : static_cast<char>(c + 1);
+  if (hex(c)) return c == 'f' ? 'a' : c == 'F' ? 'A' : static_cast<char>(c + 1);
+  if ((c >= 'g' && c <= 'z') || (c >= 'G' && c <= 'Z')) {
+    return c == 'z' ? 'g' : c == 'Z' ? 'G' : static_cast<char>(c + 1);
+  }
+  return c;
+}
+
+// A loopback port where nothing listens, found once.
+int closed_port() {
+  static const int port = [] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    ::close(fd);
+    return static_cast<int>(ntohs(address.sin_port));
+  }();
+  return port;
+}
+
+// What connecting to the target says, with everything that says where to connect forced to
+// the closed loopback port: nothing may go anywhere else.
+std::string connect_error(std::string_view url) {
+  auto target = std::make_shared<errand::pg::Target>(errand::pg::make_target(url));
+  auto& params = target->info.params;
+  std::erase_if(params, [](const auto& p) {
+    return p.first == "hostaddr" || p.first == "service" || p.first == "host" ||
+           p.first == "port" || p.first == "connect_timeout" || p.first == "sslmode" ||
+           p.first == "gssencmode" || p.first == "require_auth";
+  });
+  target->info.set("host", "127.0.0.1");
+  target->info.set("port", std::to_string(closed_port()));
+  target->info.set("connect_timeout", "2");
+  target->info.set("sslmode", "disable");
+  target->info.set("gssencmode", "disable");
+  try {
+    errand::pg::Connection connection(target);
+  } catch (const errand::StoreError& e) {
+    return e.what();
+  }
+  return "(connected)";
+}
+
+std::string description_of(const Outcome& outcome) {
+  const auto* parsed = std::get_if<StoreUrl>(&outcome);
+  return parsed && parsed->kind == StoreUrl::Kind::postgres ? parsed->postgres.describe() : "";
+}
+
+void check_non_interference(std::string_view url, const Outcome& outcome, bool connect) {
   const auto password = password_of(url);
   if (!password) return;
   std::string other(url);
-  // NUL bytes stay: a URL holding one is refused whatever its password.
-  for (std::size_t i = password->begin; i < password->end; ++i) {
-    if (other[i] != '\0') other[i] = other[i] == 'x' ? 'y' : 'x';
-  }
-  // The PostgreSQL store's own masking (its describe() and error messages) is held to the same.
-  if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-    const std::string masked = errand::pg::redact(url);
-    if (masked != errand::pg::redact(other)) {
-      fail("pg::redact depends on the password", url, "masked: " + masked);
-    }
-  }
+  for (std::size_t i = password->begin; i < password->end; ++i)
+    other[i] = replacement(other[i]);
+  if (other == url) return;
   const Outcome again = parse(other);
   if (outcome.index() != again.index()) {
-    fail("changing the password changes whether the URL is accepted", url);
+    fail("changing the password changes whether the URL is accepted", url, other);
   }
   if (const auto* message = std::get_if<std::string>(&outcome)) {
     if (*message != std::get<std::string>(again)) {
       fail("an error message depends on the password", url,
            "message: " + *message + "\n  with another password: " + std::get<std::string>(again));
     }
-  } else {
-    const auto& a = std::get<StoreUrl>(outcome);
-    const auto& b = std::get<StoreUrl>(again);
-    if (a.kind != b.kind || a.schema != b.schema || a.listen != b.listen) {
-      fail("the password changes the parsed schema/listen", url);
+    return;
+  }
+  const auto& a = std::get<StoreUrl>(outcome);
+  const auto& b = std::get<StoreUrl>(again);
+  if (a.kind != b.kind || a.schema != b.schema || a.listen != b.listen) {
+    fail("the password changes the parsed schema/listen", url);
+  }
+  if (description_of(outcome) != description_of(again)) {
+    fail("the description depends on the password", url, description_of(outcome));
+  }
+  if (connect && a.kind == StoreUrl::Kind::postgres) {
+    std::string first, second;
+    try {
+      first = connect_error(url);
+      second = connect_error(other);
+    } catch (const errand::ConfigError& e) {
+      fail("make_target refused what parse_store_url accepted", url, e.what());
     }
+    if (first != second) {
+      fail("a connect error depends on the password", url,
+           "error: " + first + "\n  with another password: " + second);
+    }
+  }
+}
+
+void check_target(std::string_view url, const errand::detail::PgConnInfo& info) {
+  for (const auto& [key, value] : info.params) {
+    if (key.find('\0') != std::string::npos || value.find('\0') != std::string::npos) {
+      fail("NUL byte in a libpq keyword or value", url, key);
+    }
+    if (key == "schema" || key == "listen" || key == "pooler") {
+      fail("errand's own parameter left for libpq", url, key);
+    }
+  }
+  if (info.schema && info.schema->empty()) fail("empty schema accepted", url);
+  const std::string described = info.describe();
+  for (const std::string& secret : info.secrets) {
+    if (secret.size() >= 4 && described.find(secret) != std::string::npos) {
+      fail("a secret in the description", url, described);
+    }
+  }
+  errand::detail::PgConnInfo again;
+  try {
+    again = errand::detail::parse_pg_conninfo(described);
+  } catch (const errand::ConfigError& e) {
+    fail("the description does not parse again", url, described + "\n  " + e.what());
+  }
+  const auto public_params = [](const errand::detail::PgConnInfo& i) {
+    auto params = i.params;
+    std::erase_if(params, [](const auto& p) { return errand::detail::treated_as_secret(p.first); });
+    std::sort(params.begin(), params.end());
+    return params;
+  };
+  if (public_params(info) != public_params(again)) {
+    fail("the description names another target", url, described);
+  }
+  if (info.find("password") && (!again.find("password") || *again.find("password") != "***")) {
+    fail("the description does not mask the password as ***", url, described);
   }
 }
 
@@ -144,72 +252,36 @@ void check_result(std::string_view url, const StoreUrl& parsed) {
       fail("the sqlite path is not the URL's tail", url, path);
     }
     if (path.find('\0') != std::string::npos) fail("NUL byte in the sqlite path", url);
+    if (path.find('?') != std::string::npos) fail("'?' in the sqlite path", url);
     if (!parsed.conninfo.empty() || parsed.schema || parsed.listen) {
       fail("postgres fields set for a sqlite URL", url);
     }
     return;
   }
-  const std::string& conninfo = parsed.conninfo;
-  if (conninfo.find('\0') != std::string::npos) fail("NUL byte in the conninfo", url);
-  if (!(url.starts_with("postgres://") && conninfo.starts_with("postgres://")) &&
-      !(url.starts_with("postgresql://") && conninfo.starts_with("postgresql://"))) {
-    fail("the conninfo does not keep the URL's scheme", url, conninfo);
+  if (!url.starts_with("postgres://") && !url.starts_with("postgresql://")) {
+    fail("a postgres target from a URL without postgres://", url);
   }
-  if (conninfo.size() > url.size()) fail("the conninfo is longer than the URL", url, conninfo);
-  if (parsed.schema && parsed.schema->empty()) fail("empty schema accepted", url);
-  // The conninfo is the URL with the query items that are empty or errand's removed, the query
-  // being where libpq finds it: after the first '?' that follows the user name and password.
-  const std::size_t authority = url.starts_with("postgres://") ? 11 : 13;
-  const auto userinfo_end = url.find_first_of("@/", authority);
-  const auto question = url.find(
-      '?', userinfo_end != std::string_view::npos && url[userinfo_end] == '@' ? userinfo_end + 1
-                                                                              : authority);
-  std::string expected(url.substr(0, question));
-  if (question != std::string_view::npos) {
-    char separator = '?';
-    std::string_view query = url.substr(question + 1);
-    while (true) {
-      const auto amp = query.find('&');
-      const std::string_view item = query.substr(0, amp);
-      const std::string_view key = item.substr(0, item.find('='));
-      if (!item.empty() && key != "schema" && key != "listen") {
-        expected += separator;
-        expected += item;
-        separator = '&';
-      }
-      if (amp == std::string_view::npos) break;
-      query.remove_prefix(amp + 1);
-    }
-  }
-  // ... or that with an empty path ("/") added before the '?', where the URL has no path.
-  std::string with_path = expected;
-  if (question != std::string_view::npos &&
-      url.substr(authority, question - authority).find_first_of("@/") == std::string_view::npos) {
-    with_path.insert(question, "/");
-  }
-  if (conninfo != expected && conninfo != with_path) {
-    fail("the conninfo is not the URL without errand's parameters", url, conninfo);
-  }
-  const Outcome again = parse(conninfo);
-  const auto* reparsed = std::get_if<StoreUrl>(&again);
-  if (reparsed == nullptr) {
-    fail("the conninfo does not parse again", url,
-         conninfo + "\n  " + std::get<std::string>(again));
-  }
-  if (reparsed->kind != StoreUrl::Kind::postgres || reparsed->conninfo != conninfo ||
-      reparsed->schema || reparsed->listen) {
-    fail("errand's own parameters (schema=, listen=) left in the conninfo", url, conninfo);
-  }
+  check_target(url, parsed.postgres);
 }
 
-void check(std::string_view url) {
+void check(std::string_view url, bool connect) {
   const Outcome outcome = parse(url);
   if (const auto* parsed = std::get_if<StoreUrl>(&outcome)) {
     check_result(url, *parsed);
   } else if (std::get<std::string>(outcome).empty()) {
     fail("empty error message", url);
   }
-  check_non_interference(url, outcome);
+  check_non_interference(url, outcome, connect);
+}
+
+// A libpq key=value string: only ConfigError, and the target's properties.
+void check_keyword_values(std::string_view text) {
+  try {
+    const auto target = errand::pg::make_target(text);
+    check_target(text, target.info);
+  } catch (const errand::ConfigError& e) {
+    if (std::string_view(e.what()).empty()) fail("empty error message", text);
+  }
 }
 
 // Splits at the next NUL byte.
@@ -234,8 +306,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::uint8_t mode = data[0];
   std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (mode % 2 == 0) {
-    check(rest);
+  if (mode % 4 == 0) {
+    check(rest, false);
+    return 0;
+  }
+  if (mode % 4 == 2) {
+    check_keyword_values(rest);
     return 0;
   }
   const std::string_view scheme_part = take_part(rest);
@@ -267,6 +343,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string url = scheme + "://" + without(user, postgres ? ":@/" : ":@/?#") + ":" +
                           clean_password + "@" + std::string(rest);
   if (!clean_password.empty() && !password_of(url)) fail("no password found in a built URL", url);
-  check(url);
+  check(url, postgres);
   return 0;
 }

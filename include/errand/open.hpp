@@ -4,6 +4,7 @@
 #include <errand/clock.hpp>
 #include <errand/store.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string_view>
 
@@ -13,6 +14,9 @@ struct OpenOptions {
   std::shared_ptr<const Clock> clock{};  // the system clock when empty
   // Whether a missing database is created and migrated, or refused (see OpenMode).
   OpenMode mode = OpenMode::create;
+  // PostgreSQL: PostgresOptions::statement_timeout (0: none). SQLite waits for locks for its
+  // busy_timeout (5 s) whatever this says.
+  std::chrono::milliseconds statement_timeout{0};
 };
 
 // `sqlite:PATH` (relative or absolute; `sqlite:///ABSOLUTE/PATH` also works), or

@@ -23,6 +23,18 @@ struct PostgresOptions {
   // false: never LISTEN (for PgBouncer in transaction pooling mode, where LISTEN does not work);
   // other processes' enqueues are then seen within the worker's poll interval.
   bool listen = true;
+  // PgBouncer (or another pooler) in transaction pooling mode (URL: pooler=transaction): each
+  // transaction may run on another server connection, so errand uses unnamed statements only,
+  // makes no session settings and never LISTENs (as with listen = false).
+  bool transaction_pooler = false;
+  // 0 (the default): statements may run as long as they need. Otherwise the server cancels a
+  // statement after this long, and a wait for a lock too (statement_timeout and lock_timeout),
+  // and errand gives up on a reply 5 s later still (a server that does not answer at all). The
+  // errand command uses 30 s.
+  std::chrono::milliseconds statement_timeout{0};
+  // How long opening the store waits for another session's migration lock. The lock is taken
+  // only when the schema needs a migration.
+  std::chrono::milliseconds migration_lock_timeout{60'000};
   // Connections kept open for enqueues, claims and settles (the listener has its own).
   std::size_t pool_size = 4;
   // A queue table's index entries of claimed and finished jobs stay until VACUUM removes them,

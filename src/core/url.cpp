@@ -6,18 +6,6 @@
 
 namespace errand::detail {
 
-std::string redact_password(std::string_view url) {
-  // Everything from the first ':' after "://" to the last '@' is masked, so that a password
-  // holding '@', ':', '/' or '?' is masked whole, however the URL's consumer splits it.
-  std::string out(url);
-  const auto scheme_end = out.find("://");
-  const auto at = out.rfind('@');
-  if (scheme_end == std::string::npos || at == std::string::npos || at < scheme_end) return out;
-  const auto colon = out.find(':', scheme_end + 3);
-  if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-  return out;
-}
-
 std::size_t url_query_start(std::string_view url) {
   const auto scheme_end = url.find("://");
   const std::size_t authority = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
@@ -29,43 +17,55 @@ std::size_t url_query_start(std::string_view url) {
 
 namespace {
 
-// Removes errand's own query parameters (schema, listen) from a postgres URL, recording them in
-// `parsed`; libpq refuses parameters it does not know.
-std::string take_errand_parameters(std::string_view url, std::size_t authority, StoreUrl& parsed) {
-  const auto question = url_query_start(url);
-  if (question == std::string_view::npos) return std::string(url);
-  std::string kept(url.substr(0, question));
-  std::string_view query = url.substr(question + 1);
-  char separator = '?';
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const auto eq = item.find('=');
-    const std::string_view key = item.substr(0, eq);
-    const std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
-    if (key == "schema") {
-      if (value.empty()) throw ConfigError("database URL: schema= needs a name");
-      parsed.schema = std::string(value);
-    } else if (key == "listen") {
-      if (value != "on" && value != "off") {
-        throw ConfigError(fmt::format("database URL: listen={} (expected on or off)", value));
-      }
-      parsed.listen = value == "on";
-    } else if (!item.empty()) {
-      kept += separator;
-      kept += item;
-      separator = '&';
+constexpr std::string_view kExpected =
+    "expected sqlite:PATH (for example sqlite:errand.db) or postgres://USER@HOST:PORT/DATABASE";
+
+// The URL's scheme, when it looks like one (letters, digits, '+', '-', '.'; at most 20): the
+// only piece of an unusable URL shown, since the rest may hold a password.
+std::optional<std::string_view> scheme_of(std::string_view url) {
+  const auto colon = url.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 20) return std::nullopt;
+  const std::string_view scheme = url.substr(0, colon);
+  const auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!alpha(scheme[0])) return std::nullopt;
+  for (const char c : scheme) {
+    if (!alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.') {
+      return std::nullopt;
     }
   }
-  // With no '@' or '/' before the query, libpq found no user name because a '/' came before any
-  // '@'; if that '/' was in a removed parameter, a kept '@' would now make libpq read everything
-  // before it as a user name. An empty path ("/") before the '?' keeps libpq's reading.
-  if (url.substr(authority, question - authority).find_first_of("@/") == std::string_view::npos) {
-    const auto first = kept.find_first_of("@/", question);
-    if (first != std::string::npos && kept[first] == '@') kept.insert(question, "/");
+  return scheme;
+}
+
+std::string sqlite_path_of(std::string_view path) {
+  // sqlite:///abs/path → /abs/path; sqlite://host/... names a host, which SQLite has not.
+  if (path.starts_with("//")) {
+    path.remove_prefix(2);
+    if (!path.starts_with('/')) {
+      throw ConfigError(
+          "database URL: use sqlite:PATH or sqlite:///ABSOLUTE/PATH (a sqlite: URL has no host or "
+          "user)");
+    }
   }
-  return kept;
+  if (path.empty()) throw ConfigError("database URL 'sqlite:' has no file path (sqlite:PATH)");
+  if (path == ":memory:" || path.starts_with(":memory:")) {
+    throw ConfigError(
+        "database URL 'sqlite::memory:': SQLite's in-memory database lives in one connection "
+        "and vanishes with it, so no other worker or process could see its jobs; give a file "
+        "(sqlite:PATH; a file in a temporary directory for tests)");
+  }
+  if (path.starts_with("file:")) {
+    throw ConfigError(fmt::format(
+        "database URL 'sqlite:{}': SQLite file: URIs are not supported; give the file's path "
+        "(sqlite:PATH)",
+        path));
+  }
+  if (path.find('?') != std::string_view::npos) {
+    throw ConfigError(fmt::format(
+        "database URL 'sqlite:{}': a sqlite: URL takes no query parameters, and errand does not "
+        "accept '?' in a database file name",
+        path));
+  }
+  return std::string(path);
 }
 
 }  // namespace
@@ -76,35 +76,24 @@ StoreUrl parse_store_url(std::string_view url) {
     throw ConfigError("database URL contains a NUL byte");
   }
   StoreUrl parsed;
-  constexpr std::string_view sqlite_scheme = "sqlite:";
-  if (url.starts_with(sqlite_scheme)) {
-    std::string_view path = url.substr(sqlite_scheme.size());
-    // sqlite:///abs/path → /abs/path; sqlite://rel is ambiguous (host part) and refused.
-    if (path.starts_with("//")) {
-      path.remove_prefix(2);
-      if (!path.starts_with('/')) {
-        throw ConfigError(fmt::format(
-            "database URL '{}': use sqlite:PATH or sqlite:///ABSOLUTE/PATH", redact_password(url)));
-      }
-    }
-    if (path.empty()) {
-      throw ConfigError(fmt::format("database URL '{}' has no file path (sqlite:PATH)", url));
-    }
+  if (url.starts_with("sqlite:")) {
     parsed.kind = StoreUrl::Kind::sqlite;
-    parsed.sqlite_path = std::string(path);
+    parsed.sqlite_path = sqlite_path_of(url.substr(7));
     return parsed;
   }
-  for (const std::string_view scheme : {"postgres://", "postgresql://"}) {
-    if (url.starts_with(scheme)) {
-      parsed.kind = StoreUrl::Kind::postgres;
-      parsed.conninfo = take_errand_parameters(url, scheme.size(), parsed);
-      return parsed;
-    }
+  if (url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+    parsed.kind = StoreUrl::Kind::postgres;
+    parsed.postgres = parse_pg_conninfo(url);
+    parsed.conninfo = std::string(url);
+    parsed.schema = parsed.postgres.schema;
+    parsed.listen = parsed.postgres.listen;
+    return parsed;
+  }
+  if (const auto scheme = scheme_of(url)) {
+    throw ConfigError(fmt::format("unsupported database URL scheme '{}:': {}", *scheme, kExpected));
   }
   throw ConfigError(fmt::format(
-      "unsupported database URL '{}': expected sqlite:PATH (for example sqlite:errand.db) or "
-      "postgres://USER@HOST:PORT/DATABASE",
-      redact_password(url)));
+      "unsupported database URL (not shown, as it may hold a password): {}", kExpected));
 }
 
 }  // namespace errand::detail

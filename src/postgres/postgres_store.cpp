@@ -49,21 +49,7 @@ struct ResultRow {
   }
 };
 
-// Wraps `text` in `quote`, doubling the quote character inside: "identifier" or 'literal'.
-std::string quoted(std::string_view text, char quote) {
-  std::string out(1, quote);
-  for (char c : text) {
-    if (c == quote) out += quote;
-    out += c;
-  }
-  return out + quote;
-}
-std::string quote_identifier(std::string_view name) {
-  return quoted(name, '"');
-}
-std::string quote_literal(std::string_view text) {
-  return quoted(text, '\'');
-}
+using pg::quote_identifier;
 
 // SQL true when `column` holds a time errand can represent (core/stored_values.hpp):
 // not +-infinity, from 0001-01-01 to 9999-12-31 UTC.
@@ -144,6 +130,18 @@ constexpr std::string_view kJobColumns =
     "id, name, payload, context, priority, error_count, {run_at}, {created_at}, locked_by, "
     "{locked_at}, last_error, {last_failed_at}";
 
+// Refuses schema names errand must not use: what quote_identifier refuses (empty, over 63
+// bytes, NUL), and PostgreSQL's system schemas (pg_*, information_schema).
+void check_schema_name(std::string_view schema) {
+  quote_identifier(schema);
+  if (schema.starts_with("pg_") || schema == "information_schema") {
+    throw ConfigError(fmt::format(
+        "PostgreSQL schema '{}' is a system schema (pg_*, information_schema); choose another "
+        "(schema=NAME, default errand)",
+        schema));
+  }
+}
+
 // The NOTIFY channel of a schema. PostgreSQL identifiers hold at most 63 bytes, so a long
 // schema name is replaced by a hash of it (LISTEN and NOTIFY must agree on the name).
 std::string notify_channel(std::string_view schema) {
@@ -155,9 +153,9 @@ std::string notify_channel(std::string_view schema) {
   return fmt::format("{}{:016x}", prefix, hash);
 }
 
-// Inserts the rows of insert_params ($1..$6) at time $7 (see now_of) and notifies the schema's
-// channel in the same statement, so the NOTIFY fires exactly when the insert commits.
-std::string insert_sql(const std::string& quoted_schema, std::string_view schema) {
+// Inserts the rows of insert_params ($1..$6) at time $7 (see now_of) and notifies channel $8
+// (notify_channel) in the same statement, so the NOTIFY fires exactly when the insert commits.
+std::string insert_sql(const std::string& quoted_schema) {
   return fmt::format(
       "WITH t AS (SELECT {now} AS now), ins AS ("
       " INSERT INTO {s}.jobs (name, payload, context, priority, run_at, created_at)"
@@ -166,10 +164,9 @@ std::string insert_sql(const std::string& quoted_schema, std::string_view schema
       " FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[])"
       "      WITH ORDINALITY AS u(name, payload, context, priority, run_at_us, delay_us, ord), t"
       " ORDER BY u.ord RETURNING id)"
-      " SELECT ins.id FROM ins, (SELECT pg_notify({channel}, '')) AS n",
+      " SELECT ins.id FROM ins, (SELECT pg_notify($8, '')) AS n",
       fmt::arg("now", now_of(7)), fmt::arg("s", quoted_schema),
-      fmt::arg("run_at", ts_of("u.run_at_us")),
-      fmt::arg("channel", quote_literal(notify_channel(schema))));
+      fmt::arg("run_at", ts_of("u.run_at_us")));
 }
 
 // {a,b,NULL}: an array literal of numbers (NULL stays SQL NULL).
@@ -218,7 +215,8 @@ std::vector<JobId> inserted_ids(const Result& r) {
 // acquire connects anew, so the store recovers when the server comes back.
 class Pool {
  public:
-  Pool(std::string conninfo, std::size_t size) : conninfo_(std::move(conninfo)), size_(size) {}
+  Pool(std::shared_ptr<const pg::Target> target, std::size_t size)
+      : target_(std::move(target)), size_(size) {}
 
   class Handle {
    public:
@@ -245,12 +243,7 @@ class Pool {
     ++open_;
     lock.unlock();
     try {
-      auto c = std::make_unique<Connection>(conninfo_);
-      // errand's statements are prepared once per connection and their best plan does not
-      // depend on the parameters; re-planning each execution (custom plans) cost about a third
-      // of the server's CPU in a drain.
-      c->exec("SET plan_cache_mode = force_generic_plan");
-      return Handle(*this, std::move(c));
+      return Handle(*this, std::make_unique<Connection>(target_));
     } catch (...) {
       lock.lock();
       --open_;
@@ -259,7 +252,7 @@ class Pool {
     }
   }
 
-  const std::string& conninfo() const { return conninfo_; }
+  const std::shared_ptr<const pg::Target>& target() const { return target_; }
 
  private:
   void give_back(std::unique_ptr<Connection> c) {
@@ -273,7 +266,7 @@ class Pool {
     available_.notify_one();
   }
 
-  std::string conninfo_;
+  std::shared_ptr<const pg::Target> target_;
   std::size_t size_;
   std::mutex mutex_;
   std::condition_variable available_;
@@ -368,29 +361,28 @@ std::string claim_sql(const std::string& s) {
 
 class PostgresStore final : public Store {
  public:
-  PostgresStore(const std::string& conninfo, PostgresOptions options)
+  PostgresStore(std::shared_ptr<const pg::Target> target, PostgresOptions options)
       : options_(std::move(options)),
         clock_(options_.clock ? options_.clock : system_clock()),
         db_clock_(!options_.clock),
         schema_(quote_identifier(options_.schema)),
         channel_(quote_identifier(notify_channel(options_.schema))),
-        pool_(conninfo, std::max<std::size_t>(1, options_.pool_size)),
+        pool_(std::move(target), std::max<std::size_t>(1, options_.pool_size)),
         settle_sql_(settle_sql(schema_)),
         sweep_sql_(sweep_sql(schema_)),
         claim_sql_(claim_sql(schema_)) {
-    if (options_.schema.empty()) throw ConfigError("PostgreSQL schema name is empty");
-    // A URL the CLI takes back (--db), password masked.
-    description_ = pg::redact(conninfo);
+    // A URL the CLI takes back (--db), without the password.
+    const std::string& url = pool_.target()->description;
+    description_ = url;
     if (options_.schema != "errand") {
-      const bool url = conninfo.find("://") != std::string::npos;
-      description_ +=
-          url ? (detail::url_query_start(conninfo) == std::string::npos ? "?schema=" : "&schema=")
-              : " (schema ";
+      description_ += url.find('?') == std::string::npos ? "?schema=" : "&schema=";
       description_ += options_.schema;
-      if (!url) description_ += ")";
     }
-    wake_key_ = "postgres:" + pg::redact(conninfo) + "#" + options_.schema;
-    migrate();
+    if (options_.transaction_pooler)
+      description_ += description_.find('?') == std::string::npos ? "?pooler=transaction"
+                                                                  : "&pooler=transaction";
+    wake_key_ = "postgres:" + url + "#" + options_.schema;
+    open_schema();
   }
 
   ~PostgresStore() override {
@@ -410,8 +402,9 @@ class PostgresStore final : public Store {
     if (jobs.empty()) return {};
     Params params = insert_params(jobs);
     add_now(params);
+    params.add(notify_channel(options_.schema));
     auto c = pool_.acquire();
-    Result r = c->exec_prepared("errand_enqueue", insert_sql(schema_, options_.schema), params);
+    Result r = c->exec_prepared("errand_enqueue", insert_sql(schema_), params);
     detail::publish_wakeup(wake_key_);
     return inserted_ids(r);
   }
@@ -491,6 +484,7 @@ class PostgresStore final : public Store {
     Params params = worker_params(worker);
     params.add(micros_of(worker.started_at));
     params.add_array(held);
+    params.add(notify_channel(options_.schema));
     // Beat, and unlock what this worker locked since registering but does not know it holds.
     const std::string sql = fmt::format(
         "WITH t AS (SELECT {now} AS now), beat AS ({upsert} RETURNING 1),"
@@ -500,7 +494,7 @@ class PostgresStore final : public Store {
         " {count_and_notify}",
         fmt::arg("now", now_of(5)), fmt::arg("s", schema_),
         fmt::arg("upsert", upsert_worker_sql(ts_of("$6"))), fmt::arg("started", ts_of("$6")),
-        fmt::arg("count_and_notify", count_and_notify("freed")));
+        fmt::arg("count_and_notify", count_and_notify("freed", 8)));
     auto c = pool_.acquire();
     if (c->exec_prepared("errand_heartbeat", sql, params).int64(0, 0) > 0) {
       detail::publish_wakeup(wake_key_);
@@ -509,7 +503,7 @@ class PostgresStore final : public Store {
 
   void remove_worker(std::string_view worker_id) override {
     Params params;
-    params.add(worker_id);
+    params.add(worker_id).add(notify_channel(options_.schema));
     const std::string sql = fmt::format(
         "WITH gone AS (DELETE FROM {s}.workers WHERE id = $1 RETURNING started_at),"
         " freed AS (UPDATE {s}.jobs SET locked_by = NULL, locked_at = NULL"
@@ -517,7 +511,7 @@ class PostgresStore final : public Store {
         "     AND locked_at >= coalesce((SELECT started_at FROM gone), '-infinity')"
         "   RETURNING id)"
         " {count_and_notify}",
-        fmt::arg("s", schema_), fmt::arg("count_and_notify", count_and_notify("freed")));
+        fmt::arg("s", schema_), fmt::arg("count_and_notify", count_and_notify("freed", 2)));
     auto c = pool_.acquire();
     if (c->exec(sql, params).int64(0, 0) > 0) detail::publish_wakeup(wake_key_);
   }
@@ -593,7 +587,8 @@ class PostgresStore final : public Store {
   }
 
   std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) override {
-    if (options_.listen) start_listener();
+    // Behind a transaction pooler LISTEN does not work: workers poll.
+    if (options_.listen && !options_.transaction_pooler) start_listener();
     return detail::subscribe_wakeups(wake_key_, std::move(on_new_jobs));
   }
 
@@ -768,22 +763,23 @@ class PostgresStore final : public Store {
         "  error_count, last_error, last_failed_at)"
         "  SELECT id, name, payload, context, priority, {now}, created_at, 0, last_error, failed_at"
         "  FROM moved RETURNING id)"
-        " SELECT count(*) FROM ins, (SELECT pg_notify({channel}, '')) AS n",
+        " SELECT count(*) FROM ins, (SELECT pg_notify(${channel}, '')) AS n",
         fmt::arg("s", schema_), fmt::arg("where", where), fmt::arg("now", now_of(1)),
-        fmt::arg("channel", quote_literal(notify_channel(options_.schema))));
+        fmt::arg("channel", params.size() + 1));
+    params.add(notify_channel(options_.schema));
     auto c = pool_.acquire();
     const auto moved = static_cast<std::size_t>(c->exec(sql, params).int64(0, 0));
     if (moved > 0) detail::publish_wakeup(wake_key_);
     return moved;
   }
 
-  // Counts the rows of CTE `rows` and, only if there are any, notifies the schema's channel.
-  std::string count_and_notify(std::string_view rows) const {
+  // Counts the rows of CTE `rows` and, only if there are any, notifies the channel given as
+  // parameter `channel_param` (notify_channel).
+  static std::string count_and_notify(std::string_view rows, int channel_param) {
     return fmt::format(
-        "SELECT c.n, CASE WHEN c.n > 0 THEN (SELECT 1 FROM pg_notify({channel}, '')) END"
+        "SELECT c.n, CASE WHEN c.n > 0 THEN (SELECT 1 FROM pg_notify(${channel}, '')) END"
         " FROM (SELECT count(*) AS n FROM {rows}) AS c",
-        fmt::arg("channel", quote_literal(notify_channel(options_.schema))),
-        fmt::arg("rows", rows));
+        fmt::arg("channel", channel_param), fmt::arg("rows", rows));
   }
 
   // $1..$4: id, host, pid, concurrency; then add_now as $5.
@@ -832,7 +828,7 @@ class PostgresStore final : public Store {
       try {
         if (!c || !c->healthy()) {
           set_vacuum_cancel(nullptr);
-          c = std::make_unique<Connection>(pool_.conninfo());
+          c = std::make_unique<Connection>(pool_.target());
           set_vacuum_cancel(PQgetCancel(c->native()));
         }
         {
@@ -899,34 +895,71 @@ class PostgresStore final : public Store {
     return {"PostgreSQL at", description_, table};
   }
 
-  void migrate() {
+  // Checks the schema's version without any lock; only when a migration is needed (and the mode
+  // allows it) takes the migration lock.
+  void open_schema() {
     auto c = pool_.acquire();
-    pg::Transaction tx(*c);
-    Params lock;
-    lock.add("errand:" + options_.schema);
-    c->exec("SELECT pg_advisory_xact_lock(hashtext($1))", lock);  // one migrator at a time
-    int version = stored_version(*c);
+    const int version = stored_version(*c);
+    check_not_newer(version);
+    if (version == static_cast<int>(kMigrations.size())) return;
+    if (options_.mode != OpenMode::create) {
+      if (version == 0) {
+        throw StoreError(fmt::format(
+            "PostgreSQL {}: there is no errand schema '{}' here (errand creates it on first use; "
+            "`errand migrate --db URL` creates it now)",
+            description_, options_.schema));
+      }
+      throw StoreError(fmt::format(
+          "PostgreSQL {}: errand schema '{}' is at version {}, older than this build's {}; "
+          "`errand migrate --db URL` upgrades it",
+          description_, options_.schema, version, kMigrations.size()));
+    }
+    migrate(*c);
+  }
+
+  void check_not_newer(int version) const {
     if (version > static_cast<int>(kMigrations.size())) {
       throw StoreError(fmt::format(
           "PostgreSQL {}: errand schema version {} was written by a newer errand; this build "
           "knows versions up to {}. Refusing to use it; upgrade errand.",
           description_, version, kMigrations.size()));
     }
+  }
+
+  void migrate(Connection& c) {
+    pg::Transaction tx(c);
+    // One migrator at a time, waiting at most migration_lock_timeout for the lock.
+    Params timeout;
+    timeout.add(std::to_string(options_.migration_lock_timeout.count()));
+    c.exec("SELECT set_config('lock_timeout', $1, true)", timeout);
+    Params lock;
+    lock.add("errand:" + options_.schema);
+    try {
+      c.exec("SELECT pg_advisory_xact_lock(hashtext($1))", lock);
+    } catch (const StoreError& e) {
+      throw StoreError(fmt::format(
+          "PostgreSQL {}: gave up after {} ms waiting for errand's migration lock on schema "
+          "'{}', which another session holds (a migration in progress, or a stuck session: see "
+          "pg_locks where locktype = 'advisory'): {}",
+          description_, options_.migration_lock_timeout.count(), options_.schema, e.what()));
+    }
+    int version = stored_version(c);  // again: another process may have migrated meanwhile
+    check_not_newer(version);
     if (version == static_cast<int>(kMigrations.size())) return;
-    c->exec(fmt::format(
+    c.exec(fmt::format(
         "CREATE SCHEMA IF NOT EXISTS {0};"
         " CREATE TABLE IF NOT EXISTS {0}.meta (key text PRIMARY KEY, value text NOT NULL)",
         schema_));
     for (; version < static_cast<int>(kMigrations.size()); ++version) {
-      c->exec(fmt::format(fmt::runtime(kMigrations[static_cast<std::size_t>(version)]),
-                          fmt::arg("s", schema_)));
+      c.exec(fmt::format(fmt::runtime(kMigrations[static_cast<std::size_t>(version)]),
+                         fmt::arg("s", schema_)));
     }
     Params v;
     v.add(std::to_string(version));
-    c->exec(fmt::format("INSERT INTO {}.meta (key, value) VALUES ('schema_version', $1)"
-                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        schema_),
-            v);
+    c.exec(fmt::format("INSERT INTO {}.meta (key, value) VALUES ('schema_version', $1)"
+                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                       schema_),
+           v);
     tx.commit();
   }
 
@@ -951,7 +984,7 @@ class PostgresStore final : public Store {
     auto retry = std::chrono::milliseconds{100};
     while (!stop.stop_requested()) {
       try {
-        Connection c(pool_.conninfo());
+        Connection c(pool_.target());
         c.exec("LISTEN " + channel_);
         retry = std::chrono::milliseconds{100};
         detail::publish_wakeup(wake_key_);
@@ -1012,12 +1045,38 @@ std::vector<JobId> enqueue_rows(PGconn* connection, std::span<const NewJob> rows
   if (!connection) throw StoreError("errand::enqueue: the PGconn is null");
   Params params = insert_params(rows);
   params.add_null();  // the database clock
+  params.add(notify_channel(schema));
   return inserted_ids(pg::exec(connection, "the application's connection",
-                               insert_sql(quote_identifier(schema), schema), params));
+                               insert_sql(quote_identifier(schema)), params));
 }
 
 std::shared_ptr<Store> open_postgres(const std::string& conninfo, PostgresOptions options) {
-  return std::make_shared<PostgresStore>(conninfo, std::move(options));
+  auto target = std::make_shared<pg::Target>(pg::make_target(conninfo));
+  // errand's own URL parameters win over the options.
+  if (target->info.schema) options.schema = *target->info.schema;
+  if (target->info.listen) options.listen = *target->info.listen;
+  if (target->info.transaction_pooler)
+    options.transaction_pooler = *target->info.transaction_pooler;
+  check_schema_name(options.schema);
+  target->transaction_pooler = options.transaction_pooler;
+  // Generic plans: errand's statements are prepared once per connection and their best plan
+  // does not depend on the parameters; re-planning each execution (custom plans) cost about a
+  // third of the server's CPU in a drain.
+  target->session_settings.emplace_back("plan_cache_mode", "force_generic_plan");
+  if (options.statement_timeout.count() > 0) {
+    // A wait for a lock ends a little earlier, with the server's clearer lock-timeout message.
+    const auto ms = options.statement_timeout.count();
+    target->session_settings.emplace_back("statement_timeout", std::to_string(ms));
+    target->session_settings.emplace_back("lock_timeout",
+                                          std::to_string(std::max<long>(1, ms * 9 / 10)));
+    // The server enforces the timeout; this client-side limit is the backstop for a server
+    // that does not answer at all (or a pooler, where session settings cannot be made).
+    target->reply_timeout = options.statement_timeout + std::chrono::seconds{5};
+  }
+  if (options.mode == OpenMode::read_only) {
+    target->session_settings.emplace_back("default_transaction_read_only", "on");
+  }
+  return std::make_shared<PostgresStore>(std::move(target), std::move(options));
 }
 
 int postgres_schema_version() {

@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <poll.h>
+
+#include <cerrno>
 #include <charconv>
 #include <optional>
 
@@ -19,45 +22,25 @@ std::string trimmed(std::string message) {
 }
 }  // namespace
 
-std::string redact(std::string_view conninfo) {
-  std::string out(conninfo);
-  const auto scheme_end = out.find("://");
-  if (scheme_end != std::string::npos) {
-    // postgres://user:secret@host/db
-    const auto at = out.find('@', scheme_end + 3);
-    const auto colon = out.find(':', scheme_end + 3);
-    if (at != std::string::npos && colon != std::string::npos && colon < at) {
-      out.replace(colon + 1, at - colon - 1, "***");
-    }
-    // ...?password=secret&...
-    for (auto pos = out.find("password="); pos != std::string::npos;
-         pos = out.find("password=", pos + 1)) {
-      const auto start = pos + 9;
-      const auto end = out.find('&', start);
-      out.replace(start, (end == std::string::npos ? out.size() : end) - start, "***");
-    }
-    return out;
+std::string quote_identifier(std::string_view name) {
+  // NAMEDATALEN - 1: PostgreSQL silently truncates longer identifiers.
+  constexpr std::size_t max_bytes = 63;
+  if (name.empty()) throw ConfigError("PostgreSQL identifier is empty");
+  if (name.size() > max_bytes) {
+    throw ConfigError(fmt::format(
+        "PostgreSQL identifier '{}...' is {} bytes long; PostgreSQL keeps at most {} (it would "
+        "silently shorten it)",
+        name.substr(0, 20), name.size(), max_bytes));
   }
-  // key=value form: password=secret or password='sec ret'
-  for (auto pos = out.find("password"); pos != std::string::npos;
-       pos = out.find("password", pos + 1)) {
-    auto eq = out.find_first_not_of(' ', pos + 8);
-    if (eq == std::string::npos || out[eq] != '=') continue;
-    auto start = out.find_first_not_of(' ', eq + 1);
-    if (start == std::string::npos) break;
-    std::size_t end;
-    if (out[start] == '\'') {
-      end = start + 1;
-      while (end < out.size() && out[end] != '\'')
-        end += out[end] == '\\' ? 2 : 1;
-      end = std::min(end + 1, out.size());
-    } else {
-      end = out.find(' ', start);
-      if (end == std::string::npos) end = out.size();
-    }
-    out.replace(start, end - start, "***");
+  if (name.find('\0') != std::string_view::npos) {
+    throw ConfigError("PostgreSQL identifier contains a NUL byte");
   }
-  return out;
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + '"';
 }
 
 int Result::affected() const {
@@ -179,17 +162,68 @@ std::vector<const char*> Params::pointers() const {
   return out;
 }
 
-Connection::Connection(const std::string& conninfo) : description_(redact(conninfo)) {
-  conn_ = PQconnectdb(conninfo.c_str());
+namespace {
+
+std::vector<const char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<const char*> out;
+  out.reserve(strings.size() + 1);
+  for (const std::string& s : strings)
+    out.push_back(s.c_str());
+  out.push_back(nullptr);
+  return out;
+}
+
+// What to add to a failed statement's message for its SQLSTATE: the likely cause.
+std::string hint(const PGresult* result) {
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  if (!state) return {};
+  const std::string_view code(state);
+  if (code == "55P03") {
+    return " (another session held a lock errand needed for longer than the lock timeout: a "
+           "migration in progress, a LOCK TABLE or a long transaction on errand's tables; see "
+           "pg_stat_activity and pg_locks)";
+  }
+  if (code == "57014" && std::string_view(PQresultErrorMessage(result)).find("statement timeout") !=
+                             std::string_view::npos) {
+    return " (the statement took longer than the statement timeout, often because another "
+           "session holds a lock on errand's tables; see pg_stat_activity and pg_locks)";
+  }
+  return {};
+}
+
+}  // namespace
+
+Connection::Connection(const std::string& conninfo)
+    : Connection(std::make_shared<const Target>(make_target(conninfo))) {}
+
+Connection::Connection(std::shared_ptr<const Target> target)
+    : target_(std::move(target)), description_(target_->description) {
+  // Keywords and values only, no dbname expansion: libpq never parses (and so never echoes)
+  // any text of the user's.
+  std::vector<std::string> keywords, values;
+  for (const auto& [key, value] : target_->info.params) {
+    keywords.push_back(key);
+    values.push_back(value);
+  }
+  const auto k = c_strings(keywords);
+  const auto v = c_strings(values);
+  conn_ = PQconnectdbParams(k.data(), v.data(), 0);
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string message = trimmed(conn_ ? PQerrorMessage(conn_) : "out of memory");
     PQfinish(conn_);
     conn_ = nullptr;
-    throw StoreError(
-        fmt::format("cannot connect to PostgreSQL at '{}': {}", description_, message));
+    throw StoreError(target_->scrub(
+        fmt::format("cannot connect to PostgreSQL at '{}': {}", description_, message)));
   }
   PQsetNoticeProcessor(
       conn_, [](void*, const char*) {}, nullptr);
+  if (!target_->transaction_pooler) {
+    for (const auto& [name, value] : target_->session_settings) {
+      Params params;
+      params.add(name).add(value);
+      exec("SELECT set_config($1, $2, false)", params);
+    }
+  }
 }
 
 Connection::~Connection() {
@@ -200,17 +234,22 @@ void fail(PGconn* conn, std::string_view description, std::string_view operation
           const PGresult* result) {
   std::string message =
       result && *PQresultErrorMessage(result) ? PQresultErrorMessage(result) : PQerrorMessage(conn);
-  throw StoreError(
-      fmt::format("PostgreSQL at '{}': {}: {}", description, operation, trimmed(message)));
+  throw StoreError(fmt::format("PostgreSQL at '{}': {}: {}{}", description, operation,
+                               trimmed(message), hint(result)));
 }
+
+namespace {
+// Names a statement by its start; the whole text would drown the server's message.
+std::string statement_label(std::string_view sql) {
+  return sql.size() <= 60 ? std::string(sql) : std::string(sql.substr(0, 60)) + "...";
+}
+}  // namespace
 
 Result check(PGconn* conn, std::string_view description, PGresult* result, std::string_view sql) {
   const auto status = PQresultStatus(result);
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return Result(result);
   Result owned(result);  // freed on the way out
-  // Name the statement by its start; the whole text would drown the server's message.
-  fail(conn, description,
-       sql.size() <= 60 ? std::string(sql) : std::string(sql.substr(0, 60)) + "...", result);
+  fail(conn, description, statement_label(sql), result);
 }
 
 Result exec(PGconn* conn, std::string_view description, std::string_view sql,
@@ -225,43 +264,139 @@ Result exec(PGconn* conn, std::string_view description, std::string_view sql,
 }
 
 void Connection::fail(std::string_view operation, const PGresult* result) const {
-  pg::fail(conn_, description_, operation, result);
+  try {
+    pg::fail(conn_, description_, operation, result);
+  } catch (const StoreError& e) {
+    throw StoreError(target_->scrub(e.what()));
+  }
+}
+
+void Connection::await_reply(std::chrono::steady_clock::time_point deadline) {
+  const bool limited = target_->reply_timeout.count() > 0;
+  while (PQisBusy(conn_)) {
+    int wait_ms = -1;
+    if (limited) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        broken_ = true;  // a reply may still come: the connection is never reused
+        throw StoreError(fmt::format(
+            "PostgreSQL at '{}': no reply within {} ms (the server is stuck or overloaded, or the "
+            "network lost the connection); the connection is closed",
+            description_, target_->reply_timeout.count()));
+      }
+      wait_ms = static_cast<int>(std::min<std::int64_t>(left.count(), 60'000));
+    }
+    pollfd fd{PQsocket(conn_), POLLIN, 0};
+    const int ready = ::poll(&fd, 1, wait_ms);
+    if (ready < 0 && errno != EINTR) {
+      broken_ = true;
+      fail("waiting for the server's reply");
+    }
+    if (ready > 0 && PQconsumeInput(conn_) == 0) {
+      broken_ = true;
+      fail("reading the server's reply");
+    }
+  }
+}
+
+std::chrono::steady_clock::time_point Connection::reply_deadline() const {
+  return std::chrono::steady_clock::now() + target_->reply_timeout;
+}
+
+PGresult* Connection::next_result(std::chrono::steady_clock::time_point deadline) {
+  await_reply(deadline);
+  return PQgetResult(conn_);
+}
+
+Result Connection::finish(std::string_view sql, std::chrono::steady_clock::time_point deadline) {
+  // Every result of the query; the last one is returned, the first failure thrown (after all
+  // results were read, so the connection stays usable).
+  std::optional<Result> last;
+  std::optional<Result> failed;
+  while (PGresult* raw = next_result(deadline)) {
+    Result result(raw);
+    const auto status = PQresultStatus(raw);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !failed) {
+      failed.emplace(std::move(result));
+    } else {
+      last.emplace(std::move(result));
+    }
+  }
+  if (failed) fail(statement_label(sql), failed->native());
+  if (!last) fail(statement_label(sql));
+  return std::move(*last);
 }
 
 Result Connection::exec(std::string_view sql, const Params& params) {
-  return pg::exec(conn_, description_, sql, params);
+  const auto deadline = reply_deadline();
+  const std::string text(sql);
+  int sent = 0;
+  if (params.size() == 0) {
+    sent = PQsendQuery(conn_, text.c_str());  // may hold several statements
+  } else {
+    const auto values = params.pointers();
+    sent = PQsendQueryParams(conn_, text.c_str(), params.size(), nullptr, values.data(), nullptr,
+                             nullptr, 0);
+  }
+  if (sent != 1) {
+    broken_ = true;
+    fail(fmt::format("sending {}", statement_label(sql)));
+  }
+  return finish(sql, deadline);
 }
 
 Result Connection::exec_prepared(const std::string& name, std::string_view sql,
                                  const Params& params) {
+  // Behind a transaction pooler the next transaction may run on another server connection,
+  // where a prepared statement does not exist: unnamed statements only.
+  if (target_->transaction_pooler) return exec(sql, params);
+  const auto deadline = reply_deadline();
   if (!prepared_.contains(name)) {
     const std::string text(sql);
-    check(conn_, description_, PQprepare(conn_, name.c_str(), text.c_str(), params.size(), nullptr),
-          text);
+    if (PQsendPrepare(conn_, name.c_str(), text.c_str(), params.size(), nullptr) != 1) {
+      broken_ = true;
+      fail(fmt::format("sending {}", name));
+    }
+    finish(sql, deadline);
     prepared_.insert(name);
   }
   const auto values = params.pointers();
-  return check(
-      conn_, description_,
-      PQexecPrepared(conn_, name.c_str(), params.size(), values.data(), nullptr, nullptr, 0), sql);
+  if (PQsendQueryPrepared(conn_, name.c_str(), params.size(), values.data(), nullptr, nullptr, 0) !=
+      1) {
+    broken_ = true;
+    fail(fmt::format("sending {}", name));
+  }
+  return finish(sql, deadline);
 }
 
 std::vector<Result> Connection::exec_pipeline(std::span<const Statement> statements) {
+  const auto deadline = reply_deadline();
   // Until the pipeline is back in its idle state the connection must not be reused.
   broken_ = true;
   if (PQenterPipelineMode(conn_) != 1) fail("entering pipeline mode");
+  const bool unnamed = target_->transaction_pooler;
   // What was sent, in order: a statement's preparation (its name) or its execution (empty).
   std::vector<std::string> sent;
   std::set<std::string, std::less<>> preparing;  // a name used twice is prepared once
   for (const Statement& s : statements) {
     const std::string name(s.name);
+    const auto values = s.params.pointers();
+    if (unnamed) {
+      const std::string text(s.sql);
+      if (PQsendQueryParams(conn_, text.c_str(), s.params.size(), nullptr, values.data(), nullptr,
+                            nullptr, 0) != 1) {
+        fail(fmt::format("sending {}", name));
+      }
+      sent.emplace_back();
+      continue;
+    }
     if (!prepared_.contains(name) && preparing.insert(name).second) {
       const std::string text(s.sql);
       if (PQsendPrepare(conn_, name.c_str(), text.c_str(), s.params.size(), nullptr) != 1)
         fail(fmt::format("sending {}", name));
       sent.push_back(name);
     }
-    const auto values = s.params.pointers();
     if (PQsendQueryPrepared(conn_, name.c_str(), s.params.size(), values.data(), nullptr, nullptr,
                             0) != 1) {
       fail(fmt::format("sending {}", name));
@@ -274,21 +409,21 @@ std::vector<Result> Connection::exec_pipeline(std::span<const Statement> stateme
   std::optional<std::string> error;  // the first statement that failed, and why
   std::size_t executed = 0;
   for (const std::string& preparing : sent) {
-    PGresult* raw = PQgetResult(conn_);
+    PGresult* raw = next_result(deadline);
     if (!raw) fail("reading a pipeline result");
     Result result(raw);
     const auto status = PQresultStatus(raw);
     const std::string_view what =
         preparing.empty() ? statements[executed].name : std::string_view(preparing);
     if (status == PGRES_FATAL_ERROR && !error) {
-      error = fmt::format("PostgreSQL at '{}': {}: {}", description_, what,
-                          trimmed(PQresultErrorMessage(raw)));
+      error = fmt::format("PostgreSQL at '{}': {}: {}{}", description_, what,
+                          trimmed(PQresultErrorMessage(raw)), hint(raw));
     } else if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !error) {
       error = fmt::format("PostgreSQL at '{}': {}: unexpected result {}", description_, what,
                           PQresStatus(status));
     }
     // Each statement's results (an aborted one's too) end with a NULL.
-    if (PGresult* extra = PQgetResult(conn_)) {
+    if (PGresult* extra = next_result(deadline)) {
       PQclear(extra);
       fail("reading a pipeline result: more than one result for a statement");
     }
@@ -299,12 +434,12 @@ std::vector<Result> Connection::exec_pipeline(std::span<const Statement> stateme
       prepared_.insert(preparing);
     }
   }
-  PGresult* sync = PQgetResult(conn_);
+  PGresult* sync = next_result(deadline);
   const bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
   PQclear(sync);
   if (!synced || PQexitPipelineMode(conn_) != 1) fail("ending the pipeline");
   broken_ = false;
-  if (error) throw StoreError(*error);
+  if (error) throw StoreError(target_->scrub(*error));
   return results;
 }
 
@@ -314,7 +449,11 @@ Transaction::Transaction(Connection& connection) : connection_(connection) {
 
 Transaction::~Transaction() {
   if (!open_ || !connection_.healthy()) return;
-  PQclear(PQexec(connection_.native(), "ROLLBACK"));
+  try {
+    connection_.exec("ROLLBACK");
+  } catch (const StoreError&) {
+    // The connection is marked broken and will not be reused.
+  }
 }
 
 void Transaction::commit() {

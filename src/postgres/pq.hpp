@@ -1,10 +1,14 @@
 // A thin RAII layer over libpq in the shape of libpqxx: connections, results, transactions that
 // roll back unless committed, statements prepared once per connection, text-format parameters.
-// Every failure throws StoreError; connection strings appear in messages with passwords masked.
+// Every failure throws StoreError; messages name the server by Target::description and are
+// scrubbed of the target's secrets. Replies are awaited at most Target::reply_timeout.
 #pragma once
+
+#include "postgres/target.hpp"
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,12 +20,15 @@
 
 namespace errand::pg {
 
-// conninfo or URL with any password replaced by ***.
-std::string redact(std::string_view conninfo);
+// The one way an identifier (schema, table, channel) enters SQL text: "name", with '"' doubled.
+// Throws ConfigError for a name PostgreSQL would not keep as given: empty, over 63 bytes (it
+// would be truncated), or holding a NUL byte. Every other value is a bound parameter.
+std::string quote_identifier(std::string_view name);
 
 class Result {
  public:
   explicit Result(PGresult* result) : result_(result) {}
+  const PGresult* native() const { return result_.get(); }
   int rows() const { return PQntuples(result_.get()); }
   int affected() const;  // rows changed by INSERT/UPDATE/DELETE
   bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column) == 1; }
@@ -72,7 +79,10 @@ Result exec(PGconn* conn, std::string_view description, std::string_view sql,
 
 class Connection {
  public:
-  // Connects (blocking). Throws StoreError naming the redacted conninfo.
+  // Connects (blocking, at most the target's connect_timeout) and applies the target's session
+  // settings. Throws StoreError naming the target's description.
+  explicit Connection(std::shared_ptr<const Target> target);
+  // The same for a URL or key=value string (make_target; ConfigError for a bad one).
   explicit Connection(const std::string& conninfo);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -80,7 +90,8 @@ class Connection {
 
   // Runs `sql` (one or more statements when `params` is empty).
   Result exec(std::string_view sql, const Params& params = {});
-  // Runs `sql` as a statement prepared once on this connection under `name`.
+  // Runs `sql` as a statement prepared once on this connection under `name` (behind a
+  // transaction pooler: as an unnamed statement, every time).
   Result exec_prepared(const std::string& name, std::string_view sql, const Params& params);
 
   // One statement of a pipeline: prepared once on this connection under `name`.
@@ -97,10 +108,20 @@ class Connection {
   bool healthy() const { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
   PGconn* native() const { return conn_; }
   const std::string& description() const { return description_; }
+  const Target& target() const { return *target_; }
 
   [[noreturn]] void fail(std::string_view operation, const PGresult* result = nullptr) const;
 
  private:
+  std::chrono::steady_clock::time_point reply_deadline() const;
+  // Waits until a result can be read without blocking; past `deadline` (when the target has a
+  // reply timeout) marks the connection broken and throws StoreError.
+  void await_reply(std::chrono::steady_clock::time_point deadline);
+  PGresult* next_result(std::chrono::steady_clock::time_point deadline);
+  // Reads every result of the query sent; returns the last, throws for the first failure.
+  Result finish(std::string_view sql, std::chrono::steady_clock::time_point deadline);
+
+  std::shared_ptr<const Target> target_;
   PGconn* conn_ = nullptr;
   bool broken_ = false;  // left in an unknown protocol state: never reused
   std::string description_;

@@ -84,6 +84,15 @@ std::optional<std::string> postgres_url_or_skip() {
   return required_variable("ERRAND_TEST_PG_URL", "a PostgreSQL server");
 }
 
+std::string direct_url(const std::string& url) {
+  const char* direct = std::getenv("ERRAND_TEST_PG_DIRECT_URL");
+  return direct && *direct ? std::string(direct) : url;
+}
+
+bool behind_transaction_pooler(const std::string& url) {
+  return url.find("pooler=transaction") != std::string::npos;
+}
+
 std::optional<std::string> postgres_ctl_or_skip() {
   return required_variable("ERRAND_TEST_PG_CTL", "a pg_ctl command for the test server");
 }
@@ -200,6 +209,7 @@ std::optional<std::int64_t> PgConnection::integer(std::string_view sql) {
 
 PostgresStorage::PostgresStorage(std::string url, std::string schema)
     : url_(std::move(url)),
+      direct_url_(direct_url(url_)),
       schema_(std::move(schema)),
       db_(std::make_unique<PgConnection>(conninfo())) {}
 
@@ -217,6 +227,11 @@ std::shared_ptr<errand::Store> PostgresStorage::open(std::shared_ptr<const erran
   errand::PostgresOptions options;
   options.schema = schema_;
   options.clock = std::move(clock);
+  if (behind_transaction_pooler(url_)) {
+    // A pooler passes no session options: the store's own timeout bounds lock waits.
+    options.statement_timeout = tuning.busy_timeout;
+    return errand::open_postgres(url_, options);
+  }
   return errand::open_postgres(session_conninfo(url_, "", tuning.busy_timeout), options);
 }
 
@@ -242,7 +257,7 @@ std::unique_ptr<WriteBlock> PostgresStorage::block_writes() {
 }
 
 std::string PostgresStorage::conninfo() const {
-  return session_conninfo(url_, schema_, kInspectionLockTimeout);
+  return session_conninfo(direct_url_, schema_, kInspectionLockTimeout);
 }
 
 StoreFactory postgres_factory() {

@@ -24,6 +24,12 @@ namespace errand_test {
 // ERRAND_TEST_PG_URL. When unset, records a skip of the current test (a failure when
 // ERRAND_REQUIRE_PG=1) and returns nullopt: the caller must then return.
 std::optional<std::string> postgres_url_or_skip();
+// The server for the test's own raw libpq sessions (inspection, set-up, locks):
+// ERRAND_TEST_PG_DIRECT_URL when set (the PgBouncer stage, where ERRAND_TEST_PG_URL is PgBouncer's
+// with errand's pooler=transaction), else `url`.
+std::string direct_url(const std::string& url);
+// True when `url` says pooler=transaction (errand's own parameter: PgBouncer in front).
+bool behind_transaction_pooler(const std::string& url);
 // ERRAND_TEST_PG_CTL, likewise.
 std::optional<std::string> postgres_ctl_or_skip();
 
@@ -82,11 +88,13 @@ class PostgresStorage final : public TestStorage {
   const std::string& schema() const { return schema_; }
   // The server URL without errand's parameters (what libpq and open_postgres take).
   const std::string& server_url() const { return url_; }
-  // A conninfo whose sessions have search_path = the schema.
+  // A conninfo whose sessions have search_path = the schema (on the server directly, never
+  // through a pooler).
   std::string conninfo() const;
 
  private:
   std::string url_;
+  std::string direct_url_;
   std::string schema_;
   std::mutex mutex_;  // job threads and the test thread may inspect at once
   std::unique_ptr<PgConnection> db_;

@@ -1,0 +1,188 @@
+// Nothing waits forever on PostgreSQL: connecting to a server that never answers, waiting for
+// another session's migration lock or table lock, a server that stops answering mid-statement,
+// and a peer that vanishes (TCP keepalives set on every connection).
+#include "postgres/pq.hpp"
+#include "postgres/target.hpp"
+#include "support/postgres_storage.hpp"
+
+#include <errand/errand.hpp>
+#include <errand/postgres.hpp>
+
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+#include <string>
+
+namespace errand_test {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+// What `open` throws, or "" when it returns; a call still running after `limit` fails the test
+// (the point of these tests is that nothing hangs).
+template <class F>
+std::string error_within(std::chrono::seconds limit, F open) {
+  auto result = std::async(std::launch::async, [open]() -> std::string {
+    try {
+      open();
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return {};
+  });
+  if (result.wait_for(limit) != std::future_status::ready) {
+    ADD_FAILURE() << "still waiting after " << limit.count() << " s";
+    result.wait();  // the failure is recorded; let it end before the test's objects go
+  }
+  return result.get();
+}
+
+// A loopback socket that listens but never accepts: the kernel completes TCP handshakes (up to
+// the backlog), and no byte ever comes back.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentServer() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(PostgresTimeouts, ConnectingToAServerThatNeverAnswersGivesUp) {
+  SilentServer silent;
+  const std::string url = "postgres://u:SilentSecret@127.0.0.1:" + std::to_string(silent.port()) +
+                          "/db?connect_timeout=1";
+  const std::string error = error_within(30s, [&] { errand::open_store(url); });
+  EXPECT_TRUE(contains(error, "timeout expired")) << error;
+  EXPECT_TRUE(contains(error, "postgres://u:***@127.0.0.1:")) << error;
+  EXPECT_FALSE(contains(error, "SilentSecret")) << error;
+}
+
+int socket_option(int fd, int level, int name) {
+  int value = -1;
+  socklen_t length = sizeof value;
+  if (::getsockopt(fd, level, name, &value, &length) != 0) return -1;
+  return value;
+}
+
+// errand's connection defaults (pg::kConnectionDefaults) reach the socket: a server that
+// vanishes from the network is noticed within about 30 s.
+TEST(PostgresTimeouts, EveryConnectionHasTcpKeepalivesAndAUserTimeout) {
+  const auto url = postgres_url_or_skip();
+  if (!url) return;
+  if (behind_transaction_pooler(*url)) GTEST_SKIP() << "checks the server connection itself";
+  errand::pg::Connection connection(*url);
+  const int fd = PQsocket(connection.native());
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(socket_option(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
+  EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPIDLE), 10);
+  EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPINTVL), 5);
+  EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPCNT), 3);
+  EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT), 30000);
+  // The URL's own setting wins.
+  errand::pg::Connection own(with_conninfo_parameter(*url, "keepalives_idle", "42"));
+  EXPECT_EQ(socket_option(PQsocket(own.native()), IPPROTO_TCP, TCP_KEEPIDLE), 42);
+}
+
+class PostgresLocks : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    url_ = postgres_url_or_skip();
+    if (!url_) return;
+    storage_ = std::make_unique<PostgresStorage>(*url_);
+    storage_->open(nullptr);  // creates and migrates the schema
+  }
+
+  errand::PostgresOptions options(std::chrono::milliseconds statement_timeout) const {
+    errand::PostgresOptions o;
+    o.schema = storage_->schema();
+    o.statement_timeout = statement_timeout;
+    o.migration_lock_timeout = 300ms;
+    return o;
+  }
+
+  std::optional<std::string> url_;
+  std::unique_ptr<PostgresStorage> storage_;
+};
+
+TEST_F(PostgresLocks, TheMigrationLockIsTakenOnlyWhenAMigrationIsNeeded) {
+  if (!url_) return;
+  PgConnection holder(direct_url(storage_->server_url()));
+  const std::string fresh = unique_schema_name();
+  holder.exec("BEGIN; SELECT pg_advisory_xact_lock(hashtext('errand:" + storage_->schema() +
+              "')), pg_advisory_xact_lock(hashtext('errand:" + fresh + "'))");
+  // Up to date: opening does not wait for the lock at all.
+  const std::string up_to_date =
+      error_within(30s, [&] { errand::open_postgres(storage_->server_url(), options(0ms)); });
+  EXPECT_EQ(up_to_date, "");
+  // A schema that needs its migration waits at most migration_lock_timeout, then says why.
+  auto o = options(0ms);
+  o.schema = fresh;
+  const std::string waited =
+      error_within(30s, [&] { errand::open_postgres(storage_->server_url(), o); });
+  EXPECT_TRUE(contains(waited, "migration lock")) << waited;
+  EXPECT_TRUE(contains(waited, fresh)) << waited;
+  holder.exec("ROLLBACK");
+  // Nothing was created meanwhile.
+  EXPECT_EQ(holder.integer("SELECT count(*) FROM pg_namespace WHERE nspname = '" + fresh + "'"), 0);
+}
+
+TEST_F(PostgresLocks, ALockedJobsTableFailsAStatementAfterTheStatementTimeout) {
+  if (!url_) return;
+  auto store = errand::open_postgres(storage_->server_url(), options(300ms));
+  PgConnection holder(direct_url(storage_->server_url()));
+  holder.exec("BEGIN; LOCK TABLE " + storage_->table("jobs") + " IN ACCESS EXCLUSIVE MODE");
+  const std::string error = error_within(30s, [&] { store->counts(2h); });
+  holder.exec("ROLLBACK");
+  // Directly: the server's lock timeout, with errand's hint. Behind a transaction pooler (no
+  // session settings): errand's own reply deadline.
+  EXPECT_TRUE(contains(error, "lock timeout") || contains(error, "no reply within")) << error;
+  EXPECT_TRUE(contains(error, "another session") || contains(error, "no reply within")) << error;
+  // The store recovers once the lock is gone.
+  EXPECT_EQ(store->counts(2h).ready, 0);
+}
+
+// A server process that stops mid-statement (SIGSTOP: the kernel still acknowledges every TCP
+// packet, so neither keepalives nor the user timeout notice) is given up on after the reply
+// deadline, and the connection is never reused.
+TEST_F(PostgresLocks, AServerThatStopsAnsweringIsGivenUpOnAfterTheReplyDeadline) {
+  if (!url_) return;
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to stop the server's backend process";
+  if (behind_transaction_pooler(*url_)) GTEST_SKIP() << "stops the connection's own backend";
+  auto target = std::make_shared<errand::pg::Target>(errand::pg::make_target(*url_));
+  target->reply_timeout = 500ms;
+  errand::pg::Connection connection(target);
+  const auto pid = connection.exec("SELECT pg_backend_pid()").int64(0, 0);
+  ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGSTOP), 0);
+  const std::string error = error_within(30s, [&] { connection.exec("SELECT 1"); });
+  ::kill(static_cast<pid_t>(pid), SIGCONT);
+  EXPECT_TRUE(contains(error, "no reply within 500 ms")) << error;
+  EXPECT_FALSE(connection.healthy());
+}
+
+}  // namespace
+}  // namespace errand_test
