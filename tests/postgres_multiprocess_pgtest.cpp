@@ -46,8 +46,9 @@ TEST_F(PostgresMultiProcess, FourWorkerProcessesDrainTwentyThousandJobsEachExact
   errand::enqueue_all(*store, jobs, {.context = "parent"});
 
   const auto started = std::chrono::steady_clock::now();
-  const std::string results_url = errand_test::session_conninfo(
-      storage->server_url(), storage->schema(), std::chrono::milliseconds{0});
+  const std::string results_url =
+      errand_test::session_conninfo(errand_test::direct_url(storage->server_url()),
+                                    storage->schema(), std::chrono::milliseconds{0});
   std::vector<std::unique_ptr<ChildProcess>> workers;
   for (int i = 0; i < kProcesses; ++i) {
     workers.push_back(errand_test::start_worker_process(ERRAND_TEST_WORKER, storage->url(),

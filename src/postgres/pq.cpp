@@ -8,6 +8,9 @@
 
 #include <poll.h>
 
+#include <future>
+#include <thread>
+
 #include <cerrno>
 #include <charconv>
 #include <optional>
@@ -265,26 +268,48 @@ Result exec(PGconn* conn, std::string_view description, std::string_view sql,
 
 void Connection::fail(std::string_view operation, const PGresult* result) const {
   try {
-    pg::fail(conn_, description_, operation, result);
+    pg::fail(conn_, description_,
+             timed_out_ ? fmt::format("no reply within {} ms to {}, so errand cancelled it",
+                                      target_->reply_timeout.count(), operation)
+                        : std::string(operation),
+             result);
   } catch (const StoreError& e) {
     throw StoreError(target_->scrub(e.what()));
   }
 }
 
-void Connection::await_reply(std::chrono::steady_clock::time_point deadline) {
-  const bool limited = target_->reply_timeout.count() > 0;
+namespace {
+
+// How long errand waits for a cancel request to be delivered, and then for the cancelled
+// statement's reply, after a reply deadline passed.
+constexpr std::chrono::seconds kCancelWait{2};
+
+// Sends a cancel request for the connection's running statement, waiting at most kCancelWait:
+// PQcancel blocks until the server closes the cancel connection, which a stopped server never
+// does, so it runs on a thread of its own that is left to finish by itself if it must.
+bool send_cancel(PGconn* conn) {
+  PGcancel* cancel = PQgetCancel(conn);
+  if (!cancel) return false;
+  auto delivered = std::make_shared<std::promise<bool>>();
+  auto result = delivered->get_future();
+  std::thread([cancel, delivered] {
+    char error[256];
+    const bool ok = PQcancel(cancel, error, sizeof error) == 1;
+    PQfreeCancel(cancel);
+    delivered->set_value(ok);
+  }).detach();
+  return result.wait_for(kCancelWait) == std::future_status::ready && result.get();
+}
+
+}  // namespace
+
+bool Connection::wait_readable(std::chrono::steady_clock::time_point until, bool limited) {
   while (PQisBusy(conn_)) {
     int wait_ms = -1;
     if (limited) {
       const auto left =
-          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        broken_ = true;  // a reply may still come: the connection is never reused
-        throw StoreError(fmt::format(
-            "PostgreSQL at '{}': no reply within {} ms (the server is stuck or overloaded, or the "
-            "network lost the connection); the connection is closed",
-            description_, target_->reply_timeout.count()));
-      }
+          std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
       wait_ms = static_cast<int>(std::min<std::int64_t>(left.count(), 60'000));
     }
     pollfd fd{PQsocket(conn_), POLLIN, 0};
@@ -298,9 +323,28 @@ void Connection::await_reply(std::chrono::steady_clock::time_point deadline) {
       fail("reading the server's reply");
     }
   }
+  return true;
 }
 
-std::chrono::steady_clock::time_point Connection::reply_deadline() const {
+void Connection::await_reply(std::chrono::steady_clock::time_point deadline) {
+  const bool limited = target_->reply_timeout.count() > 0;
+  if (wait_readable(deadline, limited)) return;
+  // Past the deadline: cancel the statement, so that it does not go on (and commit) on the
+  // server after errand reported a failure, then give the reply a moment to come back.
+  timed_out_ = true;
+  if (send_cancel(conn_) && wait_readable(std::chrono::steady_clock::now() + kCancelWait, true)) {
+    return;  // the statement's results (normally "canceling statement") are read as usual
+  }
+  broken_ = true;  // a reply may still come: the connection is never reused
+  throw StoreError(fmt::format(
+      "PostgreSQL at '{}': no reply within {} ms, nor to a cancel request (the server is stuck or "
+      "overloaded, or the network lost the connection); the connection is closed, and whether "
+      "the statement took effect is unknown",
+      description_, target_->reply_timeout.count()));
+}
+
+std::chrono::steady_clock::time_point Connection::reply_deadline() {
+  timed_out_ = false;
   return std::chrono::steady_clock::now() + target_->reply_timeout;
 }
 
@@ -416,8 +460,12 @@ std::vector<Result> Connection::exec_pipeline(std::span<const Statement> stateme
     const std::string_view what =
         preparing.empty() ? statements[executed].name : std::string_view(preparing);
     if (status == PGRES_FATAL_ERROR && !error) {
-      error = fmt::format("PostgreSQL at '{}': {}: {}{}", description_, what,
-                          trimmed(PQresultErrorMessage(raw)), hint(raw));
+      error =
+          fmt::format("PostgreSQL at '{}': {}{}: {}{}", description_, what,
+                      timed_out_ ? fmt::format(" (no reply within {} ms, so errand cancelled it)",
+                                               target_->reply_timeout.count())
+                                 : std::string(),
+                      trimmed(PQresultErrorMessage(raw)), hint(raw));
     } else if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !error) {
       error = fmt::format("PostgreSQL at '{}': {}: unexpected result {}", description_, what,
                           PQresStatus(status));

@@ -113,9 +113,13 @@ class Connection {
   [[noreturn]] void fail(std::string_view operation, const PGresult* result = nullptr) const;
 
  private:
-  std::chrono::steady_clock::time_point reply_deadline() const;
-  // Waits until a result can be read without blocking; past `deadline` (when the target has a
-  // reply timeout) marks the connection broken and throws StoreError.
+  // When the statement being sent must have been answered (and clears timed_out_).
+  std::chrono::steady_clock::time_point reply_deadline();
+  // Waits until a result can be read without blocking: false once `until` passed (if limited).
+  bool wait_readable(std::chrono::steady_clock::time_point until, bool limited);
+  // wait_readable up to `deadline` (when the target has a reply timeout); past it, cancels the
+  // statement and waits kCancelWait for its reply; without one marks the connection broken and
+  // throws StoreError.
   void await_reply(std::chrono::steady_clock::time_point deadline);
   PGresult* next_result(std::chrono::steady_clock::time_point deadline);
   // Reads every result of the query sent; returns the last, throws for the first failure.
@@ -123,7 +127,8 @@ class Connection {
 
   std::shared_ptr<const Target> target_;
   PGconn* conn_ = nullptr;
-  bool broken_ = false;  // left in an unknown protocol state: never reused
+  bool broken_ = false;     // left in an unknown protocol state: never reused
+  bool timed_out_ = false;  // the statement in progress was cancelled at its reply deadline
   std::string description_;
   std::set<std::string, std::less<>> prepared_;
 };

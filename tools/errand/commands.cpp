@@ -59,13 +59,14 @@ CLI::Option* add_lock_timeout(CLI::App& cmd, std::int64_t& seconds) {
 std::shared_ptr<Store> open_db(const Globals& globals, OpenMode mode) {
   OpenOptions options;
   options.mode = mode;
+  options.statement_timeout = std::chrono::seconds{globals.timeout_s};
   return open_store(globals.db_url_or(default_database_url), options);
 }
 
 // --- migrate ---
 
 int migrate(const Globals& globals) {
-  auto store = open_store(globals.db_url_or(default_database_url));
+  auto store = open_db(globals, OpenMode::create);
   fmt::print("{}: schema version {} (up to date)\n", store->describe(), store->schema_version());
   return 0;
 }

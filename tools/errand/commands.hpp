@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,9 @@ struct Globals {
   std::string program;  // argv[0], for hints that name commands
   std::string db_url;
   CLI::Option* db_option = nullptr;
+  // --timeout: how long one PostgreSQL statement (or wait for a lock) of status, jobs, dead,
+  // workers and migrate may take (PostgresOptions::statement_timeout).
+  std::int64_t timeout_s = 30;
 
   // --db when it was given, else `fallback`.
   std::string db_url_or(std::string_view fallback) const;

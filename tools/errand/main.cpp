@@ -1,6 +1,7 @@
 // errand: inspect and administer an errand job database, and run the demo.
 #include "bench.hpp"
 #include "commands.hpp"
+#include "numbers.hpp"
 
 #include <fmt/format.h>
 #include <errand/open.hpp>
@@ -33,6 +34,10 @@ int main(int argc, char** argv) {
                                  "for bench: sqlite:errand-bench.db)",
                                  errand::default_database_url))
           ->envname("ERRAND_DB");
+  add_number(
+      app, "--timeout", globals.timeout_s, kSeconds,
+      "PostgreSQL: seconds one statement of status, jobs, dead, workers or migrate may take, "
+      "a wait for a lock included, before the command gives up");
 
   std::vector<Command> commands;
   add_demo(app, globals, commands);
