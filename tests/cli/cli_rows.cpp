@@ -373,10 +373,34 @@ void class_7_inspection(std::vector<CliRow>& r) {
                Setup::foreign});
 }
 
+// Class 2: invalid values read back from the database are refused by name, never misread,
+// never a crash; nothing is changed.
+void class_2_stored_values(std::vector<CliRow>& r) {
+  for (const std::string command : {"status", "jobs", "dead", "workers"}) {
+    r.push_back({command + "_with_negative_schema_version",
+                 {command, "--db={db}"},
+                 kFailed,
+                 {"schema_version is '-2', not an errand schema version"},
+                 {},
+                 Db::unchanged,
+                 Setup::bad_version});
+  }
+  const auto refused = [&](const std::string& name, const std::string& command,
+                           std::vector<std::string> says) {
+    r.push_back(
+        {name, {command, "--db={db}"}, kFailed, says, {}, Db::unchanged, Setup::bad_values});
+  };
+  refused("jobs_with_an_invalid_time", "jobs", {"run_at is '", "expected a time from 0001-01-01"});
+  refused("dead_with_an_invalid_time", "dead",
+          {"created_at is '", "expected a time from 0001-01-01"});
+  refused("workers_with_an_invalid_pid", "workers", {"pid is ", "expected a process id"});
+}
+
 }  // namespace
 
 std::vector<CliRow> cli_rows() {
   std::vector<CliRow> r;
+  class_2_stored_values(r);
   class_3_destructive_commands(r);
   class_6_numbers(r);
   class_7_inspection(r);

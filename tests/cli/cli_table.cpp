@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -78,6 +79,8 @@ void fill(errand::Store& store, Setup setup, std::map<std::string, std::string>&
     case Setup::read_only:
     case Setup::read_only_live:
     case Setup::old_schema:
+    case Setup::bad_version:
+    case Setup::bad_values:
       fill_standard(store, vars);
       return;
     case Setup::dead_only: {
@@ -99,6 +102,19 @@ void fill(errand::Store& store, Setup setup, std::map<std::string, std::string>&
     case Setup::foreign:
       return;
   }
+}
+
+// The SQL that stores Setup::bad_version's or bad_values' invalid values ("" for another setup).
+// `table` gives a table's SQL name; `bad_time`: a time errand cannot represent on this store.
+std::string corruption_sql(Setup setup, const std::function<std::string(std::string_view)>& table,
+                           const std::string& bad_time) {
+  if (setup == Setup::bad_version) {
+    return "UPDATE " + table("meta") + " SET value = '-2' WHERE key = 'schema_version'";
+  }
+  if (setup != Setup::bad_values) return "";
+  return "UPDATE " + table("jobs") + " SET run_at = " + bad_time +
+         " WHERE id = (SELECT min(id) FROM " + table("jobs") + "); UPDATE " + table("dead_jobs") +
+         " SET created_at = " + bad_time + "; UPDATE " + table("workers") + " SET pid = 0";
 }
 
 // Rows as sorted "a|b|NULL" lines.
@@ -190,6 +206,11 @@ class SqlitePrepared final : public Prepared {
       auto store = errand::open_sqlite(path_);
       fill(*store, setup, vars);
     }  // closed: SQLite folds the WAL into the file and removes the -wal and -shm files
+    if (const std::string sql = corruption_sql(
+            setup, [](std::string_view t) { return "errand_" + std::string(t); }, "'abc'");
+        !sql.empty()) {
+      SqliteDb(path_).exec(sql);
+    }
     if (setup == Setup::old_schema) {
       SqliteDb db(path_);
       db.exec(
@@ -263,6 +284,9 @@ class PostgresPrepared final : public Prepared {
       auto store = storage_.open(nullptr);
       fill(*store, setup, vars);
     }
+    const std::string sql = corruption_sql(
+        setup, [&](std::string_view t) { return storage_.table(t); }, "'infinity'");
+    if (!sql.empty()) storage_.rows(sql);
     if (setup == Setup::read_only) {
       url_ = with_conninfo_parameter(url_, "options", "-c default_transaction_read_only=on");
     }

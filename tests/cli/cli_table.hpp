@@ -38,6 +38,11 @@ enum class Setup {
   read_only_live,
   old_schema,  // SQLite only: errand schema version 1 (older than this build's)
   foreign,     // SQLite only: a SQLite database of another program (no errand tables)
+  // standard, with invalid stored values (issue 10 class 2): schema_version '-2' ...
+  bad_version,
+  // ... or one job's run_at, the dead jobs' created_at (SQLite: 'abc', PostgreSQL: 'infinity')
+  // and the worker's pid (0).
+  bad_values,
 };
 
 enum class Db { unchanged, changed, any };
