@@ -15,7 +15,7 @@
 //   - a sqlite URL gives a non-empty path, the URL's own tail, without NUL bytes or '?';
 //   - a postgres target has no NUL in any keyword or value, no errand parameter (schema, listen,
 //     pooler) among libpq's keywords, and its description parses again to the same target but
-//     for the secrets; no secret of 4 bytes or more appears in the description;
+//     for the secrets, the password shown as ***;
 //   - passwords never reach messages, as non-interference: the same URL with its password's bytes
 //     replaced (letters and digits by others of their kind, hex digits by hex digits, '0' and '%'
 //     kept, so percent-encodings stay as valid as they were) gives the same outcome, the same
@@ -142,7 +142,13 @@ int closed_port() {
 // What connecting to the target says, with everything that says where to connect forced to
 // the closed loopback port: nothing may go anywhere else.
 std::string connect_error(std::string_view url) {
-  auto target = std::make_shared<errand::pg::Target>(errand::pg::make_target(url));
+  std::shared_ptr<errand::pg::Target> target;
+  try {
+    // Refuses what libpq does not know, which parse_store_url (pure) does not check.
+    target = std::make_shared<errand::pg::Target>(errand::pg::make_target(url));
+  } catch (const errand::ConfigError& e) {
+    return e.what();
+  }
   auto& params = target->info.params;
   std::erase_if(params, [](const auto& p) {
     return p.first == "hostaddr" || p.first == "service" || p.first == "host" ||
@@ -154,6 +160,9 @@ std::string connect_error(std::string_view url) {
   target->info.set("connect_timeout", "2");
   target->info.set("sslmode", "disable");
   target->info.set("gssencmode", "disable");
+  // Without the scrubber (a last line of defence that masks secrets wherever they occur, even in
+  // a message's own words): libpq's messages themselves must not depend on the password.
+  target->info.secrets.clear();
   try {
     errand::pg::Connection connection(target);
   } catch (const errand::StoreError& e) {
@@ -194,13 +203,8 @@ void check_non_interference(std::string_view url, const Outcome& outcome, bool c
     fail("the description depends on the password", url, description_of(outcome));
   }
   if (connect && a.kind == StoreUrl::Kind::postgres) {
-    std::string first, second;
-    try {
-      first = connect_error(url);
-      second = connect_error(other);
-    } catch (const errand::ConfigError& e) {
-      fail("make_target refused what parse_store_url accepted", url, e.what());
-    }
+    const std::string first = connect_error(url);
+    const std::string second = connect_error(other);
     if (first != second) {
       fail("a connect error depends on the password", url,
            "error: " + first + "\n  with another password: " + second);
@@ -218,12 +222,9 @@ void check_target(std::string_view url, const errand::detail::PgConnInfo& info) 
     }
   }
   if (info.schema && info.schema->empty()) fail("empty schema accepted", url);
+  // (That the description shows no secret is checked by non-interference: a secret may equal
+  // a piece of the description's own text, such as "postgres".)
   const std::string described = info.describe();
-  for (const std::string& secret : info.secrets) {
-    if (secret.size() >= 4 && described.find(secret) != std::string::npos) {
-      fail("a secret in the description", url, described);
-    }
-  }
   errand::detail::PgConnInfo again;
   try {
     again = errand::detail::parse_pg_conninfo(described);

@@ -222,7 +222,10 @@ PgConnInfo parse_url(std::string_view rest, const KeywordSet* known) {
     ports += ',';
   }
   if (!hosts.empty()) info.set("host", percent_decode(hosts, "the host"));
-  if (!ports.empty()) info.set("port", percent_decode(ports, "the port"));
+  // Only commas: every host on the default port, as when no port is given.
+  if (ports.find_first_not_of(',') != std::string::npos) {
+    info.set("port", percent_decode(ports, "the port"));
+  }
 
   if (stop == '/') {
     rest.remove_prefix(1);
@@ -343,6 +346,11 @@ const std::string* PgConnInfo::find(std::string_view keyword) const {
 }
 
 void PgConnInfo::set(std::string_view keyword, std::string value) {
+  // libpq treats an empty value as none (the default, or the PG* environment variable).
+  if (value.empty()) {
+    std::erase_if(params, [&](const auto& p) { return p.first == keyword; });
+    return;
+  }
   for (auto& [key, old] : params) {
     if (key == keyword) {
       old = std::move(value);
@@ -362,33 +370,43 @@ std::string PgConnInfo::describe() const {
   if (user) out += percent_encode(*user);
   if (find("password")) out += ":***";
   if (user || find("password")) out += '@';
-  // host1:port1,host2:port2 (libpq pairs the comma-separated lists by position).
-  const std::string* hosts = find("host");
-  const std::string* ports = find("port");
-  std::string_view host_list = hosts ? std::string_view(*hosts) : std::string_view{};
-  std::string_view port_list = ports ? std::string_view(*ports) : std::string_view{};
-  bool first = true;
-  while (!host_list.empty() || !port_list.empty()) {
-    const auto host_end = host_list.find(',');
-    const auto port_end = port_list.find(',');
-    const std::string_view host = host_list.substr(0, host_end);
-    const std::string_view port = port_list.substr(0, port_end);
-    if (!first) out += ',';
-    first = false;
-    if (host.find(':') != std::string_view::npos) {
+  // host1:port1,host2:port2 (libpq pairs the comma-separated lists by position; an empty entry
+  // is its default).
+  const auto split = [](const std::string* list) {
+    std::vector<std::string_view> items;
+    if (!list) return items;
+    std::string_view rest = *list;
+    for (;;) {
+      const auto comma = rest.find(',');
+      items.push_back(rest.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    return items;
+  };
+  const auto hosts = split(find("host"));
+  // One port for several hosts goes in the query (port=), where it stays one port for all.
+  const bool shared_port = hosts.size() > 1 && find("port") && split(find("port")).size() == 1;
+  const auto ports = shared_port ? std::vector<std::string_view>{} : split(find("port"));
+  for (std::size_t i = 0; i < std::max(hosts.size(), ports.size()); ++i) {
+    const std::string_view host = i < hosts.size() ? hosts[i] : std::string_view{};
+    const std::string_view port = i < ports.size() ? ports[i] : std::string_view{};
+    if (i > 0) out += ',';
+    if (host.find(':') != std::string_view::npos &&
+        host.find_first_not_of("0123456789abcdefABCDEF:.") == std::string_view::npos) {
       out += '[' + std::string(host) + ']';  // IPv6
     } else {
       out += percent_encode(host);
     }
     if (!port.empty()) out += ':' + percent_encode(port);
-    host_list =
-        host_end == std::string_view::npos ? std::string_view{} : host_list.substr(host_end + 1);
-    port_list =
-        port_end == std::string_view::npos ? std::string_view{} : port_list.substr(port_end + 1);
   }
   out += '/';
   if (const std::string* dbname = find("dbname")) out += percent_encode(*dbname);
   char separator = '?';
+  if (shared_port) {
+    out += "?port=" + percent_encode(*find("port"));
+    separator = '&';
+  }
   for (const auto& [key, value] : params) {
     if (key == "user" || key == "host" || key == "port" || key == "dbname" ||
         treated_as_secret(key)) {
@@ -400,17 +418,40 @@ std::string PgConnInfo::describe() const {
   return out;
 }
 
+namespace {
+// libpq pairs hosts and ports by position: one port for every host, or one for all.
+void check_hosts_and_ports(const PgConnInfo& info) {
+  const std::string* host = info.find("host");
+  const std::string* port = info.find("port");
+  const auto entries = [](const std::string* list) {
+    return list ? static_cast<std::size_t>(std::count(list->begin(), list->end(), ',')) + 1 : 1;
+  };
+  const std::size_t hosts = entries(host), ports = entries(port);
+  if (ports > 1 && ports != hosts) {
+    throw ConfigError(fmt::format(
+        "connection target: {} ports for {} hosts (give one port for every host, or one for all)",
+        ports, hosts));
+  }
+}
+}  // namespace
+
 PgConnInfo parse_pg_conninfo(std::string_view text, const KeywordSet* known) {
   if (text.find('\0') != std::string_view::npos) {
     throw ConfigError("database URL contains a NUL byte");
   }
   for (const std::string_view scheme : kUrlSchemes) {
-    if (text.starts_with(scheme)) return parse_url(text.substr(scheme.size()), known);
+    if (text.starts_with(scheme)) {
+      PgConnInfo info = parse_url(text.substr(scheme.size()), known);
+      check_hosts_and_ports(info);
+      return info;
+    }
   }
   if (text.starts_with("postgres:") || text.starts_with("postgresql:")) {
     throw ConfigError("database URL: a PostgreSQL URL starts with postgres:// (two slashes)");
   }
-  return parse_keyword_values(text, known);
+  PgConnInfo info = parse_keyword_values(text, known);
+  check_hosts_and_ports(info);
+  return info;
 }
 
 std::string scrub_secrets(std::string message, std::span<const std::string> secrets) {

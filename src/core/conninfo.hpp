@@ -34,7 +34,8 @@ struct PgConnInfo {
   std::optional<bool> transaction_pooler;  // pooler=transaction|none
 
   const std::string* find(std::string_view keyword) const;
-  // Sets `keyword` to `value`, replacing an earlier value.
+  // Sets `keyword` to `value`, replacing an earlier value; an empty value removes the keyword
+  // (libpq takes an empty value as none).
   void set(std::string_view keyword, std::string value);
   // Sets `keyword` only when it has no value yet.
   void set_default(std::string_view keyword, std::string value);

@@ -215,8 +215,9 @@ Connection::Connection(std::shared_ptr<const Target> target)
     std::string message = trimmed(conn_ ? PQerrorMessage(conn_) : "out of memory");
     PQfinish(conn_);
     conn_ = nullptr;
-    throw StoreError(target_->scrub(
-        fmt::format("cannot connect to PostgreSQL at '{}': {}", description_, message)));
+    // Only libpq's words are scrubbed: the description is safe by construction.
+    throw StoreError(fmt::format("cannot connect to PostgreSQL at '{}': {}", description_,
+                                 target_->scrub(std::move(message))));
   }
   PQsetNoticeProcessor(
       conn_, [](void*, const char*) {}, nullptr);
@@ -267,15 +268,14 @@ Result exec(PGconn* conn, std::string_view description, std::string_view sql,
 }
 
 void Connection::fail(std::string_view operation, const PGresult* result) const {
-  try {
-    pg::fail(conn_, description_,
-             timed_out_ ? fmt::format("no reply within {} ms to {}, so errand cancelled it",
-                                      target_->reply_timeout.count(), operation)
-                        : std::string(operation),
-             result);
-  } catch (const StoreError& e) {
-    throw StoreError(target_->scrub(e.what()));
-  }
+  const std::string message = result && *PQresultErrorMessage(result) ? PQresultErrorMessage(result)
+                                                                      : PQerrorMessage(conn_);
+  throw StoreError(
+      fmt::format("PostgreSQL at '{}': {}: {}{}", description_,
+                  timed_out_ ? fmt::format("no reply within {} ms to {}, so errand cancelled it",
+                                           target_->reply_timeout.count(), operation)
+                             : std::string(operation),
+                  target_->scrub(trimmed(message)), hint(result)));
 }
 
 namespace {
@@ -465,7 +465,7 @@ std::vector<Result> Connection::exec_pipeline(std::span<const Statement> stateme
                       timed_out_ ? fmt::format(" (no reply within {} ms, so errand cancelled it)",
                                                target_->reply_timeout.count())
                                  : std::string(),
-                      trimmed(PQresultErrorMessage(raw)), hint(raw));
+                      target_->scrub(trimmed(PQresultErrorMessage(raw))), hint(raw));
     } else if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !error) {
       error = fmt::format("PostgreSQL at '{}': {}: unexpected result {}", description_, what,
                           PQresStatus(status));
@@ -487,7 +487,7 @@ std::vector<Result> Connection::exec_pipeline(std::span<const Statement> stateme
   PQclear(sync);
   if (!synced || PQexitPipelineMode(conn_) != 1) fail("ending the pipeline");
   broken_ = false;
-  if (error) throw StoreError(target_->scrub(*error));
+  if (error) throw StoreError(*error);
   return results;
 }
 
