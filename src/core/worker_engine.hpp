@@ -1,0 +1,253 @@
+// WorkerEngine's internals, shared by the files that implement them:
+//   worker.cpp            construction, the run loop (run, run_until_idle), shutdown, public API
+//   worker_executors.cpp  executor threads: run claimed jobs, queue their outcomes
+//   worker_io.cpp         settle-and-claim rounds (the hot path) and the extra store lanes
+//   worker_liveness.cpp   registration, heartbeats, rescue of lost workers' jobs, unregistering
+//   worker_timeouts.cpp   per-run timeouts
+//
+// Threads:
+// - The I/O thread is the thread that calls run() or run_until_idle(). It does all store traffic
+//   but the lanes' rounds: registers, heartbeats, rescues, checks timeouts, settles outcomes and
+//   claims jobs, shuts down, and starts and joins the other threads.
+// - Executor threads (options.concurrency) take Tasks from `ready`, run them and queue their
+//   outcomes in `finished`.
+// - Lanes (options.store_lanes - 1, run() only): while the I/O thread waits on its round trip, a
+//   lane settles what finished meanwhile and claims for the slots it freed. Storage errors are
+//   left to the I/O thread; lanes pause (lanes_ok) until its next round succeeds.
+// - The store's wake-up subscription and the stop callback (on other threads) only lock `mutex`
+//   and notify io_cv.
+//
+// Invariants:
+// - Lease fencing: a claimed job's locked_at together with `id` is its lease. Every Outcome
+//   carries it and the store applies the outcome only while the lease still holds; otherwise
+//   the id comes back as lost and the outcome is dropped (logged, counted in lock_lost). Rescue
+//   settles lost workers' jobs with the lost worker's id and lease, so the same fence decides.
+// - Slots: a job holds a slot from its claim (it enters in_flight) until its outcome is settled
+//   (record_settled takes it out); a thread still running a job failed by its timeout holds one
+//   (`stuck`) until it returns; every settle_and_claim round reserves the slots it claims for
+//   (`claiming`), so the I/O thread and the lanes together never hold more than
+//   concurrency + prefetch.
+// - Prefetch: a round claims up to `prefetch` jobs beyond the free slots, but no more than the
+//   outcomes it or the round before settled (none while every run is slow). Prefetched jobs wait
+//   in `ready` and are held like running ones: listed in heartbeats, released uncharged at
+//   shutdown. A run's timeout starts when it starts.
+// - A heartbeat sends in_flight as the ids this worker holds and the store unlocks the rest, so
+//   it holds exchange_gate alone: no settle_and_claim round (they share it) is in flight then.
+// - One outcome per claim: a Task settled while still running (shutdown, timeout) is marked
+//   released_early and the outcome its executor later produces is dropped.
+// - An outcome whose settle failed goes back to `finished` (settle_failed_before) and is tried
+//   again; the failed attempt may have committed.
+#pragma once
+
+#include <errand/worker.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace errand {
+
+struct WorkerEngine::Impl {
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  // One claimed job, from claim until its outcome is settled (or it is released at shutdown).
+  struct Task {
+    ClaimedJob job;                                    // set at claim, then read-only
+    std::stop_source stop;                             // thread-safe
+    std::optional<std::chrono::milliseconds> timeout;  // resolved at claim, then read-only
+    // The rest is guarded by `mutex`, but timed_out (atomic: read by the executor unlocked).
+    SteadyTime deadline{};  // start + timeout, once running
+    bool running = false;
+    bool finished = false;
+    // Settled while still running (shutdown, timeout): its eventual outcome is dropped.
+    bool released_early = false;
+    bool abandoned = false;  // failed by its timeout while still running: its thread is stuck
+    std::atomic<bool> timed_out{false};  // its stop token fired because of the timeout
+  };
+  struct Finished {
+    std::shared_ptr<Task> task;
+    Outcome outcome;
+    bool ran = true;                    // false: released at shutdown before or while running
+    bool settle_failed_before = false;  // an earlier settle of it failed: it may have committed
+  };
+
+  // --- worker.cpp: construction and helpers every part uses -------------------------------
+
+  Impl(std::shared_ptr<Store> s, RunFn r, PolicyFn p, WorkerOptions o);
+
+  JobPolicy policy(std::string_view name) const {
+    return policy_of ? policy_of(name) : JobPolicy{};
+  }
+
+  // A failed attempt: retried after its backoff, or dead-lettered once max_retries is spent.
+  Outcome failure(const ClaimedJob& job, std::string error) const;
+
+  void log(LogLevel level, const std::string& message) const {
+    if (options.log) options.log(level, message);
+  }
+
+  void emit(WorkerEvent::Kind kind, const ClaimedJob& job, std::string_view error = {},
+            Duration delay = Duration{0}) const {
+    if (options.on_event) options.on_event(WorkerEvent{kind, job, error, delay});
+  }
+
+  // `text` as errand stores an error message: valid UTF-8 without NULs, at most 16 KiB.
+  static std::string clean_message(std::string_view text);
+
+  // --- worker.cpp: the run loop and shutdown ----------------------------------------------
+
+  std::chrono::milliseconds idle_wait();
+  void run(std::stop_token stop);
+  std::size_t run_until_idle();
+  // Stops claiming, cancels running jobs, waits up to the drain timeout, releases what is left
+  // without charging an attempt, then joins the job threads.
+  void shut_down();
+  // After the drain timeout: unlock the jobs still running (and anything not yet settled).
+  void release_unfinished();
+
+  // --- worker_executors.cpp: executor threads ---------------------------------------------
+
+  void executor_loop();
+  Outcome execute(Task& task);
+  // The message of the exception being handled; call only inside a catch block.
+  static std::string current_exception_message();
+  void start_executors();
+  void join_executors();
+
+  // --- worker_io.cpp: the I/O thread's claims and settles ---------------------------------
+
+  // Takes what has finished, to settle it.
+  std::vector<Finished> take_finished();
+  // Puts back a batch whose settle failed: it is tried again; it may have been applied.
+  void requeue_unsettled(std::vector<Finished>& batch);
+  static std::vector<Outcome> outcomes_of(const std::vector<Finished>& batch);
+  // Settles what has finished. Throws StoreError (the outcomes stay queued for the next try).
+  void settle_finished();
+  // Settles what has finished and claims jobs for the free slots plus the prefetch, in one store
+  // call. Returns true if every free slot was filled. Throws StoreError (the outcomes stay queued
+  // for the next try; nothing was claimed).
+  // Safe to run on several threads at once (see lane_loop): each takes its own batch and
+  // reserves the slots it claims for.
+  bool settle_and_claim();
+
+  // --- worker_io.cpp: extra store lanes: more settle-and-claim round trips in flight at once
+
+  // While the I/O thread waits on a round trip, a lane settles what finished meanwhile and
+  // claims for the slots it freed. Storage errors are left to the I/O thread, which logs and
+  // retries; lanes pause until its next round succeeds.
+  void lane_loop();
+  void start_lanes();
+  void stop_lanes();
+  // The I/O thread's round: lanes may help while it waits.
+  bool io_settle_and_claim();
+
+  // --- worker_io.cpp: booking settles and claims ------------------------------------------
+
+  // Books settled outcomes: stats, events, lost leases; their tasks leave in_flight.
+  void record_settled(const std::vector<Finished>& batch, const std::vector<JobId>& lost);
+  // Queues claimed jobs for the executors, waking one executor per job; a job whose stored row
+  // is invalid is dead-lettered unrun (see set_aside_invalid).
+  // `reserved`: the slots the claim was made for, released now that the jobs are in in_flight.
+  void accept_claimed(std::vector<ClaimedJob>& jobs, std::size_t reserved);
+  // The dead-letter outcome of a job whose stored row holds an invalid value: it is not run (its
+  // values cannot be trusted), nor retried (the row would fail again), nor left locked (it would
+  // stall nothing, but sit unseen): the next settle moves it to the dead-letter table with an
+  // error naming the value, so nothing is lost.
+  Outcome invalid_outcome(const ClaimedJob& job) const;
+  // Queues a claimed job with an invalid row for settling as dead; returns the line to log.
+  // Call with `mutex` held.
+  std::string set_aside_invalid(std::shared_ptr<Task> task);
+
+  // --- worker_liveness.cpp: registration, heartbeats, rescue of lost workers' jobs --------
+
+  // Registers on the first call, then heartbeats when one is due, and rescues the jobs of lost
+  // workers after each. Throws StoreError (the next call tries again).
+  void keep_alive();
+  void beat();
+  // Whether this worker may declare others lost: only after it has itself been in touch with
+  // the store for rescue_after. After an outage every live worker's heartbeat is stale; each gets
+  // that long (heartbeats are retried at least every heartbeat_interval) to beat again before
+  // anyone is taken for lost.
+  bool may_rescue_others() const;
+  // Unlocks the jobs of lost workers, charging each an attempt, with the lost worker's lease so
+  // that a worker that was only slow keeps nothing it no longer owns.
+  void rescue_lost_jobs();
+  // Clean exit: unlocks (uncharged) whatever this worker still holds and deletes its row.
+  void unregister();
+
+  // --- worker_timeouts.cpp: per-run timeouts ----------------------------------------------
+
+  // Fires the stop token of runs past their timeout and fails runs still going timeout_grace
+  // later (their threads are abandoned until they return). Returns when to look again.
+  SteadyTime check_timeouts();
+
+  // --- constant after construction --------------------------------------------------------
+
+  std::shared_ptr<Store> store;
+  RunFn run_job;
+  PolicyFn policy_of;
+  WorkerOptions options;
+  std::string id;
+
+  // --- I/O thread only --------------------------------------------------------------------
+
+  WorkerRegistration registration;  // filled at construction; started_at by beat()
+  bool registered = false;
+  SteadyTime next_beat{};
+  SteadyTime last_beat{};                   // the last successful heartbeat
+  std::optional<TimePoint> in_touch_since;  // store clock; see beat()
+
+  // --- any thread (atomic) ----------------------------------------------------------------
+
+  std::atomic<bool> shutting_down{false};  // set by the I/O thread, read by executors
+  std::atomic<std::size_t> runs_ended{0};  // counted by settles (I/O thread and lanes)
+  struct AtomicStats {
+    std::atomic<std::uint64_t> started{0}, succeeded{0}, retried{0}, dead_lettered{0}, released{0},
+        lock_lost{0}, timed_out{0}, rescued{0};
+  } stats;
+
+  // --- locks and condition variables ------------------------------------------------------
+
+  std::mutex mutex;
+  std::condition_variable io_cv;    // wakes the I/O thread: finished jobs, enqueues, stop
+  std::condition_variable exec_cv;  // wakes executors: ready jobs, quit
+  std::condition_variable lane_cv;  // wakes lanes: finished jobs while the I/O thread is busy
+  std::shared_mutex exchange_gate;  // settle_and_claim shares it; a heartbeat holds it alone
+
+  // --- guarded by mutex -------------------------------------------------------------------
+  // (start_executors and start_lanes set their flags unlocked, before their threads exist.)
+
+  std::deque<std::shared_ptr<Task>> ready;           // claimed, not yet started
+  std::map<JobId, std::shared_ptr<Task>> in_flight;  // claimed, not yet settled
+  std::vector<Finished> finished;                    // ran, outcome not yet settled
+  bool wake = false;
+  bool timers_changed = false;  // a run with a timeout started: the I/O thread recomputes its wait
+  std::size_t stuck = 0;        // threads still running a job failed by its timeout
+  bool executors_quit = false;
+  TimePoint next_due = TimePoint::max();  // earliest retry this worker scheduled
+  std::size_t claiming = 0;               // slots reserved by settle_and_claim calls in flight
+  std::size_t last_batch = 0;             // outcomes in the last non-empty settle batch
+  bool lanes_quit = false;
+  bool lanes_ok = true;        // false after a lane's storage error until the I/O thread succeeds
+  bool io_exchanging = false;  // the I/O thread is in a settle_and_claim round trip
+
+  // --- threads, started and joined by the I/O thread (declared last: joined first) --------
+
+  std::vector<std::jthread> executors;
+  std::vector<std::jthread> lanes;  // store_lanes - 1 extra exchangers (run() only)
+};
+
+}  // namespace errand

@@ -1,0 +1,242 @@
+// WorkerEngine's hot path: settle-and-claim rounds on the I/O thread and on the extra store
+// lanes, and the booking of what they settled and claimed.
+#include "core/worker_engine.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iterator>
+
+namespace errand {
+
+std::vector<WorkerEngine::Impl::Finished> WorkerEngine::Impl::take_finished() {
+  std::vector<Finished> batch;
+  std::lock_guard lock(mutex);
+  batch.swap(finished);
+  return batch;
+}
+
+void WorkerEngine::Impl::requeue_unsettled(std::vector<Finished>& batch) {
+  std::lock_guard lock(mutex);
+  for (Finished& f : batch)
+    f.settle_failed_before = true;
+  finished.insert(finished.begin(), std::make_move_iterator(batch.begin()),
+                  std::make_move_iterator(batch.end()));
+}
+
+std::vector<Outcome> WorkerEngine::Impl::outcomes_of(const std::vector<Finished>& batch) {
+  std::vector<Outcome> outcomes;
+  outcomes.reserve(batch.size());
+  for (const Finished& f : batch)
+    outcomes.push_back(f.outcome);
+  return outcomes;
+}
+
+void WorkerEngine::Impl::settle_finished() {
+  std::vector<Finished> batch = take_finished();
+  if (batch.empty()) return;
+  std::vector<JobId> lost;
+  try {
+    lost = store->settle(id, outcomes_of(batch));
+  } catch (...) {
+    requeue_unsettled(batch);
+    throw;
+  }
+  record_settled(batch, lost);
+}
+
+bool WorkerEngine::Impl::settle_and_claim() {
+  std::shared_lock gate(exchange_gate);  // a heartbeat waits: its held list must be complete
+  std::vector<Finished> batch;
+  std::size_t wanted = 0;
+  {
+    std::lock_guard lock(mutex);
+    wake = false;
+    batch.swap(finished);
+    // Prefetch no more than finished in the last rounds: none while every run is slow.
+    const std::size_t finishing = std::max(batch.size(), last_batch);
+    if (!batch.empty()) last_batch = batch.size();
+    const std::size_t capacity = options.concurrency + std::min(options.prefetch, finishing);
+    // The batch's tasks are still in in_flight: their slots free up with this call.
+    const std::size_t held = in_flight.size() - batch.size() + stuck + claiming;
+    wanted = capacity - std::min(capacity, held);
+    claiming += wanted;
+  }
+  if (batch.empty() && wanted == 0) return true;
+  Store::Exchange exchange;
+  try {
+    exchange = store->settle_and_claim(id, outcomes_of(batch), wanted, options.lock_timeout);
+  } catch (...) {
+    {
+      std::lock_guard lock(mutex);
+      claiming -= wanted;
+    }
+    requeue_unsettled(batch);
+    throw;
+  }
+  record_settled(batch, exchange.lost);
+  const bool filled = exchange.claimed.size() == wanted;
+  accept_claimed(exchange.claimed, wanted);
+  return filled;
+}
+
+void WorkerEngine::Impl::lane_loop() {
+  std::unique_lock lock(mutex);
+  for (;;) {
+    lane_cv.wait(lock,
+                 [&] { return lanes_quit || (lanes_ok && io_exchanging && !finished.empty()); });
+    if (lanes_quit) return;
+    lock.unlock();
+    try {
+      settle_and_claim();
+      lock.lock();
+    } catch (...) {
+      lock.lock();
+      lanes_ok = false;
+    }
+    // The I/O thread may have left slots to this round's reservation: it looks again.
+    wake = true;
+    io_cv.notify_one();
+  }
+}
+
+void WorkerEngine::Impl::start_lanes() {
+  lanes_quit = false;
+  lanes_ok = true;
+  for (std::size_t i = 1; i < options.store_lanes; ++i)
+    lanes.emplace_back([this] { lane_loop(); });
+}
+
+void WorkerEngine::Impl::stop_lanes() {
+  {
+    std::lock_guard lock(mutex);
+    lanes_quit = true;
+  }
+  lane_cv.notify_all();
+  lanes.clear();  // jthread joins
+}
+
+bool WorkerEngine::Impl::io_settle_and_claim() {
+  {
+    std::lock_guard lock(mutex);
+    io_exchanging = true;
+  }
+  try {
+    const bool filled = settle_and_claim();
+    std::lock_guard lock(mutex);
+    io_exchanging = false;
+    lanes_ok = true;
+    return filled;
+  } catch (...) {
+    std::lock_guard lock(mutex);
+    io_exchanging = false;
+    throw;
+  }
+}
+
+void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
+                                        const std::vector<JobId>& lost) {
+  {
+    std::lock_guard lock(mutex);
+    for (const Finished& f : batch)
+      in_flight.erase(f.task->job.id);
+  }
+  TimePoint due = TimePoint::max();
+  const auto now = store->clock().now();
+  for (const Finished& f : batch) {
+    const ClaimedJob& job = f.task->job;
+    if (f.ran) ++runs_ended;
+    if (std::find(lost.begin(), lost.end(), job.id) != lost.end()) {
+      ++stats.lock_lost;
+      if (f.settle_failed_before) {
+        // Most likely the failed attempt committed and only its reply was lost.
+        log(LogLevel::info,
+            fmt::format("job {} ({}): no longer locked by this worker when its outcome was "
+                        "recorded again after a storage error; the earlier attempt most likely "
+                        "committed (its reply was lost), else another worker took the job",
+                        job.id, job.name));
+      } else {
+        log(LogLevel::warning,
+            fmt::format("job {} ({}) lost its lock before its outcome was recorded; another "
+                        "worker owns it now, so this outcome was dropped",
+                        job.id, job.name));
+      }
+      emit(WorkerEvent::Kind::lock_lost, job);
+      continue;
+    }
+    switch (f.outcome.kind) {
+      case Outcome::Kind::completed:
+        ++stats.succeeded;
+        emit(WorkerEvent::Kind::succeeded, job);
+        break;
+      case Outcome::Kind::retry:
+        ++stats.retried;
+        due = std::min(due, now + f.outcome.retry_delay);
+        emit(WorkerEvent::Kind::retry_scheduled, job, f.outcome.error, f.outcome.retry_delay);
+        break;
+      case Outcome::Kind::dead_letter:
+        ++stats.dead_lettered;
+        emit(WorkerEvent::Kind::dead_lettered, job, f.outcome.error);
+        break;
+      case Outcome::Kind::released:
+        ++stats.released;
+        emit(WorkerEvent::Kind::released, job);
+        break;
+    }
+  }
+  if (due != TimePoint::max()) {
+    std::lock_guard lock(mutex);
+    next_due = std::min(next_due, due);
+  }
+}
+
+void WorkerEngine::Impl::accept_claimed(std::vector<ClaimedJob>& jobs, std::size_t reserved) {
+  std::size_t queued = 0;
+  std::vector<std::string> set_aside;  // log lines, written outside the lock
+  {
+    std::lock_guard lock(mutex);
+    claiming -= reserved;
+    for (ClaimedJob& job : jobs) {
+      auto task = std::make_shared<Task>();
+      task->job = std::move(job);
+      in_flight.emplace(task->job.id, task);
+      if (task->job.invalid) [[unlikely]] {
+        set_aside.push_back(set_aside_invalid(std::move(task)));
+        continue;
+      }
+      task->timeout = policy(task->job.name).timeout;
+      if (!task->timeout) task->timeout = options.job_timeout;
+      if (*task->timeout <= std::chrono::milliseconds{0}) task->timeout.reset();  // no limit
+      ready.push_back(std::move(task));
+      ++queued;
+    }
+  }
+  for (const std::string& line : set_aside)
+    log(LogLevel::error, line);
+  if (queued >= options.concurrency) {
+    exec_cv.notify_all();
+  } else {
+    for (std::size_t i = 0; i < queued; ++i)
+      exec_cv.notify_one();
+  }
+}
+
+Outcome WorkerEngine::Impl::invalid_outcome(const ClaimedJob& job) const {
+  return Outcome{.id = job.id,
+                 .locked_at = job.locked_at,
+                 .kind = Outcome::Kind::dead_letter,
+                 .error = clean_message("not run: a value stored in its row is invalid: " +
+                                        job.invalid.value_or(""))};
+}
+
+std::string WorkerEngine::Impl::set_aside_invalid(std::shared_ptr<Task> task) {
+  Outcome outcome = invalid_outcome(task->job);
+  std::string line =
+      fmt::format("worker {}: job {} dead-lettered, {}", id, task->job.id, outcome.error);
+  task->finished = true;
+  finished.push_back({std::move(task), std::move(outcome), /*ran=*/false});
+  io_cv.notify_one();
+  return line;
+}
+
+}  // namespace errand

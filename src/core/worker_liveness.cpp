@@ -1,0 +1,138 @@
+// WorkerEngine liveness, on the I/O thread: registration, heartbeats, rescue of lost workers'
+// jobs, and unregistering at a clean exit.
+#include "core/worker_engine.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+namespace errand {
+
+namespace {
+
+double seconds_of(Duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+}  // namespace
+
+void WorkerEngine::Impl::keep_alive() {
+  const auto now = std::chrono::steady_clock::now();
+  if (registered && now < next_beat) return;
+  beat();
+  rescue_lost_jobs();
+}
+
+void WorkerEngine::Impl::beat() {
+  const auto now = std::chrono::steady_clock::now();
+  try {
+    if (!registered) {
+      registration.started_at = store->register_worker(registration);
+      registered = true;
+    } else {
+      // No claim may be in flight while we list what we hold: the store unlocks the rest.
+      std::unique_lock gate(exchange_gate);
+      std::vector<JobId> held;
+      {
+        std::lock_guard lock(mutex);
+        held.reserve(in_flight.size());
+        for (const auto& [job_id, task] : in_flight)
+          held.push_back(job_id);
+      }
+      store->heartbeat(registration, held);
+    }
+  } catch (...) {
+    in_touch_since.reset();  // cut off from the store: others' silence proves nothing now
+    throw;
+  }
+  // A gap longer than rescue_after (this process was frozen) also means we were out of touch.
+  if (!in_touch_since || now - last_beat > options.rescue_after) {
+    in_touch_since = store->clock().now();
+  }
+  last_beat = now;
+  next_beat = now + options.heartbeat_interval;
+}
+
+bool WorkerEngine::Impl::may_rescue_others() const {
+  return in_touch_since && store->clock().now() - *in_touch_since >= options.rescue_after;
+}
+
+void WorkerEngine::Impl::rescue_lost_jobs() {
+  constexpr std::size_t kBatch = 500;
+  constexpr int kMaxRounds = 20;  // the rest waits for the next heartbeat
+  // Jobs this very id locked before it registered again are from its own earlier life: lost
+  // for sure, rescued at once. Other workers' jobs wait until we are trusted (see above).
+  const bool others = may_rescue_others();
+  for (int round = 0; round < kMaxRounds; ++round) {
+    std::vector<LostJob> lost = store->find_lost_jobs(options.rescue_after, kBatch);
+    const std::size_t found = lost.size();
+    if (!others) {
+      std::erase_if(lost,
+                    [&](const LostJob& l) { return !(l.worker_restarted && l.worker_id == id); });
+    }
+    if (lost.empty()) break;
+    const auto now = store->clock().now();
+    std::map<std::string, std::vector<Outcome>> by_worker;
+    std::map<std::string, const LostJob*> example;
+    for (const LostJob& l : lost) {
+      const std::string why =
+          l.worker_restarted
+              ? fmt::format("worker '{}' was lost while running this job: it restarted",
+                            l.worker_id)
+              : fmt::format(
+                    "worker '{}' was lost while running this job: no heartbeat for {:.1f} s "
+                    "(rescue_after {:.1f} s)",
+                    l.worker_id, seconds_of(now - l.last_heartbeat),
+                    seconds_of(options.rescue_after));
+      if (l.job.invalid) [[unlikely]] {
+        by_worker[l.worker_id].push_back(invalid_outcome(l.job));
+        log(LogLevel::error,
+            fmt::format("worker {}: job {} of lost worker '{}' dead-lettered, {}", id, l.job.id,
+                        l.worker_id, by_worker[l.worker_id].back().error));
+      } else {
+        by_worker[l.worker_id].push_back(failure(l.job, clean_message(why)));
+      }
+      example.emplace(l.worker_id, &l);
+    }
+    for (const auto& [worker, outcomes] : by_worker) {
+      const std::vector<JobId> gone = store->settle(worker, outcomes);
+      const std::size_t rescued = outcomes.size() - gone.size();
+      stats.rescued += rescued;
+      for (const Outcome& o : outcomes) {
+        if (o.kind == Outcome::Kind::retry &&
+            std::find(gone.begin(), gone.end(), o.id) == gone.end()) {
+          std::lock_guard lock(mutex);
+          next_due = std::min(next_due, now + o.retry_delay);
+        }
+      }
+      if (rescued == 0) continue;
+      const LostJob& l = *example.at(worker);
+      log(LogLevel::warning,
+          l.worker_restarted
+              ? fmt::format("worker {}: worker '{}' restarted while it held {} job(s); they "
+                            "were unlocked and charged an attempt",
+                            id, worker, rescued)
+              : fmt::format("worker {}: worker '{}' is lost (no heartbeat for {:.1f} s); {} "
+                            "job(s) it held were unlocked and charged an attempt",
+                            id, worker, seconds_of(now - l.last_heartbeat), rescued));
+    }
+    if (found < kBatch || !others) break;
+  }
+  if (others) store->forget_lost_workers(options.rescue_after);
+}
+
+void WorkerEngine::Impl::unregister() {
+  if (!registered) return;
+  registered = false;
+  try {
+    store->remove_worker(id);
+  } catch (const std::exception& e) {
+    log(LogLevel::error,
+        fmt::format("worker {}: could not remove itself from the workers table ({}); other "
+                    "workers will treat it as lost after {:.0f} s",
+                    id, e.what(), seconds_of(options.rescue_after)));
+  }
+}
+
+}  // namespace errand
