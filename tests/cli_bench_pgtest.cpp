@@ -7,6 +7,7 @@
 #include "support/jobs.hpp"
 #include "support/postgres_storage.hpp"
 #include "support/temp_dir.hpp"
+#include "support/text.hpp"
 #include "support/wait.hpp"
 
 #include <errand/admin.hpp>
@@ -29,9 +30,7 @@ using errand_test::PgConnection;
 
 namespace {
 
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
+using errand_test::contains;
 
 std::string random_hex() {
   std::random_device rd;

@@ -5,6 +5,7 @@
 #include "support/jobs.hpp"
 #include "support/sqlite_db.hpp"
 #include "support/temp_dir.hpp"
+#include "support/text.hpp"
 #include "support/wait.hpp"
 
 #include <errand/admin.hpp>
@@ -28,9 +29,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
+using errand_test::contains;
 
 // Workloads long enough that the bench is still in the phase when the test signals it (the test
 // waits for the phase to begin, never for a time).

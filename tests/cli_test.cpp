@@ -2,6 +2,7 @@
 #include "support/jobs.hpp"
 #include "support/sqlite_db.hpp"
 #include "support/temp_dir.hpp"
+#include "support/text.hpp"
 
 #include <errand/errand.hpp>
 
@@ -33,9 +34,7 @@ std::string quote(const std::string& arg) {
   return out + "'";
 }
 
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
+using errand_test::contains;
 
 std::vector<nlohmann::json> json_lines(const std::string& text) {
   std::vector<nlohmann::json> out;

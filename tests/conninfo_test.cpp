@@ -3,6 +3,7 @@
 // message ever shows a password.
 #include "core/conninfo.hpp"
 #include "postgres/target.hpp"
+#include "support/text.hpp"
 
 #include <errand/error.hpp>
 
@@ -29,9 +30,7 @@ std::string config_error_of(std::string_view text) {
   return "(no error)";
 }
 
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
+using errand_test::contains;
 
 TEST(ConnInfo, UrlComponentsAreDecodedAsLibpqDoes) {
   const auto info = parse_pg_conninfo(

@@ -4,6 +4,7 @@
 #include "postgres/pq.hpp"
 #include "postgres/target.hpp"
 #include "support/postgres_storage.hpp"
+#include "support/text.hpp"
 
 #include <errand/errand.hpp>
 #include <errand/postgres.hpp>
@@ -24,9 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
+using errand_test::contains;
 
 // What `open` throws, or "" when it returns; a call still running after `limit` fails the test
 // (the point of these tests is that nothing hangs).

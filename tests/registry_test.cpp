@@ -1,5 +1,6 @@
 // The registry on its own: registration, dispatch by name, readable dispatch errors, concepts.
 #include "support/jobs.hpp"
+#include "support/text.hpp"
 
 #include <errand/errand.hpp>
 
@@ -13,9 +14,7 @@ using errand_test::TestState;
 namespace errand_test {
 namespace {
 
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
+using errand_test::contains;
 
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),

@@ -11,6 +11,7 @@
 #include "support/process.hpp"
 #include "support/sqlite_db.hpp"
 #include "support/temp_dir.hpp"
+#include "support/text.hpp"
 #include "support/wait.hpp"
 
 #include <errand/errand.hpp>
@@ -48,9 +49,7 @@ bool is_root() {
   return ::geteuid() == 0;
 }
 
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
+using errand_test::contains;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

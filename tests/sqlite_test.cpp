@@ -4,6 +4,7 @@
 #include "support/sqlite_db.hpp"
 #include "support/store_factory.hpp"
 #include "support/temp_dir.hpp"
+#include "support/text.hpp"
 
 #include <errand/errand.hpp>
 
@@ -20,9 +21,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
+using errand_test::contains;
 
 std::set<std::string> files_in(const std::filesystem::path& dir) {
   std::set<std::string> names;

@@ -19,8 +19,7 @@ std::shared_ptr<Store> open_store(std::string_view url, const OpenOptions& optio
   pg_options.clock = options.clock;
   pg_options.statement_timeout = options.statement_timeout;
   pg_options.mode = options.mode;
-  if (parsed.schema) pg_options.schema = std::move(*parsed.schema);
-  if (parsed.listen) pg_options.listen = *parsed.listen;
+  // open_postgres takes errand's own URL parameters (schema=, listen=, pooler=) from the URL.
   return open_postgres(parsed.conninfo, std::move(pg_options));
 }
 

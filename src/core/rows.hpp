@@ -251,20 +251,22 @@ std::optional<LostJob> read_lost_job(const Row& row, const StoredTable& jobs,
   return lost;
 }
 
-// A single value of an aggregate or of the store's clock (`what` names it). Throws StoreError.
-template <class Row>
-std::int64_t read_count(const Row& row, int c, const StoredTable& where, std::string_view what) {
+// A single value of an aggregate or of the store's clock (`what` names it), read by `read` from
+// a RowReader. Throws StoreError.
+template <class Row, class Read>
+auto read_single(const Row& row, const StoredTable& where, Read read) {
   RowReader r(row, where);
-  const std::int64_t value = r.integer(c, what, kCountRange);
+  const auto value = read(r);
   r.check();
   return value;
 }
 template <class Row>
+std::int64_t read_count(const Row& row, int c, const StoredTable& where, std::string_view what) {
+  return read_single(row, where, [&](auto& r) { return r.integer(c, what, kCountRange); });
+}
+template <class Row>
 TimePoint read_time(const Row& row, int c, const StoredTable& where, std::string_view what) {
-  RowReader r(row, where);
-  const TimePoint value = r.time(c, what);
-  r.check();
-  return value;
+  return read_single(row, where, [&](auto& r) { return r.time(c, what); });
 }
 
 inline JobState state_at(const JobInfo& job, TimePoint now, Duration lock_timeout) {

@@ -222,11 +222,15 @@ Connection::Connection(std::shared_ptr<const Target> target)
   PQsetNoticeProcessor(
       conn_, [](void*, const char*) {}, nullptr);
   if (!target_->transaction_pooler) {
+    // All of them in one round trip: SELECT set_config($1, $2, false), set_config($3, $4, ...
+    Params params;
+    std::string sql;
     for (const auto& [name, value] : target_->session_settings) {
-      Params params;
       params.add(name).add(value);
-      exec("SELECT set_config($1, $2, false)", params);
+      sql += fmt::format("{}set_config(${}, ${}, false)", sql.empty() ? "SELECT " : ", ",
+                         params.size() - 1, params.size());
     }
+    if (!sql.empty()) exec(sql, params);
   }
 }
 
@@ -234,12 +238,22 @@ Connection::~Connection() {
   PQfinish(conn_);
 }
 
+namespace {
+// "PostgreSQL at '<description>': <operation>: <message> (<hint>)": every failure's message.
+// `message` is libpq's or the server's, for `result` when given (else the connection's).
+std::string failure_message(PGconn* conn, std::string_view description, std::string_view operation,
+                            const PGresult* result, const Target* scrubbing = nullptr) {
+  std::string message =
+      trimmed(result && *PQresultErrorMessage(result) ? PQresultErrorMessage(result)
+                                                      : PQerrorMessage(conn));
+  if (scrubbing) message = scrubbing->scrub(std::move(message));
+  return fmt::format("PostgreSQL at '{}': {}: {}{}", description, operation, message, hint(result));
+}
+}  // namespace
+
 void fail(PGconn* conn, std::string_view description, std::string_view operation,
           const PGresult* result) {
-  std::string message =
-      result && *PQresultErrorMessage(result) ? PQresultErrorMessage(result) : PQerrorMessage(conn);
-  throw StoreError(fmt::format("PostgreSQL at '{}': {}: {}{}", description, operation,
-                               trimmed(message), hint(result)));
+  throw StoreError(failure_message(conn, description, operation, result));
 }
 
 namespace {
@@ -267,15 +281,15 @@ Result exec(PGconn* conn, std::string_view description, std::string_view sql,
       text);
 }
 
+std::string Connection::operation_label(std::string_view operation) const {
+  if (!timed_out_) return std::string(operation);
+  return fmt::format("no reply within {} ms to {}, so errand cancelled it",
+                     target_->reply_timeout.count(), operation);
+}
+
 void Connection::fail(std::string_view operation, const PGresult* result) const {
-  const std::string message = result && *PQresultErrorMessage(result) ? PQresultErrorMessage(result)
-                                                                      : PQerrorMessage(conn_);
   throw StoreError(
-      fmt::format("PostgreSQL at '{}': {}: {}{}", description_,
-                  timed_out_ ? fmt::format("no reply within {} ms to {}, so errand cancelled it",
-                                           target_->reply_timeout.count(), operation)
-                             : std::string(operation),
-                  target_->scrub(trimmed(message)), hint(result)));
+      failure_message(conn_, description_, operation_label(operation), result, target_.get()));
 }
 
 namespace {
@@ -460,12 +474,7 @@ std::vector<Result> Connection::exec_pipeline(std::span<const Statement> stateme
     const std::string_view what =
         preparing.empty() ? statements[executed].name : std::string_view(preparing);
     if (status == PGRES_FATAL_ERROR && !error) {
-      error =
-          fmt::format("PostgreSQL at '{}': {}{}: {}{}", description_, what,
-                      timed_out_ ? fmt::format(" (no reply within {} ms, so errand cancelled it)",
-                                               target_->reply_timeout.count())
-                                 : std::string(),
-                      target_->scrub(trimmed(PQresultErrorMessage(raw))), hint(raw));
+      error = failure_message(conn_, description_, operation_label(what), raw, target_.get());
     } else if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !error) {
       error = fmt::format("PostgreSQL at '{}': {}: unexpected result {}", description_, what,
                           PQresStatus(status));

@@ -114,6 +114,8 @@ class Connection {
 
  private:
   // When the statement being sent must have been answered (and clears timed_out_).
+  // `operation`, or after a reply deadline passed: "no reply within N ms to <operation>, ...".
+  std::string operation_label(std::string_view operation) const;
   std::chrono::steady_clock::time_point reply_deadline();
   // Waits until a result can be read without blocking: false once `until` passed (if limited).
   bool wait_readable(std::chrono::steady_clock::time_point until, bool limited);

@@ -1,6 +1,7 @@
 #include "sqlite/admin.hpp"
 
 #include "core/removal.hpp"
+#include "sqlite/connection.hpp"
 
 #include <errand/error.hpp>
 #include <errand/sqlite.hpp>
@@ -26,19 +27,6 @@ constexpr std::array<std::string_view, 3> kCompanions{"-wal", "-shm", "-journal"
 
 [[noreturn]] void refuse(const std::string& path, std::string_view why) {
   throw StoreError(fmt::format("'{}' {}; errand left it untouched", path, why));
-}
-
-// file:PATH?immutable=1 with the URI's special characters escaped.
-std::string immutable_uri(const std::string& path) {
-  std::string uri = "file:";
-  for (const unsigned char c : path) {
-    if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
-      uri += fmt::format("%{:02X}", c);
-    } else {
-      uri += static_cast<char>(c);
-    }
-  }
-  return uri + "?immutable=1";
 }
 
 struct Close {

@@ -64,22 +64,22 @@ bool may_write_file_and_directory(const std::string& path) {
   return read_only_hint(path, false).empty();
 }
 
-// `path` as an SQLite URI opening it immutable: absolute, with '%', '?' and '#' encoded.
+}  // namespace
+
 std::string immutable_uri(const std::string& path) {
   std::error_code ec;
   const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
   std::string uri = "file:";
   for (const char c : ec ? path : absolute.string()) {
-    if (c == '%' || c == '?' || c == '#') {
-      uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '%' || c == '?' || c == '#' || byte < 0x20 || byte >= 0x7f) {
+      uri += fmt::format("%{:02X}", byte);
     } else {
       uri += c;
     }
   }
   return uri + "?immutable=1";
 }
-
-}  // namespace
 
 Statement::Statement(Connection& connection, std::string_view sql) : connection_(connection) {
   const int rc = sqlite3_prepare_v3(connection.handle(), sql.data(), static_cast<int>(sql.size()),

@@ -20,6 +20,10 @@ namespace errand::sqlite {
 
 class Connection;
 
+// `path` as an SQLite URI that opens it immutable (read-only, creating and locking nothing):
+// absolute, with '%', '?', '#', control characters and non-ASCII bytes percent-encoded.
+std::string immutable_uri(const std::string& path);
+
 // A prepared statement. Not thread-safe (neither is the connection that owns it).
 class Statement {
  public:

@@ -3,6 +3,8 @@
 // factories with ERRAND_INSTANTIATE_CONFORMANCE.
 #pragma once
 
+#include "support/text.hpp"
+
 #include "support/forwarding_store.hpp"
 #include "support/jobs.hpp"
 #include "support/store_factory.hpp"
@@ -64,10 +66,6 @@ inline std::int64_t us(errand::TimePoint t) {
 }
 inline std::int64_t us(errand::Duration d) {
   return d.count();
-}
-
-inline bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
 }
 
 inline errand::TimePoint at_seconds(std::int64_t s) {

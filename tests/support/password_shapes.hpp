@@ -71,6 +71,11 @@ struct PasswordShape {
 inline std::vector<PasswordShape> password_shapes() {
   using P = const std::string&;
   const auto enc = [](P p) { return percent_encoded(p); };
+  // HOST:PORT as the key=value string's host= and port=.
+  const auto host_port = [](P hp) {
+    const auto colon = hp.rfind(':');
+    return "host=" + hp.substr(0, colon) + " port=" + hp.substr(colon + 1);
+  };
   return {
       {"url, encoded", [=](P p, P hp) { return "postgres://u:" + enc(p) + "@" + hp + "/db"; }},
       {"url, raw", [](P p, P hp) { return "postgres://u:" + p + "@" + hp + "/db"; }},
@@ -109,33 +114,14 @@ inline std::vector<PasswordShape> password_shapes() {
       {"wrong database",
        [=](P p, P hp) { return "postgres://u:" + enc(p) + "@" + hp + "/no_such_db_x"; }},
       {"key=value",
-       [](P p, P hp) {
-         const auto colon = hp.rfind(':');
-         return "host=" + hp.substr(0, colon) + " port=" + hp.substr(colon + 1) +
-                " dbname=db password=" + conninfo_quoted(p);
-       }},
-      {"key=value, unquoted",
-       [](P p, P hp) {
-         const auto colon = hp.rfind(':');
-         return "host=" + hp.substr(0, colon) + " port=" + hp.substr(colon + 1) + " password=" + p;
-       }},
+       [=](P p, P hp) { return host_port(hp) + " dbname=db password=" + conninfo_quoted(p); }},
+      {"key=value, unquoted", [=](P p, P hp) { return host_port(hp) + " password=" + p; }},
       {"key=value, keyword typo",
-       [](P p, P hp) {
-         const auto colon = hp.rfind(':');
-         return "host=" + hp.substr(0, colon) + " port=" + hp.substr(colon + 1) +
-                " passwd=" + conninfo_quoted(p);
-       }},
+       [=](P p, P hp) { return host_port(hp) + " passwd=" + conninfo_quoted(p); }},
       {"key=value, missing =",
-       [](P p, P hp) {
-         const auto colon = hp.rfind(':');
-         return "host=" + hp.substr(0, colon) + " port=" + hp.substr(colon + 1) + " password " +
-                conninfo_quoted(p);
-       }},
+       [=](P p, P hp) { return host_port(hp) + " password " + conninfo_quoted(p); }},
       {"key=value, unterminated quote",
-       [](P p, P hp) {
-         const auto colon = hp.rfind(':');
-         return "host=" + hp.substr(0, colon) + " port=" + hp.substr(colon + 1) + " password='" + p;
-       }},
+       [=](P p, P hp) { return host_port(hp) + " password='" + p; }},
   };
 }
 

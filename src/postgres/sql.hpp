@@ -1,0 +1,104 @@
+// The PostgreSQL store's SQL: every statement text and the parameters it takes, built from the
+// quoted schema (pg::quote_identifier) only; every value is a bound parameter. Stored times cross
+// the wire as integer microseconds since the Unix epoch.
+#pragma once
+
+#include <errand/store.hpp>
+
+#include "postgres/pq.hpp"
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace errand::pg {
+
+// The schema migrations, in order; `{s}` stands for the quoted schema. Never edit a released
+// migration: add a new one.
+std::span<const std::string_view> migrations();
+
+// --- expressions ---------------------------------------------------------------------------
+
+// SQL true when `column` holds a time errand can represent (core/stored_values.hpp).
+std::string valid_time_sql(std::string_view column);
+// `column` (a timestamptz) as the text of integer microseconds; a time errand cannot represent
+// as its own text (the reader refuses it by name). Never fails; NULL stays NULL.
+std::string us_of(std::string_view column);
+// $n is NULL (the database clock) or microseconds from an injected clock: the store's now.
+std::string now_of(int n);
+// The store's now ($1) minus the microseconds in $2: older locks or heartbeats are abandoned/lost.
+std::string cutoff_1_2();
+// Microseconds (an SQL expression) as a timestamptz.
+std::string ts_of(std::string_view us);
+
+// The columns read_job_info reads (core/rows.hpp); {run_at} ... name us_of expressions.
+inline constexpr std::string_view kJobColumns =
+    "id, name, payload, context, priority, error_count, {run_at}, {created_at}, locked_by, "
+    "{locked_at}, last_error, {last_failed_at}";
+
+// --- names ---------------------------------------------------------------------------------
+
+// Refuses schema names errand must not use: what quote_identifier refuses (empty, over 63
+// bytes, NUL), and PostgreSQL's system schemas (pg_*, information_schema). Throws ConfigError.
+void check_schema_name(std::string_view schema);
+// The NOTIFY channel of a schema (a hash of a long schema name: at most 63 bytes).
+std::string notify_channel(std::string_view schema);
+
+// --- the statements ------------------------------------------------------------------------
+
+// Inserts the rows of insert_params ($1..$6) at time $7 (now_of) and notifies channel $8 in the
+// same statement, so the NOTIFY fires exactly when the insert commits; returns the ids.
+std::string insert_sql(const std::string& quoted_schema);
+Params insert_params(std::span<const NewJob> jobs);
+// The ids insert_sql returned, ascending (identity values follow insertion order).
+std::vector<JobId> inserted_ids(const Result& r);
+
+// Settles outcomes: worker $1, now $2, then add_settle_arrays ($3..$13). Every change is fenced
+// by the lease; returns the ids applied; never fails on what a row holds.
+std::string settle_sql(const std::string& quoted_schema);
+void add_settle_arrays(Params& params, std::span<const Outcome> outcomes);
+// Unlocks jobs locked at or before now ($1) minus the lock timeout ($2 microseconds).
+std::string sweep_sql(const std::string& quoted_schema);
+// Locks up to $2 runnable jobs for worker $1 at now ($3) and returns them.
+std::string claim_sql(const std::string& quoted_schema);
+
+// --- the workers table (sql_workers.cpp); worker_params: $1..$4 id, host, pid, concurrency, $5
+// now_of -------------------------------------------------------------------------------------
+
+// Counts the rows of CTE `rows` and, only if there are any, notifies channel $`channel_param`.
+std::string count_and_notify(std::string_view rows, int channel_param);
+// Registers (or re-registers) worker $1..$5; returns its started_at.
+std::string register_worker_sql(const std::string& quoted_schema);
+// Beats for worker $1..$5 started at $6, and unlocks (uncharged) what it locked since but does
+// not hold ($7, an id array), notifying channel $8 when it unlocked any; returns how many.
+std::string heartbeat_sql(const std::string& quoted_schema);
+// Deletes worker $1 and unlocks what it locked since registering, notifying channel $2.
+std::string remove_worker_sql(const std::string& quoted_schema);
+// The workers at now $1, with the count of jobs each holds and now.
+std::string list_workers_sql(const std::string& quoted_schema);
+// Up to $3 jobs of workers silent for $2 microseconds at now $1 (or restarted since locking).
+std::string find_lost_jobs_sql(const std::string& quoted_schema);
+// Deletes workers silent for $2 microseconds at now $1 that hold no job.
+std::string forget_lost_workers_sql(const std::string& quoted_schema);
+
+// --- inspection and dead-letter administration (sql_inspection.cpp) -------------------------
+
+// Counts by state at now $1 with lock timeout $2 (microseconds).
+std::string counts_sql(const std::string& quoted_schema);
+// The jobs matching `filter` at now $1, lock timeout $2, name $3 (NULL: any), at most $4.
+std::string list_jobs_sql(const std::string& quoted_schema, const JobFilter& filter);
+// Dead jobs, most recently failed first, at most $1 (of type $2 when `named`).
+std::string list_dead_sql(const std::string& quoted_schema, bool named);
+// The condition on dead_jobs selecting `which`; its value, if any, is appended to `params` and
+// numbered after the `before` parameters that precede `params` in the statement.
+std::string dead_where(const DeadSelection& which, Params& params, int before = 0);
+// Counts by type and the lowest $`limit_param` ids of the dead jobs matching `where`.
+std::string tally_dead_sql(const std::string& quoted_schema, std::string_view where,
+                           int limit_param);
+// Moves the dead jobs matching `where` back, due at now $1; notifies channel $`channel_param`.
+std::string resurrect_sql(const std::string& quoted_schema, std::string_view where,
+                          int channel_param);
+std::string purge_dead_sql(const std::string& quoted_schema, std::string_view where);
+
+}  // namespace errand::pg

@@ -1,0 +1,102 @@
+// The statements of inspection and dead-letter administration (postgres/sql.hpp).
+#include "postgres/sql.hpp"
+
+#include <fmt/format.h>
+
+namespace errand::pg {
+
+std::string counts_sql(const std::string& s) {
+  return fmt::format(
+      "WITH t AS (SELECT {now} AS now, {cutoff} AS cutoff)"
+      " SELECT count(*) FILTER (WHERE locked_by IS NULL AND run_at <= t.now),"
+      "  count(*) FILTER (WHERE locked_by IS NULL AND run_at > t.now),"
+      "  count(*) FILTER (WHERE locked_by IS NOT NULL AND locked_at > t.cutoff),"
+      "  count(*) FILTER (WHERE locked_by IS NOT NULL AND locked_at <= t.cutoff),"
+      "  count(*) FILTER (WHERE error_count > 0),"
+      "  (SELECT count(*) FROM {s}.dead_jobs)"
+      " FROM {s}.jobs, t",
+      fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", s));
+}
+
+std::string list_jobs_sql(const std::string& s, const JobFilter& filter) {
+  std::string where = "true";
+  if (filter.state) {
+    switch (*filter.state) {
+      case JobState::ready:
+        where += " AND locked_by IS NULL AND run_at <= t.now";
+        break;
+      case JobState::scheduled:
+        where += " AND locked_by IS NULL AND run_at > t.now";
+        break;
+      case JobState::running:
+        where += " AND locked_by IS NOT NULL AND locked_at > t.cutoff";
+        break;
+      case JobState::abandoned:
+        where += " AND locked_by IS NOT NULL AND locked_at <= t.cutoff";
+        break;
+    }
+  }
+  where += " AND ($3::text IS NULL OR name = $3)";
+  if (filter.failing_only) where += " AND error_count > 0";
+  return fmt::format(
+      "WITH t AS (SELECT {now} AS now, {cutoff} AS cutoff)"
+      " SELECT {columns}, {now_us} FROM {s}.jobs, t WHERE {where}"
+      " ORDER BY priority DESC, run_at, id LIMIT $4",
+      fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", s),
+      fmt::arg("where", where), fmt::arg("now_us", us_of("t.now")),
+      fmt::arg("columns", fmt::format(kJobColumns, fmt::arg("run_at", us_of("run_at")),
+                                      fmt::arg("created_at", us_of("created_at")),
+                                      fmt::arg("locked_at", us_of("locked_at")),
+                                      fmt::arg("last_failed_at", us_of("last_failed_at")))));
+}
+
+std::string list_dead_sql(const std::string& s, bool named) {
+  return fmt::format(
+      "SELECT id, name, payload, context, priority, error_count, last_error, {created_at},"
+      " {failed_at} FROM {s}.dead_jobs {where} ORDER BY failed_at DESC, id DESC LIMIT $1",
+      fmt::arg("s", s), fmt::arg("created_at", us_of("created_at")),
+      fmt::arg("failed_at", us_of("failed_at")), fmt::arg("where", named ? "WHERE name = $2" : ""));
+}
+
+std::string dead_where(const DeadSelection& which, Params& params, int before) {
+  switch (which.kind) {
+    case DeadSelection::Kind::all:
+      return "true";
+    case DeadSelection::Kind::name:
+      params.add(which.name);
+      return fmt::format("name = ${}", before + params.size());
+    case DeadSelection::Kind::ids:
+      params.add_array(which.ids);
+      return fmt::format("id = ANY(${}::int8[])", before + params.size());
+    case DeadSelection::Kind::nothing:  // refused by check_dead_selection before
+      break;
+  }
+  return "false";
+}
+
+std::string tally_dead_sql(const std::string& s, std::string_view where, int limit_param) {
+  // One statement, one snapshot: the counts by type, then the lowest ids (name NULL).
+  return fmt::format(
+      "WITH sel AS (SELECT id, name FROM {s}.dead_jobs WHERE {where})"
+      " (SELECT name, count(*) AS n FROM sel GROUP BY name ORDER BY n DESC, name)"
+      " UNION ALL (SELECT NULL, id FROM sel ORDER BY id LIMIT ${limit})",
+      fmt::arg("s", s), fmt::arg("where", where), fmt::arg("limit", limit_param));
+}
+
+std::string resurrect_sql(const std::string& s, std::string_view where, int channel_param) {
+  return fmt::format(
+      "WITH moved AS (DELETE FROM {s}.dead_jobs WHERE {where} RETURNING *),"
+      " ins AS (INSERT INTO {s}.jobs (id, name, payload, context, priority, run_at, created_at,"
+      "  error_count, last_error, last_failed_at)"
+      "  SELECT id, name, payload, context, priority, {now}, created_at, 0, last_error, failed_at"
+      "  FROM moved RETURNING id)"
+      " SELECT count(*) FROM ins, (SELECT pg_notify(${channel}, '')) AS n",
+      fmt::arg("s", s), fmt::arg("where", where), fmt::arg("now", now_of(1)),
+      fmt::arg("channel", channel_param));
+}
+
+std::string purge_dead_sql(const std::string& s, std::string_view where) {
+  return fmt::format("DELETE FROM {}.dead_jobs WHERE {}", s, where);
+}
+
+}  // namespace errand::pg
