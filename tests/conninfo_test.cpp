@@ -45,6 +45,13 @@ TEST(ConnInfo, UrlComponentsAreDecodedAsLibpqDoes) {
                                                                  {"application_name", "a&b"}}));
 }
 
+// An '@' in a query value is not mistaken for the end of a password.
+TEST(ConnInfo, AnAtSignInAQueryValueIsAValue) {
+  const auto info = parse_pg_conninfo("postgres://db:5432/app?application_name=a@b");
+  EXPECT_EQ(*info.find("application_name"), "a@b");
+  EXPECT_EQ(*info.find("port"), "5432");
+}
+
 TEST(ConnInfo, MultipleHostsAndIpv6) {
   const auto info = parse_pg_conninfo("postgres://u@[::1]:5432,h2,h3:7/db");
   EXPECT_EQ(*info.find("host"), "::1,h2,h3");
@@ -128,6 +135,7 @@ TEST(ConnInfo, MalformedTextNeverShowsThePassword) {
       {"postgres://u:Sup3rSecret%00@127.0.0.1/db", "%00"},
       {"postgres://u:Sup3r@Secret@127.0.0.1/db", "percent-encode"},
       {"postgres://u:Sup3r/Secret@127.0.0.1/db", "percent-encode"},
+      {"postgres://u:Sup3r/Sec?ret@127.0.0.1:5432/db?connect_timeout=1", "percent-encode"},
       {"postgres://127.0.0.1/db?password Sup3rSecret", "has no '='"},
       {"postgres://127.0.0.1/db?passwordSup3rSecret", "has no '='"},
       {"postgres://127.0.0.1/db?password=Sup3r=Secret", "more than one '='"},

@@ -4,6 +4,7 @@
 #include "postgres/pq.hpp"
 #include "postgres/target.hpp"
 #include "support/postgres_storage.hpp"
+#include "support/silent_server.hpp"
 #include "support/text.hpp"
 
 #include <errand/errand.hpp>
@@ -45,31 +46,6 @@ std::string error_within(std::chrono::seconds limit, F open) {
   }
   return result.get();
 }
-
-// A loopback socket that listens but never accepts: the kernel completes TCP handshakes (up to
-// the backlog), and no byte ever comes back.
-class SilentServer {
- public:
-  SilentServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(fd_, 8) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      ADD_FAILURE() << "cannot listen on loopback";
-    }
-    port_ = ntohs(address.sin_port);
-  }
-  ~SilentServer() { ::close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 TEST(PostgresTimeouts, ConnectingToAServerThatNeverAnswersGivesUp) {
   SilentServer silent;

@@ -160,7 +160,8 @@ PgConnInfo parse_url(std::string_view rest, const KeywordSet* known) {
   PgConnInfo info;
   // User information: up to the first '@' before any '/', as libpq reads it.
   const auto userinfo_end = rest.find_first_of("@/");
-  if (userinfo_end != std::string_view::npos && rest[userinfo_end] == '@') {
+  const bool took_userinfo = userinfo_end != std::string_view::npos && rest[userinfo_end] == '@';
+  if (took_userinfo) {
     const std::string_view userinfo = rest.substr(0, userinfo_end);
     rest.remove_prefix(userinfo_end + 1);
     const auto colon = userinfo.find(':');
@@ -177,8 +178,17 @@ PgConnInfo parse_url(std::string_view rest, const KeywordSet* known) {
   }
   // An '@' left before the query means the password held a '/' or an '@': libpq would read a
   // piece of it as a host or database name, and echo it in its errors.
+  // So does a first segment "name:text" that is no host:port (its text is not a port number)
+  // with an '@' anywhere after it: "user:pass/word?x@host" read as libpq does.
   const auto query_start = rest.find('?');
-  if (rest.substr(0, query_start).find('@') != std::string_view::npos) {
+  const std::string_view first_segment = rest.substr(0, rest.find_first_of("/?"));
+  const auto colon = first_segment.find(':');
+  const bool password_like =
+      !took_userinfo && colon != std::string_view::npos && !first_segment.starts_with('[') &&
+      first_segment.find(',') == std::string_view::npos &&
+      first_segment.substr(colon + 1).find_first_not_of("0123456789") != std::string_view::npos &&
+      rest.find('@') != std::string_view::npos;
+  if (password_like || rest.substr(0, query_start).find('@') != std::string_view::npos) {
     throw ConfigError(
         "database URL: an '@' follows the user name and password: percent-encode the "
         "characters '@', '/', ':', '?' and '%' in the password (%40, %2F, %3A, %3F, %25), or "

@@ -396,10 +396,83 @@ void class_2_stored_values(std::vector<CliRow>& r) {
   refused("workers_with_an_invalid_pid", "workers", {"pid is ", "expected a process id"});
 }
 
+// Class 1: no piece of a password in any output, whatever the command and format.
+void class_1_secrets(std::vector<CliRow>& r) {
+  const std::vector<std::string> pieces = {"Hunter2", "Secret", "Hunter2%2FSecret"};
+  const auto shown = [&](const std::string& name, Args args, std::vector<std::string> says) {
+    args.push_back("--db={db_password}");
+    r.push_back({name, args, kOk, says, pieces, Db::unchanged, Setup::standard, Stores::postgres});
+  };
+  shown("password_status", {"status"}, {"***@"});
+  shown("password_status_json", {"status", "--json"}, {"\"db\":\"postgres://", "***@"});
+  shown("password_jobs", {"jobs"}, {"Record"});
+  shown("password_jobs_json", {"jobs", "--json"}, {"\"payload\""});
+  shown("password_dead", {"dead"}, {"Fail"});
+  shown("password_workers", {"workers", "--json"}, {"cli-test"});
+  shown("password_migrate", {"migrate"}, {"***@", "up to date"});
+  shown("password_purge_dry_run", {"dead", "purge", "--all", "--dry-run"}, {"would purge 2"});
+  r.push_back({"password_bad_percent_encoding",
+               {"status", "--db=postgres://u:My%zzSECRET@127.0.0.1:1/db"},
+               kFailed,
+               {"invalid percent-encoding"},
+               {"SECRET", "%zz"},
+               Db::unchanged,
+               Setup::standard,
+               Stores::postgres});
+  r.push_back({"password_unencoded_at",
+               {"status", "--db=postgres://u:Hun@ter2Secret@127.0.0.1:1/db"},
+               kFailed,
+               {"percent-encode"},
+               {"Hun@", "ter2Secret"},
+               Db::unchanged,
+               Setup::standard,
+               Stores::postgres});
+}
+
+// Class 4: nothing waits forever: a server that accepts and never answers is given up on.
+void class_4_timeouts(std::vector<CliRow>& r) {
+  for (const std::string command : {"status", "jobs", "dead", "workers", "migrate"}) {
+    r.push_back({command + "_on_a_silent_server",
+                 {command, "--db={silent}"},
+                 kFailed,
+                 {"timeout expired", "postgres://u:***@127.0.0.1:"},
+                 {"Hunter2", "Secret"},
+                 Db::unchanged,
+                 Setup::standard,
+                 Stores::postgres});
+  }
+}
+
+// Class 5: identifiers PostgreSQL would truncate, and system schemas, are refused.
+void class_5_identifiers(std::vector<CliRow>& r) {
+  const std::string long_name(64, 's');
+  r.push_back({"schema_over_63_bytes",
+               {"status", "--db={db}&schema=" + long_name},
+               kFailed,
+               {"is 64 bytes long; PostgreSQL keeps at most 63"},
+               {},
+               Db::unchanged,
+               Setup::standard,
+               Stores::postgres});
+  for (const std::string schema : {"pg_catalog", "information_schema", "pg_toast"}) {
+    r.push_back({"system_schema_" + schema,
+                 {"migrate", "--db={db}&schema=" + schema},
+                 kFailed,
+                 {"is a system schema"},
+                 {},
+                 Db::unchanged,
+                 Setup::standard,
+                 Stores::postgres});
+  }
+}
+
 }  // namespace
 
 std::vector<CliRow> cli_rows() {
   std::vector<CliRow> r;
+  class_1_secrets(r);
+  class_4_timeouts(r);
+  class_5_identifiers(r);
   class_2_stored_values(r);
   class_3_destructive_commands(r);
   class_6_numbers(r);

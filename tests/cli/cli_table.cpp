@@ -1,6 +1,8 @@
 // The CLI test table's fixture (see cli_table.hpp): prepares the row's database on the store
 // under test, snapshots it, runs errand, snapshots again and checks the row.
 #include "cli/cli_table.hpp"
+#include "support/password_shapes.hpp"
+#include "support/silent_server.hpp"
 
 #include "cli/cli_run.hpp"
 #include "support/jobs.hpp"
@@ -325,6 +327,13 @@ std::string substituted(std::string text, const std::map<std::string, std::strin
   return text;
 }
 
+// `url` (postgres://USER@...) with kRowPassword, percent-encoded, after the user name.
+std::string with_password(const std::string& url) {
+  const auto at = url.find('@');
+  if (!url.starts_with("postgres") || at == std::string::npos) return url;
+  return url.substr(0, at) + ":" + percent_encoded(kRowPassword) + url.substr(at);
+}
+
 bool runs_on(const CliRow& row, const std::string& store) {
   const bool sqlite_only = row.stores == Stores::sqlite || row.setup == Setup::read_only_live ||
                            row.setup == Setup::old_schema || row.setup == Setup::foreign;
@@ -363,6 +372,12 @@ TEST_P(CliTable, Row) {
   }
   auto vars = db->vars;
   vars["{db}"] = db->url();
+  // {db_password}: {db} with kRowPassword in it (trust authentication takes any password);
+  // {silent}: a server that never answers (classes 1 and 4).
+  vars["{db_password}"] = with_password(db->url());
+  const SilentServer silent;
+  vars["{silent}"] = "postgres://u:" + percent_encoded(kRowPassword) +
+                     "@127.0.0.1:" + std::to_string(silent.port()) + "/db?connect_timeout=1";
   std::vector<std::string> args;
   std::string shown_args = "errand";
   for (const auto& arg : row.args) {

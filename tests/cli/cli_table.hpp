@@ -9,13 +9,16 @@
 // i.e. {name, args, exit code, substrings of stdout+stderr it must print, substrings it must
 // not print, Db::unchanged (the default) / changed / any, the Setup (default: standard), the
 // stores it runs on (default: both)}. In args and substrings, {db} is the prepared database's
-// URL, {dead_a} / {dead_b} the ids of its two dead jobs, {running} the id of its running job.
+// URL, {dead_a} / {dead_b} the ids of its two dead jobs, {running} the id of its running job,
+// {db_password} {db} with the password kRowPassword in it (PostgreSQL), {silent} a postgres://
+// URL (holding kRowPassword) of a loopback server that accepts connections and never answers.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace errand_test {
@@ -46,6 +49,9 @@ enum class Setup {
 };
 
 enum class Db { unchanged, changed, any };
+
+// The password of {db_password} and {silent}: no output may show any piece of it.
+inline constexpr std::string_view kRowPassword = "Hunter2/Secret?x";
 enum class Stores { both, sqlite, postgres };
 
 // Exit codes: a failed command (main prints "errand: ..."), CLI11's invalid-value and
