@@ -1,5 +1,6 @@
 #include <errand/enqueue.hpp>
 
+#include "core/stored_values.hpp"
 #include "core/text.hpp"
 
 #include <fmt/format.h>
@@ -29,6 +30,10 @@ NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOpt
   row.priority = options.priority;
   row.run_at = options.run_at;
   if (!row.run_at) row.delay = options.delay;
+  if (const std::string problem = schedule_problem(row); !problem.empty()) {
+    throw EnqueueError(EnqueueError::Kind::serialization,
+                       fmt::format("cannot enqueue job '{}': {}", name, problem));
+  }
   return row;
 }
 

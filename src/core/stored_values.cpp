@@ -50,6 +50,28 @@ std::string invalid_value_message(const StoredTable& where, std::string_view row
                      where.table, row.empty() ? "" : " row ", row, column, value, expected);
 }
 
+std::string schedule_problem(const NewJob& job) {
+  if (job.run_at && !valid_stored_micros(job.run_at->time_since_epoch().count())) {
+    return fmt::format("its run_at is outside {} ({} microseconds since 1970)", kTimeRange,
+                       job.run_at->time_since_epoch().count());
+  }
+  if (job.delay &&
+      (job.delay->count() > kMaxDelayMicros || job.delay->count() < -kMaxDelayMicros)) {
+    return fmt::format("its delay of {} microseconds is more than 1000 years either way",
+                       job.delay->count());
+  }
+  return {};
+}
+
+void check_new_jobs(std::span<const NewJob> jobs) {
+  for (const NewJob& job : jobs) {
+    if (const std::string problem = schedule_problem(job); !problem.empty()) [[unlikely]] {
+      throw StoreError(
+          fmt::format("cannot enqueue job '{}': {}; nothing was inserted", job.name, problem));
+    }
+  }
+}
+
 int parse_schema_version(std::string_view text, const StoredTable& where) {
   int version = 0;
   const char* end = text.data() + text.size();

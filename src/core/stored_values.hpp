@@ -5,9 +5,11 @@
 #pragma once
 
 #include <errand/clock.hpp>
+#include <errand/store.hpp>
 
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -46,6 +48,16 @@ constexpr bool in_range(std::int64_t value, const StoredRange& range) {
 constexpr bool valid_stored_micros(std::int64_t us) {
   return us >= kFirstStoredMicros && us < kEndStoredMicros;
 }
+
+// A delay errand accepts at enqueue: at most 1000 years either way, so that now + delay stays a
+// time errand can store.
+inline constexpr std::int64_t kMaxDelayMicros = 1000LL * 36525 * 864'000'000;  // 1000 years
+
+// What is wrong with a job's schedule (run_at outside the stored range, a delay beyond
+// kMaxDelayMicros), or "" when nothing is: such a job could be written but not read back.
+std::string schedule_problem(const NewJob& job);
+// Throws StoreError (nothing inserted) for the first job with a schedule_problem.
+void check_new_jobs(std::span<const NewJob> jobs);
 
 // Where rows are read from, for messages: e.g. {"SQLite database", "/srv/errand.db",
 // "errand_jobs"} or {"PostgreSQL at", "postgres://app:***@db/app", "errand.jobs"}.

@@ -95,6 +95,7 @@ class PostgresStore final : public Store {
 
   std::vector<JobId> enqueue(std::span<const NewJob> jobs) override {
     if (jobs.empty()) return {};
+    detail::check_new_jobs(jobs);
     Params params = insert_params(jobs);
     add_now(params);
     params.add(notify_channel(options_.schema));
@@ -472,6 +473,7 @@ std::vector<JobId> enqueue_rows(PGconn* connection, std::span<const NewJob> rows
                                 std::string_view schema) {
   if (rows.empty()) return {};
   if (!connection) throw StoreError("errand::enqueue: the PGconn is null");
+  detail::check_new_jobs(rows);
   Params params = insert_params(rows);
   params.add_null();  // the database clock
   params.add(notify_channel(schema));

@@ -2,6 +2,7 @@
 #include <errand/sqlite.hpp>
 
 #include "core/rows.hpp"
+#include "core/stored_values.hpp"
 #include "core/wakeup.hpp"
 #include "sqlite/connection.hpp"
 #include "sqlite/schema.hpp"
@@ -70,6 +71,7 @@ class SqliteStore final : public Store {
 
   std::vector<JobId> enqueue(std::span<const NewJob> jobs) override {
     require_writable("enqueue");
+    detail::check_new_jobs(jobs);
     std::vector<JobId> ids;
     ids.reserve(jobs.size());
     {

@@ -90,6 +90,30 @@ TEST_P(EnqueueConformance, DelayAndRunAtScheduleTheJob) {
   EXPECT_EQ(claimed[0].id, delayed);
 }
 
+// A schedule errand could write but not read back (issue 10, class 2) is refused at enqueue.
+TEST_P(EnqueueConformance, ATimeOutsideTheStoredRangeIsRefusedAndWritesNothing) {
+  using namespace std::chrono_literals;
+  const errand::TimePoint year_10000{std::chrono::microseconds{253'402'300'800'000'000}};
+  const errand::Duration two_thousand_years = std::chrono::hours{24} * 365 * 2000;
+  for (const errand::EnqueueOptions& options :
+       {errand::EnqueueOptions{.run_at = year_10000},
+        errand::EnqueueOptions{.delay = two_thousand_years},
+        errand::EnqueueOptions{.delay = -two_thousand_years}}) {
+    try {
+      errand::enqueue(*store, RecordJob{.tag = 1}, options);
+      ADD_FAILURE() << "expected EnqueueError";
+    } catch (const EnqueueError& e) {
+      EXPECT_EQ(e.kind(), EnqueueError::Kind::serialization) << e.what();
+      EXPECT_TRUE(contains(e.what(), "cannot enqueue job 'Record'")) << e.what();
+    }
+    // The raw rows of Store::enqueue get the same check.
+    errand::NewJob row{
+        .name = "Raw", .payload = "{}", .run_at = options.run_at, .delay = options.delay};
+    EXPECT_THROW(store->enqueue(std::span<const errand::NewJob>(&row, 1)), errand::StoreError);
+  }
+  EXPECT_EQ(rows_in("jobs"), 0);
+}
+
 TEST_P(EnqueueConformance, InvalidUtf8IsASerializationErrorAndWritesNothing) {
   try {
     errand::enqueue(*store, TextJob{.text = "bad \xff byte"}, "ctx");
