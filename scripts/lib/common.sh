@@ -94,6 +94,13 @@ errand_build() {
   cmake --build "$dir" --parallel "$(errand_jobs)" "${targets[@]}"
 }
 
+# errand_build_demo_cli: the Release build of the errand command in build/ that scripts/demo runs
+# (the library and the CLI only, no tests); prints nothing but the build's own output.
+errand_build_demo_cli() {
+  errand_configure build Release -DERRAND_BUILD_TESTS=OFF >/dev/null || return 1
+  errand_build build errand_cli
+}
+
 # Totals for a closing "N passed, N failed, N skipped" line, added to by run_ctest.
 total_passed=0
 total_failed=0
