@@ -9,6 +9,7 @@
 #include <errand/options.hpp>
 #include <errand/postgres.hpp>
 #include <errand/registry.hpp>
+#include <errand/signals.hpp>
 #include <errand/sqlite.hpp>
 #include <errand/store.hpp>
 #include <errand/worker.hpp>

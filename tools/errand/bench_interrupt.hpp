@@ -3,7 +3,7 @@
 #pragma once
 
 #include "bench_scratch.hpp"
-#include "signals.hpp"
+#include <errand/signals.hpp>
 
 #include <sys/types.h>
 

@@ -68,6 +68,30 @@ std::string one_line(std::string_view text) {
   return out;
 }
 
+std::string field_block(std::string_view title,
+                        const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::size_t label_width = 0;
+  for (const auto& field : fields)
+    label_width = std::max(label_width, field.first.size());
+  std::string out = one_line(title) + "\n";
+  for (const auto& [label, value] : fields) {
+    const std::string indent(2 + label_width + 2, ' ');
+    out += "  " + label + std::string(label_width - label.size() + 2, ' ');
+    std::size_t start = 0;
+    for (bool first = true;; first = false) {
+      const std::size_t end = value.find('\n', start);
+      const std::string_view line = std::string_view(value).substr(start, end - start);
+      if (!first) out += indent;
+      out += one_line(line);
+      out.erase(out.find_last_not_of(' ') + 1);
+      out += '\n';
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+  return out;
+}
+
 namespace {
 bool is_continuation(char c) {
   return (static_cast<unsigned char>(c) & 0xC0) == 0x80;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace errand::cli {
@@ -21,6 +22,12 @@ std::string human_duration(Duration d);
 
 // The text on one line: newlines, tabs and other control characters become spaces.
 std::string one_line(std::string_view text);
+
+// "title\n  label   value\n ...": one record with every field whole, for `--full`. A value's
+// lines (it may hold newlines) are indented under its first; other control characters become
+// spaces (one_line), so stored text cannot drive the terminal.
+std::string field_block(std::string_view title,
+                        const std::vector<std::pair<std::string, std::string>>& fields);
 
 // Width in terminal columns, counting each UTF-8 code point as one column.
 std::size_t display_width(std::string_view text);
