@@ -81,7 +81,7 @@ DrainReport drain(std::shared_ptr<Store> store, WorkerEngine::RunFn run,
 }  // namespace detail
 
 // Runs every due job of `store` with a Worker of `registry` (the real engine: retries, backoff,
-// dead-lettering, timeouts, the events) until none is due, or with advance_clock none is left
+// dead-lettering, the events) until none is due, or with advance_clock none is left
 // waiting, and returns what happened. Jobs locked by other workers are left alone. Throws what
 // the engine's run_until_idle throws (StoreError), and ConfigError for bad options.
 template <class AppState>
