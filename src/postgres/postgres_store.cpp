@@ -105,16 +105,6 @@ class PostgresStore final : public Store {
     return inserted_ids(r);
   }
 
-  std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,
-                                Duration lock_timeout) override {
-    return settle_and_claim(worker_id, {}, max, lock_timeout).claimed;
-  }
-
-  std::vector<JobId> settle(std::string_view worker_id,
-                            std::span<const Outcome> outcomes) override {
-    return settle_and_claim(worker_id, outcomes, 0, Duration{0}).lost;
-  }
-
   // One pipeline, one round trip, one transaction: settle, unlock abandoned jobs, claim.
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
                             std::size_t max, Duration lock_timeout) override {
