@@ -102,19 +102,6 @@ void Statement::bind(int index, std::string_view text) {
   if (rc != SQLITE_OK) connection_.fail(rc, "bind");
 }
 
-void Statement::bind_null(int index) {
-  const int rc = sqlite3_bind_null(stmt_, index);
-  if (rc != SQLITE_OK) connection_.fail(rc, "bind");
-}
-
-void Statement::bind_optional(int index, const std::optional<std::string>& text) {
-  if (text) {
-    bind(index, std::string_view(*text));
-  } else {
-    bind_null(index);
-  }
-}
-
 bool Statement::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -179,16 +166,6 @@ std::string Statement::text(int column) const {
   const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
   return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
               : std::string();
-}
-
-std::optional<std::string> Statement::optional_text(int column) const {
-  if (is_null(column)) return std::nullopt;
-  return text(column);
-}
-
-std::optional<std::int64_t> Statement::optional_int64(int column) const {
-  if (is_null(column)) return std::nullopt;
-  return int64(column);
 }
 
 Connection::Connection(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout,
@@ -327,8 +304,6 @@ constexpr std::string_view begin_statement(Transaction::Behavior behavior) {
   switch (behavior) {
     case Transaction::Behavior::immediate:
       return "BEGIN IMMEDIATE";
-    case Transaction::Behavior::exclusive:
-      return "BEGIN EXCLUSIVE";
     case Transaction::Behavior::deferred:
       break;
   }
