@@ -3,6 +3,7 @@
 #include <errand/error.hpp>
 
 #include "core/stored_values.hpp"
+#include "sqlite/sql.hpp"
 
 #include <fmt/format.h>
 
@@ -196,7 +197,7 @@ Connection::Connection(const std::filesystem::path& path, std::chrono::milliseco
         // This process may write the file and its directory: read-write, with every write
         // refused (query_only); SQLite removes the -wal and -shm files on close as usual.
         open(path_, SQLITE_OPEN_READWRITE | kNoMutex);
-        exec("PRAGMA query_only=ON");
+        exec(sql::kQueryOnly);
       } else if (std::filesystem::exists(path_ + "-wal")) {
         // A writer has the database open (or crashed): read its WAL through the existing files.
         open(path_, SQLITE_OPEN_READONLY | kNoMutex);
