@@ -81,11 +81,6 @@ std::optional<std::string> Result::optional_text(int row, int column) const {
   return std::string(text(row, column));
 }
 
-std::optional<std::int64_t> Result::optional_int64(int row, int column) const {
-  if (is_null(row, column)) return std::nullopt;
-  return int64(row, column);
-}
-
 Params& Params::add(std::int64_t value) {
   values_.emplace_back(std::to_string(value));
   return *this;

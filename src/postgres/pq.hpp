@@ -36,7 +36,6 @@ class Result {
   // A whole number; throws StoreError for NULL or any text that is not one entirely.
   std::int64_t int64(int row, int column) const;
   std::optional<std::string> optional_text(int row, int column) const;
-  std::optional<std::int64_t> optional_int64(int row, int column) const;
   // True and the value when the field is a whole number entirely (not NULL, no trailing text,
   // within 64 bits).
   bool read_integer(int row, int column, std::int64_t& out) const noexcept;

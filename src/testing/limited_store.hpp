@@ -26,14 +26,6 @@ class LimitedStore final : public Store {
   std::vector<JobId> enqueue(std::span<const NewJob> jobs) override {
     return inner_->enqueue(jobs);
   }
-  std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,
-                                Duration lock_timeout) override {
-    return settle_and_claim(worker_id, {}, max, lock_timeout).claimed;
-  }
-  std::vector<JobId> settle(std::string_view worker_id,
-                            std::span<const Outcome> outcomes) override {
-    return inner_->settle(worker_id, outcomes);
-  }
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
                             std::size_t max, Duration lock_timeout) override;
 
