@@ -135,9 +135,15 @@ TEST_F(PostgresLocks, ALockedJobsTableFailsAStatementAfterTheStatementTimeout) {
   const std::string error = error_within(30s, [&] { store->counts(2h); });
   holder.exec("ROLLBACK");
   // The server's lock timeout, with errand's hint (behind a transaction pooler too: the
-  // settings are made transaction-local there, see PostgresPooler).
-  EXPECT_TRUE(contains(error, "lock timeout")) << error;
-  EXPECT_TRUE(contains(error, "another session")) << error;
+  // settings are made transaction-local there, see PostgresPooler). On a loaded machine the
+  // statement timeout, 30 ms later, may come first; either way the server gave up, not
+  // errand's reply deadline.
+  if (contains(error, "lock timeout")) {
+    EXPECT_TRUE(contains(error, "another session")) << error;
+  } else {
+    EXPECT_TRUE(contains(error, "statement timeout")) << error;
+  }
+  EXPECT_FALSE(contains(error, "no reply within")) << error;
   // The store recovers once the lock is gone.
   EXPECT_EQ(store->counts(2h).ready, 0);
 }
