@@ -12,4 +12,5 @@
 #include <errand/signals.hpp>
 #include <errand/sqlite.hpp>
 #include <errand/store.hpp>
+#include <errand/store_wrapper.hpp>
 #include <errand/worker.hpp>

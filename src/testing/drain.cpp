@@ -16,6 +16,22 @@ namespace detail {
 
 namespace {
 
+// The DrainReport total that counts runs ending in `result`; none for released and lock_lost.
+std::size_t DrainReport::*total_of(RunResult result) {
+  switch (result) {
+    case RunResult::succeeded:
+      return &DrainReport::succeeded;
+    case RunResult::retried:
+      return &DrainReport::retried;
+    case RunResult::dead_lettered:
+      return &DrainReport::dead_lettered;
+    case RunResult::released:
+    case RunResult::lock_lost:
+      break;
+  }
+  return nullptr;
+}
+
 // Turns the engine's events into the report's runs. Events come from worker threads.
 class Recorder {
  public:
@@ -51,20 +67,7 @@ class Recorder {
         break;
     }
     std::lock_guard lock(mutex_);
-    switch (run.result) {
-      case RunResult::succeeded:
-        ++report_.succeeded;
-        break;
-      case RunResult::retried:
-        ++report_.retried;
-        break;
-      case RunResult::dead_lettered:
-        ++report_.dead_lettered;
-        break;
-      case RunResult::released:
-      case RunResult::lock_lost:
-        break;
-    }
+    if (std::size_t DrainReport::*total = total_of(run.result)) ++(report_.*total);
     report_.runs.push_back(std::move(run));
   }
 

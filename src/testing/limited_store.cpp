@@ -15,7 +15,7 @@ Store::Exchange LimitedStore::settle_and_claim(std::string_view worker_id,
   }
   Exchange exchange;
   try {
-    exchange = inner_->settle_and_claim(worker_id, outcomes, granted, lock_timeout);
+    exchange = inner().settle_and_claim(worker_id, outcomes, granted, lock_timeout);
   } catch (...) {
     std::lock_guard lock(mutex_);
     left_ += granted;

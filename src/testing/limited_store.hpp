@@ -1,9 +1,9 @@
-// A Store that forwards every call to another, except that its claims take at most `budget`
-// jobs in all: drain's safety bound. Once the budget is spent a claim returns nothing, so the
-// engine's run_until_idle ends; the jobs left stay untouched in the store.
+// A StoreWrapper (every call forwarded to another store), except that its claims take at most
+// `budget` jobs in all: drain's safety bound. Once the budget is spent a claim returns nothing, so
+// the engine's run_until_idle ends; the jobs left stay untouched in the store.
 #pragma once
 
-#include <errand/store.hpp>
+#include <errand/store_wrapper.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -11,63 +11,19 @@
 
 namespace errand::testing::detail {
 
-class LimitedStore final : public Store {
+class LimitedStore final : public StoreWrapper {
  public:
   LimitedStore(std::shared_ptr<Store> inner, std::size_t budget)
-      : inner_(std::move(inner)), left_(budget) {}
+      : StoreWrapper(std::move(inner)), left_(budget) {}
 
   // Jobs claimed so far.
   std::size_t claimed() const;
   bool exhausted() const;
 
-  std::string describe() const override { return inner_->describe(); }
-  const Clock& clock() const override { return inner_->clock(); }
-  int schema_version() override { return inner_->schema_version(); }
-  std::vector<JobId> enqueue(std::span<const NewJob> jobs) override {
-    return inner_->enqueue(jobs);
-  }
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
                             std::size_t max, Duration lock_timeout) override;
 
-  TimePoint register_worker(const WorkerRegistration& worker) override {
-    return inner_->register_worker(worker);
-  }
-  void heartbeat(const WorkerRegistration& worker, std::span<const JobId> held) override {
-    inner_->heartbeat(worker, held);
-  }
-  void remove_worker(std::string_view worker_id) override { inner_->remove_worker(worker_id); }
-  std::vector<WorkerInfo> list_workers() override { return inner_->list_workers(); }
-  std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override {
-    return inner_->find_lost_jobs(rescue_after, limit);
-  }
-  std::size_t forget_lost_workers(Duration rescue_after) override {
-    return inner_->forget_lost_workers(rescue_after);
-  }
-  std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) override {
-    return inner_->subscribe(std::move(on_new_jobs));
-  }
-  JobCounts counts(Duration lock_timeout) override { return inner_->counts(lock_timeout); }
-  std::vector<JobInfo> list_jobs(const JobFilter& filter) override {
-    return inner_->list_jobs(filter);
-  }
-  std::vector<DeadJob> list_dead(const DeadFilter& filter) override {
-    return inner_->list_dead(filter);
-  }
-  bool retry_dead(JobId id) override { return inner_->retry_dead(id); }
-
- protected:
-  std::size_t retry_selected_dead(const DeadSelection& which) override {
-    return inner_->retry_dead_jobs(which);
-  }
-  std::size_t purge_selected_dead(const DeadSelection& which) override {
-    return inner_->purge_dead_jobs(which);
-  }
-  DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) override {
-    return inner_->tally_dead_jobs(which, max_ids);
-  }
-
  private:
-  std::shared_ptr<Store> inner_;
   mutable std::mutex mutex_;
   std::size_t left_;  // guarded by mutex_
   std::size_t taken_ = 0;
