@@ -16,12 +16,6 @@ namespace {
 
 using errand_test::contains;
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 // Not jobs, for the concept checks.
 struct NoName {
   int x = 0;

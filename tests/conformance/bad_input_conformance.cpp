@@ -20,15 +20,8 @@ using namespace std::chrono_literals;
 namespace errand_test {
 namespace {
 
-constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
 constexpr std::size_t kMaxErrorBytes = 16 * 1024;
 constexpr std::string_view kTruncatedMark = " ... (truncated)";
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
 
 // True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
 // U+10FFFF) without NUL bytes: what PostgreSQL text can hold.

@@ -13,8 +13,6 @@ using errand::Outcome;
 namespace errand_test {
 namespace {
 
-constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
-
 // Dead-letters one fresh job named `name`; returns its id.
 errand::JobId make_dead(errand::Store& store, const std::string& name) {
   static std::int32_t priority = 1000;  // each above every job queued: the one claimed

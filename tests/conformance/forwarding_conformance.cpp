@@ -15,8 +15,6 @@ using namespace std::chrono_literals;
 namespace errand_test {
 namespace {
 
-constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
-
 Outcome outcome(const errand::ClaimedJob& job, Outcome::Kind kind) {
   return Outcome{.id = job.id, .locked_at = job.locked_at, .kind = kind, .error = "x"};
 }

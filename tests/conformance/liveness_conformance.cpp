@@ -14,13 +14,6 @@ using namespace std::chrono_literals;
 namespace errand_test {
 namespace {
 
-constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
-
-WorkerRegistration registration(std::string id) {
-  return WorkerRegistration{
-      .id = std::move(id), .host = "test-host", .pid = 4242, .concurrency = 3};
-}
-
 std::optional<errand::WorkerInfo> find_worker(errand::Store& store, std::string_view id) {
   for (auto& worker : store.list_workers()) {
     if (worker.id == id) return worker;

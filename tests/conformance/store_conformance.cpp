@@ -16,8 +16,6 @@ using namespace std::chrono_literals;
 namespace errand_test {
 namespace {
 
-constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
-
 errand::NewJob row(std::string name, std::int32_t priority = 0,
                    std::optional<errand::TimePoint> run_at = std::nullopt) {
   return errand::NewJob{.name = std::move(name),

@@ -20,8 +20,6 @@ using namespace std::chrono_literals;
 namespace errand_test {
 namespace {
 
-constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
-
 // One invalid value. `sqlite` / `postgres`: the SET clause that stores it, empty where the
 // store's column type cannot hold it. `shown` / `shown_pg`: how messages show it (a prefix).
 struct Corruption {
@@ -135,11 +133,6 @@ std::string sql_text(std::string_view text) {
   for (char c : text)
     out += c == '\'' ? std::string("''") : std::string(1, c);
   return out + "'";
-}
-
-WorkerRegistration registration(std::string id) {
-  return WorkerRegistration{
-      .id = std::move(id), .host = "test-host", .pid = 4242, .concurrency = 3};
 }
 
 // Runs `read`, which must throw StoreError naming the table, the row, the column's value and

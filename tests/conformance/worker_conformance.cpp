@@ -15,14 +15,6 @@ using namespace std::chrono_literals;
 namespace errand_test {
 namespace {
 
-constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 TEST_P(WorkerConformance, SuccessDeletesTheJob) {
   const auto id = errand::enqueue(*store, RecordJob{.tag = 1}, "ctx");
   errand::Worker worker(store, registry, state, worker_options());

@@ -24,6 +24,16 @@
 
 namespace errand_test {
 
+// The lock timeout the conformance tests claim with: longer than any test, so that no lock
+// expires unless a test moves the clock past it on purpose.
+inline constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
+
+// A worker registration with fixed host, pid and concurrency.
+inline errand::WorkerRegistration registration(std::string id) {
+  return errand::WorkerRegistration{
+      .id = std::move(id), .host = "test-host", .pid = 4242, .concurrency = 3};
+}
+
 class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override;
