@@ -11,4 +11,5 @@
 #include <errand/registry.hpp>
 #include <errand/sqlite.hpp>
 #include <errand/store.hpp>
+#include <errand/version.hpp>
 #include <errand/worker.hpp>
