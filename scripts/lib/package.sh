@@ -1,6 +1,50 @@
 # shellcheck shell=bash disable=SC2034
 # The ways an application consumes errand, checked by scripts/test's consumer stage:
-# add_subdirectory(errand). Source it after common.sh, do not run it.
+# find_package(errand) and pkg-config against an installed errand, and add_subdirectory(errand).
+# Source it after common.sh, do not run it.
+
+# errand_consumer_build PREFIX BUILD_DIR [CMAKE_ARGS...]: configures and builds tests/consumer
+# with find_package(errand), checks that the package found is the one installed under PREFIX, and
+# runs the program on a fresh database in BUILD_DIR.
+errand_consumer_build() {
+  local prefix="$1" build="$2"
+  shift 2
+  cmake -S "$ERRAND_ROOT/tests/consumer" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF "$@" || return 1
+  # It must have found the package just installed, not a build tree or another install.
+  local found
+  found=$(sed -n 's/^errand_DIR:PATH=//p' "$build/CMakeCache.txt")
+  if [[ $found != "$prefix"/* ]]; then
+    printf 'error: find_package(errand) used %s, not the package installed in %s\n' \
+      "$found" "$prefix" >&2
+    return 1
+  fi
+  cmake --build "$build" --parallel "$(errand_jobs)" || return 1
+  errand_log "running the consumer"
+  "$build/errand_consumer" "$build/consumer.db"
+}
+
+# errand_one_file PREFIX DIR: builds tests/consumer/one_file.cpp with nothing but g++ and
+# `pkg-config --cflags --libs errand` (with the caller's PKG_CONFIG_PATH), checks that the errand.pc
+# used is the one installed under PREFIX, and runs the program on a fresh database in DIR.
+errand_one_file() {
+  local prefix="$1" dir="$2" pc_dir flags version
+  mkdir -p "$dir" || return 1
+  pc_dir=$(pkg-config --variable=pcfiledir errand) || return 1
+  if [[ $pc_dir != "$prefix"/* ]]; then
+    printf 'error: pkg-config used the errand.pc in %s, not the one installed in %s\n' \
+      "$pc_dir" "$prefix" >&2
+    return 1
+  fi
+  flags=$(pkg-config --cflags --libs errand) || return 1
+  version=$(pkg-config --modversion errand) || return 1
+  errand_log "g++ tests/consumer/one_file.cpp \$(pkg-config --cflags --libs errand): $flags"
+  # shellcheck disable=SC2086  # the flags are words
+  g++ -o "$dir/one_file" "$ERRAND_ROOT/tests/consumer/one_file.cpp" $flags \
+    -DEXPECTED_VERSION="\"$version\"" || return 1
+  rm -f "$dir/one_file.db"*
+  "$dir/one_file" "$dir/one_file.db"
+}
 
 # errand_check_werror BUILD_DIR TOP_LEVEL: reads BUILD_DIR/compile_commands.json: errand's own
 # sources (src/) must have -Wall, and -Werror exactly when TOP_LEVEL is 1 (ERRAND_WERROR's
