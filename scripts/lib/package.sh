@@ -1,7 +1,15 @@
 # shellcheck shell=bash disable=SC2034
-# The ways an application consumes errand, checked by scripts/test's consumer stage:
-# find_package(errand) and pkg-config against an installed errand, and add_subdirectory(errand).
-# Source it after common.sh, do not run it.
+# The ways an application consumes errand, checked by scripts/test's consumer and package stages:
+# find_package(errand) and pkg-config against an installed errand, add_subdirectory(errand), and
+# the Debian package. Source it after common.sh, do not run it.
+
+# Debian packages cpack's DEB generator needs (dpkg-shlibdeps for the Depends line, and `file`).
+ERRAND_PACKAGE_PACKAGES=(dpkg-dev file)
+
+# What the .deb must depend on: shlibdeps' shared libraries of the errand command, and the -dev
+# packages a program needs to build against the headers and the static library.
+ERRAND_DEB_EXPECTED_DEPENDS=(libc6 libstdc++6 libgcc-s1 libfmt9 libpq5 libsqlite3-0
+  nlohmann-json3-dev libfmt-dev libpq-dev libsqlite3-dev)
 
 # errand_consumer_build PREFIX BUILD_DIR [CMAKE_ARGS...]: configures and builds tests/consumer
 # with find_package(errand), checks that the package found is the one installed under PREFIX, and
@@ -88,4 +96,133 @@ errand_check_subdirectory() {
     printf 'error: errand passed its warning flags on to the user program: %s\n' "$user" >&2
     return 1
   fi
+}
+
+# errand_deb_build BUILD_DIR OUT_DIR: runs cpack (DEB) in a configured BUILD_DIR, writing into
+# OUT_DIR; prints the path of the .deb.
+errand_deb_build() {
+  local build="$1" out="$2" debs
+  [[ $build = /* ]] || build="$ERRAND_ROOT/$build"
+  mkdir -p "$out" || return 1
+  errand_log "cpack -G DEB in ${build#"$ERRAND_ROOT"/}"
+  cpack --config "$build/CPackConfig.cmake" -B "$out" >"$out/cpack.log" 2>&1 || {
+    cat "$out/cpack.log" >&2
+    return 1
+  }
+  debs=("$out"/errand_*.deb)
+  if ((${#debs[@]} != 1)) || [[ ! -f ${debs[0]} ]]; then
+    printf 'error: cpack wrote no single errand_*.deb into %s\n' "$out" >&2
+    return 1
+  fi
+  printf '%s\n' "${debs[0]}"
+}
+
+# errand_deb_inspect DEB VERSION DIR: checks the control fields (dpkg-deb -I) and the files
+# (dpkg-deb -c), extracts the package into DIR and checks errand.pc's prefix and the command.
+errand_deb_inspect() {
+  local deb="$1" version="$2" dir="$3" rc=0 field dep path
+  mkdir -p "$dir" || return 1
+  dpkg-deb -I "$deb" >"$dir/control.txt" || return 1
+  sed -n '/^ [A-Z]/,$p' "$dir/control.txt" >&2  # the control fields
+  for field in "Package: errand" "Version: $version" "Architecture: $(dpkg --print-architecture)"; do
+    grep -qx " $field" "$dir/control.txt" || {
+      printf 'error: the package has no "%s"\n' "$field" >&2
+      rc=1
+    }
+  done
+  local depends  # the package names, one a line
+  depends=$(sed -n 's/^ Depends: //p' "$dir/control.txt" | tr ',' '\n' | sed 's/^ *//; s/[ (].*//')
+  for dep in "${ERRAND_DEB_EXPECTED_DEPENDS[@]}"; do
+    grep -qxF "$dep" <<<"$depends" || {
+      printf 'error: Depends lacks %s\n' "$dep" >&2
+      rc=1
+    }
+  done
+
+  dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|' >"$dir/files.txt" || return 1
+  local expected=(/usr/bin/errand '/usr/lib/(.*/)?liberrand\.(a|so)'
+    /usr/include/errand/version.hpp '/usr/lib/(.*/)?cmake/errand/errandConfig\.cmake'
+    '/usr/lib/(.*/)?cmake/errand/errandConfigVersion\.cmake'
+    '/usr/lib/(.*/)?cmake/errand/errandTargets\.cmake'
+    '/usr/lib/(.*/)?pkgconfig/errand\.pc')
+  for path in "$ERRAND_ROOT"/include/errand/*.hpp; do
+    expected+=("/usr/include/errand/${path##*/}")
+  done
+  for path in "${expected[@]}"; do
+    grep -qxE "$path" "$dir/files.txt" || {
+      printf 'error: the package has no %s\n' "$path" >&2
+      rc=1
+    }
+  done
+  errand_log "the package holds $(grep -cv '/$' "$dir/files.txt") files, ${#expected[@]} checked"
+
+  dpkg-deb -x "$deb" "$dir/root" || return 1
+  local pc
+  pc=$(find "$dir/root" -name errand.pc)
+  grep -qx 'prefix=/usr' "$pc" || {
+    printf 'error: %s does not say prefix=/usr:\n' "${pc#"$dir/root"}" >&2
+    cat "$pc" >&2
+    rc=1
+  }
+  local said
+  said=$("$dir/root/usr/bin/errand" --version)
+  [[ $said == "errand $version" ]] || {
+    printf 'error: the packaged errand --version says "%s", not "errand %s"\n' "$said" \
+      "$version" >&2
+    rc=1
+  }
+  return "$rc"
+}
+
+# The installed Debian packages, sorted, one a line.
+errand_installed_packages() {
+  dpkg-query -W -f='${db:Status-Status} ${binary:Package}\n' | awk '$1 == "installed" {print $2}' |
+    sort
+}
+
+# errand_deb_install_and_use DEB DIR (root only): installs the package with apt-get (which pulls
+# in its dependencies), builds and runs the one-file program with pkg-config and tests/consumer
+# with find_package against /usr, then removes errand and whatever the install pulled in, so the
+# machine is left as found.
+errand_deb_install_and_use() {
+  local deb="$1" dir="$2" rc=0
+  if errand_package_installed errand; then
+    printf 'error: the errand package is already installed: not touching it\n' >&2
+    return 1
+  fi
+  local apt=(apt-get -o DPkg::Lock::Timeout=300 -q -y)
+  local -x DEBIAN_FRONTEND=noninteractive
+  local before added
+  before=$(errand_installed_packages)
+  errand_log "apt-get install $deb"
+  "${apt[@]}" install "$deb" </dev/null || rc=1
+  mapfile -t added < <(comm -13 <(printf '%s\n' "$before") <(errand_installed_packages))
+  errand_log "installed: ${added[*]}"
+
+  if ((rc == 0)); then
+    [[ $(command -v errand) == /usr/bin/errand ]] || {
+      printf 'error: errand on PATH is %s\n' "$(command -v errand)" >&2
+      rc=1
+    }
+    errand_log "pkg-config against /usr"
+    (
+      unset PKG_CONFIG_PATH
+      errand_one_file /usr "$dir/one_file"
+    ) || rc=1
+    errand_log "find_package(errand) against /usr"
+    errand_consumer_build /usr "$dir/consumer" || rc=1
+  fi
+
+  # errand itself too when a failed install left it unpacked but not installed.
+  dpkg-query -W errand >/dev/null 2>&1 && ! grep -qxE 'errand(:.*)?' < <(printf '%s\n' "${added[@]}") &&
+    added+=(errand)
+  if ((${#added[@]})); then
+    errand_log "apt-get remove ${added[*]}"
+    "${apt[@]}" remove "${added[@]}" </dev/null || rc=1
+  fi
+  if errand_package_installed errand; then
+    printf 'error: errand is still installed\n' >&2
+    rc=1
+  fi
+  return "$rc"
 }
