@@ -1,4 +1,6 @@
-// The seed's second example: a job that reaches the application's own database through AppState.
+// The seed's second example: a job that reaches the application's own database through AppState,
+// made idempotent (errand runs a job at least once: a worker killed after the INSERT but before
+// errand records the success runs it again) by a key that says which payment it is.
 #include <errand/errand.hpp>
 
 #include <fmt/format.h>
@@ -41,6 +43,7 @@ void query(sqlite3* db, std::string_view sql, std::initializer_list<std::int64_t
 
 struct ProcessPaymentJob {
   static constexpr std::string_view name = "ProcessPaymentJob";
+  std::int64_t order_id = 0;  // the order this pays for: one payment per order
   std::int64_t user_id = 0;
   std::int64_t amount_cents = 0;
 
@@ -54,11 +57,15 @@ struct ProcessPaymentJob {
     if (user_name.empty()) throw std::runtime_error(fmt::format("no user with id {}", user_id));
     fmt::print("Processing payment of {} cents for user {} #{}\n", amount_cents, user_name,
                user_id);
-    query(app.db.get(), "INSERT INTO payments (user_id, amount_cents) VALUES (?, ?)",
-          {user_id, amount_cents}, [](sqlite3_stmt*) {});
+    // A second run of the same job (at least once) inserts nothing: payments.order_id is unique.
+    // A call to a payment provider would pass the order id as its idempotency key likewise.
+    query(app.db.get(),
+          "INSERT INTO payments (order_id, user_id, amount_cents) VALUES (?, ?, ?)"
+          " ON CONFLICT (order_id) DO NOTHING",
+          {order_id, user_id, amount_cents}, [](sqlite3_stmt*) {});
   }
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcessPaymentJob, user_id, amount_cents)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcessPaymentJob, order_id, user_id, amount_cents)
 
 int main() {
   // Scratch databases, removed at exit: errand's jobs and the application's own data.
@@ -77,14 +84,19 @@ int main() {
   if (rc != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
   sqlite3_exec(db,
                "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
-               "CREATE TABLE payments (id INTEGER PRIMARY KEY, user_id INTEGER, amount_cents "
-               "INTEGER, created_at TEXT DEFAULT CURRENT_TIMESTAMP);"
+               "CREATE TABLE payments (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL UNIQUE,"
+               " user_id INTEGER, amount_cents INTEGER, created_at TEXT DEFAULT "
+               "CURRENT_TIMESTAMP);"
                "INSERT INTO users VALUES (1, 'Alice');",
                nullptr, nullptr, nullptr);
 
   std::shared_ptr<errand::Store> store = errand::open_sqlite(dir / "jobs.db");
-  errand::enqueue(*store, ProcessPaymentJob{.user_id = 1, .amount_cents = 1999}, "checkout");
-  errand::enqueue(*store, ProcessPaymentJob{.user_id = 42, .amount_cents = 500}, "checkout");
+  const ProcessPaymentJob payment{.order_id = 1001, .user_id = 1, .amount_cents = 1999};
+  errand::enqueue(*store, payment, "checkout");
+  // The same payment once more, as if its first run had been cut off after the INSERT.
+  errand::enqueue(*store, payment, "checkout");
+  errand::enqueue(*store, ProcessPaymentJob{.order_id = 1002, .user_id = 42, .amount_cents = 500},
+                  "checkout");
 
   errand::Registry<MyAppState> registry;
   registry.add<ProcessPaymentJob>();
@@ -97,6 +109,7 @@ int main() {
                job.last_error.value_or(""));
   }
   query(db, "SELECT count(*) FROM payments", {}, [](sqlite3_stmt* row) {
-    fmt::print("payments recorded: {}\n", sqlite3_column_int64(row, 0));
+    fmt::print("payments recorded: {} (order 1001 ran twice, paid once)\n",
+               sqlite3_column_int64(row, 0));
   });
 }

@@ -202,6 +202,47 @@ TEST_F(Cli, JobsListsQueuedJobs) {
   EXPECT_EQ(json_lines(running_only.out)[0].at("locked_by"), "cli-test");
 }
 
+// `--json` output is a stable interface: every object says which version of it it is.
+TEST_F(Cli, EveryJsonObjectCarriesItsVersion) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"status", db(), "--json"},
+                                               {"jobs", db(), "--json"},
+                                               {"dead", db(), "--json"}}) {
+    const auto result = run(args);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const auto lines = json_lines(result.out);
+    ASSERT_FALSE(lines.empty()) << args[0];
+    for (const auto& line : lines)
+      EXPECT_EQ(line.at("json_version"), 1) << args[0];
+  }
+}
+
+// The table cuts errors to the terminal; --full shows each job whole, and stored text cannot
+// drive the terminal.
+TEST_F(Cli, FullShowsTheWholeErrorAndTheIndentedPayload) {
+  const std::string long_line(300, 'x');
+  const auto id = errand::enqueue(*store, errand_test::FailJob{.message = "c"}, "ctx-c", 96);
+  settle_one(errand::Outcome::Kind::dead_letter, long_line + "\nsecond line\x1b[31m red", id);
+
+  const auto dead = run({"dead", db(), "--full", "--name", "Fail"});
+  ASSERT_EQ(dead.exit_code, 0) << dead.err;
+  EXPECT_TRUE(contains(dead.out, "dead job " + std::to_string(id) + "  Fail")) << dead.out;
+  EXPECT_TRUE(contains(dead.out, long_line)) << dead.out;
+  EXPECT_TRUE(contains(dead.out, "second line")) << dead.out;
+  EXPECT_FALSE(contains(dead.out, "\x1b")) << dead.out;
+  EXPECT_TRUE(contains(dead.out, "\"message\": \"c\"")) << dead.out;  // indented JSON
+  EXPECT_TRUE(contains(dead.out, "ctx-c")) << dead.out;
+  EXPECT_TRUE(contains(run({"dead", db()}).out, "dead --full")) << "the table says how";
+
+  const auto jobs = run({"jobs", db(), "--full", "--failing"});
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
+  EXPECT_TRUE(contains(jobs.out, "job " + std::to_string(failing) + "  Fail")) << jobs.out;
+  EXPECT_TRUE(contains(jobs.out, "flaky")) << jobs.out;
+
+  const auto both = run({"dead", db(), "--full", "--json"});
+  EXPECT_NE(both.exit_code, 0);
+  EXPECT_TRUE(contains(both.err, "--json")) << both.err;
+}
+
 TEST_F(Cli, WorkersListsRegisteredWorkers) {
   const auto empty = run({"workers", db()});
   ASSERT_EQ(empty.exit_code, 0) << empty.err;

@@ -9,7 +9,9 @@
 #include <errand/options.hpp>
 #include <errand/postgres.hpp>
 #include <errand/registry.hpp>
+#include <errand/signals.hpp>
 #include <errand/sqlite.hpp>
 #include <errand/store.hpp>
+#include <errand/store_wrapper.hpp>
 #include <errand/version.hpp>
 #include <errand/worker.hpp>

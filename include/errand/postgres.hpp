@@ -25,7 +25,8 @@ struct PostgresOptions {
   bool listen = true;
   // PgBouncer (or another pooler) in transaction pooling mode (URL: pooler=transaction): each
   // transaction may run on another server connection, so errand uses unnamed statements only,
-  // makes no session settings and never LISTENs (as with listen = false).
+  // makes its settings transaction-local (with each statement that takes parameters) instead
+  // of session-wide, and never LISTENs (as with listen = false).
   bool transaction_pooler = false;
   // 0 (the default): statements may run as long as they need. Otherwise the server cancels a
   // statement after this long, and a wait for a lock too (statement_timeout and lock_timeout),

@@ -1,6 +1,6 @@
 // The storage contract. The worker, the registry and the CLI talk only to `Store`; SQLite and
-// (later) PostgreSQL implement it. A Store is thread-safe: one instance may be shared by every
-// enqueuer and worker thread of a process.
+// PostgreSQL implement it. A Store is thread-safe: one instance may be shared by every enqueuer
+// and worker thread of a process.
 #pragma once
 
 #include <errand/clock.hpp>
@@ -60,7 +60,7 @@ struct ClaimedJob {
   std::optional<std::string> invalid{};
 };
 
-// What became of one claimed job; applied by Store::settle.
+// What became of one claimed job; applied by Store::settle_and_claim.
 struct Outcome {
   enum class Kind {
     completed,    // delete the job
@@ -198,6 +198,9 @@ class Subscription {
   virtual ~Subscription() = default;
 };
 
+// Every virtual is pure, so a decorator that misses one does not compile
+// (tests/support/forwarding_store.hpp forwards each). The non-virtual members are conveniences
+// over them.
 class Store {
  public:
   virtual ~Store() = default;
@@ -213,32 +216,31 @@ class Store {
   // workers of this process after commit. Throws StoreError (then nothing was inserted).
   virtual std::vector<JobId> enqueue(std::span<const NewJob> jobs) = 0;
 
-  // Locks up to `max` runnable jobs for `worker_id` and returns them, highest priority first,
-  // then earliest run_at, then lowest id. Runnable: unlocked and due, or locked for longer than
-  // `lock_timeout` (abandoned). Throws StoreError.
-  virtual std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,
-                                        Duration lock_timeout) = 0;
-
-  // Applies outcomes in one transaction, each only if `worker_id` still holds the job's lease.
-  // Returns the ids whose lease was lost (nothing was changed for them). Throws StoreError (then
-  // nothing was applied).
-  virtual std::vector<JobId> settle(std::string_view worker_id,
-                                    std::span<const Outcome> outcomes) = 0;
-
   // What settle_and_claim did: the ids whose lease was lost, and the jobs claimed.
   struct Exchange {
     std::vector<JobId> lost;
     std::vector<ClaimedJob> claimed;
   };
-  // settle(outcomes), then claim(max): the worker's hot path. Both stores do it in one
-  // transaction (PostgreSQL: one round trip), so on a StoreError neither happened. This default
-  // makes two calls: on a StoreError the outcomes may have been applied.
+  // The worker's hot path, and the stores' one entry point for settling and claiming. In one
+  // transaction (PostgreSQL: one round trip), so on a StoreError neither part happened:
+  // - settles `outcomes`, each only if `worker_id` still holds the job's lease; `lost` lists
+  //   the ids whose lease was lost (nothing was changed for them);
+  // - then locks up to `max` runnable jobs for `worker_id` and returns them in `claimed`,
+  //   highest priority first, then earliest run_at, then lowest id. Runnable: unlocked and due,
+  //   or locked for longer than `lock_timeout` (abandoned).
+  // With no outcomes nothing is settled; with `max` 0 nothing is claimed (no statement runs for
+  // the part that is empty). Throws StoreError.
   virtual Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
-                                    std::size_t max, Duration lock_timeout) {
-    Exchange exchange;
-    exchange.lost = settle(worker_id, outcomes);
-    exchange.claimed = claim(worker_id, max, lock_timeout);
-    return exchange;
+                                    std::size_t max, Duration lock_timeout) = 0;
+
+  // settle_and_claim's claim alone.
+  std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,
+                                Duration lock_timeout) {
+    return settle_and_claim(worker_id, {}, max, lock_timeout).claimed;
+  }
+  // settle_and_claim's settle alone: returns the ids whose lease was lost.
+  std::vector<JobId> settle(std::string_view worker_id, std::span<const Outcome> outcomes) {
+    return settle_and_claim(worker_id, outcomes, 0, Duration{0}).lost;
   }
 
   // --- the workers table: liveness and rescue ---------------------------------------------

@@ -65,6 +65,22 @@ class WorkerEngine {
   std::unique_ptr<Impl> impl_;
 };
 
+namespace detail {
+// The engine's two functions for the jobs of `registry` (used by Worker and errand::testing).
+template <class AppState>
+WorkerEngine::RunFn run_with(const Registry<AppState>& registry, AppState& state) {
+  return [&registry, &state](const ClaimedJob& job, std::stop_token token) {
+    registry.run(job.name, job.payload, state, std::move(token));
+  };
+}
+template <class AppState>
+WorkerEngine::PolicyFn policy_of(const Registry<AppState>& registry) {
+  return [&registry](std::string_view name) {
+    return JobPolicy{registry.max_retries(name), registry.timeout(name)};
+  };
+}
+}  // namespace detail
+
 // A worker for the jobs of one registry. `registry` and `state` must outlive the worker; `state`
 // is shared by reference with every job, concurrently.
 template <class AppState>
@@ -72,15 +88,8 @@ class Worker {
  public:
   Worker(std::shared_ptr<Store> store, const Registry<AppState>& registry, AppState& state,
          WorkerOptions options = {})
-      : engine_(
-            std::move(store),
-            [&registry, &state](const ClaimedJob& job, std::stop_token token) {
-              registry.run(job.name, job.payload, state, std::move(token));
-            },
-            [&registry](std::string_view name) {
-              return JobPolicy{registry.max_retries(name), registry.timeout(name)};
-            },
-            std::move(options)) {}
+      : engine_(std::move(store), detail::run_with(registry, state), detail::policy_of(registry),
+                std::move(options)) {}
 
   void run(std::stop_token stop) { engine_.run(std::move(stop)); }
   std::size_t run_until_idle() { return engine_.run_until_idle(); }

@@ -101,6 +101,20 @@ errand_build_demo_cli() {
   errand_build build errand_cli
 }
 
+# errand_bench_binary ROOT: prints the path of the Release errand command the benchmarks measure
+# (ROOT/build-bench/tools/errand/errand), building it first when it is missing or older than any
+# source; returns non-zero when the build fails. The build's output goes to stderr.
+errand_bench_binary() {
+  local root=$1 bin="$1/build-bench/tools/errand/errand"
+  if [[ ! -x $bin ]] || [[ -n $(find "$root/src" "$root/include" "$root/tools" "$root/cmake" \
+    "$root/CMakeLists.txt" -newer "$bin" -type f 2>/dev/null | head -n 1) ]]; then
+    errand_log "errand: building the Release binary in build-bench/"
+    { cmake -S "$root" -B "$root/build-bench" -DCMAKE_BUILD_TYPE=Release >&2 &&
+      cmake --build "$root/build-bench" --target errand_cli -j2 >&2; } || return 1
+  fi
+  printf '%s\n' "$bin"
+}
+
 # Totals for a closing "N passed, N failed, N skipped" line, added to by run_ctest.
 total_passed=0
 total_failed=0

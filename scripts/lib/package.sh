@@ -13,7 +13,7 @@ ERRAND_DEB_EXPECTED_DEPENDS=(libc6 libstdc++6 libgcc-s1 libfmt9 libpq5 libsqlite
 
 # errand_consumer_build PREFIX BUILD_DIR [CMAKE_ARGS...]: configures and builds tests/consumer
 # with find_package(errand), checks that the package found is the one installed under PREFIX, and
-# runs the program on a fresh database in BUILD_DIR.
+# runs the program on a fresh database in BUILD_DIR and the program's GoogleTest tests.
 errand_consumer_build() {
   local prefix="$1" build="$2"
   shift 2
@@ -29,7 +29,9 @@ errand_consumer_build() {
   fi
   cmake --build "$build" --parallel "$(errand_jobs)" || return 1
   errand_log "running the consumer"
-  "$build/errand_consumer" "$build/consumer.db"
+  "$build/errand_consumer" "$build/consumer.db" || return 1
+  errand_log "running the consumer's tests (errand::testing with GoogleTest)"
+  "$build/errand_consumer_test"
 }
 
 # errand_one_file PREFIX DIR: builds tests/consumer/one_file.cpp with nothing but g++ and

@@ -1,6 +1,7 @@
 #include "postgres/admin.hpp"
 
 #include "core/removal.hpp"
+#include "postgres/sql.hpp"
 
 #include <errand/error.hpp>
 #include <errand/postgres.hpp>
@@ -18,8 +19,7 @@ namespace {
 void check_errand_version(Connection& c, std::string_view schema, const std::string& quoted) {
   std::optional<std::string> version;
   try {
-    const Result r =
-        c.exec(fmt::format("SELECT value FROM {}.meta WHERE key = 'schema_version'", quoted));
+    const Result r = c.exec(read_schema_version_sql(quoted));
     if (r.rows() == 1) version = r.optional_text(0, 0);
   } catch (const StoreError& e) {
     throw StoreError(fmt::format(
@@ -37,14 +37,9 @@ bool drop_errand_schema(Connection& c, std::string_view schema, bool allow_empty
   const std::string quoted = quote_identifier(schema);
   Params name;
   name.add(schema);
-  if (c.exec("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", name).rows() == 0) {
-    return false;
-  }
-  c.exec("SET LOCAL lock_timeout = '5s'");
-  const bool has_meta =
-      c.exec("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = 'meta'",
-             name)
-          .rows() > 0;
+  if (c.exec(kSchemaExists, name).rows() == 0) return false;
+  c.exec(kRemovalLockTimeout);
+  const bool has_meta = c.exec(kMetaTableInCatalog, name).rows() > 0;
   if (has_meta) {
     check_errand_version(c, schema, quoted);
   } else if (!allow_empty || schema == "public") {
@@ -55,11 +50,8 @@ bool drop_errand_schema(Connection& c, std::string_view schema, bool allow_empty
   try {
     // Every table errand's migrations create (a view or key of someone else's on one of them
     // makes RESTRICT fail); the schema's own drop fails for anything else left in it.
-    if (has_meta) {
-      c.exec(fmt::format(
-          "DROP TABLE IF EXISTS {0}.jobs, {0}.dead_jobs, {0}.workers, {0}.meta RESTRICT", quoted));
-    }
-    if (schema != "public") c.exec(fmt::format("DROP SCHEMA {} RESTRICT", quoted));
+    if (has_meta) c.exec(drop_tables_sql(quoted));
+    if (schema != "public") c.exec(drop_schema_sql(quoted));
   } catch (const StoreError& e) {
     throw StoreError(fmt::format(
         "PostgreSQL schema '{}' was not removed, nothing in it was dropped: {} (it holds objects "

@@ -5,7 +5,6 @@
 
 #include <errand/error.hpp>
 
-#include <fmt/format.h>
 #include <poll.h>
 
 #include <algorithm>
@@ -14,11 +13,9 @@
 
 namespace errand::pg {
 
-BackgroundVacuum::BackgroundVacuum(std::shared_ptr<const Target> target,
-                                   std::string quoted_jobs_table, std::size_t every)
-    : target_(std::move(target)),
-      sql_(fmt::format("VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON) {}", quoted_jobs_table)),
-      every_(every) {}
+BackgroundVacuum::BackgroundVacuum(std::shared_ptr<const Target> target, std::string vacuum_sql,
+                                   std::size_t every)
+    : target_(std::move(target)), sql_(std::move(vacuum_sql)), every_(every) {}
 
 void BackgroundVacuum::count(std::size_t rows) {
   if (every_ == 0 || rows == 0) return;
@@ -85,10 +82,10 @@ BackgroundVacuum::~BackgroundVacuum() {
   thread_.join();
 }
 
-Listener::Listener(std::shared_ptr<const Target> target, std::string quoted_channel,
+Listener::Listener(std::shared_ptr<const Target> target, std::string listen_sql,
                    std::string wake_key)
     : target_(std::move(target)),
-      channel_(std::move(quoted_channel)),
+      listen_sql_(std::move(listen_sql)),
       wake_key_(std::move(wake_key)) {}
 
 Listener::~Listener() {
@@ -109,7 +106,7 @@ void Listener::loop(std::stop_token stop) {
   while (!stop.stop_requested()) {
     try {
       Connection c(target_);
-      c.exec("LISTEN " + channel_);
+      c.exec(listen_sql_);
       retry = std::chrono::milliseconds{100};
       detail::publish_wakeup(wake_key_);
       while (!stop.stop_requested()) {

@@ -18,13 +18,12 @@
 
 namespace errand::pg {
 
-// Runs `VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON)` on the jobs table in the background after every
+// Runs `vacuum_sql` (pg::vacuum_sql: a VACUUM of the jobs table) in the background after every
 // `every` rows claimed or settled (0: never). Maintenance only: failures are dropped and the next
 // trigger tries again on a new connection. The destructor cancels a VACUUM in progress and joins.
 class BackgroundVacuum {
  public:
-  BackgroundVacuum(std::shared_ptr<const Target> target, std::string quoted_jobs_table,
-                   std::size_t every);
+  BackgroundVacuum(std::shared_ptr<const Target> target, std::string vacuum_sql, std::size_t every);
   ~BackgroundVacuum();
   BackgroundVacuum(const BackgroundVacuum&) = delete;
   BackgroundVacuum& operator=(const BackgroundVacuum&) = delete;
@@ -49,12 +48,12 @@ class BackgroundVacuum {
   std::jthread thread_;         // started by the first VACUUM wanted
 };
 
-// Holds a LISTEN connection on `quoted_channel` once started; reconnects with backoff. Every
-// notification (and every reconnect, which may have missed some) publishes a wake-up under
-// `wake_key` (core/wakeup.hpp). The destructor stops and joins.
+// Holds a connection that ran `listen_sql` (pg::listen_sql) once started; reconnects with
+// backoff. Every notification (and every reconnect, which may have missed some) publishes a
+// wake-up under `wake_key` (core/wakeup.hpp). The destructor stops and joins.
 class Listener {
  public:
-  Listener(std::shared_ptr<const Target> target, std::string quoted_channel, std::string wake_key);
+  Listener(std::shared_ptr<const Target> target, std::string listen_sql, std::string wake_key);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -65,7 +64,7 @@ class Listener {
   void loop(std::stop_token stop);
 
   const std::shared_ptr<const Target> target_;
-  const std::string channel_;
+  const std::string listen_sql_;
   const std::string wake_key_;
   std::mutex mutex_;  // guards thread_
   std::jthread thread_;

@@ -7,21 +7,12 @@
 #include "postgres/background.hpp"
 #include "postgres/pool.hpp"
 #include "postgres/pq.hpp"
+#include "postgres/schema.hpp"
 #include "postgres/sql.hpp"
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
-#include <poll.h>
-
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <condition_variable>
 #include <limits>
-#include <mutex>
 #include <set>
-#include <thread>
 
 namespace errand {
 
@@ -62,8 +53,9 @@ class PostgresStore final : public Store {
         clock_(options_.clock ? options_.clock : system_clock()),
         db_clock_(!options_.clock),
         schema_(quote_identifier(options_.schema)),
-        channel_(quote_identifier(notify_channel(options_.schema))),
+        channel_name_(notify_channel(options_.schema)),
         pool_(std::move(target), std::max<std::size_t>(1, options_.pool_size)),
+        insert_sql_(insert_sql(schema_)),
         settle_sql_(settle_sql(schema_)),
         sweep_sql_(sweep_sql(schema_)),
         claim_sql_(claim_sql(schema_)),
@@ -71,7 +63,9 @@ class PostgresStore final : public Store {
         heartbeat_sql_(heartbeat_sql(schema_)),
         find_lost_sql_(find_lost_jobs_sql(schema_)),
         forget_sql_(forget_lost_workers_sql(schema_)),
-        counts_sql_(pg::counts_sql(schema_)) {
+        counts_sql_(pg::counts_sql(schema_)),
+        remove_worker_sql_(pg::remove_worker_sql(schema_)),
+        list_workers_sql_(pg::list_workers_sql(schema_)) {
     // A URL the CLI takes back (--db), without the password.
     const std::string& url = pool_.target()->description;
     description_ = url;
@@ -82,7 +76,8 @@ class PostgresStore final : public Store {
     if (options_.transaction_pooler)
       description_ += description_.find('?') == std::string::npos ? "?pooler=transaction"
                                                                   : "&pooler=transaction";
-    open_schema();
+    auto c = pool_.acquire();
+    pg::open_schema(*c, schema_site(), options_.mode, options_.migration_lock_timeout);
   }
 
   std::string describe() const override { return description_; }
@@ -90,7 +85,7 @@ class PostgresStore final : public Store {
 
   int schema_version() override {
     auto c = pool_.acquire();
-    return stored_version(*c);
+    return stored_schema_version(*c, schema_site());
   }
 
   std::vector<JobId> enqueue(std::span<const NewJob> jobs) override {
@@ -98,21 +93,11 @@ class PostgresStore final : public Store {
     detail::check_new_jobs(jobs);
     Params params = insert_params(jobs);
     add_now(params);
-    params.add(notify_channel(options_.schema));
+    params.add(channel_name_);
     auto c = pool_.acquire();
-    Result r = c->exec_prepared("errand_enqueue", insert_sql(schema_), params);
+    Result r = c->exec_prepared("errand_enqueue", insert_sql_, params);
     detail::publish_wakeup(wake_key_);
     return inserted_ids(r);
-  }
-
-  std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,
-                                Duration lock_timeout) override {
-    return settle_and_claim(worker_id, {}, max, lock_timeout).claimed;
-  }
-
-  std::vector<JobId> settle(std::string_view worker_id,
-                            std::span<const Outcome> outcomes) override {
-    return settle_and_claim(worker_id, outcomes, 0, Duration{0}).lost;
   }
 
   // One pipeline, one round trip, one transaction: settle, unlock abandoned jobs, claim.
@@ -176,7 +161,7 @@ class PostgresStore final : public Store {
     Params params = worker_params(worker);
     params.add(micros_of(worker.started_at));
     params.add_array(held);
-    params.add(notify_channel(options_.schema));
+    params.add(channel_name_);
     // Beat, and unlock what this worker locked since registering but does not know it holds.
     auto c = pool_.acquire();
     if (c->exec_prepared("errand_heartbeat", heartbeat_sql_, params).int64(0, 0) > 0) {
@@ -186,9 +171,9 @@ class PostgresStore final : public Store {
 
   void remove_worker(std::string_view worker_id) override {
     Params params;
-    params.add(worker_id).add(notify_channel(options_.schema));
+    params.add(worker_id).add(channel_name_);
     auto c = pool_.acquire();
-    if (c->exec(remove_worker_sql(schema_), params).int64(0, 0) > 0) {
+    if (c->exec(remove_worker_sql_, params).int64(0, 0) > 0) {
       detail::publish_wakeup(wake_key_);
     }
   }
@@ -197,7 +182,7 @@ class PostgresStore final : public Store {
     Params params;
     add_now(params);
     auto c = pool_.acquire();
-    Result r = c->exec(list_workers_sql(schema_), params);
+    Result r = c->exec(list_workers_sql_, params);
     std::vector<WorkerInfo> workers;
     const auto where = stored(workers_table_);
     for (int i = 0; i < r.rows(); ++i) {
@@ -337,7 +322,7 @@ class PostgresStore final : public Store {
     add_now(params);
     params.append(tail);
     const std::string sql = resurrect_sql(schema_, where, params.size() + 1);
-    params.add(notify_channel(options_.schema));
+    params.add(channel_name_);
     auto c = pool_.acquire();
     const auto moved = static_cast<std::size_t>(c->exec(sql, params).int64(0, 0));
     if (moved > 0) detail::publish_wakeup(wake_key_);
@@ -359,101 +344,23 @@ class PostgresStore final : public Store {
     }
   }
 
-  int stored_version(Connection& c) {
-    Params params;
-    params.add(options_.schema);
-    Result exists = c.exec(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'meta'",
-        params);
-    if (exists.rows() == 0) return 0;
-    Result r =
-        c.exec(fmt::format("SELECT value FROM {}.meta WHERE key = 'schema_version'", schema_));
-    if (r.rows() == 0) return 0;
-    return detail::parse_schema_version(r.text(0, 0), stored(meta_table_));
-  }
-
   // A table of this schema, for messages about invalid stored values.
   detail::StoredTable stored(const std::string& table) const {
     return {"PostgreSQL at", description_, table};
   }
 
-  // Checks the schema's version without any lock; only when a migration is needed (and the mode
-  // allows it) takes the migration lock.
-  void open_schema() {
-    auto c = pool_.acquire();
-    const int version = stored_version(*c);
-    check_not_newer(version);
-    if (version == static_cast<int>(pg::migrations().size())) return;
-    if (options_.mode != OpenMode::create) {
-      if (version == 0) {
-        throw StoreError(fmt::format(
-            "PostgreSQL {}: there is no errand schema '{}' here (errand creates it on first use; "
-            "`errand migrate --db URL` creates it now)",
-            description_, options_.schema));
-      }
-      throw StoreError(fmt::format(
-          "PostgreSQL {}: errand schema '{}' is at version {}, older than this build's {}; "
-          "`errand migrate --db URL` upgrades it",
-          description_, options_.schema, version, pg::migrations().size()));
-    }
-    migrate(*c);
-  }
-
-  void check_not_newer(int version) const {
-    if (version > static_cast<int>(pg::migrations().size())) {
-      throw StoreError(fmt::format(
-          "PostgreSQL {}: errand schema version {} was written by a newer errand; this build "
-          "knows versions up to {}. Refusing to use it; upgrade errand.",
-          description_, version, pg::migrations().size()));
-    }
-  }
-
-  void migrate(Connection& c) {
-    pg::Transaction tx(c);
-    // One migrator at a time, waiting at most migration_lock_timeout for the lock.
-    Params timeout;
-    timeout.add(std::to_string(options_.migration_lock_timeout.count()));
-    c.exec("SELECT set_config('lock_timeout', $1, true)", timeout);
-    Params lock;
-    lock.add("errand:" + options_.schema);
-    try {
-      c.exec("SELECT pg_advisory_xact_lock(hashtext($1))", lock);
-    } catch (const StoreError& e) {
-      throw StoreError(fmt::format(
-          "PostgreSQL {}: gave up after {} ms waiting for errand's migration lock on schema "
-          "'{}', which another session holds (a migration in progress, or a stuck session: see "
-          "pg_locks where locktype = 'advisory'): {}",
-          description_, options_.migration_lock_timeout.count(), options_.schema, e.what()));
-    }
-    int version = stored_version(c);  // again: another process may have migrated meanwhile
-    check_not_newer(version);
-    if (version == static_cast<int>(pg::migrations().size())) return;
-    c.exec(fmt::format(
-        "CREATE SCHEMA IF NOT EXISTS {0};"
-        " CREATE TABLE IF NOT EXISTS {0}.meta (key text PRIMARY KEY, value text NOT NULL)",
-        schema_));
-    for (; version < static_cast<int>(pg::migrations().size()); ++version) {
-      c.exec(fmt::format(fmt::runtime(pg::migrations()[static_cast<std::size_t>(version)]),
-                         fmt::arg("s", schema_)));
-    }
-    Params v;
-    v.add(std::to_string(version));
-    c.exec(fmt::format("INSERT INTO {}.meta (key, value) VALUES ('schema_version', $1)"
-                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                       schema_),
-           v);
-    tx.commit();
-  }
+  pg::SchemaSite schema_site() const { return {options_.schema, schema_, description_}; }
 
   PostgresOptions options_;
   std::shared_ptr<const Clock> clock_;
   bool db_clock_;
-  std::string schema_;
-  std::string channel_;
+  std::string schema_;        // quoted
+  std::string channel_name_;  // the NOTIFY channel, unquoted: a parameter of pg_notify
   Pool pool_;
-  const std::string settle_sql_, sweep_sql_, claim_sql_;  // the hot path's statements
-  // The other prepared statements, built once (postgres/sql.hpp).
+  // The statements used often, built once (postgres/sql.hpp); the rare others per call.
+  const std::string insert_sql_, settle_sql_, sweep_sql_, claim_sql_;  // prepared
   const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;
+  const std::string remove_worker_sql_, list_workers_sql_;  // unprepared
   std::string description_;
   // The key of this process's wake-ups for this database and schema (core/wakeup.hpp).
   const std::string wake_key_ = "postgres:" + pool_.target()->description + "#" + options_.schema;
@@ -461,10 +368,9 @@ class PostgresStore final : public Store {
   const std::string jobs_table_ = options_.schema + ".jobs";
   const std::string dead_jobs_table_ = options_.schema + ".dead_jobs";
   const std::string workers_table_ = options_.schema + ".workers";
-  const std::string meta_table_ = options_.schema + ".meta";
   // Declared last, so destroyed first: the listener, then the VACUUM thread.
-  pg::BackgroundVacuum vacuum_{pool_.target(), schema_ + ".jobs", options_.vacuum_after};
-  pg::Listener listener_{pool_.target(), channel_, wake_key_};
+  pg::BackgroundVacuum vacuum_{pool_.target(), vacuum_sql(schema_), options_.vacuum_after};
+  pg::Listener listener_{pool_.target(), listen_sql(quote_identifier(channel_name_)), wake_key_};
 };
 
 }  // namespace

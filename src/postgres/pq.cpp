@@ -81,11 +81,6 @@ std::optional<std::string> Result::optional_text(int row, int column) const {
   return std::string(text(row, column));
 }
 
-std::optional<std::int64_t> Result::optional_int64(int row, int column) const {
-  if (is_null(row, column)) return std::nullopt;
-  return int64(row, column);
-}
-
 Params& Params::add(std::int64_t value) {
   values_.emplace_back(std::to_string(value));
   return *this;
@@ -221,16 +216,23 @@ Connection::Connection(std::shared_ptr<const Target> target)
   }
   PQsetNoticeProcessor(
       conn_, [](void*, const char*) {}, nullptr);
-  if (!target_->transaction_pooler) {
-    // All of them in one round trip: SELECT set_config($1, $2, false), set_config($3, $4, ...
-    Params params;
-    std::string sql;
-    for (const auto& [name, value] : target_->session_settings) {
-      params.add(name).add(value);
-      sql += fmt::format("{}set_config(${}, ${}, false)", sql.empty() ? "SELECT " : ", ",
-                         params.size() - 1, params.size());
-    }
-    if (!sql.empty()) exec(sql, params);
+  // All of them in one statement: SELECT set_config($1, $2, <local>), set_config($3, $4, ...
+  const bool local = target_->transaction_pooler;
+  Params params;
+  std::string sql;
+  for (const auto& [name, value] : target_->session_settings) {
+    // A transaction is made read-only by transaction_read_only; the default is for later ones.
+    const bool read_only = local && name == "default_transaction_read_only";
+    params.add(read_only ? "transaction_read_only" : name).add(value);
+    sql += fmt::format("{}set_config(${}, ${}, {})", sql.empty() ? "SELECT " : ", ",
+                       params.size() - 1, params.size(), local);
+  }
+  if (sql.empty()) return;
+  if (local) {
+    local_settings_sql_ = std::move(sql);
+    local_settings_params_ = std::move(params);
+  } else {
+    exec(sql, params);
   }
 }
 
@@ -387,6 +389,11 @@ Result Connection::finish(std::string_view sql, std::chrono::steady_clock::time_
 }
 
 Result Connection::exec(std::string_view sql, const Params& params) {
+  if (params.size() > 0 && !local_settings_sql_.empty()) {
+    const std::string label = statement_label(sql);
+    const Statement statement{label, sql, params};
+    return std::move(exec_pipeline({&statement, 1}).front());
+  }
   const auto deadline = reply_deadline();
   const std::string text(sql);
   int sent = 0;
@@ -434,6 +441,15 @@ std::vector<Result> Connection::exec_pipeline(std::span<const Statement> stateme
   broken_ = true;
   if (PQenterPipelineMode(conn_) != 1) fail("entering pipeline mode");
   const bool unnamed = target_->transaction_pooler;
+  // Behind a transaction pooler: first the transaction-local settings; its result is dropped.
+  const bool with_settings = !local_settings_sql_.empty();
+  if (with_settings) {
+    const auto values = local_settings_params_.pointers();
+    if (PQsendQueryParams(conn_, local_settings_sql_.c_str(), local_settings_params_.size(),
+                          nullptr, values.data(), nullptr, nullptr, 0) != 1) {
+      fail("sending the transaction's settings");
+    }
+  }
   // What was sent, in order: a statement's preparation (its name) or its execution (empty).
   std::vector<std::string> sent;
   std::set<std::string, std::less<>> preparing;  // a name used twice is prepared once
@@ -463,9 +479,26 @@ std::vector<Result> Connection::exec_pipeline(std::span<const Statement> stateme
   }
   if (PQpipelineSync(conn_) != 1) fail("sending the pipeline's sync");
 
+  // Each statement's results (an aborted one's too) end with a NULL.
+  const auto end_of_statement = [&] {
+    if (PGresult* extra = next_result(deadline)) {
+      PQclear(extra);
+      fail("reading a pipeline result: more than one result for a statement");
+    }
+  };
   std::vector<Result> results;
   std::optional<std::string> error;  // the first statement that failed, and why
   std::size_t executed = 0;
+  if (with_settings) {
+    PGresult* raw = next_result(deadline);
+    if (!raw) fail("reading a pipeline result");
+    Result result(raw);
+    if (PQresultStatus(raw) != PGRES_TUPLES_OK) {
+      error = failure_message(conn_, description_, operation_label("the transaction's settings"),
+                              raw, target_.get());
+    }
+    end_of_statement();
+  }
   for (const std::string& preparing : sent) {
     PGresult* raw = next_result(deadline);
     if (!raw) fail("reading a pipeline result");
@@ -479,11 +512,7 @@ std::vector<Result> Connection::exec_pipeline(std::span<const Statement> stateme
       error = fmt::format("PostgreSQL at '{}': {}: unexpected result {}", description_, what,
                           PQresStatus(status));
     }
-    // Each statement's results (an aborted one's too) end with a NULL.
-    if (PGresult* extra = next_result(deadline)) {
-      PQclear(extra);
-      fail("reading a pipeline result: more than one result for a statement");
-    }
+    end_of_statement();
     if (preparing.empty()) {
       results.push_back(std::move(result));
       ++executed;

@@ -36,7 +36,6 @@ class Result {
   // A whole number; throws StoreError for NULL or any text that is not one entirely.
   std::int64_t int64(int row, int column) const;
   std::optional<std::string> optional_text(int row, int column) const;
-  std::optional<std::int64_t> optional_int64(int row, int column) const;
   // True and the value when the field is a whole number entirely (not NULL, no trailing text,
   // within 64 bits).
   bool read_integer(int row, int column, std::int64_t& out) const noexcept;
@@ -105,6 +104,14 @@ class Connection {
   // the last statement may return a large result (the server runs each as it reads it).
   std::vector<Result> exec_pipeline(std::span<const Statement> statements);
 
+  // Behind a transaction pooler every statement with parameters (exec with parameters,
+  // exec_prepared, exec_pipeline) is sent in one pipeline behind a statement that makes the
+  // target's session settings transaction-local (set_config(..., true)), so they hold for it on
+  // whichever server connection the pooler picks: the generic plans (without them the claim's
+  // custom plan sorted every runnable row, about 8 times slower), the statement and lock
+  // timeouts, read-only mode (as transaction_read_only). Parameterless statements (BEGIN,
+  // COMMIT, migrations, VACUUM) run as they are.
+
   bool healthy() const { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
   PGconn* native() const { return conn_; }
   const std::string& description() const { return description_; }
@@ -133,6 +140,9 @@ class Connection {
   bool timed_out_ = false;  // the statement in progress was cancelled at its reply deadline
   std::string description_;
   std::set<std::string, std::less<>> prepared_;
+  // Behind a transaction pooler with session settings: the statement making them local.
+  std::string local_settings_sql_;
+  Params local_settings_params_;
 };
 
 // BEGIN ... COMMIT on a connection; rolls back in the destructor unless committed.

@@ -1,6 +1,8 @@
 // The PostgreSQL store's SQL: every statement text and the parameters it takes, built from the
 // quoted schema (pg::quote_identifier) only; every value is a bound parameter. Stored times cross
-// the wire as integer microseconds since the Unix epoch.
+// the wire as integer microseconds since the Unix epoch. The store builds its frequent statements
+// once (PostgresStore's members) and prepares them once per connection. The migrations' DDL is in
+// schema.cpp; BEGIN, COMMIT, ROLLBACK and the session settings are pq.cpp's.
 #pragma once
 
 #include <errand/store.hpp>
@@ -13,10 +15,6 @@
 #include <vector>
 
 namespace errand::pg {
-
-// The schema migrations, in order; `{s}` stands for the quoted schema. Never edit a released
-// migration: add a new one.
-std::span<const std::string_view> migrations();
 
 // --- expressions ---------------------------------------------------------------------------
 
@@ -100,5 +98,41 @@ std::string tally_dead_sql(const std::string& quoted_schema, std::string_view wh
 std::string resurrect_sql(const std::string& quoted_schema, std::string_view where,
                           int channel_param);
 std::string purge_dead_sql(const std::string& quoted_schema, std::string_view where);
+
+// --- opening, migrating and removing a schema (sql_schema.cpp; schema.cpp, admin.cpp) ---------
+
+// Whether schema $1 has a meta table (0 or 1 row).
+inline constexpr std::string_view kMetaTableExists =
+    "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'meta'";
+// The stored schema version (0 or 1 row).
+std::string read_schema_version_sql(const std::string& quoted_schema);
+// Waits at most $1 (text, milliseconds) for locks until the transaction ends.
+inline constexpr std::string_view kLockTimeoutForTransaction =
+    "SELECT set_config('lock_timeout', $1, true)";
+// Takes the transaction-scoped migration lock of name $1.
+inline constexpr std::string_view kMigrationLock = "SELECT pg_advisory_xact_lock(hashtext($1))";
+// Creates the schema and its meta table when missing.
+std::string create_schema_sql(const std::string& quoted_schema);
+// Migration `index` (0-based) of schema.cpp's list, for this schema.
+std::string migration_sql(const std::string& quoted_schema, std::size_t index);
+// Records schema version $1 (text).
+std::string write_schema_version_sql(const std::string& quoted_schema);
+
+// Whether schema $1 exists (0 or 1 row).
+inline constexpr std::string_view kSchemaExists =
+    "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1";
+// Whether schema $1 has a meta table (0 or 1 row), as removal checks it.
+inline constexpr std::string_view kMetaTableInCatalog =
+    "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = 'meta'";
+inline constexpr std::string_view kRemovalLockTimeout = "SET LOCAL lock_timeout = '5s'";
+// Drops every table errand's migrations create, refusing (RESTRICT) when anything depends on one.
+std::string drop_tables_sql(const std::string& quoted_schema);
+std::string drop_schema_sql(const std::string& quoted_schema);
+
+// --- the background threads (sql_schema.cpp; background.cpp) ---------------------------------
+
+// VACUUM of the jobs table, skipping it when locked, cleaning its indexes.
+std::string vacuum_sql(const std::string& quoted_schema);
+std::string listen_sql(const std::string& quoted_channel);
 
 }  // namespace errand::pg

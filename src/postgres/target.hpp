@@ -31,10 +31,11 @@ struct Target {
   detail::PgConnInfo info;  // libpq keywords and values, defaults applied
   std::string description;  // a postgres:// URL without its password: safe to print
   // PgBouncer in transaction pooling mode: no named prepared statements (another client may get
-  // the server connection next), no session settings, no LISTEN.
+  // the server connection next), settings transaction-local, no LISTEN.
   bool transaction_pooler = false;
-  // Settings made on every new connection (set_config, session scope); skipped behind a
-  // transaction pooler, where a session setting would leak to other clients.
+  // Settings made on every new connection (set_config, session scope). Behind a transaction
+  // pooler, where a session setting would leak to other clients, they are made transaction-local
+  // instead, in front of every statement that takes parameters (see Connection).
   std::vector<std::pair<std::string, std::string>> session_settings;
   // How long to wait for the server's reply to one statement or pipeline before closing the
   // connection and throwing StoreError; 0: no limit (TCP keepalives still notice a dead peer).

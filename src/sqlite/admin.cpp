@@ -2,6 +2,7 @@
 
 #include "core/removal.hpp"
 #include "sqlite/connection.hpp"
+#include "sqlite/sql.hpp"
 
 #include <errand/error.hpp>
 #include <errand/sqlite.hpp>
@@ -38,9 +39,10 @@ struct Finalize {
 
 // The single row of `sql`'s result (text columns; nullopt for no row). Throws via `refuse`.
 std::optional<std::vector<std::string>> one_row(sqlite3* db, const std::string& path,
-                                                const char* sql) {
+                                                std::string_view sql) {
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr) !=
+      SQLITE_OK) {
     refuse(path, fmt::format("cannot be read as an errand database ({})", sqlite3_errmsg(db)));
   }
   std::unique_ptr<sqlite3_stmt, Finalize> statement(raw);
@@ -80,7 +82,7 @@ std::unique_ptr<sqlite3, Close> open_for_reading(const std::string& path) {
   }
   sqlite3_busy_timeout(raw, 5000);
   sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-  sqlite3_exec(raw, "PRAGMA query_only = ON", nullptr, nullptr, nullptr);
+  sqlite3_exec(raw, sql::kQueryOnly.data(), nullptr, nullptr, nullptr);
   return db;
 }
 
@@ -98,16 +100,13 @@ void check_errand_database(const std::string& path, bool allow_empty) {
   }
   std::unique_ptr<sqlite3, Close> db = open_for_reading(path);
   sqlite3* raw = db.get();
-  const auto tables =
-      one_row(raw, path,
-              "SELECT count(*), count(*) FILTER (WHERE name = 'errand_meta') FROM sqlite_master");
+  const auto tables = one_row(raw, path, sql::kCountTables);
   if (!tables || (*tables)[0] == "0") {
     if (allow_empty) return;
     refuse(path, "holds no tables: it is not an errand database");
   }
   if ((*tables)[1] != "1") refuse(path, "is not an errand database (no errand_meta table)");
-  const auto version =
-      one_row(raw, path, "SELECT value FROM errand_meta WHERE key = 'schema_version'");
+  const auto version = one_row(raw, path, sql::kReadSchemaVersion);
   detail::check_removable_version(version ? std::optional((*version)[0]) : std::nullopt,
                                   sqlite_schema_version(), fmt::format("'{}'", path));
 }

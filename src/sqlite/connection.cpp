@@ -3,6 +3,7 @@
 #include <errand/error.hpp>
 
 #include "core/stored_values.hpp"
+#include "sqlite/sql.hpp"
 
 #include <fmt/format.h>
 
@@ -102,19 +103,6 @@ void Statement::bind(int index, std::string_view text) {
   if (rc != SQLITE_OK) connection_.fail(rc, "bind");
 }
 
-void Statement::bind_null(int index) {
-  const int rc = sqlite3_bind_null(stmt_, index);
-  if (rc != SQLITE_OK) connection_.fail(rc, "bind");
-}
-
-void Statement::bind_optional(int index, const std::optional<std::string>& text) {
-  if (text) {
-    bind(index, std::string_view(*text));
-  } else {
-    bind_null(index);
-  }
-}
-
 bool Statement::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -181,16 +169,6 @@ std::string Statement::text(int column) const {
               : std::string();
 }
 
-std::optional<std::string> Statement::optional_text(int column) const {
-  if (is_null(column)) return std::nullopt;
-  return text(column);
-}
-
-std::optional<std::int64_t> Statement::optional_int64(int column) const {
-  if (is_null(column)) return std::nullopt;
-  return int64(column);
-}
-
 Connection::Connection(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout,
                        OpenMode mode)
     : path_(path.string()), busy_timeout_(busy_timeout), mode_(mode) {
@@ -219,7 +197,7 @@ Connection::Connection(const std::filesystem::path& path, std::chrono::milliseco
         // This process may write the file and its directory: read-write, with every write
         // refused (query_only); SQLite removes the -wal and -shm files on close as usual.
         open(path_, SQLITE_OPEN_READWRITE | kNoMutex);
-        exec("PRAGMA query_only=ON");
+        exec(sql::kQueryOnly);
       } else if (std::filesystem::exists(path_ + "-wal")) {
         // A writer has the database open (or crashed): read its WAL through the existing files.
         open(path_, SQLITE_OPEN_READONLY | kNoMutex);
@@ -327,8 +305,6 @@ constexpr std::string_view begin_statement(Transaction::Behavior behavior) {
   switch (behavior) {
     case Transaction::Behavior::immediate:
       return "BEGIN IMMEDIATE";
-    case Transaction::Behavior::exclusive:
-      return "BEGIN EXCLUSIVE";
     case Transaction::Behavior::deferred:
       break;
   }

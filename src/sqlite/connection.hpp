@@ -34,8 +34,6 @@ class Statement {
 
   void bind(int index, std::int64_t value);
   void bind(int index, std::string_view text);
-  void bind_null(int index);
-  void bind_optional(int index, const std::optional<std::string>& text);
 
   // Advances to the next row: true if there is one, false when done. Throws on error.
   bool step();
@@ -47,8 +45,6 @@ class Statement {
   // An INTEGER column; throws StoreError for any other storage class (NULL included).
   std::int64_t int64(int column) const;
   std::string text(int column) const;
-  std::optional<std::string> optional_text(int column) const;
-  std::optional<std::int64_t> optional_int64(int column) const;
   // The row interface of core/rows.hpp: true and the value only for the expected storage class
   // (INTEGER, TEXT); never converts a value. shown(): the value as an error message shows it.
   bool read_integer(int column, std::int64_t& out) const noexcept;
@@ -76,8 +72,8 @@ class Query {
 
 class Connection {
  public:
-  // Opens the file as `mode` says (see open_flags in connection.cpp). Throws StoreError naming
-  // the path; for `existing` and `read_only`, one saying there is no database when the file
+  // Opens the file as `mode` says (the flags for each are in connection.cpp). Throws StoreError
+  // naming the path; for `existing` and `read_only`, one saying there is no database when the file
   // does not exist.
   Connection(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout,
              OpenMode mode = OpenMode::create);
@@ -88,7 +84,6 @@ class Connection {
   void exec(std::string_view sql);
   // A prepared statement for `sql`, compiled once per connection.
   Query query(std::string_view sql);
-  std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
   sqlite3* handle() const { return db_; }
   OpenMode mode() const { return mode_; }
@@ -117,7 +112,7 @@ class Connection {
 // BEGIN ... COMMIT; rolls back in the destructor unless committed. Destructor never throws.
 class Transaction {
  public:
-  enum class Behavior { deferred, immediate, exclusive };
+  enum class Behavior { deferred, immediate };
   Transaction(Connection& connection, Behavior behavior);
   ~Transaction();
   Transaction(const Transaction&) = delete;

@@ -4,6 +4,7 @@
 #include <errand/sqlite.hpp>
 
 #include "core/stored_values.hpp"
+#include "sqlite/sql.hpp"
 
 #include <fmt/format.h>
 
@@ -63,7 +64,7 @@ CREATE TABLE errand_workers (
 };
 
 bool table_exists(Connection& connection, std::string_view table) {
-  auto query = connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+  auto query = connection.query(sql::kTableExists);
   query->bind(1, table);
   return query->step();
 }
@@ -75,11 +76,11 @@ void enable_wal(Connection& connection) {
   for (;;) {
     char* error = nullptr;
     const int rc =
-        sqlite3_exec(connection.handle(), "PRAGMA journal_mode=WAL", nullptr, nullptr, &error);
+        sqlite3_exec(connection.handle(), sql::kEnableWal.data(), nullptr, nullptr, &error);
     sqlite3_free(error);
     if (rc == SQLITE_OK) return;
     if ((rc & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) {
-      connection.fail(rc, "PRAGMA journal_mode=WAL");
+      connection.fail(rc, sql::kEnableWal);
     }
     sqlite3_sleep(10);
   }
@@ -111,7 +112,7 @@ int latest_schema_version() {
 
 int stored_schema_version(Connection& connection) {
   if (!table_exists(connection, "errand_meta")) return 0;
-  auto query = connection.query("SELECT value FROM errand_meta WHERE key = 'schema_version'");
+  auto query = connection.query(sql::kReadSchemaVersion);
   if (!query->step()) return 0;
   return detail::parse_schema_version(query->text(0),
                                       {"SQLite database", connection.path(), "errand_meta"});
@@ -120,7 +121,7 @@ int stored_schema_version(Connection& connection) {
 int prepare_schema(Connection& connection) {
   // Reading the schema is the first access: it fails (writing nothing) on a non-database file.
   try {
-    connection.query("SELECT count(*) FROM sqlite_master")->run();
+    connection.query(sql::kReadSchema)->run();
   } catch (const StoreError& e) {
     const int code = sqlite3_errcode(connection.handle()) & 0xff;
     if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
@@ -148,15 +149,12 @@ int prepare_schema(Connection& connection) {
   check_not_newer(version);
   if (version == latest_schema_version()) return version;  // rolls back the empty transaction
   if (version == 0) {
-    connection.exec(
-        "CREATE TABLE IF NOT EXISTS errand_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    connection.exec(sql::kCreateMeta);
   }
   for (; version < latest_schema_version(); ++version) {
     connection.exec(kMigrations[static_cast<std::size_t>(version)]);
   }
-  auto update = connection.query(
-      "INSERT INTO errand_meta (key, value) VALUES ('schema_version', ?1) "
-      "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  auto update = connection.query(sql::kWriteSchemaVersion);
   update->bind(1, std::to_string(version));
   update->run();
   tx.commit();

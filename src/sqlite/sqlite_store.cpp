@@ -6,6 +6,7 @@
 #include "core/wakeup.hpp"
 #include "sqlite/connection.hpp"
 #include "sqlite/schema.hpp"
+#include "sqlite/sql.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -22,26 +23,14 @@ using sqlite::Connection;
 using sqlite::Query;
 using sqlite::Statement;
 using sqlite::Transaction;
+namespace sql = sqlite::sql;
 
 using detail::micros_of;
 using detail::time_from_micros;
 
-constexpr std::string_view kJobColumns =
-    "id, name, payload, context, priority, error_count, run_at, created_at, locked_by, locked_at, "
-    "last_error, last_failed_at";
-
-// The fence every settle statement carries: the caller's lease on the row.
-constexpr std::string_view kLeaseFence = "id = ?1 AND locked_by = ?2 AND locked_at = ?3";
-
 // A table of the database, for messages about invalid stored values (core/stored_values.hpp).
 detail::StoredTable stored(const Connection& connection, std::string_view table) {
   return {"SQLite database", connection.path(), table};
-}
-
-// SQL true when `column` holds a valid stored time (an INTEGER in range).
-std::string valid_time_sql(std::string_view column) {
-  return fmt::format("(typeof({0}) = 'integer' AND {0} >= {1} AND {0} < {2})", column,
-                     detail::kFirstStoredMicros, detail::kEndStoredMicros);
 }
 
 class SqliteStore final : public Store {
@@ -57,8 +46,8 @@ class SqliteStore final : public Store {
     wake_key_ = "sqlite:" + (ec ? path : canonical).string();
     sqlite::prepare_schema(connection_);
     connection_.exec(options_.synchronous == SqliteOptions::Synchronous::full
-                         ? "PRAGMA synchronous=FULL"
-                         : "PRAGMA synchronous=NORMAL");
+                         ? sql::kSynchronousFull
+                         : sql::kSynchronousNormal);
   }
 
   std::string describe() const override { return description_; }
@@ -80,10 +69,9 @@ class SqliteStore final : public Store {
       Transaction tx(connection_, Transaction::Behavior::immediate);
       // Up to kRowsPerInsert rows per statement. Rowids are handed out in ascending order while
       // this transaction holds the write lock, so the sorted RETURNING ids follow `jobs`.
-      constexpr std::size_t kRowsPerInsert = 64;
-      for (std::size_t first = 0; first < jobs.size(); first += kRowsPerInsert) {
-        const auto chunk = jobs.subspan(first, std::min(kRowsPerInsert, jobs.size() - first));
-        auto insert = connection_.query(insert_sql(chunk.size()));
+      for (std::size_t first = 0; first < jobs.size(); first += sql::kRowsPerInsert) {
+        const auto chunk = jobs.subspan(first, std::min(sql::kRowsPerInsert, jobs.size() - first));
+        auto insert = connection_.query(sql::insert_jobs(chunk.size()));
         int column = 0;
         for (const NewJob& job : chunk) {
           insert->bind(++column, job.name);
@@ -107,26 +95,7 @@ class SqliteStore final : public Store {
     return ids;
   }
 
-  // INSERT of `rows` jobs (6 parameters each) returning their ids.
-  static std::string insert_sql(std::size_t rows) {
-    std::string sql =
-        "INSERT INTO errand_jobs (name, payload, context, priority, run_at, created_at) VALUES ";
-    for (std::size_t i = 0; i < rows; ++i)
-      sql += i == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
-    return sql + " RETURNING id";
-  }
-
-  std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,
-                                Duration lock_timeout) override {
-    return settle_and_claim(worker_id, {}, max, lock_timeout).claimed;
-  }
-
-  std::vector<JobId> settle(std::string_view worker_id,
-                            std::span<const Outcome> outcomes) override {
-    return settle_and_claim(worker_id, outcomes, 0, Duration{0}).lost;
-  }
-
-  // One transaction: apply the outcomes, unlock abandoned jobs, claim.
+  // One transaction: apply the outcomes; then, when max > 0, unlock abandoned jobs and claim.
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
                             std::size_t max, Duration lock_timeout) override {
     Exchange exchange;
@@ -140,17 +109,10 @@ class SqliteStore final : public Store {
     }
     if (max > 0) {
       // Abandoned locks become plain runnable rows, claimed below in the usual order.
-      auto release = connection_.query(
-          "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL "
-          "WHERE locked_by IS NOT NULL AND locked_at <= ?1");
+      auto release = connection_.query(sql::kReleaseAbandoned);
       release->bind(1, micros_of(now - lock_timeout));
       release->run();
-      auto take = connection_.query(
-          "UPDATE errand_jobs SET locked_by = ?1, locked_at = ?2 WHERE id IN ("
-          "  SELECT id FROM errand_jobs WHERE locked_by IS NULL AND run_at <= ?2"
-          "  ORDER BY priority DESC, run_at, id LIMIT ?3) "
-          "RETURNING id, name, payload, context, priority, error_count, run_at, created_at, "
-          "last_error");
+      auto take = connection_.query(sql::kClaim);
       take->bind(1, worker_id);
       take->bind(2, micros_of(now));
       take->bind(3, static_cast<std::int64_t>(max));
@@ -180,10 +142,7 @@ class SqliteStore final : public Store {
       const auto now = clock_->now();
       Transaction tx(connection_, Transaction::Behavior::immediate);
       upsert_worker(worker, worker.started_at, now);
-      auto release = connection_.query(
-          "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL "
-          "WHERE locked_by = ?1 AND locked_at >= ?2 "
-          "AND id NOT IN (SELECT value FROM json_each(?3))");
+      auto release = connection_.query(sql::kReleaseUnheld);
       release->bind(1, worker.id);
       release->bind(2, micros_of(worker.started_at));
       release->bind(3, fmt::format("[{}]", fmt::join(held, ",")));
@@ -199,12 +158,10 @@ class SqliteStore final : public Store {
     {
       std::lock_guard lock(mutex_);
       Transaction tx(connection_, Transaction::Behavior::immediate);
-      auto release = connection_.query(
-          "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL WHERE locked_by = ?1 "
-          "AND locked_at >= coalesce((SELECT started_at FROM errand_workers WHERE id = ?1), 0)");
+      auto release = connection_.query(sql::kReleaseWorkerJobs);
       release->bind(1, worker_id);
       released = release->run();
-      auto remove = connection_.query("DELETE FROM errand_workers WHERE id = ?1");
+      auto remove = connection_.query(sql::kDeleteWorker);
       remove->bind(1, worker_id);
       remove->run();
       tx.commit();
@@ -215,10 +172,7 @@ class SqliteStore final : public Store {
   std::vector<WorkerInfo> list_workers() override {
     std::lock_guard lock(mutex_);
     const auto now = clock_->now();
-    auto query = connection_.query(
-        "SELECT id, host, pid, concurrency, started_at, heartbeat_at, "
-        "(SELECT count(*) FROM errand_jobs j WHERE j.locked_by = w.id) "
-        "FROM errand_workers w ORDER BY heartbeat_at DESC, id");
+    auto query = connection_.query(sql::kListWorkers);
     std::vector<WorkerInfo> workers;
     const auto where = stored(connection_, "errand_workers");
     while (query->step())
@@ -227,17 +181,8 @@ class SqliteStore final : public Store {
   }
 
   std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override {
-    // A lock whose time is invalid is no lease anyone can settle by: such rows are left to
-    // inspection, which reports them, rather than found again and again.
-    static const std::string sql = fmt::format(
-        "SELECT j.id, j.name, j.payload, j.context, j.priority, j.error_count, j.run_at, "
-        "j.created_at, j.last_error, j.locked_at, w.id, w.started_at, w.heartbeat_at "
-        "FROM errand_jobs j JOIN errand_workers w ON j.locked_by = w.id "
-        "WHERE j.locked_by IS NOT NULL AND (w.heartbeat_at <= ?1 OR j.locked_at < w.started_at) "
-        "AND {} ORDER BY j.locked_at, j.id LIMIT ?2",
-        valid_time_sql("j.locked_at"));
     std::lock_guard lock(mutex_);
-    auto query = connection_.query(sql);
+    auto query = connection_.query(sql::find_lost_jobs());
     query->bind(1, micros_of(clock_->now() - rescue_after));
     query->bind(2, static_cast<std::int64_t>(limit));
     std::vector<LostJob> lost;
@@ -252,9 +197,7 @@ class SqliteStore final : public Store {
   std::size_t forget_lost_workers(Duration rescue_after) override {
     require_writable("forget_lost_workers");
     std::lock_guard lock(mutex_);
-    auto forget = connection_.query(
-        "DELETE FROM errand_workers WHERE heartbeat_at <= ?1 AND NOT EXISTS "
-        "(SELECT 1 FROM errand_jobs j WHERE j.locked_by = errand_workers.id)");
+    auto forget = connection_.query(sql::kForgetLostWorkers);
     forget->bind(1, micros_of(clock_->now() - rescue_after));
     return static_cast<std::size_t>(forget->run());
   }
@@ -269,14 +212,7 @@ class SqliteStore final : public Store {
     Transaction tx(connection_, Transaction::Behavior::deferred);  // one consistent snapshot
     JobCounts counts;
     {
-      auto query = connection_.query(
-          "SELECT "
-          "  coalesce(sum(locked_by IS NULL AND run_at <= ?1), 0),"
-          "  coalesce(sum(locked_by IS NULL AND run_at > ?1), 0),"
-          "  coalesce(sum(locked_by IS NOT NULL AND locked_at > ?2), 0),"
-          "  coalesce(sum(locked_by IS NOT NULL AND locked_at <= ?2), 0),"
-          "  coalesce(sum(error_count > 0), 0) "
-          "FROM errand_jobs");
+      auto query = connection_.query(sql::kCountJobs);
       query->bind(1, micros_of(now));
       query->bind(2, micros_of(now - lock_timeout));
       query->step();
@@ -288,7 +224,7 @@ class SqliteStore final : public Store {
       counts.failing = detail::read_count(*query, 4, jobs, "the count of failing jobs");
     }
     {
-      auto query = connection_.query("SELECT count(*) FROM errand_dead_jobs");
+      auto query = connection_.query(sql::kCountDead);
       query->step();
       counts.dead = detail::read_count(*query, 0, stored(connection_, "errand_dead_jobs"),
                                        "the count of dead jobs");
@@ -298,30 +234,9 @@ class SqliteStore final : public Store {
   }
 
   std::vector<JobInfo> list_jobs(const JobFilter& filter) override {
-    std::string sql = fmt::format("SELECT {} FROM errand_jobs WHERE 1", kJobColumns);
-    if (filter.state) {
-      switch (*filter.state) {
-        case JobState::ready:
-          sql += " AND locked_by IS NULL AND run_at <= ?1";
-          break;
-        case JobState::scheduled:
-          sql += " AND locked_by IS NULL AND run_at > ?1";
-          break;
-        case JobState::running:
-          sql += " AND locked_by IS NOT NULL AND locked_at > ?2";
-          break;
-        case JobState::abandoned:
-          sql += " AND locked_by IS NOT NULL AND locked_at <= ?2";
-          break;
-      }
-    }
-    if (filter.name) sql += " AND name = ?3";
-    if (filter.failing_only) sql += " AND error_count > 0";
-    sql += " ORDER BY priority DESC, run_at, id LIMIT ?4";
-
     std::lock_guard lock(mutex_);
     const auto now = clock_->now();
-    auto query = connection_.query(sql);
+    auto query = connection_.query(sql::list_jobs(filter));
     query->bind(1, micros_of(now));
     query->bind(2, micros_of(now - filter.lock_timeout));
     query->bind(3, filter.name.value_or(""));
@@ -336,13 +251,8 @@ class SqliteStore final : public Store {
   }
 
   std::vector<DeadJob> list_dead(const DeadFilter& filter) override {
-    std::string sql =
-        "SELECT id, name, payload, context, priority, error_count, last_error, created_at, "
-        "failed_at FROM errand_dead_jobs";
-    if (filter.name) sql += " WHERE name = ?1";
-    sql += " ORDER BY failed_at DESC, id DESC LIMIT ?2";
     std::lock_guard lock(mutex_);
-    auto query = connection_.query(sql);
+    auto query = connection_.query(sql::list_dead(filter.name.has_value()));
     if (filter.name) query->bind(1, *filter.name);
     query->bind(2, static_cast<std::int64_t>(filter.limit));
     std::vector<DeadJob> jobs;
@@ -353,41 +263,39 @@ class SqliteStore final : public Store {
 
   bool retry_dead(JobId id) override {
     require_writable("retry_dead");
-    return resurrect("WHERE id = ?2", [&](Statement& s) { s.bind(2, std::int64_t{id}); }) == 1;
+    return resurrect(sql::DeadWhere::id, [&](Statement& s) { s.bind(1, std::int64_t{id}); }) == 1;
   }
 
  protected:
   std::size_t retry_selected_dead(const DeadSelection& which) override {
     require_writable("retry_dead_jobs");
-    return resurrect(dead_where(which, 2), [&](Statement& s) { bind_dead(s, which, 2); });
+    return resurrect(sql::dead_where(which.kind), [&](Statement& s) { bind_dead(s, which); });
   }
 
   std::size_t purge_selected_dead(const DeadSelection& which) override {
     require_writable("purge_dead_jobs");
     std::lock_guard lock(mutex_);
-    auto purge = connection_.query("DELETE FROM errand_dead_jobs " + dead_where(which, 1));
-    bind_dead(*purge, which, 1);
+    auto purge = connection_.query(sql::delete_dead(sql::dead_where(which.kind)));
+    bind_dead(*purge, which);
     return static_cast<std::size_t>(purge->run());
   }
 
   DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) override {
-    const std::string where = dead_where(which, 1);
+    const auto where = sql::dead_where(which.kind);
     std::lock_guard lock(mutex_);
     Transaction tx(connection_, Transaction::Behavior::deferred);  // one consistent snapshot
     DeadTally tally;
     {
-      auto by_name = connection_.query("SELECT name, count(*) FROM errand_dead_jobs " + where +
-                                       " GROUP BY name ORDER BY 2 DESC, name");
-      bind_dead(*by_name, which, 1);
+      auto by_name = connection_.query(sql::tally_dead_by_name(where));
+      bind_dead(*by_name, which);
       while (by_name->step()) {
         tally.by_name.emplace_back(by_name->text(0), by_name->int64(1));
         tally.total += by_name->int64(1);
       }
     }
     {
-      auto ids =
-          connection_.query("SELECT id FROM errand_dead_jobs " + where + " ORDER BY id LIMIT ?2");
-      bind_dead(*ids, which, 1);
+      auto ids = connection_.query(sql::tally_dead_ids(where));
+      bind_dead(*ids, which);
       ids->bind(2, static_cast<std::int64_t>(
                        std::min<std::size_t>(max_ids, std::numeric_limits<std::int64_t>::max())));
       while (ids->step())
@@ -399,11 +307,7 @@ class SqliteStore final : public Store {
 
  private:
   void upsert_worker(const WorkerRegistration& worker, TimePoint started_at, TimePoint now) {
-    auto upsert = connection_.query(
-        "INSERT INTO errand_workers (id, host, pid, concurrency, started_at, heartbeat_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET host = excluded.host, "
-        "pid = excluded.pid, concurrency = excluded.concurrency, "
-        "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at");
+    auto upsert = connection_.query(sql::kUpsertWorker);
     upsert->bind(1, worker.id);
     upsert->bind(2, worker.host);
     upsert->bind(3, worker.pid);
@@ -422,23 +326,17 @@ class SqliteStore final : public Store {
     };
     switch (outcome.kind) {
       case Outcome::Kind::completed: {
-        auto query =
-            connection_.query(fmt::format("DELETE FROM errand_jobs WHERE {}", kLeaseFence));
+        auto query = connection_.query(sql::kDeleteLeased);
         bind_lease(*query);
         return query->run() == 1;
       }
       case Outcome::Kind::released: {
-        auto query = connection_.query(fmt::format(
-            "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL WHERE {}", kLeaseFence));
+        auto query = connection_.query(sql::kReleaseLeased);
         bind_lease(*query);
         return query->run() == 1;
       }
       case Outcome::Kind::retry: {
-        auto query = connection_.query(fmt::format(
-            "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL, "
-            "error_count = error_count + 1, last_error = ?4, last_failed_at = ?5, run_at = ?6 "
-            "WHERE {}",
-            kLeaseFence));
+        auto query = connection_.query(sql::kRetryLeased);
         bind_lease(*query);
         query->bind(4, outcome.error);
         query->bind(5, now);
@@ -447,30 +345,13 @@ class SqliteStore final : public Store {
       }
       case Outcome::Kind::dead_letter: {
         {
-          // Values a dead job may not hold (see core/stored_values.hpp) are replaced, so the
-          // dead-letter table stays readable; the error (?4) of a job set aside for an invalid
-          // value names the value as it was.
-          static const std::string sql = fmt::format(
-              "INSERT OR REPLACE INTO errand_dead_jobs "
-              "(id, name, payload, context, priority, error_count, last_error, created_at, "
-              "failed_at) "
-              "SELECT id, CAST(name AS TEXT), CAST(payload AS TEXT), CAST(context AS TEXT), "
-              "CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN {min} AND {max} "
-              "THEN priority ELSE 0 END, "
-              "CASE WHEN typeof(error_count) = 'integer' AND error_count >= 0 "
-              "THEN min(error_count, {max} - 2) + 1 ELSE 1 END, "
-              "?4, CASE WHEN {created_ok} THEN created_at ELSE ?5 END, ?5 "
-              "FROM errand_jobs WHERE {fence}",
-              fmt::arg("min", detail::kInt32Min), fmt::arg("max", detail::kInt32Max),
-              fmt::arg("created_ok", valid_time_sql("created_at")), fmt::arg("fence", kLeaseFence));
-          auto copy = connection_.query(sql);
+          auto copy = connection_.query(sql::bury_leased());
           bind_lease(*copy);
           copy->bind(4, outcome.error);
           copy->bind(5, now);
           if (copy->run() != 1) return false;
         }
-        auto remove =
-            connection_.query(fmt::format("DELETE FROM errand_jobs WHERE {}", kLeaseFence));
+        auto remove = connection_.query(sql::kDeleteLeased);
         bind_lease(*remove);
         remove->run();
         return true;
@@ -487,48 +368,30 @@ class SqliteStore final : public Store {
                     description_, operation));
   }
 
-  // The WHERE clause of errand_dead_jobs selecting `which`, its value (if any) parameter `param`.
-  static std::string dead_where(const DeadSelection& which, int param) {
-    switch (which.kind) {
-      case DeadSelection::Kind::name:
-        return fmt::format("WHERE name = ?{}", param);
-      case DeadSelection::Kind::ids:
-        return fmt::format("WHERE id IN (SELECT value FROM json_each(?{}))", param);
-      case DeadSelection::Kind::all:
-        return "";
-      case DeadSelection::Kind::nothing:  // refused by check_dead_selection before
-        break;
-    }
-    return "WHERE 0";
-  }
-  static void bind_dead(Statement& statement, const DeadSelection& which, int param) {
-    if (which.kind == DeadSelection::Kind::name) statement.bind(param, which.name);
+  // Binds the value of `which`, if it has one, as ?1 (see sql::DeadWhere).
+  static void bind_dead(Statement& statement, const DeadSelection& which) {
+    if (which.kind == DeadSelection::Kind::name) statement.bind(1, which.name);
     if (which.kind == DeadSelection::Kind::ids) {
-      statement.bind(param, fmt::format("[{}]", fmt::join(which.ids, ",")));
+      statement.bind(1, fmt::format("[{}]", fmt::join(which.ids, ",")));
     }
   }
 
-  // Moves dead jobs matching `where` (parameters from ?2) back into the jobs table, due now,
-  // with their error count reset. Returns how many moved.
+  // Moves the dead jobs `where` selects (its value bound by `bind`) back into the jobs table,
+  // due now, with their error count reset. Returns how many moved.
   template <class Bind>
-  std::size_t resurrect(std::string_view where, Bind bind) {
+  std::size_t resurrect(sql::DeadWhere where, Bind bind) {
     std::size_t moved = 0;
     {
       std::lock_guard lock(mutex_);
       const auto now = micros_of(clock_->now());
       Transaction tx(connection_, Transaction::Behavior::immediate);
       {
-        auto copy = connection_.query(fmt::format(
-            "INSERT INTO errand_jobs (id, name, payload, context, priority, run_at, created_at, "
-            "error_count, last_error, last_failed_at) "
-            "SELECT id, name, payload, context, priority, ?1, created_at, 0, last_error, failed_at "
-            "FROM errand_dead_jobs {}",
-            where));
-        copy->bind(1, now);
+        auto copy = connection_.query(sql::copy_dead_back(where));
         bind(*copy);
+        copy->bind(2, now);
         moved = static_cast<std::size_t>(copy->run());
       }
-      auto remove = connection_.query(fmt::format("DELETE FROM errand_dead_jobs {}", where));
+      auto remove = connection_.query(sql::delete_dead(where));
       bind(*remove);
       remove->run();
       tx.commit();

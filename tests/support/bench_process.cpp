@@ -122,12 +122,15 @@ std::string describe_status(int status) {
 
 pid_t wait_for_bench_worker(const CliProcess& bench) {
   pid_t worker = -1;
-  eventually([&] {
-    for (const pid_t child : child_pids(bench.pid())) {
-      if (cmdline(child).find("bench-worker") != std::string::npos) worker = child;
-    }
-    return worker > 0 || process_gone(bench.pid());
-  });
+  eventually(
+      [&] {
+        for (const pid_t child : child_pids(bench.pid())) {
+          if (cmdline(child).find("bench-worker") != std::string::npos) worker = child;
+        }
+        return worker > 0 || process_gone(bench.pid());
+      },
+      std::chrono::minutes{5});  // it starts workers after enqueueing, which took over 30 s under
+                                 // TSan on a loaded machine; the wait ends as soon as one appears
   EXPECT_GT(worker, 0) << "errand bench started no worker process\n" << bench.err();
   return worker;
 }

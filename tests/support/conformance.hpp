@@ -1,6 +1,6 @@
 // The store conformance suite's fixtures. Every TEST_P in tests/conformance/ runs once per store
-// factory; an instantiation file (sqlite_conformance_test.cpp, later a *_pgtest.cpp) picks the
-// factories with ERRAND_INSTANTIATE_CONFORMANCE.
+// factory; an instantiation file (sqlite_conformance_test.cpp, postgres_conformance_pgtest.cpp)
+// picks the factories with ERRAND_INSTANTIATE_CONFORMANCE.
 #pragma once
 
 #include "support/text.hpp"

@@ -13,6 +13,7 @@
 //       opens RESULT (before anything else), then with as= drops to that user and group, then
 //       runs the STEPs in order, stopping at the first that throws:
 //         open                    opens the store (errand::open_store)
+//         open-read-only          opens it as inspection does (OpenMode::read_only)
 //         fsize                   lowers this process's soft RLIMIT_FSIZE to BYTES (SIGXFSZ is
 //                                 ignored): writing a file at or past that offset fails (EFBIG),
 //                                 as on a full disk
@@ -255,6 +256,11 @@ int probe(const std::vector<std::string>& args) {
       if (step == "open") {
         store = errand::open_store(url);
         report += "open ok\n";
+      } else if (step == "open-read-only") {
+        errand::OpenOptions options;
+        options.mode = errand::OpenMode::read_only;
+        store = errand::open_store(url, options);
+        report += "open-read-only ok\n";
       } else if (step == "fsize" && fsize) {
         if (!set_file_size_limit(*fsize)) throw std::runtime_error("setrlimit failed");
         report += "fsize ok " + std::to_string(*fsize) + "\n";

@@ -2,8 +2,8 @@
 // scratch stores removed, one line says what was removed, and the exit status is 130 / 143.
 #pragma once
 
+#include <errand/signals.hpp>
 #include "bench_scratch.hpp"
-#include "signals.hpp"
 
 #include <sys/types.h>
 

@@ -23,7 +23,12 @@ namespace {
 
 using nlohmann::json;
 
-void print_json_line(const json& value) {
+// The version of the objects `--json` prints (every one carries it as "json_version"): fields
+// are only ever added within a version; renaming, removing or changing one makes the next.
+constexpr int kJsonVersion = 1;
+
+void print_json_line(json value) {
+  value["json_version"] = kJsonVersion;
   fmt::print("{}\n", value.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
@@ -39,6 +44,13 @@ json optional_json(const std::optional<TimePoint>& value) {
 json payload_json(const std::string& payload) {
   json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
   return parsed.is_discarded() ? json(payload) : parsed;
+}
+
+// The payload indented for people when it is JSON, else as stored.
+std::string payload_text(const std::string& payload) {
+  const json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? payload
+                               : parsed.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 std::string when(TimePoint t, TimePoint now) {
@@ -114,6 +126,7 @@ struct JobsOptions {
   std::size_t limit = 50;
   std::int64_t lock_timeout_s = 7200;
   bool json = false;
+  bool full = false;
 };
 
 int jobs(const Globals& globals, const JobsOptions& opts) {
@@ -151,6 +164,25 @@ int jobs(const Globals& globals, const JobsOptions& opts) {
     return 0;
   }
   const TimePoint now = store->clock().now();
+  if (opts.full) {
+    for (const JobInfo& j : rows) {
+      std::vector<std::pair<std::string, std::string>> fields{
+          {"state", std::string(to_string(j.state))},
+          {"priority", std::to_string(j.priority)},
+          {"errors", std::to_string(j.error_count)},
+          {"run at", when(j.run_at, now)},
+          {"created at", when(j.created_at, now)}};
+      if (j.locked_by) fields.emplace_back("locked by", *j.locked_by);
+      if (j.locked_at) fields.emplace_back("locked at", when(*j.locked_at, now));
+      if (j.last_failed_at) fields.emplace_back("failed at", when(*j.last_failed_at, now));
+      fields.emplace_back("context", j.context);
+      fields.emplace_back("payload", payload_text(j.payload));
+      if (j.last_error) fields.emplace_back("last error", *j.last_error);
+      fmt::print("{}\n", field_block(fmt::format("job {}  {}", j.id, j.name), fields));
+    }
+    print_limit_note(rows.size(), opts.limit);
+    return 0;
+  }
   Table table({{"ID", 12, true},
                {"NAME", 28},
                {"STATE", 9},
@@ -226,6 +258,7 @@ struct DeadOptions {
   std::string name;
   std::size_t limit = 50;
   bool json = false;
+  bool full = false;
 };
 
 // Options of `dead retry` and `dead purge`: which dead jobs (exactly one of --all, --name TYPE,
@@ -353,6 +386,20 @@ int dead_list(const Globals& globals, const DeadOptions& opts) {
     return 0;
   }
   const TimePoint now = store->clock().now();
+  if (opts.full) {
+    for (const DeadJob& d : rows) {
+      fmt::print("{}\n", field_block(fmt::format("dead job {}  {}", d.id, d.name),
+                                     {{"priority", std::to_string(d.priority)},
+                                      {"errors", std::to_string(d.error_count)},
+                                      {"created at", when(d.created_at, now)},
+                                      {"failed at", when(d.failed_at, now)},
+                                      {"context", d.context},
+                                      {"payload", payload_text(d.payload)},
+                                      {"last error", d.last_error}}));
+    }
+    print_limit_note(rows.size(), opts.limit);
+    return 0;
+  }
   Table table({{"ID", 12, true},
                {"NAME", 28},
                {"PRI", 6, true},
@@ -366,7 +413,10 @@ int dead_list(const Globals& globals, const DeadOptions& opts) {
   }
   fmt::print("{}", table.render(terminal_width()));
   print_limit_note(rows.size(), opts.limit);
-  fmt::print("retry with `{0} dead retry ID` or `{0} dead retry --all`\n", globals.program);
+  fmt::print(
+      "whole errors and payloads: `{0} dead --full`; retry with `{0} dead retry ID` or `{0} dead "
+      "retry --all`\n",
+      globals.program);
   return 0;
 }
 
@@ -432,6 +482,9 @@ void add_jobs(CLI::App& app, const Globals& globals, std::vector<Command>& comma
   add_number(*cmd, "--limit", opts->limit, kListLimit, "at most this many jobs");
   add_lock_timeout(*cmd, opts->lock_timeout_s);
   cmd->add_flag("--json", opts->json, "print one JSON object per job, with its payload");
+  cmd->add_flag("--full", opts->full,
+                "print every field of each job whole: its payload indented, its whole last error")
+      ->excludes("--json");
   commands.push_back({cmd, [&globals, opts] { return jobs(globals, *opts); }});
 }
 
@@ -442,6 +495,9 @@ void add_dead(CLI::App& app, const Globals& globals, std::vector<Command>& comma
   cmd->add_option("--name", list->name, "only dead jobs of this type");
   add_number(*cmd, "--limit", list->limit, kListLimit, "at most this many jobs");
   cmd->add_flag("--json", list->json, "print one JSON object per job, with its payload");
+  cmd->add_flag("--full", list->full,
+                "print every field of each job whole: its payload indented, its whole last error")
+      ->excludes("--json");
   commands.push_back({cmd, [&globals, list] { return dead_list(globals, *list); }});
 
   auto retry = std::make_shared<DeadActionOptions>();

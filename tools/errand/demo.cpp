@@ -7,7 +7,6 @@
 #include "demo_progress.hpp"
 #include "format.hpp"
 #include "numbers.hpp"
-#include "signals.hpp"
 
 #include <fmt/format.h>
 #include <errand/errand.hpp>

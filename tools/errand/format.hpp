@@ -3,24 +3,27 @@
 
 #include <errand/clock.hpp>
 
+#include "core/human_text.hpp"
+
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace errand::cli {
 
-// "2024-05-01T12:00:00Z"; with `micros`, "2024-05-01T12:00:00.123456Z".
-std::string iso_utc(TimePoint t, bool micros = false);
+// iso_utc, relative_time, human_duration and one_line: the library's (core/human_text.hpp).
+using detail::human_duration;
+using detail::iso_utc;
+using detail::one_line;
+using detail::relative_time;
 
-// "in 3s", "5m ago", "now" (under a second either way).
-std::string relative_time(TimePoint t, TimePoint now);
-
-// A short duration for people: "250ms", "2s", "2.5s", "3m20s", "2h5m", "3d4h".
-std::string human_duration(Duration d);
-
-// The text on one line: newlines, tabs and other control characters become spaces.
-std::string one_line(std::string_view text);
+// "title\n  label   value\n ...": one record with every field whole, for `--full`. A value's
+// lines (it may hold newlines) are indented under its first; other control characters become
+// spaces (one_line), so stored text cannot drive the terminal.
+std::string field_block(std::string_view title,
+                        const std::vector<std::pair<std::string, std::string>>& fields);
 
 // Width in terminal columns, counting each UTF-8 code point as one column.
 std::size_t display_width(std::string_view text);

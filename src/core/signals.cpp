@@ -1,11 +1,12 @@
-#include "signals.hpp"
+#include <errand/signals.hpp>
 
 #include <pthread.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <system_error>
 
-namespace errand::cli {
+namespace errand {
 
 namespace {
 // SIGINT and SIGTERM, plus SIGUSR1 with which the destructor wakes the thread to end it.
@@ -47,4 +48,11 @@ void SignalWatcher::watch() {
   }
 }
 
-}  // namespace errand::cli
+StopOnSignals::StopOnSignals()
+    : watcher_([this](int signo, int count) {
+        if (count > 1) std::_Exit(128 + signo);
+        first_.store(signo);
+        stop_.request_stop();
+      }) {}
+
+}  // namespace errand

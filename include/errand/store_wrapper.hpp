@@ -1,0 +1,78 @@
+// StoreWrapper: a Store that forwards every call to another, in the manner of leveldb's
+// EnvWrapper. A decorator derives from it and overrides only what it changes (fault injection,
+// counting, limits), so every other call takes the wrapped store's production path.
+#pragma once
+
+#include <errand/store.hpp>
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace errand {
+
+class StoreWrapper : public Store {
+ public:
+  explicit StoreWrapper(std::shared_ptr<Store> inner) : inner_(std::move(inner)) {}
+
+  Store& inner() const { return *inner_; }
+
+  // --- every virtual of Store, in Store's order (all are pure there: one missed here makes
+  // StoreWrapper abstract, which the static_assert below refuses) ---------------------------
+
+  std::string describe() const override { return inner_->describe(); }
+  const Clock& clock() const override { return inner_->clock(); }
+  int schema_version() override { return inner_->schema_version(); }
+  std::vector<JobId> enqueue(std::span<const NewJob> jobs) override {
+    return inner_->enqueue(jobs);
+  }
+  Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
+                            std::size_t max, Duration lock_timeout) override {
+    return inner_->settle_and_claim(worker_id, outcomes, max, lock_timeout);
+  }
+  TimePoint register_worker(const WorkerRegistration& worker) override {
+    return inner_->register_worker(worker);
+  }
+  void heartbeat(const WorkerRegistration& worker, std::span<const JobId> held) override {
+    inner_->heartbeat(worker, held);
+  }
+  void remove_worker(std::string_view worker_id) override { inner_->remove_worker(worker_id); }
+  std::vector<WorkerInfo> list_workers() override { return inner_->list_workers(); }
+  std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override {
+    return inner_->find_lost_jobs(rescue_after, limit);
+  }
+  std::size_t forget_lost_workers(Duration rescue_after) override {
+    return inner_->forget_lost_workers(rescue_after);
+  }
+  std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) override {
+    return inner_->subscribe(std::move(on_new_jobs));
+  }
+  JobCounts counts(Duration lock_timeout) override { return inner_->counts(lock_timeout); }
+  std::vector<JobInfo> list_jobs(const JobFilter& filter) override {
+    return inner_->list_jobs(filter);
+  }
+  std::vector<DeadJob> list_dead(const DeadFilter& filter) override {
+    return inner_->list_dead(filter);
+  }
+  bool retry_dead(JobId id) override { return inner_->retry_dead(id); }
+
+ protected:
+  // The wrapped store's public entry points, which check the selection again (harmless).
+  std::size_t retry_selected_dead(const DeadSelection& which) override {
+    return inner_->retry_dead_jobs(which);
+  }
+  std::size_t purge_selected_dead(const DeadSelection& which) override {
+    return inner_->purge_dead_jobs(which);
+  }
+  DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) override {
+    return inner_->tally_dead_jobs(which, max_ids);
+  }
+
+ private:
+  std::shared_ptr<Store> inner_;
+};
+
+static_assert(!std::is_abstract_v<StoreWrapper>,
+              "StoreWrapper must forward every virtual of Store");
+
+}  // namespace errand

@@ -1,0 +1,155 @@
+// Every statement the SQLite store runs (sqlite_store.cpp, schema.cpp, admin.cpp,
+// connection.cpp), and the parameters each takes. The migrations' DDL is in schema.cpp; BEGIN,
+// COMMIT and ROLLBACK are Transaction's (connection.cpp). Table names are fixed; every value is a
+// bound parameter. Times are INTEGER microseconds since the Unix epoch. Each text is built once per
+// process, and the connection prepares it once (Connection::query).
+#pragma once
+
+#include <errand/store.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace errand::sqlite::sql {
+
+// --- opening a database (schema.cpp, admin.cpp) ----------------------------------------------
+
+// The first read of a file: fails, writing nothing, when it is not a database.
+inline constexpr std::string_view kReadSchema = "SELECT count(*) FROM sqlite_master";
+// Whether table ?1 exists.
+inline constexpr std::string_view kTableExists =
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1";
+// For removal (admin.cpp): how many tables, and whether errand_meta is one of them.
+inline constexpr std::string_view kCountTables =
+    "SELECT count(*), count(*) FILTER (WHERE name = 'errand_meta') FROM sqlite_master";
+inline constexpr std::string_view kEnableWal = "PRAGMA journal_mode=WAL";
+inline constexpr std::string_view kQueryOnly = "PRAGMA query_only = ON";
+inline constexpr std::string_view kSynchronousFull = "PRAGMA synchronous=FULL";
+inline constexpr std::string_view kSynchronousNormal = "PRAGMA synchronous=NORMAL";
+inline constexpr std::string_view kCreateMeta =
+    "CREATE TABLE IF NOT EXISTS errand_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+inline constexpr std::string_view kReadSchemaVersion =
+    "SELECT value FROM errand_meta WHERE key = 'schema_version'";
+// Records schema version ?1 (text).
+inline constexpr std::string_view kWriteSchemaVersion =
+    "INSERT INTO errand_meta (key, value) VALUES ('schema_version', ?1) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+// --- enqueue -----------------------------------------------------------------------------------
+
+// The most rows one insert statement takes.
+inline constexpr std::size_t kRowsPerInsert = 64;
+// Inserts `rows` jobs (1 to kRowsPerInsert), 6 parameters each in order: name, payload, context,
+// priority, run_at, created_at; returns their ids (in no particular order).
+std::string_view insert_jobs(std::size_t rows);
+
+// --- settle_and_claim: settling, each statement fenced by the lease: id ?1, worker ?2 and
+// locked_at ?3 ---------------------------------------------------------------------------------
+
+// Completed: deletes the job.
+inline constexpr std::string_view kDeleteLeased =
+    "DELETE FROM errand_jobs WHERE id = ?1 AND locked_by = ?2 AND locked_at = ?3";
+// Released: unlocks the job, charging nothing.
+inline constexpr std::string_view kReleaseLeased =
+    "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL "
+    "WHERE id = ?1 AND locked_by = ?2 AND locked_at = ?3";
+// Retry: unlocks the job with one more failure, error ?4 at time ?5, due again at ?6.
+inline constexpr std::string_view kRetryLeased =
+    "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL, "
+    "error_count = error_count + 1, last_error = ?4, last_failed_at = ?5, run_at = ?6 "
+    "WHERE id = ?1 AND locked_by = ?2 AND locked_at = ?3";
+// Dead letter, first half: copies the job into errand_dead_jobs with error ?4, failed at ?5
+// (kDeleteLeased follows). Values a dead job may not hold (core/stored_values.hpp) are
+// replaced, so the dead-letter table stays readable; the error of a job set aside for an invalid
+// value names the value as it was.
+std::string_view bury_leased();
+
+// --- settle_and_claim: claiming ----------------------------------------------------------------
+
+// Unlocks jobs locked at or before ?1 (now minus the lock timeout): abandoned locks become
+// runnable rows.
+inline constexpr std::string_view kReleaseAbandoned =
+    "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL "
+    "WHERE locked_by IS NOT NULL AND locked_at <= ?1";
+// Locks up to ?3 jobs due at now ?2 for worker ?1 in claim order and returns them in the columns
+// read_claimed_job reads (core/rows.hpp), in no particular order.
+inline constexpr std::string_view kClaim =
+    "UPDATE errand_jobs SET locked_by = ?1, locked_at = ?2 WHERE id IN ("
+    "  SELECT id FROM errand_jobs WHERE locked_by IS NULL AND run_at <= ?2"
+    "  ORDER BY priority DESC, run_at, id LIMIT ?3) "
+    "RETURNING id, name, payload, context, priority, error_count, run_at, created_at, "
+    "last_error";
+
+// --- the workers table -------------------------------------------------------------------------
+
+// Inserts or replaces worker ?1 (host ?2, pid ?3, concurrency ?4, started at ?5, beating at ?6).
+inline constexpr std::string_view kUpsertWorker =
+    "INSERT INTO errand_workers (id, host, pid, concurrency, started_at, heartbeat_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET host = excluded.host, "
+    "pid = excluded.pid, concurrency = excluded.concurrency, "
+    "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at";
+// Heartbeat: unlocks, uncharged, what worker ?1 locked since it started (?2) but does not hold
+// (?3, a JSON array of ids).
+inline constexpr std::string_view kReleaseUnheld =
+    "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL "
+    "WHERE locked_by = ?1 AND locked_at >= ?2 "
+    "AND id NOT IN (SELECT value FROM json_each(?3))";
+// A clean exit: unlocks, uncharged, what worker ?1 locked since it registered (kDeleteWorker
+// follows).
+inline constexpr std::string_view kReleaseWorkerJobs =
+    "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL WHERE locked_by = ?1 "
+    "AND locked_at >= coalesce((SELECT started_at FROM errand_workers WHERE id = ?1), 0)";
+inline constexpr std::string_view kDeleteWorker = "DELETE FROM errand_workers WHERE id = ?1";
+// The workers, most recent heartbeat first, in the columns read_worker_info reads, with the
+// count of jobs each holds.
+inline constexpr std::string_view kListWorkers =
+    "SELECT id, host, pid, concurrency, started_at, heartbeat_at, "
+    "(SELECT count(*) FROM errand_jobs j WHERE j.locked_by = w.id) "
+    "FROM errand_workers w ORDER BY heartbeat_at DESC, id";
+// Up to ?2 jobs of workers whose heartbeat is at or before ?1 (or that restarted since locking),
+// oldest lock first, in the columns read_lost_job reads. A lock at an invalid time is no lease
+// anyone can settle by: such rows are left to inspection, which reports them, rather than found
+// again and again.
+std::string_view find_lost_jobs();
+// Deletes the workers whose heartbeat is at or before ?1 that hold no job.
+inline constexpr std::string_view kForgetLostWorkers =
+    "DELETE FROM errand_workers WHERE heartbeat_at <= ?1 AND NOT EXISTS "
+    "(SELECT 1 FROM errand_jobs j WHERE j.locked_by = errand_workers.id)";
+
+// --- inspection --------------------------------------------------------------------------------
+
+// Jobs ready, scheduled, running, abandoned and failing at now ?1 with the locks at or before ?2
+// abandoned.
+inline constexpr std::string_view kCountJobs =
+    "SELECT "
+    "  coalesce(sum(locked_by IS NULL AND run_at <= ?1), 0),"
+    "  coalesce(sum(locked_by IS NULL AND run_at > ?1), 0),"
+    "  coalesce(sum(locked_by IS NOT NULL AND locked_at > ?2), 0),"
+    "  coalesce(sum(locked_by IS NOT NULL AND locked_at <= ?2), 0),"
+    "  coalesce(sum(error_count > 0), 0) "
+    "FROM errand_jobs";
+inline constexpr std::string_view kCountDead = "SELECT count(*) FROM errand_dead_jobs";
+// The jobs `filter` selects (its state, name and failing_only) in claim order, at most ?4, in
+// the columns read_job_info reads: now ?1, locks at or before ?2 abandoned, name ?3.
+std::string_view list_jobs(const JobFilter& filter);
+// The dead jobs, most recently failed first, at most ?2 (of type ?1 when `named`).
+std::string_view list_dead(bool named);
+
+// --- dead-letter administration ----------------------------------------------------------------
+
+// Which dead jobs a statement below touches. Each takes the selection's value, if any, as ?1: a
+// type name, a JSON array of ids, one id. `none` selects nothing.
+enum class DeadWhere { all, name, ids, id, none };
+DeadWhere dead_where(DeadSelection::Kind kind);
+// Resurrection: copies the selected dead jobs back into errand_jobs, due at ?2, their error
+// count reset (delete_dead follows).
+std::string_view copy_dead_back(DeadWhere where);
+// Deletes the selected dead jobs.
+std::string_view delete_dead(DeadWhere where);
+// Counts the selected dead jobs by type, most first.
+std::string_view tally_dead_by_name(DeadWhere where);
+// The lowest ?2 ids of the selected dead jobs, ascending.
+std::string_view tally_dead_ids(DeadWhere where);
+
+}  // namespace errand::sqlite::sql
