@@ -300,6 +300,7 @@ TEST_F(Cli, BenchMeasuresInFreshFilesAndLeavesTheDatabaseAlone) {
   EXPECT_EQ(row.at("concurrency"), 4);
   EXPECT_EQ(row.at("runs_succeeded"), 300);
   EXPECT_EQ(row.at("dead_lettered"), 0);
+  EXPECT_EQ(row.at("errand_version"), ERRAND_VERSION_STRING);  // <errand/version.hpp>
   for (const char* key : {"enqueue_single_jobs_per_s", "enqueue_batch_jobs_per_s",
                           "drain_jobs_per_s", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms",
                           "cpu_ms_per_1000_jobs", "peak_rss_mb"}) {
@@ -327,6 +328,13 @@ TEST_F(Cli, BenchWithoutJsonPrintsAMarkdownTable) {
     EXPECT_NE(result.out.find(line), std::string::npos) << line << "\n" << result.out;
   }
   EXPECT_NE(result.out.find("Runs: 200 started, 200 succeeded"), std::string::npos) << result.out;
+  EXPECT_TRUE(result.out.starts_with("errand " ERRAND_VERSION_STRING " bench — ")) << result.out;
+}
+
+TEST_F(Cli, VersionIsTheLibrarysVersionHeader) {
+  const auto result = run({"--version"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "errand " ERRAND_VERSION_STRING "\n");
 }
 
 TEST_F(Cli, MigrateCreatesANewDatabase) {

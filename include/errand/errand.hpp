@@ -13,4 +13,5 @@
 #include <errand/sqlite.hpp>
 #include <errand/store.hpp>
 #include <errand/store_wrapper.hpp>
+#include <errand/version.hpp>
 #include <errand/worker.hpp>

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <errand/clock.hpp>
+#include <errand/version.hpp>
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
@@ -17,10 +18,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#ifndef ERRAND_VERSION
-#define ERRAND_VERSION "unknown"
-#endif
 
 namespace errand::cli {
 
@@ -136,7 +133,7 @@ void print_report(const Scratch& scratch, const BenchOptions& opts, Result& resu
         {"latency_listen_wakeup", listen_how},
         {"host", host_name()},
         {"cores", std::thread::hardware_concurrency()},
-        {"errand_version", ERRAND_VERSION},
+        {"errand_version", std::string(errand::version())},
         {"date", utc_now()},
     };
     fmt::print("{}\n", line.dump());
@@ -144,8 +141,9 @@ void print_report(const Scratch& scratch, const BenchOptions& opts, Result& resu
   }
 
   // Without --json: a markdown table, then how each figure was measured.
-  fmt::print("errand {} bench — {} ({}), host {}, {} cores, {}\n\n", ERRAND_VERSION, scratch.kind(),
-             scratch.where(), host_name(), std::thread::hardware_concurrency(), utc_now());
+  fmt::print("errand {} bench — {} ({}), host {}, {} cores, {}\n\n", errand::version(),
+             scratch.kind(), scratch.where(), host_name(), std::thread::hardware_concurrency(),
+             utc_now());
   fmt::print("| measure | result | detail |\n| --- | ---: | --- |\n");
   const auto row = [](std::string_view measure, const std::string& value,
                       const std::string& detail) {

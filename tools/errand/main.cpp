@@ -5,20 +5,17 @@
 
 #include <fmt/format.h>
 #include <errand/open.hpp>
+#include <errand/version.hpp>
 
 #include <exception>
 #include <string>
 #include <vector>
 
-#ifndef ERRAND_VERSION
-#define ERRAND_VERSION "unknown"
-#endif
-
 int main(int argc, char** argv) {
   using namespace errand::cli;
 
   CLI::App app{"errand: durable background jobs for C++", "errand"};
-  app.set_version_flag("--version", "errand " ERRAND_VERSION);
+  app.set_version_flag("--version", fmt::format("errand {}", errand::version()));
   app.require_subcommand(1);
   app.fallthrough();  // --db may also follow the subcommand
 
