@@ -1,5 +1,5 @@
 // Clocks (errand/clock.hpp) and waiting on them (core/clock_wait.hpp): a ManualClock's wall and
-// steady time, its subscribers, and waits that end when the clock is advanced past them.
+// steady time, its watchers and sleepers, and waits that end when the clock is advanced past them.
 #include "core/clock_wait.hpp"
 
 #include <errand/clock.hpp>
@@ -43,14 +43,14 @@ TEST(Clock, ManualClockMovesOnlyWhenTold) {
   EXPECT_EQ(us(clock.now()), 7'000'001);
 }
 
-TEST(Clock, ManualClockTellsItsSubscribersOfEveryMoveUntilTheyUnsubscribe) {
+TEST(Clock, ManualClockTellsItsWatchersOfEveryMoveUntilTheyUnregister) {
   errand::ManualClock clock;
   int a = 0;
   int b = 0;
-  auto sub_a = clock.subscribe([&] { ++a; });
+  auto watch_a = clock.watch([&] { ++a; });
   {
-    auto sub_b = clock.subscribe([&] { ++b; });
-    ASSERT_TRUE(sub_a && sub_b);
+    auto watch_b = clock.watch([&] { ++b; });
+    ASSERT_TRUE(watch_a && watch_b);
     clock.advance(1s);
     clock.set(clock.now() - 1h);
     clock.advance(0s);
@@ -58,9 +58,32 @@ TEST(Clock, ManualClockTellsItsSubscribersOfEveryMoveUntilTheyUnsubscribe) {
   clock.advance(1s);
   EXPECT_EQ(a, 4);
   EXPECT_EQ(b, 3);
-  sub_a.reset();
+  watch_a.reset();
   clock.advance(1s);
   EXPECT_EQ(a, 4);
+}
+
+TEST(Clock, ASleeperIsAWatcherAsleepThatHasLookedSinceTheLastMove) {
+  errand::ManualClock clock;
+  auto watch = clock.watch([] {});
+  EXPECT_EQ(clock.sleepers(), 0u);
+  watch->looking();
+  watch->sleeping();
+  EXPECT_EQ(clock.sleepers(), 1u);
+  clock.advance(1s);
+  EXPECT_EQ(clock.sleepers(), 0u) << "it has not seen the move yet";
+  watch->looking();
+  EXPECT_EQ(clock.sleepers(), 0u) << "awake";
+  clock.advance(1s);  // while it looks
+  watch->sleeping();
+  EXPECT_EQ(clock.sleepers(), 0u) << "it may have looked before the move";
+  watch->looking();
+  watch->sleeping();
+  EXPECT_EQ(clock.sleepers(), 1u);
+  auto idle = clock.watch([] {});  // never sleeps: not counted
+  EXPECT_EQ(clock.sleepers(), 1u);
+  watch.reset();
+  EXPECT_EQ(clock.sleepers(), 0u);
 }
 
 TEST(Clock, SystemClockIsTheWallClockAndTheSteadyClock) {
@@ -79,27 +102,19 @@ TEST(Clock, SystemClockIsTheWallClockAndTheSteadyClock) {
   EXPECT_LE(now, after);
   EXPECT_LE(steady_before, steady);
   EXPECT_LE(steady, steady_after);
-  EXPECT_EQ(clock->subscribe([] {}), nullptr) << "the system clock follows real time";
+  EXPECT_EQ(clock->watch([] {}), nullptr) << "the system clock follows real time";
 }
 
-// A waiter on another thread, on `clock`, until `until` or `done`.
+// A waiter on another thread, on `clock`, until `until` or finish().
 class Waiter {
  public:
   Waiter(const errand::Clock& clock, errand::SteadyTime until) : wait_(clock, mutex_, cv_) {
     result_ = std::async(std::launch::async, [this, until] {
       std::unique_lock lock(mutex_);
-      return wait_.wait_until(lock, until, [this] {
-        ++checks_;
-        return done_;
-      });
+      return wait_.wait_until(lock, until, [this] { return done_; });
     });
   }
   ~Waiter() { finish(); }
-  // How often the waiter has looked at its condition.
-  int checks() {
-    std::lock_guard lock(mutex_);
-    return checks_;
-  }
   bool returned() { return result_.wait_for(0s) == std::future_status::ready; }
   // Waits (up to 30 s of real time) for the waiter to return; returns what it returned.
   std::optional<bool> result() {
@@ -118,27 +133,34 @@ class Waiter {
   std::mutex mutex_;
   std::condition_variable cv_;
   errand::detail::ClockWait wait_;
-  int checks_ = 0;
   bool done_ = false;
   std::future<bool> result_;
 };
 
+// True once the clock has a sleeper (within 30 s of real time).
+bool sleeps(const errand::ManualClock& clock) {
+  const auto end = std::chrono::steady_clock::now() + 30s;
+  while (clock.sleepers() == 0 && std::chrono::steady_clock::now() < end)
+    std::this_thread::yield();
+  return clock.sleepers() == 1;
+}
+
 TEST(ClockWait, OnAManualClockAWaitEndsWhenTheClockIsAdvancedPastItsDeadline) {
   errand::ManualClock clock;
   Waiter waiter(clock, clock.steady_now() + 1h);
-  // Each move wakes the waiter, which looks again and goes on waiting.
+  ASSERT_TRUE(sleeps(clock));
+  // Each move wakes the waiter, which looks again and sleeps again.
   for (const auto step : {errand::Duration{1h - 1us}, errand::Duration{0us}}) {
-    const int checks = waiter.checks();
     clock.advance(step);
-    const auto looked = std::chrono::steady_clock::now() + 30s;
-    while (waiter.checks() == checks && std::chrono::steady_clock::now() < looked)
-      std::this_thread::yield();
-    ASSERT_GT(waiter.checks(), checks) << "a move of the clock did not wake the waiter";
+    ASSERT_TRUE(sleeps(clock)) << "a move of the clock did not wake the waiter";
     EXPECT_FALSE(waiter.returned()) << "the wait ended before its deadline";
   }
   clock.set(clock.now() + 24h);  // a step of the wall clock ends no wait
+  ASSERT_TRUE(sleeps(clock));
+  EXPECT_FALSE(waiter.returned()) << "a step of the wall clock ended the wait";
   clock.advance(1us);
   EXPECT_EQ(waiter.result(), false) << "the wait did not end at its deadline";
+  EXPECT_EQ(clock.sleepers(), 0u);
 }
 
 TEST(ClockWait, OnAManualClockAWaitEndsWhenItsConditionHolds) {

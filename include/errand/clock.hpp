@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 
@@ -24,19 +25,27 @@ using TimePoint = std::chrono::sys_time<Duration>;
 // A reading of Clock::steady_now(): only differences of two readings of one clock mean something.
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-// Keeps a callback registered (a store's wake-ups, a clock's moves); unregisters on destruction.
-class Subscription {
+// A waiter's registration with a clock that moves only when told to (Clock::watch). The clock
+// calls back after each move; the waiter says when it looks at the clock and when it sleeps, so
+// that whoever moves the clock can wait until every waiter has seen the last move and sleeps
+// again (ManualClock::sleepers) instead of moving it in the middle of their work. Destroying it
+// unregisters (after a callback in progress returns).
+class ClockWatch {
  public:
-  virtual ~Subscription() = default;
+  virtual ~ClockWatch() = default;
+  // The waiter is about to read the clock: a move from now on is news to it.
+  virtual void looking() = 0;
+  // The waiter has read the clock and waits for a move (or something else).
+  virtual void sleeping() = 0;
 };
 
 // A source of the current time. Implementations must be thread-safe.
 //
-// Waiting on a clock: a clock either follows real time (subscribe() returns nullptr and
-// steady_now() is std::chrono::steady_clock::now(), so a waiter waits with a real timeout), or
-// moves only when told to (subscribe() returns a subscription and calls back after every move,
-// so a waiter re-checks its deadline then and never waits on real time). A clock that overrides
-// steady_now() must override subscribe() too.
+// Waiting on a clock: a clock either follows real time (watch() returns nullptr and steady_now()
+// is std::chrono::steady_clock::now(), so a waiter waits with a real timeout), or moves only when
+// told to (watch() returns a registration and calls back after every move, so a waiter looks at
+// its deadline again then and never waits on real time). A clock that overrides steady_now() must
+// override watch() too.
 class Clock {
  public:
   virtual ~Clock() = default;
@@ -45,11 +54,10 @@ class Clock {
   // Monotonic time, for intervals: never goes back and does not follow steps of the wall clock.
   // The default reads std::chrono::steady_clock.
   virtual SteadyTime steady_now() const;
-  // Calls `moved` after each move of a clock that does not follow real time, until the returned
-  // subscription is destroyed (which waits for a call in progress). `moved` runs on the thread
-  // that moved the clock; it must be quick and must not move the clock. The default returns
-  // nullptr: the clock follows real time.
-  virtual std::unique_ptr<Subscription> subscribe(std::function<void()> moved) const;
+  // For a clock that does not follow real time: calls `moved` after each move, on the thread that
+  // moved the clock, until the watch is destroyed; `moved` must be quick and must not move the
+  // clock. The default returns nullptr: the clock follows real time.
+  virtual std::unique_ptr<ClockWatch> watch(std::function<void()> moved) const;
 };
 
 // The real clocks: std::chrono::system_clock and std::chrono::steady_clock.
@@ -59,10 +67,14 @@ class SystemClock final : public Clock {
 };
 
 // A clock that only moves when told to; for tests and simulations. Thread-safe.
-// - advance(d) is time passing: wall and steady time move together by d, and every subscriber
-//   (a waiting worker) is told, so its waits that end within d end now.
+// - advance(d) is time passing: wall and steady time move together by d, and every watcher (a
+//   waiting worker) is told, so its waits that end within d end now.
 // - set(t) is a step of the wall clock only (what NTP or an administrator does): now() jumps to
 //   t, forward or back; steady time does not move, so no interval of a worker ends or stretches.
+// A worker on this clock waits for it to be advanced, never for real time. To drive one, advance
+// the clock once sleepers() says the worker sleeps: then the clock never moves in the middle of
+// one of the worker's rounds (between its heartbeat and its rescue, say) unless something else
+// woke it at that moment.
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(TimePoint start = TimePoint{std::chrono::seconds{1'700'000'000}});
@@ -72,16 +84,19 @@ class ManualClock final : public Clock {
 
   TimePoint now() const override { return TimePoint{Duration{wall_at_zero_ + elapsed_}}; }
   SteadyTime steady_now() const override { return kSteadyStart + Duration{elapsed_.load()}; }
-  std::unique_ptr<Subscription> subscribe(std::function<void()> moved) const override;
+  std::unique_ptr<ClockWatch> watch(std::function<void()> moved) const override;
 
   // Steps the wall clock to `t`; steady time stays.
   void set(TimePoint t);
   // Moves both clocks forward by `d`; throws std::invalid_argument when d is negative (time does
   // not go back; set() steps the wall clock back).
   void advance(Duration d);
+  // Watchers that sleep and have looked at the clock since its last move (a worker's I/O thread
+  // waiting for its next deadline, say).
+  std::size_t sleepers() const;
 
  private:
-  struct Subscribers;
+  struct Watchers;
   // An arbitrary start: readings of different clocks are not comparable.
   static constexpr SteadyTime kSteadyStart{std::chrono::hours{24}};
 
@@ -89,7 +104,7 @@ class ManualClock final : public Clock {
 
   std::atomic<Duration::rep> elapsed_{0};    // advanced so far: steady time since the start
   std::atomic<Duration::rep> wall_at_zero_;  // now() - elapsed_, moved by set()
-  std::shared_ptr<Subscribers> subscribers_;
+  std::shared_ptr<Watchers> watchers_;
 };
 
 // The shared system clock used when no clock is injected.

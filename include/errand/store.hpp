@@ -192,6 +192,12 @@ struct LostJob {
   bool worker_restarted = false;  // locked before the worker's current registration
 };
 
+// Keeps a wake-up callback registered; unregisters on destruction.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;

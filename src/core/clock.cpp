@@ -10,7 +10,7 @@ SteadyTime Clock::steady_now() const {
   return std::chrono::steady_clock::now();
 }
 
-std::unique_ptr<Subscription> Clock::subscribe(std::function<void()>) const {
+std::unique_ptr<ClockWatch> Clock::watch(std::function<void()>) const {
   return nullptr;
 }
 
@@ -23,35 +23,45 @@ std::shared_ptr<const Clock> system_clock() {
   return clock;
 }
 
-// Shared with the subscriptions, so either may outlive the other.
-struct ManualClock::Subscribers {
-  std::mutex mutex;  // held while callbacks run: a subscription never ends during its call
-  std::list<std::function<void()>> callbacks;
+// Shared with the watches, so either may outlive the other.
+struct ManualClock::Watchers {
+  struct Watcher {
+    explicit Watcher(std::function<void()> m) : moved(std::move(m)) {}
+    std::function<void()> moved;
+    std::atomic<bool> asleep{false};
+    std::atomic<bool> news{false};  // moved since the watcher last looked
+  };
+  std::mutex mutex;  // held while callbacks run: a watch never ends during its call
+  std::list<Watcher> list;
 };
 
 ManualClock::ManualClock(TimePoint start)
-    : wall_at_zero_(start.time_since_epoch().count()),
-      subscribers_(std::make_shared<Subscribers>()) {}
+    : wall_at_zero_(start.time_since_epoch().count()), watchers_(std::make_shared<Watchers>()) {}
 
 ManualClock::~ManualClock() = default;
 
-std::unique_ptr<Subscription> ManualClock::subscribe(std::function<void()> moved) const {
-  class Registered final : public Subscription {
+std::unique_ptr<ClockWatch> ManualClock::watch(std::function<void()> moved) const {
+  class Registered final : public ClockWatch {
    public:
-    Registered(std::shared_ptr<Subscribers> list, std::list<std::function<void()>>::iterator it)
-        : list_(std::move(list)), it_(it) {}
+    Registered(std::shared_ptr<Watchers> watchers, std::list<Watchers::Watcher>::iterator it)
+        : watchers_(std::move(watchers)), it_(it) {}
     ~Registered() override {
-      std::lock_guard lock(list_->mutex);
-      list_->callbacks.erase(it_);
+      std::lock_guard lock(watchers_->mutex);
+      watchers_->list.erase(it_);
     }
+    void looking() override {
+      it_->asleep = false;
+      it_->news = false;
+    }
+    void sleeping() override { it_->asleep = true; }
 
    private:
-    std::shared_ptr<Subscribers> list_;
-    std::list<std::function<void()>>::iterator it_;
+    std::shared_ptr<Watchers> watchers_;
+    std::list<Watchers::Watcher>::iterator it_;
   };
-  std::lock_guard lock(subscribers_->mutex);
-  auto it = subscribers_->callbacks.insert(subscribers_->callbacks.end(), std::move(moved));
-  return std::make_unique<Registered>(subscribers_, it);
+  std::lock_guard lock(watchers_->mutex);
+  watchers_->list.emplace_back(std::move(moved));
+  return std::make_unique<Registered>(watchers_, std::prev(watchers_->list.end()));
 }
 
 void ManualClock::set(TimePoint t) {
@@ -68,10 +78,21 @@ void ManualClock::advance(Duration d) {
   notify();
 }
 
+std::size_t ManualClock::sleepers() const {
+  std::lock_guard lock(watchers_->mutex);
+  std::size_t n = 0;
+  for (const auto& w : watchers_->list)
+    n += w.asleep && !w.news ? 1 : 0;
+  return n;
+}
+
 void ManualClock::notify() const {
-  std::lock_guard lock(subscribers_->mutex);
-  for (const auto& moved : subscribers_->callbacks)
-    moved();
+  // After the move itself: a watcher that looks from now on sees it.
+  std::lock_guard lock(watchers_->mutex);
+  for (auto& w : watchers_->list) {
+    w.news = true;
+    w.moved();
+  }
 }
 
 }  // namespace errand

@@ -1,14 +1,15 @@
 // Driving workers on a ManualClock. A worker takes every interval from its store's clock, so on
 // a ManualClock its polls, heartbeats, rescues, timeouts, retries and backoffs wait for the test
-// to advance the clock, never for real time: a test advances the clock instead of sleeping.
+// to advance the clock, never for real time: a test advances the clock instead of sleeping. The
+// real-time deadlines here only keep a broken worker from hanging the test.
 #pragma once
 
 #include "support/wait.hpp"
 
 #include <errand/clock.hpp>
 
-#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -16,23 +17,29 @@
 
 namespace errand_test {
 
+// True once `n` workers sleep on `clock` having looked at it since its last move (false after
+// kDeadline of real time): whatever that move made due, they have done.
+inline bool wait_for_sleepers(const errand::ManualClock& clock, std::size_t n = 1) {
+  return eventually([&] { return clock.sleepers() >= n; });
+}
+
 // Advances `clock` by `step` at a time until `condition` holds (true), or until `deadline` of real
-// time passes (false). After each step the threads that react to the clock get up to 2 ms of real
-// time before the next one (less once the condition holds), so the clock may end up a few steps
-// past the moment the condition became true: assert what happened, not exactly when.
+// time passes (false). Each step waits until `sleepers` workers sleep on the clock having seen the
+// step before (ManualClock::sleepers), so the clock never runs ahead of a busy worker; it may
+// still move past the moment the condition became true (a worker sleeps while its jobs run):
+// assert what happened, not exactly when.
 template <class Condition>
 bool advance_until(errand::ManualClock& clock, errand::Duration step, Condition condition,
-                   std::chrono::milliseconds deadline = kDeadline) {
-  using std::chrono::steady_clock;
-  const auto end = steady_clock::now() + deadline;
+                   std::size_t sleepers = 1, std::chrono::milliseconds deadline = kDeadline) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
   for (;;) {
-    const auto next_step = std::min(end, steady_clock::now() + std::chrono::milliseconds{2});
-    do {
-      if (condition()) return true;
-      std::this_thread::sleep_for(std::chrono::microseconds{100});
-    } while (steady_clock::now() < next_step);
-    if (steady_clock::now() >= end) return condition();
-    clock.advance(step);
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= end) return false;
+    if (clock.sleepers() >= sleepers) {
+      clock.advance(step);
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds{50});
+    }
   }
 }
 
