@@ -11,8 +11,6 @@ using namespace std::chrono_literals;
 namespace errand_test {
 namespace {
 
-constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
-
 // Options that keep the worker from waking by itself: only what a test does moves it.
 errand::WorkerOptions quiet(errand::WorkerOptions options) {
   options.poll_interval = std::chrono::hours{1000};
@@ -130,11 +128,7 @@ TEST_P(ClockConformance, StoreRetryBackoffRunsOnTheClock) {
 }
 
 TEST_P(ClockConformance, ARunningWorkerRescuesALostWorkersJobByTheClock) {
-  auto lost = errand::WorkerRegistration{
-      .id = "lost-worker", .host = "test-host", .pid = 4242, .concurrency = 1};
-  lost.started_at = store->register_worker(lost);
-  const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
-  ASSERT_EQ(store->claim("lost-worker", 1, kLockTimeout).size(), 1u);
+  const auto id = held_by("lost-worker");
   auto options = worker_options();
   options.poll_interval = std::chrono::hours{1000};
   errand::Worker worker(store, registry, state, options);

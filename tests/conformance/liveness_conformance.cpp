@@ -228,10 +228,7 @@ TEST_P(LivenessConformance, AWorkerRescuesOthersOnlyAfterBeingInTouchForRescueAf
   auto forwarding = std::make_shared<ForwardingStore>(store);
   errand::Worker worker(forwarding, registry, state, worker_options());
   EXPECT_EQ(worker.run_until_idle(), 0u);
-  auto other = registration("other-worker");
-  other.started_at = store->register_worker(other);
-  const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
-  ASSERT_EQ(store->claim("other-worker", 1, kLockTimeout).size(), 1u);
+  const auto id = held_by("other-worker");
 
   clock->advance(31s);
   forwarding->fail_beats = 1;  // the store is out of reach for this worker too
@@ -255,10 +252,7 @@ TEST_P(LivenessConformance, AWorkerRescuesOthersOnlyAfterBeingInTouchForRescueAf
 TEST_P(LivenessConformance, AWorkerSilentItselfForRescueAfterWaitsBeforeRescuingOthers) {
   errand::Worker rescuer(store, registry, state, worker_options());
   EXPECT_EQ(rescuer.run_until_idle(), 0u);
-  auto other = registration("other-worker");
-  other.started_at = store->register_worker(other);
-  const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
-  ASSERT_EQ(store->claim("other-worker", 1, kLockTimeout).size(), 1u);
+  const auto id = held_by("other-worker");
   clock->advance(31s);
   EXPECT_EQ(rescuer.run_until_idle(), 0u);  // its own gap was 31 s: in touch again from now
   EXPECT_EQ(find_job(id)->locked_by, "other-worker");

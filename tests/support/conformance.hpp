@@ -41,6 +41,9 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   std::optional<errand::DeadJob> find_dead(errand::JobId id);
 
   errand::JobId enqueue_raw(errand::NewJob job);
+  // Registers a worker `worker_id` (as one in another process would) and lets it claim a new
+  // RecordJob{.tag = 1}; returns the job's id.
+  errand::JobId held_by(const std::string& worker_id);
   // Raw column of one row of the logical table ("jobs", "dead_jobs"), read through the test's
   // own connection.
   std::optional<std::string> column(std::string_view table, std::string_view column,
