@@ -1,9 +1,9 @@
 // Time as errand sees it: one injectable clock gives
 // - now(): microsecond UTC wall time, for every timestamp a store writes and compares (run_at,
-//   backoff, lock times, heartbeats), and
+//   backoff, lock times, heartbeats), and so for when a retry comes due, and
 // - steady_now(): monotonic time, for every interval the worker engine waits out (poll interval,
-//   heartbeats, rescue of lost workers, per-run timeouts and timeout_grace, retries coming due,
-//   store-retry backoff, the drain timeout at shutdown).
+//   heartbeats, rescue of lost workers, per-run timeouts and timeout_grace, store-retry backoff,
+//   the drain timeout at shutdown).
 // The two are kept apart so that a step of the wall clock (NTP, an administrator) moves stored
 // times but never fires a heartbeat or a timeout early or late.
 //
