@@ -1,4 +1,4 @@
-// Plain option structs, backoff, clocks and small helpers.
+// Plain option structs, backoff and small helpers (clocks: clock_test.cpp).
 #include <errand/errand.hpp>
 
 #include <gtest/gtest.h>
@@ -85,29 +85,6 @@ TEST(Backoff, JitterNeverMakesADelayNegative) {
   const errand::ExponentialBackoff backoff{.jitter = 5.0};
   for (int i = 0; i < 1000; ++i)
     EXPECT_GE(us(backoff(3)), 0);
-}
-
-TEST(Clock, ManualClockMovesOnlyWhenTold) {
-  errand::ManualClock clock(errand::TimePoint{std::chrono::seconds{100}});
-  EXPECT_EQ(clock.now().time_since_epoch().count(), 100'000'000);
-  EXPECT_EQ(clock.now(), clock.now());
-  clock.advance(1500ms);
-  EXPECT_EQ(clock.now().time_since_epoch().count(), 101'500'000);
-  clock.set(errand::TimePoint{std::chrono::seconds{7}});
-  EXPECT_EQ(clock.now().time_since_epoch().count(), 7'000'000);
-}
-
-TEST(Clock, SystemClockIsTheWallClock) {
-  const auto clock = errand::system_clock();
-  ASSERT_TRUE(clock);
-  EXPECT_EQ(clock, errand::system_clock());
-  const auto before =
-      std::chrono::time_point_cast<errand::Duration>(std::chrono::system_clock::now());
-  const auto now = clock->now();
-  const auto after =
-      std::chrono::time_point_cast<errand::Duration>(std::chrono::system_clock::now());
-  EXPECT_LE(before, now);
-  EXPECT_LE(now, after);
 }
 
 TEST(JobState, NamesRoundTrip) {

@@ -368,19 +368,21 @@ TEST_P(PostgresTest, OpenStoreTakesSchemaAndListenParameters) {
 }
 
 TEST_P(PostgresTest, PollOnlyWorkerPicksUpAnotherConnectionsEnqueueWithinThePollInterval) {
-  auto poll_only = errand::open_store(storage->url() + "&listen=off");
+  auto poll_only = errand::open_store(storage->url() + "&listen=off", {.clock = clock});
   auto options = worker_options();
-  options.poll_interval = 50ms;
+  options.poll_interval = std::chrono::minutes{10};  // on the test's clock
   errand::Worker worker(poll_only, registry, state, options);
   BackgroundWorker background(worker);
   // No LISTEN, and enqueue(PGconn*) wakes nobody in this process: only polling finds the job.
   PgConnection app(pg().conninfo());
-  const auto id = errand::enqueue(app.native(), RecordJob{.tag = 1}, {}, pg().schema());
-  EXPECT_TRUE(events.wait_for(WorkerEvent::Kind::succeeded, 1))
+  const auto id =
+      errand::enqueue(app.native(), RecordJob{.tag = 1}, {.run_at = clock->now()}, pg().schema());
+  EXPECT_TRUE(
+      advance_until(*clock, 10s, [&] { return events.count(WorkerEvent::Kind::succeeded) == 1; }))
       << "a poll-only worker did not find the job; log:\n"
       << logs.dump();
   EXPECT_EQ(listeners(), 0) << "listen=off must never LISTEN";
-  EXPECT_EQ(state.count("Record:1"), 1u);
+  EXPECT_EQ(state.count("Record:1"), 1u) << logs.dump();
   EXPECT_TRUE(eventually([&] { return !find_job(id); }));
 }
 

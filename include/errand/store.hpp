@@ -207,7 +207,8 @@ class Store {
 
   // Where the store lives, safe to print (no passwords), e.g. "sqlite:/srv/app/errand.db".
   virtual std::string describe() const = 0;
-  // The clock used for every timestamp the store writes and compares.
+  // The clock used for every timestamp the store writes and compares, and by the workers on this
+  // store for every interval they wait out (see clock.hpp).
   virtual const Clock& clock() const = 0;
   // Schema version in use; migrations run when the store is opened.
   virtual int schema_version() = 0;

@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <random>
-#include <thread>
 
 namespace errand {
 
@@ -34,9 +33,17 @@ std::string default_worker_id() {
 
 }  // namespace
 
+std::shared_ptr<Store> WorkerEngine::Impl::non_null(std::shared_ptr<Store> s) {
+  if (!s) throw ConfigError("errand worker: the store is null");
+  return s;
+}
+
 WorkerEngine::Impl::Impl(std::shared_ptr<Store> s, RunFn r, PolicyFn p, WorkerOptions o)
-    : store(std::move(s)), run_job(std::move(r)), policy_of(std::move(p)), options(std::move(o)) {
-  if (!store) throw ConfigError("errand worker: the store is null");
+    : store(non_null(std::move(s))),
+      clock(store->clock()),
+      run_job(std::move(r)),
+      policy_of(std::move(p)),
+      options(std::move(o)) {
   if (options.concurrency == 0) throw ConfigError("errand worker: concurrency must be at least 1");
   if (options.store_lanes == 0) throw ConfigError("errand worker: store_lanes must be at least 1");
   if (options.heartbeat_interval <= std::chrono::milliseconds{0})
@@ -78,7 +85,7 @@ std::string WorkerEngine::Impl::clean_message(std::string_view text) {
 
 std::chrono::milliseconds WorkerEngine::Impl::idle_wait() {
   auto wait = options.poll_interval;
-  const auto now = store->clock().now();
+  const auto now = clock.now();
   std::lock_guard lock(mutex);
   if (next_due != TimePoint::max()) {
     if (next_due <= now) {
@@ -115,18 +122,17 @@ void WorkerEngine::Impl::run(std::stop_token stop) {
                                        store_retry.count(), e.what()));
       // Retry at least every heartbeat_interval, so that after an outage this worker beats
       // again before others may take it for lost.
-      until = std::min(
-          until, std::chrono::steady_clock::now() +
-                     std::min<std::chrono::milliseconds>(store_retry, options.heartbeat_interval));
+      until = std::min(until, clock.steady_now() + std::min<std::chrono::milliseconds>(
+                                                       store_retry, options.heartbeat_interval));
       store_retry = std::min(options.store_retry_max, store_retry * 2);
       std::unique_lock lock(mutex);
-      io_cv.wait_until(lock, until, [&] { return stop.stop_requested() || timers_changed; });
+      io_wait.wait_until(lock, until, [&] { return stop.stop_requested() || timers_changed; });
       continue;
     }
     until = std::min(until, next_beat);
-    if (!slots_full) until = std::min(until, std::chrono::steady_clock::now() + idle_wait());
+    if (!slots_full) until = std::min(until, clock.steady_now() + idle_wait());
     std::unique_lock lock(mutex);
-    io_cv.wait_until(lock, until, [&] {
+    io_wait.wait_until(lock, until, [&] {
       return !finished.empty() || wake || timers_changed || stop.stop_requested();
     });
   }
@@ -142,11 +148,11 @@ std::size_t WorkerEngine::Impl::run_until_idle() {
     rescue_lost_jobs();
     for (;;) {
       const SteadyTime until = std::min(check_timeouts(), next_beat);
-      if (std::chrono::steady_clock::now() >= next_beat) beat();
+      if (clock.steady_now() >= next_beat) beat();
       settle_and_claim();
       std::unique_lock lock(mutex);
       if (in_flight.empty() && finished.empty()) break;
-      io_cv.wait_until(lock, until, [&] { return !finished.empty() || timers_changed; });
+      io_wait.wait_until(lock, until, [&] { return !finished.empty() || timers_changed; });
     }
   } catch (...) {
     shut_down();
@@ -174,26 +180,26 @@ void WorkerEngine::Impl::shut_down() {
     for (auto& [job_id, task] : in_flight)
       task->stop.request_stop();
   }
-  const auto deadline = std::chrono::steady_clock::now() + options.drain_timeout;
+  const auto deadline = clock.steady_now() + options.drain_timeout;
   auto store_retry = options.store_retry_min;
   for (;;) {
     try {
-      if (registered && std::chrono::steady_clock::now() >= next_beat) beat();
+      if (registered && clock.steady_now() >= next_beat) beat();
       settle_finished();
     } catch (const std::exception& e) {
       log(LogLevel::error,
           fmt::format("worker {}: storage error while shutting down: {}", id, e.what()));
-      std::this_thread::sleep_for(
-          std::min(store_retry, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::max(deadline - std::chrono::steady_clock::now(),
-                                             std::chrono::steady_clock::duration{0}))));
+      // Waits out the backoff (not cut short by finished jobs), but not past the deadline.
+      std::unique_lock lock(mutex);
+      io_wait.wait_until(lock, std::min(deadline, clock.steady_now() + store_retry),
+                         [] { return false; });
       store_retry = std::min(options.store_retry_max, store_retry * 2);
     }
     std::unique_lock lock(mutex);
     if (in_flight.empty()) break;
     const auto until = registered ? std::min(deadline, next_beat) : deadline;
-    io_cv.wait_until(lock, until, [&] { return !finished.empty(); });
-    if (finished.empty() && std::chrono::steady_clock::now() >= deadline) break;
+    io_wait.wait_until(lock, until, [&] { return !finished.empty(); });
+    if (finished.empty() && clock.steady_now() >= deadline) break;
   }
   release_unfinished();
   join_executors();

@@ -37,9 +37,21 @@
 //   released_early and the outcome its executor later produces is dropped.
 // - An outcome whose settle failed goes back to `finished` (settle_failed_before) and is tried
 //   again; the failed attempt may have committed.
+//
+// Time: every reading comes from `clock`, the store's (errand/clock.hpp). Stored times are
+// clock.now(): next_due (a retry is due when the store's now passes its run_at; the wait toward
+// it is recomputed each round and capped by the poll interval) and the age of a lost worker's
+// heartbeat. Every interval is clock.steady_now(): the poll interval, heartbeats (next_beat,
+// last_beat, in_touch_since), run deadlines and timeout_grace, store-retry backoff and the drain
+// deadline, so a step of the wall clock moves none of them. The engine's only timed waits are the
+// I/O thread's, through io_wait: with a real clock a steady_clock wait_until, with a ManualClock a
+// wait that ends when the clock is advanced past its deadline (or something else wakes it), never
+// after real time.
 #pragma once
 
 #include <errand/worker.hpp>
+
+#include "core/clock_wait.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -61,8 +73,6 @@
 namespace errand {
 
 struct WorkerEngine::Impl {
-  using SteadyTime = std::chrono::steady_clock::time_point;
-
   // One claimed job, from claim until its outcome is settled (or it is released at shutdown).
   struct Task {
     ClaimedJob job;                                    // set at claim, then read-only
@@ -87,6 +97,8 @@ struct WorkerEngine::Impl {
   // --- worker.cpp: construction and helpers every part uses -------------------------------
 
   Impl(std::shared_ptr<Store> s, RunFn r, PolicyFn p, WorkerOptions o);
+  // `s`, or ConfigError when it is null.
+  static std::shared_ptr<Store> non_null(std::shared_ptr<Store> s);
 
   JobPolicy policy(std::string_view name) const {
     return policy_of ? policy_of(name) : JobPolicy{};
@@ -197,6 +209,7 @@ struct WorkerEngine::Impl {
   // --- constant after construction --------------------------------------------------------
 
   std::shared_ptr<Store> store;
+  const Clock& clock;  // store->clock(): every time reading and every timed wait
   RunFn run_job;
   PolicyFn policy_of;
   WorkerOptions options;
@@ -207,8 +220,8 @@ struct WorkerEngine::Impl {
   WorkerRegistration registration;  // filled at construction; started_at by beat()
   bool registered = false;
   SteadyTime next_beat{};
-  SteadyTime last_beat{};                   // the last successful heartbeat
-  std::optional<TimePoint> in_touch_since;  // store clock; see beat()
+  SteadyTime last_beat{};                    // the last successful heartbeat
+  std::optional<SteadyTime> in_touch_since;  // see beat()
 
   // --- any thread (atomic) ----------------------------------------------------------------
 
@@ -226,6 +239,8 @@ struct WorkerEngine::Impl {
   std::condition_variable exec_cv;  // wakes executors: ready jobs, quit
   std::condition_variable lane_cv;  // wakes lanes: finished jobs while the I/O thread is busy
   std::shared_mutex exchange_gate;  // settle_and_claim shares it; a heartbeat holds it alone
+  // The I/O thread's timed waits on io_cv, by `clock`; a ManualClock's moves notify io_cv.
+  detail::ClockWait io_wait{clock, mutex, io_cv};
 
   // --- guarded by mutex -------------------------------------------------------------------
   // (start_executors and start_lanes set their flags unlocked, before their threads exist.)

@@ -21,7 +21,7 @@ void WorkerEngine::Impl::executor_loop() {
     ready.pop_front();
     task->running = true;
     if (task->timeout) {
-      task->deadline = std::chrono::steady_clock::now() + *task->timeout;
+      task->deadline = clock.steady_now() + *task->timeout;
       timers_changed = true;
       io_cv.notify_one();
     }

@@ -142,7 +142,7 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
       in_flight.erase(f.task->job.id);
   }
   TimePoint due = TimePoint::max();
-  const auto now = store->clock().now();
+  const auto now = clock.now();
   for (const Finished& f : batch) {
     const ClaimedJob& job = f.task->job;
     if (f.ran) ++runs_ended;

@@ -18,14 +18,13 @@ double seconds_of(Duration d) {
 }  // namespace
 
 void WorkerEngine::Impl::keep_alive() {
-  const auto now = std::chrono::steady_clock::now();
-  if (registered && now < next_beat) return;
+  if (registered && clock.steady_now() < next_beat) return;
   beat();
   rescue_lost_jobs();
 }
 
 void WorkerEngine::Impl::beat() {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock.steady_now();
   try {
     if (!registered) {
       registration.started_at = store->register_worker(registration);
@@ -47,15 +46,13 @@ void WorkerEngine::Impl::beat() {
     throw;
   }
   // A gap longer than rescue_after (this process was frozen) also means we were out of touch.
-  if (!in_touch_since || now - last_beat > options.rescue_after) {
-    in_touch_since = store->clock().now();
-  }
+  if (!in_touch_since || now - last_beat > options.rescue_after) in_touch_since = now;
   last_beat = now;
   next_beat = now + options.heartbeat_interval;
 }
 
 bool WorkerEngine::Impl::may_rescue_others() const {
-  return in_touch_since && store->clock().now() - *in_touch_since >= options.rescue_after;
+  return in_touch_since && clock.steady_now() - *in_touch_since >= options.rescue_after;
 }
 
 void WorkerEngine::Impl::rescue_lost_jobs() {
@@ -72,7 +69,7 @@ void WorkerEngine::Impl::rescue_lost_jobs() {
                     [&](const LostJob& l) { return !(l.worker_restarted && l.worker_id == id); });
     }
     if (lost.empty()) break;
-    const auto now = store->clock().now();
+    const auto now = clock.now();
     std::map<std::string, std::vector<Outcome>> by_worker;
     std::map<std::string, const LostJob*> example;
     for (const LostJob& l : lost) {

@@ -9,8 +9,8 @@
 
 namespace errand {
 
-WorkerEngine::Impl::SteadyTime WorkerEngine::Impl::check_timeouts() {
-  const auto now = std::chrono::steady_clock::now();
+SteadyTime WorkerEngine::Impl::check_timeouts() {
+  const auto now = clock.steady_now();
   SteadyTime next = SteadyTime::max();
   std::vector<std::shared_ptr<Task>> to_stop;
   std::vector<std::string> abandoned;

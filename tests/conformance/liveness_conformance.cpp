@@ -1,6 +1,7 @@
 // Liveness: the workers table, heartbeats, rescue of lost workers' jobs (charged), release of
-// jobs whose claim reply was lost (uncharged), and per-run timeouts. Store times come from the
-// test's ManualClock, so "a worker silent for 31 s" takes no real time.
+// jobs whose claim reply was lost (uncharged), and per-run timeouts. Store times and the worker's
+// intervals come from the test's ManualClock, so "a worker silent for 31 s" or "a run past its
+// timeout" takes no real time.
 #include "support/conformance.hpp"
 
 #include <unistd.h>
@@ -90,14 +91,12 @@ TEST_P(LivenessConformance, WorkerReleasesJobsOfAClaimWhoseReplyWasLost) {
   forwarding->lose_claim_replies = 1;
   for (int i = 0; i < 3; ++i)
     errand::enqueue(*store, RecordJob{.tag = i});
-  auto options = worker_options(4);
-  options.heartbeat_interval = 10ms;
-  options.store_retry_min = 1ms;
-  options.store_retry_max = 5ms;
-  errand::Worker worker(forwarding, registry, state, options);
+  errand::Worker worker(forwarding, registry, state, worker_options(4));
   {
     BackgroundWorker background(worker);
-    ASSERT_TRUE(eventually([&] { return state.total() >= 3 && rows_in("jobs") == 0; }))
+    // The storage error's backoff, then the heartbeat that releases the jobs (5 s).
+    ASSERT_TRUE(
+        advance_until(*clock, 1s, [&] { return state.total() >= 3 && rows_in("jobs") == 0; }))
         << "runs: " << state.total() << ", jobs left: " << rows_in("jobs") << "\n"
         << logs.dump();
   }
@@ -155,9 +154,14 @@ TEST_P(LivenessConformance, AJobThatKeepsKillingItsWorkerEndsInTheDeadLetterQueu
   for (int life = 0; life < 3; ++life) {
     auto victim = registration("victim-" + std::to_string(life));
     victim.started_at = store->register_worker(victim);
-    clock->advance(1h);  // past any backoff
+    clock->advance(10s);  // past any backoff (2 s, 4 s)
     ASSERT_EQ(store->claim(victim.id, 1, kLockTimeout).size(), 1u) << "life " << life;
-    clock->advance(31s);
+    // The victim stays silent for 31 s; the rescuer beats meanwhile (a gap of more than
+    // rescue_after between its own heartbeats would put it out of touch).
+    EXPECT_EQ(rescuer.run_until_idle(), 0u);
+    clock->advance(16s);
+    EXPECT_EQ(rescuer.run_until_idle(), 0u);
+    clock->advance(15s);
     EXPECT_EQ(rescuer.run_until_idle(), 0u);
   }
   EXPECT_FALSE(find_job(id));
@@ -176,7 +180,10 @@ TEST_P(LivenessConformance, ASlowWorkerDeclaredLostLosesItsLeaseCleanly) {
   const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
   const auto claimed = store->claim("slow-worker", 1, kLockTimeout);
   ASSERT_EQ(claimed.size(), 1u);
-  clock->advance(31s);
+  clock->advance(16s);
+  rescuer.run_until_idle();  // the rescuer beats (never rescue_after apart) ...
+  EXPECT_EQ(rescuer.stats().rescued, 0u);
+  clock->advance(15s);  // ... while the slow worker stays silent for 31 s
   rescuer.run_until_idle();
   EXPECT_EQ(rescuer.stats().rescued, 1u);
   // The slow worker finishes and reports success: too late, its lease is gone.
@@ -214,10 +221,7 @@ TEST_P(LivenessConformance, AWorkerRescuesOthersOnlyAfterBeingInTouchForRescueAf
   auto forwarding = std::make_shared<ForwardingStore>(store);
   errand::Worker worker(forwarding, registry, state, worker_options());
   EXPECT_EQ(worker.run_until_idle(), 0u);
-  auto other = registration("other-worker");
-  other.started_at = store->register_worker(other);
-  const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
-  ASSERT_EQ(store->claim("other-worker", 1, kLockTimeout).size(), 1u);
+  const auto id = held_by("other-worker");
 
   clock->advance(31s);
   forwarding->fail_beats = 1;  // the store is out of reach for this worker too
@@ -233,6 +237,25 @@ TEST_P(LivenessConformance, AWorkerRescuesOthersOnlyAfterBeingInTouchForRescueAf
   EXPECT_EQ(worker.stats().rescued, 1u);
   EXPECT_FALSE(find_job(id)->locked_by);
   EXPECT_EQ(find_job(id)->error_count, 1);
+}
+
+// A worker whose own heartbeats were more than rescue_after apart (its process was frozen, or,
+// here, nothing ran it) was out of touch as well: it gives the others rescue_after again before
+// it takes anyone for lost.
+TEST_P(LivenessConformance, AWorkerSilentItselfForRescueAfterWaitsBeforeRescuingOthers) {
+  errand::Worker rescuer(store, registry, state, worker_options());
+  EXPECT_EQ(rescuer.run_until_idle(), 0u);
+  const auto id = held_by("other-worker");
+  clock->advance(31s);
+  EXPECT_EQ(rescuer.run_until_idle(), 0u);  // its own gap was 31 s: in touch again from now
+  EXPECT_EQ(find_job(id)->locked_by, "other-worker");
+  clock->advance(15s);
+  EXPECT_EQ(rescuer.run_until_idle(), 0u);
+  EXPECT_EQ(rescuer.stats().rescued, 0u);
+  clock->advance(15s);  // in touch for 30 s again
+  EXPECT_EQ(rescuer.run_until_idle(), 0u);
+  EXPECT_EQ(rescuer.stats().rescued, 1u);
+  EXPECT_FALSE(find_job(id)->locked_by);
 }
 
 TEST_P(LivenessConformance, OnlySilentWorkersWithoutJobsAreForgotten) {
@@ -258,8 +281,6 @@ TEST_P(LivenessConformance, OnlySilentWorkersWithoutJobsAreForgotten) {
 
 TEST_P(LivenessConformance, ARunningWorkerIsListedAndHeartbeats) {
   auto forwarding = std::make_shared<ForwardingStore>(store);
-  auto options = worker_options(2);
-  options.heartbeat_interval = 5ms;
   Gate release;
   std::optional<errand::WorkerInfo> seen;
   state.hook = [&](const std::string&, std::stop_token token) {
@@ -267,10 +288,10 @@ TEST_P(LivenessConformance, ARunningWorkerIsListedAndHeartbeats) {
     release.wait(token);
   };
   errand::enqueue(*store, HookJob{.tag = "h"});
-  errand::Worker worker(forwarding, registry, state, options);
+  errand::Worker worker(forwarding, registry, state, worker_options(2));
   {
     BackgroundWorker background(worker);
-    ASSERT_TRUE(eventually([&] { return forwarding->heartbeats.load() >= 3; }));
+    ASSERT_TRUE(advance_until(*clock, 1s, [&] { return forwarding->heartbeats.load() >= 3; }));
     release.open();
     ASSERT_TRUE(eventually([&] { return rows_in("jobs") == 0; }));
   }
@@ -284,7 +305,7 @@ TEST_P(LivenessConformance, ARunningWorkerIsListedAndHeartbeats) {
 TEST_P(LivenessConformance, TimeoutFiresTheStopTokenAndChargesAnAttempt) {
   const auto id = errand::enqueue(*store, TimedJob{.tag = 1});  // declares a 100 ms timeout
   errand::Worker worker(store, registry, state, worker_options());
-  EXPECT_EQ(worker.run_until_idle(), 1u);
+  EXPECT_EQ(run_until_idle_advancing(worker, *clock, 10ms), 1u);
   const auto job = find_job(id);
   ASSERT_TRUE(job);
   EXPECT_EQ(job->error_count, 1);
@@ -295,7 +316,8 @@ TEST_P(LivenessConformance, TimeoutFiresTheStopTokenAndChargesAnAttempt) {
 
 TEST_P(LivenessConformance, WorkerJobTimeoutAppliesToTypesWithoutTheirOwn) {
   const auto id = errand::enqueue(*store, HookJob{.tag = "h"});
-  state.hook = [](const std::string&, std::stop_token token) {
+  state.hook = [&](const std::string&, std::stop_token token) {
+    clock->advance(50ms);  // the run's deadline
     Gate never;
     never.wait(token);
     if (token.stop_requested()) throw std::runtime_error("gave up");
@@ -309,7 +331,8 @@ TEST_P(LivenessConformance, WorkerJobTimeoutAppliesToTypesWithoutTheirOwn) {
 
 TEST_P(LivenessConformance, AJobThatReturnsNormallyAfterItsTimeoutSucceeds) {
   const auto id = errand::enqueue(*store, HookJob{.tag = "h"});
-  state.hook = [](const std::string&, std::stop_token token) {
+  state.hook = [&](const std::string&, std::stop_token token) {
+    clock->advance(20ms);  // the run's deadline
     Gate never;
     never.wait(token);  // returns when the timeout fires: the job chose to finish
   };
@@ -333,7 +356,7 @@ TEST_P(LivenessConformance, AJobIgnoringItsTimeoutIsFailedAfterTheGracePeriod) {
   errand::Worker worker(store, registry, state, options);
   std::jthread runner([&] { worker.run_until_idle(); });
   // The stuck run is failed while its thread is still inside the job.
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(advance_until(*clock, 5ms, [&] {
     const auto job = find_job(id);
     return job && job->error_count == 1;
   })) << logs.dump();

@@ -1,5 +1,5 @@
-// Graceful shutdown: stop claiming, cancel running jobs, wait up to the drain timeout, release
-// unfinished jobs without charging an attempt. Nothing is lost.
+// Graceful shutdown: stop claiming, cancel running jobs, wait up to the drain timeout (on the
+// store's clock), release unfinished jobs without charging an attempt. Nothing is lost.
 #include "support/conformance.hpp"
 
 using errand::WorkerEvent;
@@ -65,7 +65,8 @@ TEST_P(ShutdownConformance, NonCooperativeJobIsReleasedAfterTheDrainTimeout) {
   EXPECT_EQ(column("jobs", "locked_by", id), "test-worker");
   background.request_stop();
 
-  const bool unlocked = eventually([&] { return !column("jobs", "locked_by", id); });
+  const bool unlocked =
+      advance_until(*clock, 10ms, [&] { return !column("jobs", "locked_by", id); });
   EXPECT_TRUE(unlocked) << "the lock was not released after the drain timeout";
   EXPECT_FALSE(background.finished()) << "run() returned while a job thread was still running";
   EXPECT_EQ(column("jobs", "error_count", id), "0");

@@ -500,17 +500,20 @@ TEST_P(WorkerConformance, WhileEveryRunIsSlowNothingIsPrefetchedAndStopReleasesU
     throw std::runtime_error("stopped");        // stopped by a shutdown: released, uncharged
   };
   errand::enqueue_all(*store, std::vector<HookJob>(10, HookJob{.tag = "p"}));
+  auto counted = std::make_shared<ForwardingStore>(store);
   auto options = worker_options(2);
   options.prefetch = 8;
-  options.poll_interval = std::chrono::milliseconds{5};  // many rounds while the runs hang
-  errand::Worker worker(store, registry, state, options);
+  errand::Worker worker(counted, registry, state, options);
   {
     BackgroundWorker background(worker);
     ASSERT_TRUE(eventually([&] { return started.load() == 2; }));
     ASSERT_TRUE(eventually([&] { return events.count(WorkerEvent::Kind::started) == 2; }));
-    // Nothing finished, so nothing beyond the two running jobs is claimed, poll after poll.
-    for (int i = 0; i < 20; ++i)
-      ASSERT_EQ(locked_rows(), 2u);
+    // Nothing finished, so nothing beyond the two running jobs is claimed, round after round
+    // (each heartbeat, every 5 s, is followed by a round; its claims would stay locked).
+    for (std::int64_t beats = 1; beats <= 4; ++beats) {
+      ASSERT_TRUE(advance_until(*clock, 1s, [&] { return counted->heartbeats >= beats; }));
+      ASSERT_EQ(locked_rows(), 2u) << "after heartbeat " << beats;
+    }
   }
   EXPECT_EQ(started.load(), 2);
   EXPECT_EQ(locked_rows(), 0u);
@@ -585,16 +588,18 @@ TEST_P(WorkerConformance, StorageErrorsAreLoggedAndRetriedNotFatal) {
   faulty->fail_claims = 3;
   auto options = worker_options();
   options.poll_interval = std::chrono::hours{1};  // only the error backoff can bring it back
-  options.store_retry_min = 1ms;
-  options.store_retry_max = 5ms;
   errand::Worker worker(faulty, registry, state, options);
   BackgroundWorker background(worker);
-  ASSERT_TRUE(events.wait_for(WorkerEvent::Kind::succeeded, 1))
+  ASSERT_TRUE(
+      advance_until(*clock, 50ms, [&] { return events.count(WorkerEvent::Kind::succeeded) == 1; }))
       << "the worker did not recover from storage errors; log:\n"
       << logs.dump();
   EXPECT_EQ(faulty->failed_claims(), 3);
   EXPECT_GE(logs.problems(), 1u) << "storage errors must be logged";
   EXPECT_TRUE(contains(logs.dump(), "injected claim failure")) << logs.dump();
+  // store_retry_min (100 ms), doubling after each failure in a row.
+  for (const char* backoff : {"retrying in 100 ms", "retrying in 200 ms", "retrying in 400 ms"})
+    EXPECT_TRUE(contains(logs.dump(), backoff)) << backoff << " in\n" << logs.dump();
   EXPECT_FALSE(background.finished());
   EXPECT_FALSE(find_job(id));
 }
@@ -604,19 +609,18 @@ TEST_P(WorkerConformance, LockedDatabaseIsLoggedAndWaitedOut) {
   const auto id = errand::enqueue(*impatient, RecordJob{.tag = 1});
   auto block = storage->block_writes();
   if (!block) GTEST_SKIP() << "this backend cannot block writes";
-  auto options = worker_options();
-  options.poll_interval = 20ms;
-  options.store_retry_min = 10ms;
-  options.store_retry_max = 50ms;
-  errand::Worker worker(impatient, registry, state, options);
+  errand::Worker worker(impatient, registry, state, worker_options());
   BackgroundWorker background(worker);
-  ASSERT_TRUE(logs.wait_for_problems(2)) << "no storage error was logged while the db was locked";
+  // Each try waits out the store's busy timeout (50 ms of real time), then the worker's backoff.
+  ASSERT_TRUE(advance_until(*clock, 100ms, [&] { return logs.problems() >= 2; }))
+      << "no storage error was logged while the db was locked";
   EXPECT_EQ(state.total(), 0u);
   EXPECT_TRUE(find_job(id));
   EXPECT_FALSE(background.finished()) << "a storage error ended the worker";
   block.reset();
-  EXPECT_TRUE(events.wait_for(WorkerEvent::Kind::succeeded, 1))
-      << "the worker did not resume after the lock was released";
+  EXPECT_TRUE(advance_until(*clock, 100ms, [&] {
+    return events.count(WorkerEvent::Kind::succeeded) == 1;
+  })) << "the worker did not resume after the lock was released";
   EXPECT_EQ(state.count("Record:1"), 1u);
   EXPECT_TRUE(eventually([&] { return !find_job(id); }));
 }

@@ -70,6 +70,17 @@ errand::JobId ConformanceTest::enqueue_raw(errand::NewJob job) {
   return ids.front();
 }
 
+errand::JobId ConformanceTest::held_by(const std::string& worker_id) {
+  errand::WorkerRegistration worker{
+      .id = worker_id, .host = "test-host", .pid = 4242, .concurrency = 1};
+  worker.started_at = store->register_worker(worker);
+  const auto id = errand::enqueue(*store, RecordJob{.tag = 1});
+  const auto claimed = store->claim(worker_id, 1, std::chrono::hours{2});
+  if (claimed.size() != 1 || claimed[0].id != id)
+    throw std::runtime_error(worker_id + " did not claim the job just enqueued");
+  return id;
+}
+
 std::optional<std::string> ConformanceTest::column(std::string_view table, std::string_view column,
                                                    errand::JobId id) {
   return storage->text("SELECT " + std::string(column) + " FROM " + storage->table(table) +

@@ -7,6 +7,7 @@
 
 #include "support/forwarding_store.hpp"
 #include "support/jobs.hpp"
+#include "support/manual_time.hpp"
 #include "support/store_factory.hpp"
 #include "support/wait.hpp"
 
@@ -50,6 +51,9 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   std::optional<errand::DeadJob> find_dead(errand::JobId id);
 
   errand::JobId enqueue_raw(errand::NewJob job);
+  // Registers a worker `worker_id` (as one in another process would) and lets it claim a new
+  // RecordJob{.tag = 1}; returns the job's id.
+  errand::JobId held_by(const std::string& worker_id);
   // Raw column of one row of the logical table ("jobs", "dead_jobs"), read through the test's
   // own connection.
   std::optional<std::string> column(std::string_view table, std::string_view column,
@@ -61,6 +65,7 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   // Worker options for deterministic tests: fixed worker id, events and logs captured.
   errand::WorkerOptions worker_options(std::size_t concurrency = 1);
 
+  // The store's clock, so every worker on `store` runs on it too: advance it, never sleep.
   std::shared_ptr<errand::ManualClock> clock;
   std::unique_ptr<TestStorage> storage;
   std::shared_ptr<errand::Store> store;
@@ -87,6 +92,7 @@ class StoreConformance : public ConformanceTest {};
 class WorkerConformance : public ConformanceTest {};
 class ShutdownConformance : public ConformanceTest {};
 class LivenessConformance : public ConformanceTest {};
+class ClockConformance : public ConformanceTest {};
 
 }  // namespace errand_test
 
@@ -95,4 +101,5 @@ class LivenessConformance : public ConformanceTest {};
   INSTANTIATE_TEST_SUITE_P(prefix, StoreConformance, factories, ::errand_test::factory_name);    \
   INSTANTIATE_TEST_SUITE_P(prefix, WorkerConformance, factories, ::errand_test::factory_name);   \
   INSTANTIATE_TEST_SUITE_P(prefix, ShutdownConformance, factories, ::errand_test::factory_name); \
-  INSTANTIATE_TEST_SUITE_P(prefix, LivenessConformance, factories, ::errand_test::factory_name)
+  INSTANTIATE_TEST_SUITE_P(prefix, LivenessConformance, factories, ::errand_test::factory_name); \
+  INSTANTIATE_TEST_SUITE_P(prefix, ClockConformance, factories, ::errand_test::factory_name)
