@@ -5,6 +5,7 @@
 // The tests use the existing conformance fixtures (so ERRAND_INSTANTIATE_CONFORMANCE runs them on
 // every store); their names all start with "BadInput" (`ctest -R BadInput`).
 #include "support/conformance.hpp"
+#include "utf8_reference.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -23,38 +24,10 @@ namespace {
 constexpr std::size_t kMaxErrorBytes = 16 * 1024;
 constexpr std::string_view kTruncatedMark = " ... (truncated)";
 
-// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
-// U+10FFFF) without NUL bytes: what PostgreSQL text can hold.
+// Well-formed UTF-8 without NUL bytes (what PostgreSQL text can hold), by the fuzz targets'
+// reference validator: written from the Unicode Standard's table, independent of the library's.
 bool valid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    std::size_t length = 0;
-    std::uint32_t code = 0;
-    if (byte == 0) return false;
-    if (byte < 0x80) {
-      length = 1, code = byte;
-    } else if ((byte & 0xE0) == 0xC0) {
-      length = 2, code = byte & 0x1F;
-    } else if ((byte & 0xF0) == 0xE0) {
-      length = 3, code = byte & 0x0F;
-    } else if ((byte & 0xF8) == 0xF0) {
-      length = 4, code = byte & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3F);
-    }
-    constexpr std::uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
-      return false;
-    i += length;
-  }
-  return true;
+  return errand_fuzz::is_clean(text);
 }
 
 // Bytes as C-escaped text, for failure messages about binary strings (long ones shortened).
@@ -88,27 +61,6 @@ struct ThrowBadUtf8Job {
   }
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ThrowBadUtf8Job, tag)
-
-// Runs the worker until job `id` has left the jobs table (advancing the clock to each retry);
-// returns the number of runs.
-std::size_t runs_until_gone(errand::Worker<TestState>& worker, errand::Store& store,
-                            errand::ManualClock& clock, errand::JobId id) {
-  std::size_t runs = 0;
-  for (int guard = 0; guard < 100; ++guard) {
-    runs += worker.run_until_idle();
-    errand::JobFilter filter;
-    filter.limit = 1'000'000;
-    bool alive = false;
-    for (const auto& job : store.list_jobs(filter)) {
-      if (job.id == id) {
-        alive = true;
-        clock.set(std::max(clock.now(), job.run_at));
-      }
-    }
-    if (!alive) break;
-  }
-  return runs;
-}
 
 // (1) A stored row whose payload is not JSON: a recorded, readable failure, retried with the
 // usual backoff, finally dead-lettered with the payload kept byte for byte. Other jobs still run.

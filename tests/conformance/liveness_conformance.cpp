@@ -279,6 +279,54 @@ TEST_P(LivenessConformance, OnlySilentWorkersWithoutJobsAreForgotten) {
   EXPECT_EQ(us(lost[0].last_heartbeat), us(holding.started_at));
 }
 
+// The worker's process freezes for longer than rescue_after right after a heartbeat, before its
+// query for lost workers: its own running job looks lost in that query, but it is still running
+// it, so it must not rescue (charge, unlock) it; the run completes and is settled normally.
+TEST_P(LivenessConformance, AWorkerFrozenBetweenItsHeartbeatAndItsRescueQueryKeepsItsOwnJobs) {
+  // The clock jumps 31 s inside the first find_lost_jobs call after `armed` is set.
+  class FreezesBeforeFindingLost : public errand::StoreWrapper {
+   public:
+    FreezesBeforeFindingLost(std::shared_ptr<errand::Store> inner, errand::ManualClock& clock)
+        : StoreWrapper(std::move(inner)), clock_(clock) {}
+    std::vector<errand::LostJob> find_lost_jobs(errand::Duration rescue_after,
+                                                std::size_t limit) override {
+      if (armed.exchange(false)) clock_.advance(31s);
+      return StoreWrapper::find_lost_jobs(rescue_after, limit);
+    }
+    std::atomic<bool> armed{false};
+
+   private:
+    errand::ManualClock& clock_;
+  };
+  auto freezing = std::make_shared<FreezesBeforeFindingLost>(store, *clock);
+  Gate release;
+  std::atomic<bool> started{false};
+  state.hook = [&](const std::string&, std::stop_token token) {
+    started = true;
+    release.wait(token);
+  };
+  errand::Worker worker(freezing, registry, state, worker_options());
+  {
+    BackgroundWorker background(worker);
+    // In touch with the store for rescue_after (30 s), so that it may rescue others' jobs.
+    const auto begin = clock->steady_now();
+    ASSERT_TRUE(advance_until(*clock, 1s, [&] { return clock->steady_now() - begin > 31s; }));
+    errand::enqueue(*store, HookJob{.tag = "f"});
+    ASSERT_TRUE(eventually([&] { return started.load(); }));
+    freezing->armed = true;  // the next heartbeat, then the freeze before the rescue query
+    ASSERT_TRUE(advance_until(*clock, 1s, [&] { return !freezing->armed.load(); }));
+    ASSERT_TRUE(wait_for_sleepers(*clock));  // that rescue pass is over
+    EXPECT_EQ(worker.stats().rescued, 0u);
+    release.open();
+    ASSERT_TRUE(eventually([&] { return rows_in("jobs") == 0; }))
+        << "the run completed, so the job is deleted";
+  }
+  EXPECT_EQ(worker.stats().rescued, 0u);
+  EXPECT_EQ(worker.stats().lock_lost, 0u);
+  EXPECT_EQ(worker.stats().succeeded, 1u);
+  EXPECT_EQ(state.count("Hook:f"), 1u);
+}
+
 TEST_P(LivenessConformance, ARunningWorkerIsListedAndHeartbeats) {
   auto forwarding = std::make_shared<ForwardingStore>(store);
   Gate release;

@@ -171,32 +171,12 @@ TEST_P(WorkerConformance, DeadLettersAfterTwentyRetriesSoTwentyOneRuns) {
   EXPECT_EQ(state.count("Fail:always"), 21u);
 }
 
-// Runs the single job until it is dead-lettered; returns the number of runs.
-std::size_t runs_until_dead(errand::Worker<TestState>& worker, errand::Store& store,
-                            errand::ManualClock& clock, errand::JobId id) {
-  std::size_t runs = 0;
-  for (int guard = 0; guard < 100; ++guard) {
-    runs += worker.run_until_idle();
-    errand::JobFilter filter;
-    filter.limit = 1'000'000;
-    bool alive = false;
-    for (const auto& job : store.list_jobs(filter)) {
-      if (job.id == id) {
-        alive = true;
-        clock.set(std::max(clock.now(), job.run_at));
-      }
-    }
-    if (!alive) break;
-  }
-  return runs;
-}
-
 TEST_P(WorkerConformance, JobTypeMaxRetriesWinsOverTheWorkers) {
   const auto id = errand::enqueue(*store, LimitedFailJob{.tag = 1});
   auto options = worker_options();
   options.max_retries = 5;
   errand::Worker worker(store, registry, state, options);
-  EXPECT_EQ(runs_until_dead(worker, *store, *clock, id), 3u);
+  EXPECT_EQ(runs_until_gone(worker, *store, *clock, id), 3u);
   EXPECT_EQ(state.count("LimitedFail:1"), 3u);
   auto dead = find_dead(id);
   ASSERT_TRUE(dead);
@@ -208,7 +188,7 @@ TEST_P(WorkerConformance, WorkerMaxRetriesOptionApplies) {
   auto options = worker_options();
   options.max_retries = 3;
   errand::Worker worker(store, registry, state, options);
-  EXPECT_EQ(runs_until_dead(worker, *store, *clock, id), 4u);
+  EXPECT_EQ(runs_until_gone(worker, *store, *clock, id), 4u);
   ASSERT_TRUE(find_dead(id));
   EXPECT_EQ(find_dead(id)->error_count, 4);
 }
@@ -254,7 +234,7 @@ TEST_P(WorkerConformance, UnknownJobNameIsARecordedFailureRetriedThenDeadLettere
       << *job->last_error;
   EXPECT_EQ(us(job->run_at), us(clock->now() + 2s));
 
-  EXPECT_EQ(runs_until_dead(worker, *store, *clock, id), 2u);
+  EXPECT_EQ(runs_until_gone(worker, *store, *clock, id), 2u);
   auto dead = find_dead(id);
   ASSERT_TRUE(dead);
   EXPECT_EQ(dead->error_count, 3);

@@ -105,4 +105,23 @@ errand::WorkerOptions ConformanceTest::worker_options(std::size_t concurrency) {
   return options;
 }
 
+std::size_t runs_until_gone(errand::Worker<TestState>& worker, errand::Store& store,
+                            errand::ManualClock& clock, errand::JobId id) {
+  std::size_t runs = 0;
+  for (int guard = 0; guard < 100; ++guard) {
+    runs += worker.run_until_idle();
+    errand::JobFilter filter;
+    filter.limit = 1'000'000;
+    bool alive = false;
+    for (const auto& job : store.list_jobs(filter)) {
+      if (job.id == id) {
+        alive = true;
+        clock.set(std::max(clock.now(), job.run_at));
+      }
+    }
+    if (!alive) break;
+  }
+  return runs;
+}
+
 }  // namespace errand_test

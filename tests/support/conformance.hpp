@@ -87,6 +87,11 @@ inline errand::TimePoint at_seconds(std::int64_t s) {
   return errand::TimePoint{std::chrono::seconds{s}};
 }
 
+// Runs the worker until job `id` has left the jobs table (completed or dead-lettered), setting
+// the clock to each retry's run_at; returns the number of runs (at most 100 rounds).
+std::size_t runs_until_gone(errand::Worker<TestState>& worker, errand::Store& store,
+                            errand::ManualClock& clock, errand::JobId id);
+
 class EnqueueConformance : public ConformanceTest {};
 class StoreConformance : public ConformanceTest {};
 class WorkerConformance : public ConformanceTest {};

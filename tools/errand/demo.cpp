@@ -67,7 +67,7 @@ std::string contents_of(Store& store) {
 }
 
 // Enqueues the demo's jobs and prints one line per job; returns their ids.
-std::vector<JobId> enqueue_demo_jobs(Store& store, Console& console) {
+std::vector<JobId> enqueue_demo_jobs(Store& store, AppState& app, Console& console) {
   using demo::DoomedJob;
   using demo::EmailJob;
   using demo::FlakyJob;
@@ -101,12 +101,16 @@ std::vector<JobId> enqueue_demo_jobs(Store& store, Console& console) {
       {.context = "newsletter", .priority = -10}, "background work");
   add(EmailJob{"carol@example.com", "Your trial ends tomorrow", "..."},
       {.context = "trial-reminder", .delay = 3s}, "scheduled: not before 3s from now");
-  add(ProcessPaymentJob{.user_id = 1, .amount_cents = 1999}, {.context = "checkout"},
-      "1999 cents from user #1");
-  add(ProcessPaymentJob{.user_id = 2, .amount_cents = 4500}, {.context = "checkout"},
-      "4500 cents from user #2");
-  add(ProcessPaymentJob{.user_id = 1, .amount_cents = 250},
-      {.context = "subscription-renewal", .priority = -10}, "250 cents from user #1");
+  // Each payment is for an order the app records first; the order id makes the job idempotent.
+  const auto pay = [&](std::int64_t user_id, std::int64_t amount_cents, EnqueueOptions options) {
+    const std::int64_t order_id = app.place_order(user_id, amount_cents);
+    add(ProcessPaymentJob{.order_id = order_id, .user_id = user_id, .amount_cents = amount_cents},
+        std::move(options),
+        fmt::format("{} cents from user #{}, order #{}", amount_cents, user_id, order_id));
+  };
+  pay(1, 1999, {.context = "checkout"});
+  pay(2, 4500, {.context = "checkout"});
+  pay(1, 250, {.context = "subscription-renewal", .priority = -10});
   // Attempts are counted per key in this process: a key of its own for this run's job.
   add(FlakyJob{.key = fmt::format("weather-{}", ::getpid()), .fail_times = 2},
       {.context = "dashboard-refresh"}, "fails twice, then succeeds");
@@ -237,7 +241,7 @@ int run_demo(const Globals& globals, const DemoOptions& opts) {
                            console.paint(store->describe(), Color::bold),
                            console.paint(app_db.string(), Color::bold)));
 
-  const std::vector<JobId> ids = enqueue_demo_jobs(*store, console);
+  const std::vector<JobId> ids = enqueue_demo_jobs(*store, app, console);
   Progress progress(console, ids);
 
   WorkerOptions options;

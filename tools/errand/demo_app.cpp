@@ -84,8 +84,13 @@ AppState::AppState(const std::filesystem::path& path, Console& console)
       id   INTEGER PRIMARY KEY,
       name TEXT NOT NULL
     );
-    CREATE TABLE IF NOT EXISTS payments (
-      id           INTEGER PRIMARY KEY,
+    CREATE TABLE IF NOT EXISTS orders (
+      id           INTEGER PRIMARY KEY AUTOINCREMENT,
+      user_id      INTEGER NOT NULL REFERENCES users (id),
+      amount_cents INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS order_payments (
+      order_id     INTEGER PRIMARY KEY REFERENCES orders (id),
       user_id      INTEGER NOT NULL REFERENCES users (id),
       amount_cents INTEGER NOT NULL,
       created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
@@ -94,9 +99,17 @@ AppState::AppState(const std::filesystem::path& path, Console& console)
   )sql");
 }
 
+std::int64_t AppState::place_order(std::int64_t user_id, std::int64_t amount_cents) {
+  auto locked = db();
+  Statement insert(locked, "INSERT INTO orders (user_id, amount_cents) VALUES (?, ?) RETURNING id");
+  insert.bind(1, user_id).bind(2, amount_cents);
+  if (!insert.step()) throw std::runtime_error("the app database returned no order id");
+  return insert.column_int(0);
+}
+
 std::int64_t AppState::payment_count() {
   auto locked = db();
-  Statement count(locked, "SELECT count(*) FROM payments");
+  Statement count(locked, "SELECT count(*) FROM order_payments");
   count.step();
   return count.column_int(0);
 }

@@ -57,8 +57,8 @@ class Statement {
 // thread-safe.
 class AppState {
  public:
-  // Opens (creating if needed) the app database at `path`, creates the users and payments
-  // tables and seeds two users.
+  // Opens (creating if needed) the app database at `path`, creates the users, orders and
+  // order_payments tables and seeds two users.
   AppState(const std::filesystem::path& path, Console& console);
 
   // The app database, locked for the caller until the handle is destroyed.
@@ -75,6 +75,9 @@ class AppState {
   Db db() { return Db(db_mutex_, db_.get()); }
 
   const std::filesystem::path& db_path() const { return path_; }
+  // Records a new order of `user_id` for `amount_cents`; returns its id.
+  std::int64_t place_order(std::int64_t user_id, std::int64_t amount_cents);
+  // Payments recorded (one per paid order).
   std::int64_t payment_count();
 
   // Counts an attempt of the flaky job `key` and returns its number: 1, 2, ...

@@ -42,9 +42,13 @@ struct EmailJob {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EmailJob, to, subject, body)
 
-// The seed's second example: reads a user and records a payment in the app's own database.
+// The seed's second example: reads a user and records the payment of an order in the app's own
+// database. Idempotent, as every job must be (it runs at least once): order_payments.order_id is
+// the primary key, so a second run of the same job (after a crash between its insert and its
+// completion) records nothing.
 struct ProcessPaymentJob {
   static constexpr std::string_view name = "ProcessPaymentJob";
+  std::int64_t order_id = 0;
   std::int64_t user_id = 0;
   std::int64_t amount_cents = 0;
 
@@ -55,15 +59,18 @@ struct ProcessPaymentJob {
     if (!user.bind(1, user_id).step()) {
       throw std::runtime_error(fmt::format("no user with id {}", user_id));
     }
-    app.say(fmt::format("Processing payment of {} cents for user {} #{}", amount_cents,
-                        user.column_text(0), user_id));
-    Statement(db, "INSERT INTO payments (user_id, amount_cents) VALUES (?, ?)")
-        .bind(1, user_id)
-        .bind(2, amount_cents)
+    app.say(fmt::format("Processing payment of {} cents for user {} #{}, order #{}", amount_cents,
+                        user.column_text(0), user_id, order_id));
+    Statement(db,
+              "INSERT INTO order_payments (order_id, user_id, amount_cents) VALUES (?, ?, ?) "
+              "ON CONFLICT (order_id) DO NOTHING")
+        .bind(1, order_id)
+        .bind(2, user_id)
+        .bind(3, amount_cents)
         .step();
   }
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcessPaymentJob, user_id, amount_cents)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcessPaymentJob, order_id, user_id, amount_cents)
 
 // Fails its first `fail_times` attempts in this process (counted per key in AppState), then
 // succeeds: shows the retry backoff of 2 s, 4 s, ...
