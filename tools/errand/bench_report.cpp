@@ -23,7 +23,7 @@ namespace errand::cli {
 
 namespace {
 
-using json = nlohmann::ordered_json;  // keys in the order written
+using ordered_json = nlohmann::ordered_json;  // keys in the order written
 
 // Nearest-rank percentile of sorted values.
 double percentile(const std::vector<double>& sorted, double p) {
@@ -58,7 +58,7 @@ std::string utc_now() {
   return iso_utc(SystemClock{}.now());
 }
 
-json number_or_null(const std::optional<double>& v, int decimals = 1) {
+ordered_json number_or_null(const std::optional<double>& v, int decimals = 1) {
   if (!v) return nullptr;
   const double scale = std::pow(10.0, decimals);
   return std::round(*v * scale) / scale;
@@ -94,7 +94,7 @@ void print_report(const Scratch& scratch, const BenchOptions& opts, Result& resu
       "peak RSS: max VmHWM of the worker processes before stopping them";
 
   if (opts.json) {
-    json line = {
+    ordered_json line = {
         {"store", scratch.kind()},
         {"jobs", opts.jobs},
         {"workers", opts.workers},
@@ -102,14 +102,14 @@ void print_report(const Scratch& scratch, const BenchOptions& opts, Result& resu
         {"prefetch", opts.prefetch},
         {"store_lanes", opts.store_lanes},
         {"enqueue_single_jobs",
-         opts.skipped("enqueue") ? json(nullptr) : json(opts.enqueue_single)},
+         opts.skipped("enqueue") ? ordered_json(nullptr) : ordered_json(opts.enqueue_single)},
         {"enqueue_single_jobs_per_s", number_or_null(result.enqueue_single_per_s, 0)},
         {"enqueue_batch_size", batch_size},
         {"enqueue_batch_jobs_per_s", number_or_null(result.enqueue_batch_per_s, 0)},
         {"drain_jobs_per_s", number_or_null(result.drain_per_s, 0)},
         {"drain_s", number_or_null(result.drain_seconds, 3)},
-        {"latency_samples",
-         result.latencies_ms.empty() ? json(nullptr) : json(result.latencies_ms.size())},
+        {"latency_samples", result.latencies_ms.empty() ? ordered_json(nullptr)
+                                                        : ordered_json(result.latencies_ms.size())},
         {"latency_p50_ms", number_or_null(p50, 3)},
         {"latency_p90_ms", number_or_null(p90, 3)},
         {"latency_p99_ms", number_or_null(p99, 3)},
