@@ -64,13 +64,10 @@ void WorkerEngine::Impl::rescue_lost_jobs() {
   for (int round = 0; round < kMaxRounds; ++round) {
     std::vector<LostJob> lost = store->find_lost_jobs(options.rescue_after, kBatch);
     const std::size_t found = lost.size();
-    std::erase_if(lost, [&](const LostJob& l) {
-      const bool own = l.worker_id == id;
-      // Our own jobs from this life are never lost: we beat just now. They can look lost only
-      // when this process froze for rescue_after between that heartbeat and the query.
-      if (own && !l.worker_restarted) return true;
-      return !others && !own;
-    });
+    // Our own jobs are lost only from an earlier life (a restart under this id): this life's can
+    // look lost only when this process froze for rescue_after between its heartbeat and the query.
+    std::erase_if(
+        lost, [&](const LostJob& l) { return l.worker_id == id ? !l.worker_restarted : !others; });
     if (lost.empty()) break;
     const auto now = clock.now();
     std::map<std::string, std::vector<Outcome>> by_worker;
