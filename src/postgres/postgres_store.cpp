@@ -5,6 +5,7 @@
 #include "core/url.hpp"
 #include "core/wakeup.hpp"
 #include "postgres/background.hpp"
+#include "postgres/plans.hpp"
 #include "postgres/pool.hpp"
 #include "postgres/pq.hpp"
 #include "postgres/schema.hpp"
@@ -396,10 +397,7 @@ std::shared_ptr<Store> open_postgres(const std::string& conninfo, PostgresOption
     options.transaction_pooler = *target->info.transaction_pooler;
   check_schema_name(options.schema);
   target->transaction_pooler = options.transaction_pooler;
-  // Generic plans: errand's statements are prepared once per connection and their best plan
-  // does not depend on the parameters; re-planning each execution (custom plans) cost about a
-  // third of the server's CPU in a drain.
-  target->session_settings.emplace_back("plan_cache_mode", "force_generic_plan");
+  pg::add_planner_settings(*target);
   if (options.statement_timeout.count() > 0) {
     // A wait for a lock ends a little earlier, with the server's clearer lock-timeout message.
     const auto ms = options.statement_timeout.count();

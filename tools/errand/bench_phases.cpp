@@ -120,10 +120,24 @@ void drain(Store& store, const std::string& url, const BenchOptions& opts, Child
     std::vector<std::int64_t> done(children.size(), 0);
     auto last_report = start;
     auto last_count = start;
+    // The drain's rate per whole second: runs returned between two looks, the first look after
+    // each whole second from 'go' (an interval spanning several seconds counts for each).
+    std::int64_t whole_seconds = 0;
+    auto last_look = start;
+    std::int64_t finished_at_last_look = 0;
     while (true) {
       std::int64_t finished = 0;
       for (auto d : done)
         finished += d;
+      if (const auto now = SteadyClock::now(); now - start >= (whole_seconds + 1) * 1s) {
+        const double rate = static_cast<double>(finished - finished_at_last_look) /
+                            std::chrono::duration<double>(now - last_look).count();
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
+        for (; whole_seconds < seconds; ++whole_seconds)
+          result.drain_second_rates.push_back(rate);
+        last_look = now;
+        finished_at_last_look = finished;
+      }
       const bool count_now =
           finished >= opts.jobs || SteadyClock::now() - last_count > std::chrono::seconds{1};
       if (count_now) {

@@ -22,6 +22,9 @@ struct Result {
   std::optional<double> enqueue_batch_per_s;
   std::optional<double> drain_per_s;
   std::optional<double> drain_seconds;
+  // The drain's rate in each whole second from 'go' (runs returned in it, per second of the
+  // interval actually measured); the last partial second is left out.
+  std::vector<double> drain_second_rates;
   std::optional<double> cpu_ms_per_1000;
   std::optional<double> cpu_ms_per_1000_lifetime;
   std::optional<double> peak_rss_mb;

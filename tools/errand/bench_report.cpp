@@ -48,6 +48,22 @@ Percentiles percentiles_of(std::vector<double>& values) {
   return p;
 }
 
+// The drain's steadiness: its slowest, 10th-percentile and median whole second; all empty when
+// the drain lasted less than a second or was skipped.
+struct Steadiness {
+  std::optional<double> slowest, p10, median;
+};
+
+Steadiness steadiness_of(std::vector<double> rates) {
+  Steadiness s;
+  if (rates.empty()) return s;
+  std::sort(rates.begin(), rates.end());
+  s.slowest = rates.front();
+  s.p10 = percentile(rates, 0.10);
+  s.median = percentile(rates, 0.50);
+  return s;
+}
+
 std::string host_name() {
   char buf[256] = {};
   ::gethostname(buf, sizeof buf - 1);
@@ -64,6 +80,15 @@ ordered_json number_or_null(const std::optional<double>& v, int decimals = 1) {
   return std::round(*v * scale) / scale;
 }
 
+// Each second's rate, rounded to whole jobs/s; null when there is none.
+ordered_json seconds_json(const std::vector<double>& rates) {
+  if (rates.empty()) return nullptr;
+  ordered_json out = ordered_json::array();
+  for (double r : rates)
+    out.push_back(std::round(r));
+  return out;
+}
+
 std::string cell(const std::optional<double>& v, std::string_view unit, int decimals = 1) {
   if (!v) return "skipped";
   return fmt::format("{:.{}f} {}", *v, decimals, unit);
@@ -74,6 +99,7 @@ std::string cell(const std::optional<double>& v, std::string_view unit, int deci
 void print_report(const Scratch& scratch, const BenchOptions& opts, Result& result) {
   const auto [p50, p90, p99, pmax] = percentiles_of(result.latencies_ms);
   const auto [l50, l90, l99, lmax] = percentiles_of(result.listen_latencies_ms);
+  const auto [slowest, p10_second, median_second] = steadiness_of(result.drain_second_rates);
   const std::string listen_how =
       scratch.kind() == "postgres"
           ? "worker in another process (errand bench-worker), woken by LISTEN/NOTIFY; "
@@ -87,7 +113,9 @@ void print_report(const Scratch& scratch, const BenchOptions& opts, Result& resu
       "wall time from sending 'go' to the {} worker process(es), all started with the store open, "
       "until Store::counts() shows no job ready, scheduled, running or abandoned (counted every "
       "5 ms once the workers report that N runs returned, through their pipes every 10 ms; "
-      "before that only once a second)",
+      "before that only once a second); per second: the runs returned in each whole second "
+      "from 'go' (the last partial second left out), their slowest, 10th-percentile (nearest "
+      "rank) and median",
       opts.workers);
   const std::string cpu_how =
       "user+sys of the worker processes between 'go' and the empty queue (/proc/PID/stat); "
@@ -108,6 +136,10 @@ void print_report(const Scratch& scratch, const BenchOptions& opts, Result& resu
         {"enqueue_batch_jobs_per_s", number_or_null(result.enqueue_batch_per_s, 0)},
         {"drain_jobs_per_s", number_or_null(result.drain_per_s, 0)},
         {"drain_s", number_or_null(result.drain_seconds, 3)},
+        {"drain_slowest_second_jobs_per_s", number_or_null(slowest, 0)},
+        {"drain_p10_second_jobs_per_s", number_or_null(p10_second, 0)},
+        {"drain_median_second_jobs_per_s", number_or_null(median_second, 0)},
+        {"drain_second_jobs_per_s", seconds_json(result.drain_second_rates)},
         {"latency_samples", result.latencies_ms.empty() ? ordered_json(nullptr)
                                                         : ordered_json(result.latencies_ms.size())},
         {"latency_p50_ms", number_or_null(p50, 3)},
@@ -156,6 +188,10 @@ void print_report(const Scratch& scratch, const BenchOptions& opts, Result& resu
   row(fmt::format("drain, {} x {}", opts.workers, opts.concurrency),
       cell(result.drain_per_s, "jobs/s", 0),
       fmt::format("{} no-op jobs in {}", opts.jobs, cell(result.drain_seconds, "s", 2)));
+  row("drain, slowest / p10 / median second",
+      fmt::format("{} / {} / {}", cell(slowest, "jobs/s", 0), cell(p10_second, "jobs/s", 0),
+                  cell(median_second, "jobs/s", 0)),
+      fmt::format("{} whole seconds", result.drain_second_rates.size()));
   row("worker CPU per 1,000 jobs", cell(result.cpu_ms_per_1000, "ms", 1), "");
   row("worker peak RSS", cell(result.peak_rss_mb, "MiB", 1), "");
   row("latency p50 / p90 / p99",
