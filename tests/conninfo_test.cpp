@@ -69,10 +69,14 @@ TEST(ConnInfo, EmptyPartsAreLeftToLibpqsDefaults) {
 
 TEST(ConnInfo, ErrandsOwnParametersAreTakenOut) {
   const auto info = parse_pg_conninfo(
-      "postgres://h/db?schema=jobs&listen=off&pooler=transaction&sslmode=disable");
+      "postgres://h/db?schema=jobs&listen=off&pooler=transaction&sslmode=disable&"
+      "claim_commit=async");
   EXPECT_EQ(info.schema, "jobs");
   EXPECT_EQ(info.listen, false);
   EXPECT_EQ(info.transaction_pooler, true);
+  EXPECT_EQ(info.asynchronous_claims, true);
+  EXPECT_EQ(parse_pg_conninfo("postgres://h/db?claim_commit=durable").asynchronous_claims, false);
+  EXPECT_EQ(parse_pg_conninfo("postgres://h/db").asynchronous_claims, std::nullopt);
   EXPECT_EQ(params_of(info), (std::map<std::string, std::string>{
                                  {"host", "h"}, {"dbname", "db"}, {"sslmode", "disable"}}));
   EXPECT_TRUE(contains(config_error_of("postgres://h/db?pooler=session"), "expected transaction"));
@@ -143,6 +147,7 @@ TEST(ConnInfo, MalformedTextNeverShowsThePassword) {
       {"postgres://127.0.0.1/db?Password=Sup3rSecret", "did you mean 'password'?"},
       {"postgres://127.0.0.1/db?pass=Sup3rSecret", "does not know"},
       {"postgres://127.0.0.1/db?listen=Sup3rSecret", "expected on or off"},
+      {"postgres://127.0.0.1/db?claim_commit=Sup3rSecret", "expected async or durable"},
       {"postgres://u:Sup3rSecret@[::1/db", "closing ']'"},
       {"postgres:/u:Sup3rSecret@127.0.0.1/db", "postgres://"},
       {"postgresql:u:Sup3rSecret@127.0.0.1/db", "postgres://"},

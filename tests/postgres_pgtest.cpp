@@ -386,6 +386,21 @@ TEST_P(PostgresTest, PollOnlyWorkerPicksUpAnotherConnectionsEnqueueWithinThePoll
   EXPECT_TRUE(eventually([&] { return !find_job(id); }));
 }
 
+TEST_P(PostgresTest, AsynchronousClaimsRunEveryJobOnce) {
+  auto async = errand::open_store(storage->url() + "&claim_commit=async", {.clock = clock});
+  for (int tag = 1; tag <= 30; ++tag)
+    errand::enqueue(*async, RecordJob{.tag = tag}, {.run_at = clock->now()});
+  errand::Worker worker(async, registry, state, worker_options());
+  BackgroundWorker background(worker);
+  EXPECT_TRUE(advance_until(*clock, 10s, [&] {
+    return events.count(WorkerEvent::Kind::succeeded) == 30;
+  })) << logs.dump();
+  for (int tag = 1; tag <= 30; ++tag)
+    EXPECT_EQ(state.count("Record:" + std::to_string(tag)), 1u) << tag;
+  EXPECT_TRUE(eventually([&] { return rows_in("jobs") == 0; }));
+  EXPECT_THROW(errand::open_store(storage->url() + "&claim_commit=later"), errand::ConfigError);
+}
+
 // --- the database clock ----------------------------------------------------------------------
 
 TEST_P(PostgresTest, WithoutAnInjectedClockTimesComeFromTheDatabase) {

@@ -1,6 +1,7 @@
 // The libpq layer's pipeline (src/postgres/pq.hpp): one round trip, one implicit transaction,
 // results in order, and a connection that is either reusable or marked broken after a failure.
 #include "postgres/pq.hpp"
+#include "postgres/sql.hpp"
 #include "support/postgres_storage.hpp"
 
 #include <errand/error.hpp>
@@ -45,6 +46,18 @@ TEST_F(PipelineTest, RunsEveryStatementAndReturnsTheResultsInOrder) {
   EXPECT_EQ(results[2].int64(0, 0), 2);  // a later statement sees the earlier ones' rows
   EXPECT_EQ(items(), 2);
   EXPECT_TRUE(connection->healthy());
+}
+
+TEST_F(PipelineTest, AsynchronousCommitHoldsForThePipelinesTransactionOnly) {
+  if (!connection) return;
+  const Params none;
+  const Connection::Statement statements[] = {
+      {"t_async", errand::pg::kAsynchronousCommit, none},
+      {"t_setting", "SELECT current_setting('synchronous_commit')", none},
+  };
+  const auto results = connection->exec_pipeline(statements);
+  EXPECT_EQ(results[1].text(0, 0), "off");
+  EXPECT_EQ(connection->exec("SELECT current_setting('synchronous_commit')").text(0, 0), "on");
 }
 
 TEST_F(PipelineTest, AFailedStatementRollsBackTheWholePipelineAndTheConnectionStaysUsable) {

@@ -26,6 +26,36 @@ export function percentile(sorted, p) {
   return sorted[i];
 }
 
+/**
+ * The drain's steadiness from its per-second rates (jobs/s of each whole second from the start;
+ * the last, partial second left out), as errand bench computes it: the slowest second, the 10th
+ * percentile (nearest rank) and the median. Nulls when the drain lasted under a second.
+ */
+export function steadiness(rates) {
+  const sorted = rates.slice().sort((a, b) => a - b);
+  return {
+    drain_second_jobs_per_s: rates,
+    drain_slowest_second_jobs_per_s: sorted.length ? sorted[0] : null,
+    drain_p10_second_jobs_per_s: percentile(sorted, 10),
+    drain_median_second_jobs_per_s: percentile(sorted, 50),
+  };
+}
+
+/** Counts events (jobs run) in each whole second from start(); rates() lists the whole seconds. */
+export function perSecond() {
+  let t0 = nowMs(), last = t0;
+  const counts = [];
+  return {
+    start() { t0 = last = nowMs(); counts.length = 0; },
+    tick(n = 1) {
+      last = nowMs();
+      const s = Math.floor((last - t0) / 1000);
+      counts[s] = (counts[s] ?? 0) + n;
+    },
+    rates() { return Array.from({ length: Math.floor((last - t0) / 1000) }, (_, i) => counts[i] ?? 0); },
+  };
+}
+
 const r1 = (x) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 10) / 10);
 const r3 = (x) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000);
 
@@ -41,6 +71,7 @@ export function report(r) {
     enqueue_single_jobs_per_s: r1(r.enqueueSingle),
     enqueue_batch_jobs_per_s: r1(r.enqueueBatch),
     drain_jobs_per_s: r1(r.drain),
+    ...steadiness(r.drainSeconds ?? []),
     latency_p50_ms: r3(percentile(lat, 50)),
     latency_p90_ms: r3(percentile(lat, 90)),
     latency_p99_ms: r3(percentile(lat, 99)),

@@ -1,6 +1,6 @@
 // graphile-worker peer: PEER_VARIANT=defaults | tuned (localQueue.size 500, batch delays 0).
 import { run, makeWorkerUtils, Logger } from "graphile-worker";
-import { env, nowMs, sleep, version, report, log, timeEnqueue, cpuDuring, waitFor } from "./common.mjs";
+import { perSecond, env, nowMs, sleep, version, report, log, timeEnqueue, cpuDuring, waitFor } from "./common.mjs";
 
 const tuned = process.env.PEER_VARIANT === "tuned";
 const N = env.jobs, C = env.concurrency;
@@ -25,6 +25,7 @@ log(`enqueued; ${await remaining()} jobs queued`);
 
 // (2) drain N queued no-op jobs with one worker pool of concurrency C.
 let done = 0, resolveDrained;
+const seconds = perSecond();
 const drained = new Promise((r) => (resolveDrained = r));
 let latencyWaiter = null;
 const worker = {
@@ -35,11 +36,12 @@ const worker = {
 };
 const { out: drainSeconds, cpuMs } = await cpuDuring(async () => {
   const t0 = nowMs();
+  seconds.start();
   globalThis.runner = await run({
     connectionString, logger, noHandleSignals: true, concurrency: C,
     preset: { worker },
     taskList: {
-      noop: async () => { if (++done === N) resolveDrained(); },
+      noop: async () => { seconds.tick(); if (++done === N) resolveDrained(); },
       lat: async (payload) => { latencyWaiter?.(nowMs() - payload.t); },
     },
   });
@@ -67,6 +69,7 @@ report({
   jobs: N, concurrency: C,
   enqueueSingle, enqueueBatch,
   drain: N / drainSeconds,
+  drainSeconds: seconds.rates(),
   latencies,
   cpuMsPer1000: (cpuMs / N) * 1000,
   notes: `one process, run() concurrency ${C}, maxPoolSize ${worker.maxPoolSize}` +

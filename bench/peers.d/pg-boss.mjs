@@ -5,7 +5,7 @@
 //             pollingIntervalSeconds 0.5 (the minimum), useListenNotify + a notify queue.
 import { PgBoss } from "pg-boss";
 import pg from "pg";
-import { env, nowMs, sleep, version, report, log, timeEnqueue, cpuDuring, waitFor } from "./common.mjs";
+import { perSecond, env, nowMs, sleep, version, report, log, timeEnqueue, cpuDuring, waitFor } from "./common.mjs";
 
 const tuned = process.env.PEER_VARIANT === "tuned";
 const N = env.jobs, C = env.concurrency, BATCH = 100;
@@ -37,11 +37,14 @@ const workOpts = {
   ...(tuned ? { burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 } : {}),
 };
 let done = 0, resolveDrained;
+const seconds = perSecond();
 const drained = new Promise((r) => (resolveDrained = r));
 const { out: drainSeconds, cpuMs } = await cpuDuring(async () => {
   const t0 = nowMs();
+  seconds.start();
   await boss.work(q, workOpts, async (jobs) => {
     done += jobs.length;
+    seconds.tick(jobs.length);
     if (done >= N) resolveDrained();
   });
   await drained;
@@ -74,6 +77,7 @@ report({
   jobs: N, concurrency: C,
   enqueueSingle, enqueueBatch,
   drain: N / drainSeconds,
+  drainSeconds: seconds.rates(),
   latencies,
   cpuMsPer1000: (cpuMs / N) * 1000,
   notes: `one process, work() localConcurrency ${C} batchSize ${BATCH}, pool max ${C + 4}` +

@@ -3,7 +3,7 @@
 import Database from "better-sqlite3";
 import { better, defineQueue, defineWorker, JobStatus } from "plainjob";
 import { rmSync } from "node:fs";
-import { env, nowMs, sleep, version, report, log, timeEnqueue, cpuDuring, waitFor } from "./common.mjs";
+import { perSecond, env, nowMs, sleep, version, report, log, timeEnqueue, cpuDuring, waitFor } from "./common.mjs";
 
 const N = env.jobs, C = env.concurrency;
 const file = process.env.PEER_SQLITE_FILE ?? "plainjob.db";
@@ -25,11 +25,13 @@ log(`enqueued; ${remaining()} jobs pending`);
 
 // (2) drain: C workers (defineWorker runs one job at a time each) in this process, one connection.
 let done = 0, resolveDrained;
+const seconds = perSecond();
 const drained = new Promise((r) => (resolveDrained = r));
 const workers = Array.from({ length: C }, () =>
-  defineWorker("noop", async () => { if (++done === N) resolveDrained(); }, { queue, logger: silent }));
+  defineWorker("noop", async () => { seconds.tick(); if (++done === N) resolveDrained(); }, { queue, logger: silent }));
 const { out: drainSeconds, cpuMs } = await cpuDuring(async () => {
   const t0 = nowMs();
+  seconds.start();
   for (const w of workers) void w.start();
   await drained;
   await waitFor(async () => remaining() === 0, 120000, "the queue to empty");
@@ -59,6 +61,7 @@ report({
   jobs: N, concurrency: C,
   enqueueSingle, enqueueBatch,
   drain: N / drainSeconds,
+  drainSeconds: seconds.rates(),
   latencies,
   cpuMsPer1000: (cpuMs / N) * 1000,
   notes: `one process, ${C} defineWorker loops on one better-sqlite3 ${version("better-sqlite3")} connection ` +

@@ -102,6 +102,12 @@ void take_errand_parameter(PgConnInfo& info, std::string_view key, const std::st
       throw ConfigError("database URL: listen= takes on or off (expected on or off)");
     }
     info.listen = value == "on";
+  } else if (key == "claim_commit") {
+    if (value != "async" && value != "durable") {
+      throw ConfigError(
+          "database URL: claim_commit= takes async or durable (expected async or durable)");
+    }
+    info.asynchronous_claims = value == "async";
   } else {  // pooler
     if (value != "transaction" && value != "none") {
       throw ConfigError(
@@ -113,7 +119,7 @@ void take_errand_parameter(PgConnInfo& info, std::string_view key, const std::st
 }
 
 bool is_errand_parameter(std::string_view key) {
-  return key == "schema" || key == "listen" || key == "pooler";
+  return key == "schema" || key == "listen" || key == "pooler" || key == "claim_commit";
 }
 
 void parse_query(std::string_view query, PgConnInfo& info, const KeywordSet* known) {

@@ -29,9 +29,10 @@ struct PgConnInfo {
   // scrub_secrets removes from any message as a last line of defence.
   std::vector<std::string> secrets;
   // errand's own URL parameters, taken out of the URL (libpq never sees them).
-  std::optional<std::string> schema;       // schema=NAME
-  std::optional<bool> listen;              // listen=on|off
-  std::optional<bool> transaction_pooler;  // pooler=transaction|none
+  std::optional<std::string> schema;        // schema=NAME
+  std::optional<bool> listen;               // listen=on|off
+  std::optional<bool> transaction_pooler;   // pooler=transaction|none
+  std::optional<bool> asynchronous_claims;  // claim_commit=async|durable
 
   const std::string* find(std::string_view keyword) const;
   // Sets `keyword` to `value`, replacing an earlier value; an empty value removes the keyword

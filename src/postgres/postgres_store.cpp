@@ -108,6 +108,8 @@ class PostgresStore final : public Store {
     if (outcomes.empty() && max == 0) return exchange;
     Params settle_params, sweep_params, claim_params;
     std::vector<Connection::Statement> statements;
+    if (options_.asynchronous_claims) statements.push_back(asynchronous_commit_);
+    const std::size_t first = statements.size();
     if (!outcomes.empty()) {
       settle_params.add(worker_id);
       add_now(settle_params);
@@ -130,7 +132,7 @@ class PostgresStore final : public Store {
     }
     if (!outcomes.empty()) {
       std::set<JobId> applied;
-      const Result& r = results.front();
+      const Result& r = results[first];
       for (int i = 0; i < r.rows(); ++i)
         applied.insert(r.int64(i, 0));
       for (const Outcome& o : outcomes) {
@@ -362,6 +364,11 @@ class PostgresStore final : public Store {
   const std::string insert_sql_, settle_sql_, sweep_sql_, claim_sql_;  // prepared
   const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;
   const std::string remove_worker_sql_, list_workers_sql_;  // unprepared
+  // First in a round's pipeline with asynchronous_claims: that transaction commits without
+  // waiting for the WAL flush.
+  const Params no_params_;
+  const Connection::Statement asynchronous_commit_{"errand_async_commit", pg::kAsynchronousCommit,
+                                                   no_params_};
   std::string description_;
   // The key of this process's wake-ups for this database and schema (core/wakeup.hpp).
   const std::string wake_key_ = "postgres:" + pool_.target()->description + "#" + options_.schema;
@@ -395,6 +402,8 @@ std::shared_ptr<Store> open_postgres(const std::string& conninfo, PostgresOption
   if (target->info.listen) options.listen = *target->info.listen;
   if (target->info.transaction_pooler)
     options.transaction_pooler = *target->info.transaction_pooler;
+  if (target->info.asynchronous_claims)
+    options.asynchronous_claims = *target->info.asynchronous_claims;
   check_schema_name(options.schema);
   target->transaction_pooler = options.transaction_pooler;
   pg::add_planner_settings(*target);

@@ -56,6 +56,9 @@ std::vector<JobId> inserted_ids(const Result& r);
 // by the lease; returns the ids applied; never fails on what a row holds.
 std::string settle_sql(const std::string& quoted_schema);
 void add_settle_arrays(Params& params, std::span<const Outcome> outcomes);
+// Makes the rest of the transaction commit without waiting for the WAL flush.
+inline constexpr std::string_view kAsynchronousCommit =
+    "SELECT set_config('synchronous_commit', 'off', true)";
 // Unlocks jobs locked at or before now ($1) minus the lock timeout ($2 microseconds).
 std::string sweep_sql(const std::string& quoted_schema);
 // Locks up to $2 runnable jobs for worker $1 at now ($3) and returns them.
