@@ -21,6 +21,7 @@ const main = lines.filter((l) => (l.run ?? "main") === "main");
 const scaling = lines.filter((l) => l.run === "scaling");
 const large = lines.filter((l) => l.run === "large");
 const largeStats = lines.filter((l) => l.run === "large-stats");
+const stall = lines.filter((l) => l.run === "stall");
 const byStore = (rows, store) => rows.find((r) => r.store === store);
 
 // --- formatting -------------------------------------------------------------------------------
@@ -43,10 +44,10 @@ const isErrand = (store) => store.startsWith("errand-");
 // --- tables -----------------------------------------------------------------------------------
 function mainTable() {
   const head = ["store", "version", "N", "W × C", "enqueue 1/call (jobs/s)", "enqueue 1000/call (jobs/s)",
-    "drain (jobs/s)", "p50 ms", "p90 ms", "p99 ms", "CPU ms/1000 jobs", "peak RSS MB"];
+    "drain (jobs/s)", "slowest second (jobs/s)", "p50 ms", "p90 ms", "p99 ms", "CPU ms/1000 jobs", "peak RSS MB"];
   const rows = main.map((r) => [isErrand(r.store) ? `**${r.store}**` : r.store, fmt(r.version), fmt(r.jobs),
     `${r.workers ?? 1} × ${r.concurrency}`, fmt(r.enqueue_single_jobs_per_s), fmt(r.enqueue_batch_jobs_per_s),
-    fmt(r.drain_jobs_per_s), fmt(r.latency_p50_ms), fmt(r.latency_p90_ms), fmt(r.latency_p99_ms),
+    fmt(r.drain_jobs_per_s), fmt(r.drain_slowest_second_jobs_per_s), fmt(r.latency_p50_ms), fmt(r.latency_p90_ms), fmt(r.latency_p99_ms),
     fmt(r.cpu_ms_per_1000_jobs), fmt(r.peak_rss_mb)]);
   return table(head, rows, ["l", "l"]);
 }
@@ -105,6 +106,36 @@ function largeStatsText() {
   return out.join("\n");
 }
 
+// The stall benchmark per store: its drains, their median and slowest, and every whole second of
+// all of them (the median second and the slowest).
+const median = (xs) => {
+  const v = xs.filter((x) => x != null).slice().sort((a, b) => a - b);
+  return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : null;
+};
+function stallOf(store) {
+  const runs = stall.filter((r) => r.store === store);
+  if (!runs.length) return null;
+  const drains = runs.map((r) => r.drain_jobs_per_s);
+  const seconds = runs.flatMap((r) => r.drain_second_jobs_per_s ?? []);
+  return { runs, drains, median: median(drains), slowest: Math.min(...drains),
+    medianSecond: median(seconds), slowestSecond: seconds.length ? Math.min(...seconds) : null, seconds: seconds.length };
+}
+const STALL_STORES = ["errand-postgres", "errand-sqlite", "pgbench-errand-round"];
+
+function stallTable() {
+  const rows = [];
+  for (const store of STALL_STORES) {
+    const x = stallOf(store);
+    if (!x) continue;
+    rows.push([isErrand(store) ? `**${store}**` : store, String(x.runs.length), fmt(x.runs[0].jobs),
+      x.drains.map((d) => fmt(d)).join(", "), fmt(x.median), `${fmt(x.slowest)} (${ratio(x.slowest / x.median)})`,
+      fmt(x.medianSecond), x.slowestSecond == null ? "–" : `${fmt(x.slowestSecond)} (${ratio(x.slowestSecond / x.medianSecond)})`,
+      String(x.seconds)]);
+  }
+  return table(["store", "drains", "N", "each drain (jobs/s)", "median drain", "slowest drain (× median)",
+    "median second", "slowest second (× median second)", "whole seconds"], rows, ["l"]);
+}
+
 // --- targets ----------------------------------------------------------------------------------
 // Each: id, what the issue asks, what was measured, status: met | not met | check | not run.
 function targets() {
@@ -156,6 +187,31 @@ function targets() {
     // database or the machine's cores may be the bottleneck: judge by hand (say why below).
     const status = d2 >= 1.1 * d1 && d4 >= 0.9 * d2 ? "met" : d2 < 0.9 * d1 ? "not met" : "check";
     t.push({ id, text, measured, status });
+  }
+  for (const [key, store] of [["pg", "errand-postgres"], ["sqlite", "errand-sqlite"]]) {
+    const x = stallOf(store);
+    const drainText = `${store}, stall benchmark: no drain below 0.7× the median drain`;
+    const secondText = `${store}, stall benchmark: no second below 0.3× the median second`;
+    if (!x) {
+      t.push({ id: `stall-${key}-drain`, text: drainText, measured: "not run", status: "not run" });
+      t.push({ id: `stall-${key}-second`, text: secondText, measured: "not run", status: "not run" });
+      continue;
+    }
+    const dr = x.slowest / x.median;
+    t.push({ id: `stall-${key}-drain`, text: drainText, status: dr >= 0.7 ? "met" : "not met",
+      measured: `${ratio(dr)} (slowest ${fmt(x.slowest)} vs median ${fmt(x.median)} jobs/s, ${x.runs.length} drains)` });
+    if (x.slowestSecond == null) {
+      t.push({ id: `stall-${key}-second`, text: secondText, measured: "no whole second", status: "not run" });
+    } else {
+      const sr = x.slowestSecond / x.medianSecond;
+      t.push({ id: `stall-${key}-second`, text: secondText, status: sr >= 0.3 ? "met" : "not met",
+        measured: `${ratio(sr)} (slowest ${fmt(x.slowestSecond)} vs median ${fmt(x.medianSecond)} jobs/s, ${x.seconds} seconds)` });
+    }
+  }
+  {
+    const e = stallOf("errand-postgres"), l = stallOf("pgbench-errand-round");
+    atLeast("pg-round-limit", "PostgreSQL one-process drain ≥ 0.9× errand's round in pgbench (stall runs, medians)",
+      e?.median, l?.median, 0.9, "jobs/s");
   }
   for (const [id, store] of [["pg-rss", "errand-postgres"], ["sqlite-rss", "errand-sqlite"]]) {
     const r = byStore(main, store);
@@ -277,9 +333,17 @@ SQLite store a fresh file in \`build/peers/\`. All in one worker process per sto
    (errand: \`/proc/PID/stat\` and \`VmHWM\` of the worker process; node: \`process.cpuUsage()\` and
    \`maxRSS\`, whole run).
 
+The **slowest second** is the fewest jobs run in any whole second of the drain, counted from its
+start (the last, partial second left out): errand counts the runs its worker processes report,
+the peers count their handler calls, pgbench reports each second's transactions (\`-P 1\`).
+
 pgbench is the limit of a job table on this cluster: \`DELETE … WHERE id IN (SELECT … ORDER BY id LIMIT
 1/100 FOR UPDATE SKIP LOCKED) RETURNING id\` by C clients on N preloaded rows; its drain is its tps
-(without connection time) times the batch. The scaling runs drain N jobs with errand on 1, 2 and 4
+(without connection time) times the batch. **pgbench-errand-round** is errand's own round from one
+connection on errand's own tables (\`errand migrate\`) and planner settings: one pipeline per
+transaction that deletes the 100 rows it claimed last and claims the next 100 with errand's claim
+(\`FOR UPDATE SKIP LOCKED\` over the runnable partial index), while a second connection runs
+\`VACUUM\` on the table every 0.25 s (errand's store vacuums every 10,000 rows, about as often). The scaling runs drain N jobs with errand on 1, 2 and 4
 worker processes of C each (\`--workers\`); the large run drains the given number of queued jobs
 (enqueued in batches first). See \`bench/README.md\` for each peer's settings.`;
 
@@ -314,6 +378,14 @@ function documentText(t, handWritten) {
   out.push("## Targets", "", "Each ratio is computed from the figures of this one run.", "", targetsTable(t), "");
   if (scaling.length) out.push("## Scaling with worker processes", "", scalingTable(), "");
   if (large.length || largeStats.length) out.push("## Large queue", "", largeTable(), "", largeStatsText(), "");
+  if (stall.length) {
+    out.push("## Steadiness: the stall benchmark", "",
+      `${m.stall ?? "?"} drains of ${fmt(m.stall_jobs)} queued jobs per errand store (one worker process, C = ${m.concurrency}), ` +
+      "each on a fresh database right after another table of 200,000 rows was filled and emptied in the cluster " +
+      "(SQLite: a file of that size written, synced and removed beside it); then errand's round in pgbench " +
+      "three times on as many rows. A second is a whole second of a drain from its start (the last, partial one left out).",
+      "", stallTable(), "");
+  }
   out.push("## Remaining gaps", "");
   if (!notMet.length) out.push("Every target that ran is met.", "");
   else {
@@ -347,6 +419,7 @@ if (args.includes("--summary")) {
   if (scaling.length) out.push("", scalingTable());
   if (large.length) out.push("", largeTable());
   if (largeStats.length) out.push("", largeStatsText());
+  if (stall.length) out.push("", stallTable());
   out.push("", targetsTable(t));
   if (machine.run) {
     out.push("", `Machine: ${machine.cores} CPUs (${machine.cpu_model}), ${machine.ram_gib} GiB RAM; PostgreSQL ` +
