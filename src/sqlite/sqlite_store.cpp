@@ -109,17 +109,30 @@ class SqliteStore final : public Store {
     }
     if (max > 0) {
       // Abandoned locks become plain runnable rows, claimed below in the usual order.
-      auto release = connection_.query(sql::kReleaseAbandoned);
-      release->bind(1, micros_of(now - lock_timeout));
-      release->run();
-      auto take = connection_.query(sql::kClaim);
-      take->bind(1, worker_id);
-      take->bind(2, micros_of(now));
-      take->bind(3, static_cast<std::int64_t>(max));
+      std::vector<JobId> abandoned;
+      auto find_abandoned = connection_.query(sql::kFindAbandoned);
+      find_abandoned->bind(1, micros_of(now - lock_timeout));
+      while (find_abandoned->step())
+        abandoned.push_back(find_abandoned->int64(0));
+      find_abandoned->reset();
+      run_for_each_id(sql::kUnlockAbandoned, abandoned);
+      auto find = connection_.query(sql::kClaimable);
+      find->bind(1, micros_of(now));
+      find->bind(2, static_cast<std::int64_t>(max));
       const auto where = stored(connection_, "errand_jobs");
-      while (take->step())
-        exchange.claimed.push_back(detail::read_claimed_job(*take, where, now));
-      take->reset();
+      while (find->step())
+        exchange.claimed.push_back(detail::read_claimed_job(*find, where, now));
+      find->reset();
+      // Locked once all are read: no row changes under the reading statement. The write
+      // transaction keeps every other connection out in between.
+      auto lock = connection_.query(sql::kLockClaimable);
+      for (const ClaimedJob& job : exchange.claimed) {
+        lock->bind(1, worker_id);
+        lock->bind(2, micros_of(now));
+        lock->bind(3, job.id);
+        lock->run();
+        lock->reset();
+      }
     }
     tx.commit();
     detail::sort_in_claim_order(exchange.claimed);
@@ -306,6 +319,17 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // Runs `sql` (its ?1 a job id) once for each of `ids`.
+  void run_for_each_id(std::string_view sql, const std::vector<JobId>& ids) {
+    if (ids.empty()) return;
+    auto query = connection_.query(sql);
+    for (const JobId id : ids) {
+      query->bind(1, id);
+      query->run();
+      query->reset();
+    }
+  }
+
   void upsert_worker(const WorkerRegistration& worker, TimePoint started_at, TimePoint now) {
     auto upsert = connection_.query(sql::kUpsertWorker);
     upsert->bind(1, worker.id);
