@@ -135,8 +135,7 @@ class SqliteStore final : public Store {
       }
     }
     tx.commit();
-    detail::sort_in_claim_order(exchange.claimed);
-    return exchange;
+    return exchange;  // claimed in claim order: kClaimable reads them so
   }
 
   TimePoint register_worker(const WorkerRegistration& worker) override {
