@@ -158,11 +158,11 @@ TEST_F(Cli, DeadRetryMovesTheJobBack) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   SqliteDb sql(path());
   const auto where = " WHERE id = " + std::to_string(dead_a);
-  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_dead_jobs" + where), 0);
+  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_finished_jobs" + where), 0);
   EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_jobs" + where), 1);
   EXPECT_EQ(sql.integer("SELECT error_count FROM errand_jobs" + where), 0);
   EXPECT_EQ(sql.text("SELECT locked_by FROM errand_jobs" + where), std::nullopt);
-  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_dead_jobs"), 1);
+  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_finished_jobs"), 1);
 
   const auto again = run({"dead", "retry", std::to_string(dead_a), db()});
   EXPECT_NE(again.exit_code, 0) << "retrying a job that is no longer dead should fail";
@@ -173,7 +173,7 @@ TEST_F(Cli, DeadRetryAll) {
   const auto result = run({"dead", "retry", "--all", db()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   SqliteDb sql(path());
-  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_dead_jobs"), 0);
+  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_finished_jobs"), 0);
   EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_jobs"), 7);
 }
 
@@ -182,7 +182,7 @@ TEST_F(Cli, DeadPurgeDeletesDeadJobsOnly) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(contains(result.out, "2")) << result.out;
   SqliteDb sql(path());
-  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_dead_jobs"), 0);
+  EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_finished_jobs"), 0);
   EXPECT_EQ(sql.integer("SELECT count(*) FROM errand_jobs"), 5);
 }
 

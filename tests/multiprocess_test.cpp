@@ -104,7 +104,7 @@ TEST_F(MultiProcess, FourWorkerProcessesRunEveryJobExactlyOnce) {
   stop_workers();
   expect_each_exactly_once(kJobs);
   SqliteDb db(db_path());
-  EXPECT_EQ(db.integer("SELECT count(*) FROM errand_dead_jobs"), 0);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM errand_finished_jobs"), 0);
 }
 
 TEST_F(MultiProcess, EnqueuerProcessesAndWorkerProcessesShareOneFile) {

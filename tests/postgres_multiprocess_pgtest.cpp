@@ -59,12 +59,12 @@ TEST_F(PostgresMultiProcess, FourWorkerProcessesDrainTwentyThousandJobsEachExact
                          std::to_string(kEnqueuedByChild), "100"});
   errand_test::expect_clean_exit(enqueuer, kProcessDeadline, "enqueuer");
   const bool drained = errand_test::eventually(
-      [&] { return storage->count("jobs") == 0 && storage->count("dead_jobs") == 0; },
+      [&] { return storage->count("jobs") == 0 && storage->count("finished_jobs") == 0; },
       kProcessDeadline);
   const auto elapsed = std::chrono::steady_clock::now() - started;
   errand_test::stop_cleanly(workers, kProcessDeadline);
-  ASSERT_TRUE(drained) << storage->count("jobs") << " jobs left, " << storage->count("dead_jobs")
-                       << " dead";
+  ASSERT_TRUE(drained) << storage->count("jobs") << " jobs left, "
+                       << storage->count("finished_jobs") << " dead";
 
   const auto results = storage->table("results");
   const auto ran = storage->integer("SELECT count(*) FROM " + results).value_or(-1);
@@ -112,7 +112,7 @@ TEST_F(PostgresMultiProcess, ProcessesMigratingAFreshSchemaAtOnceAllSucceed) {
         std::to_string(errand::postgres_schema_version()));
     EXPECT_EQ(fresh.count("meta"), 1);
     EXPECT_EQ(fresh.count("jobs"), 0);
-    EXPECT_EQ(fresh.count("dead_jobs"), 0);
+    EXPECT_EQ(fresh.count("finished_jobs"), 0);
   }
 }
 

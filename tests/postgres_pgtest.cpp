@@ -264,7 +264,7 @@ TEST_P(PostgresTest, ManyStoresMigratingAFreshSchemaAtOnceAllSucceed) {
       std::to_string(errand::postgres_schema_version()));
   EXPECT_EQ(fresh.integer("SELECT count(*) FROM " + fresh.table("meta")), 1);
   EXPECT_EQ(fresh.count("jobs"), 0);
-  EXPECT_EQ(fresh.count("dead_jobs"), 0);
+  EXPECT_EQ(fresh.count("finished_jobs"), 0);
 }
 
 TEST_P(PostgresTest, SchemaOfANewerErrandIsRefusedAndLeftUntouched) {
@@ -560,7 +560,7 @@ TEST_P(PostgresServerRestart, WorkerSurvivesARestartAndLosesNoJob) {
   EXPECT_GE(logs.problems(), 1u) << "the worker logged no storage error across the restart";
   EXPECT_TRUE(contains(logs.dump(), "storage error")) << logs.dump();
   EXPECT_TRUE(eventually([&] { return rows_in("jobs") == 0; }));
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
   background.stop();
   EXPECT_TRUE(background.finished());
 }

@@ -41,6 +41,9 @@ class PlanTest : public ::testing::Test {
     connection->exec("PREPARE plan_claim AS " + errand::pg::claim_sql(s));
     connection->exec("PREPARE plan_sweep AS " + errand::pg::sweep_sql(s));
     connection->exec("PREPARE plan_settle AS " + errand::pg::settle_sql(s));
+    connection->exec("PREPARE plan_settle_lock AS " + errand::pg::settle_lock_sql(s));
+    connection->exec("PREPARE plan_settle_cancelled AS " + errand::pg::settle_cancelled_sql(s));
+    connection->exec("PREPARE plan_prune AS " + errand::pg::prune_sql(s));
     connection->exec("PREPARE plan_heartbeat AS " + errand::pg::heartbeat_sql(s));
   }
 
@@ -61,10 +64,16 @@ class PlanTest : public ::testing::Test {
     expect_no_scan_of_every_row("sweep", plan("plan_sweep(NULL, 1000000)"));
     expect_no_scan_of_every_row(
         "settle",
-        plan("plan_settle('w', NULL, '{1,2}', '{0,0}', '{3}', '{0}', '{e}', '{0}', '{4}', '{0}',"
-             " '{e}', '{5}', '{0}')"));
+        plan("plan_settle('w', NULL, '{1,2}', '{0,0}', '{3}', '{0}', '{e}', '{0}', '{h}', '{4}',"
+             " '{0}', '{e}', '{h}', '{5}', '{0}', '{6}', '{0}', '{0}', '{7}', '{0}', '{o}')"));
+    expect_no_scan_of_every_row("settle_lock", plan("plan_settle_lock('{3,4}')"));
     expect_no_scan_of_every_row(
-        "heartbeat", plan("plan_heartbeat('w', 'h', 1, 1, NULL, 0, '{1}', 'errand_plan_test')"));
+        "settle_cancelled",
+        plan("plan_settle_cancelled('w', NULL, '{3}', '{0}', '{1}', '{e}', '{h}')"));
+    expect_no_scan_of_every_row(
+        "heartbeat", plan("plan_heartbeat('w', 'h', 1, 1, NULL, 0, '{1}', 'errand_plan_test',"
+                          " '{1}', '{0}', '{0.5}', '{m}')"));
+    expect_no_scan_of_every_row("prune", plan("plan_prune(NULL, 0, 0, 0, 1000, 'k')"));
   }
 
   static void expect_no_scan_of_every_row(const std::string& statement, const std::string& plan) {

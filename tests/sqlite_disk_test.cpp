@@ -206,7 +206,7 @@ std::multiset<std::int64_t> range(std::int64_t first, std::int64_t last) {
 void expect_intact(const std::filesystem::path& db) {
   SqliteDb raw(db);
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok") << db;
-  EXPECT_EQ(raw.integer("SELECT count(*) FROM errand_dead_jobs"), 0);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM errand_finished_jobs"), 0);
 }
 
 // A fresh errand database holding MarkJob{first} ... MarkJob{last}; the store is closed again.

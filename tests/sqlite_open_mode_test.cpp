@@ -3,6 +3,7 @@
 #include "support/jobs.hpp"
 #include "support/sqlite_db.hpp"
 #include "support/temp_dir.hpp"
+#include "support/v2_fixture.hpp"
 
 #include <errand/errand.hpp>
 
@@ -54,16 +55,14 @@ TEST(SqliteOpenMode, MissingFileIsRefusedAndNotCreated) {
 TEST(SqliteOpenMode, OlderSchemaIsNotMigrated) {
   TempDir dir;
   const auto path = dir.file("old.db");
-  open(path, errand::OpenMode::create).reset();
-  SqliteDb(path).exec(
-      "DROP TABLE errand_workers; UPDATE errand_meta SET value = '1' WHERE key = "
-      "'schema_version'");
+  // A database written by errand at schema version 2 (tests/fixtures/README.md).
+  std::filesystem::copy_file(errand_test::v2_fixture("sqlite_v2.db"), path);
   for (const auto mode : {errand::OpenMode::existing, errand::OpenMode::read_only}) {
     const std::string message = error_of([&] { open(path, mode); });
-    EXPECT_NE(message.find("schema version 1"), std::string::npos) << message;
+    EXPECT_NE(message.find("schema version 2"), std::string::npos) << message;
     EXPECT_NE(message.find("errand migrate"), std::string::npos) << message;
   }
-  EXPECT_EQ(SqliteDb(path).text("SELECT value FROM errand_meta WHERE key = 'schema_version'"), "1");
+  EXPECT_EQ(SqliteDb(path).text("SELECT value FROM errand_meta WHERE key = 'schema_version'"), "2");
   EXPECT_EQ(open(path, errand::OpenMode::create)->schema_version(),
             errand::sqlite_schema_version());
 }

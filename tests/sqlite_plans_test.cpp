@@ -40,7 +40,9 @@ TEST(SqlitePlans, TheDrainsStatementsBuildNoTemporaryTableOrSorter) {
   namespace sql = errand::sqlite::sql;
   for (std::string_view statement :
        {sql::kFindAbandoned, sql::kUnlockAbandoned, sql::kClaimable, sql::kLockClaimable,
-        sql::kDeleteLeased, sql::kReleaseLeased, sql::kRetryLeased, sql::bury_leased()})
+        sql::kDeleteLeased, sql::kReleaseLeased, sql::kRetryLeased, sql::kSnoozeLeased,
+        sql::kCancelRequestedLeased, sql::finish_leased(), sql::kWriteProgress,
+        sql::kCancelRequestedOf})
     expect_no_temporary_structure(db, statement);
 }
 

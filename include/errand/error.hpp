@@ -45,4 +45,24 @@ class DispatchError : public Error {
   using Error::Error;
 };
 
+// A lifecycle operation asked for something the job's state does not allow: cancelling a job
+// that is finished or unknown, retrying one that is not finished (errand::cancel, errand::retry).
+class JobStateError : public Error {
+ public:
+  enum class Kind { not_found, finished, not_finished };
+  JobStateError(Kind kind, const std::string& message) : Error(message), kind_(kind) {}
+  Kind kind() const noexcept { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
+// A run used its RunContext wrongly: an output over WorkerOptions::max_output_bytes or not
+// JSON, a progress message over kMaxProgressMessageBytes, a progress that is not a finite number.
+// Nothing is recorded; a run that lets it escape fails its attempt with this message.
+class RunContextError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace errand

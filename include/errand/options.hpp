@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errand/clock.hpp>
+#include <errand/run_context.hpp>
 #include <errand/store.hpp>
 
 #include <chrono>
@@ -36,14 +37,17 @@ struct WorkerEvent {
     started,          // a run began (attempt = error_count + 1)
     succeeded,        // the run returned; the job is deleted
     retry_scheduled,  // the run failed; next attempt after `retry_delay`
-    dead_lettered,    // the run failed for the last time; the job moved to the dead-letter table
+    dead_lettered,    // the run failed for the last time, or discarded the job (errand::Discard):
+                      // it is `discarded` (the dead-letter queue)
     released,         // shutdown: the job was unlocked without charging an attempt
     lock_lost,        // the outcome was dropped: another worker holds the job now
+    snoozed,          // the run snoozed (errand::Snooze): it runs again after `retry_delay`
+    cancelled,        // the job's cancel was requested and its run did not complete: cancelled
   };
   Kind kind;
   const ClaimedJob& job;
   std::string_view error{};  // retry_scheduled, dead_lettered
-  Duration retry_delay{0};   // retry_scheduled
+  Duration retry_delay{0};   // retry_scheduled, snoozed
 };
 // Called from worker threads, possibly concurrently; must be thread-safe and quick.
 using EventFn = std::function<void(const WorkerEvent&)>;
@@ -74,8 +78,22 @@ struct WorkerOptions {
   // On shutdown, how long running jobs get to finish after their stop token fires; jobs still
   // running then are unlocked without charging an attempt.
   std::chrono::milliseconds drain_timeout{30'000};
-  // Delay before a failed job's next attempt.
+  // Delay before a failed job's next attempt. A job type's own `static backoff` wins.
   BackoffFn backoff = ExponentialBackoff{};
+  // Snoozes (errand::Snooze) a job may take; the next one counts as a failed attempt. A job
+  // type's own `static constexpr int max_snoozes` wins.
+  std::int32_t max_snoozes = 100;
+  // The largest output a run may record (RunContext::set_output), serialized.
+  std::size_t max_output_bytes = kDefaultMaxOutputBytes;
+  // How long finished jobs are kept (errand/lifecycle.hpp): completed ones are deleted at once
+  // by default (the seed's behaviour, and the fast path), cancelled ones kept 24 h, discarded
+  // ones (the dead-letter queue) until purged.
+  Retention retention{};
+  // How often this worker prunes finished jobs older than `retention` allows, deleting at most
+  // prune_batch rows per statement (and at most 20 statements per round); only one worker of
+  // all the store's processes prunes at a time. 0: this worker never prunes.
+  std::chrono::milliseconds prune_interval{60'000};
+  std::size_t prune_batch = 1000;
   // After a storage error the worker waits from min, doubling up to max, then tries again.
   std::chrono::milliseconds store_retry_min{100};
   std::chrono::milliseconds store_retry_max{10'000};

@@ -3,6 +3,7 @@
 
 #include <errand/error.hpp>
 #include <errand/job.hpp>
+#include <errand/store.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -33,16 +34,16 @@ class Registry {
   Registry& add() {
     detail::check_job<J, AppState>();
     Entry entry;
-    entry.run = [](std::string_view payload, AppState& state, std::stop_token token) {
+    entry.run = [](std::string_view payload, AppState& state, RunContext& context) {
       J job = decode<J>(payload);
-      if constexpr (CancellableJob<J, AppState>) {
-        job.run(state, token);
-      } else {
-        job.run(state);
-      }
+      return detail::invoke_run(job, state, context);
     };
     if constexpr (HasMaxRetries<J>) entry.max_retries = static_cast<std::int32_t>(J::max_retries);
     if constexpr (HasTimeout<J>) entry.timeout = std::chrono::milliseconds{J::timeout};
+    if constexpr (HasMaxSnoozes<J>) entry.max_snoozes = static_cast<std::int32_t>(J::max_snoozes);
+    if constexpr (HasBackoff<J>) {
+      entry.backoff = [](std::int32_t error_count) { return Duration{J::backoff(error_count)}; };
+    }
     if (!entries_.emplace(std::string(J::name), std::move(entry)).second) {
       detail::throw_duplicate_name(J::name);
     }
@@ -70,20 +71,42 @@ class Registry {
     return it == entries_.end() ? std::nullopt : it->second.timeout;
   }
 
+  // The type's own max_snoozes, when it declares one.
+  std::optional<std::int32_t> max_snoozes(std::string_view name) const {
+    auto it = entries_.find(name);
+    return it == entries_.end() ? std::nullopt : it->second.max_snoozes;
+  }
+
+  // The type's own backoff, when it declares one (empty otherwise).
+  std::function<Duration(std::int32_t)> backoff(std::string_view name) const {
+    auto it = entries_.find(name);
+    return it == entries_.end() ? nullptr : it->second.backoff;
+  }
+
   // Deserializes and runs the job. Throws DispatchError for an unknown name or a payload that
   // does not deserialize, and whatever the job's run throws.
-  void run(std::string_view name, std::string_view payload, AppState& state,
-           std::stop_token token) const {
+  RunReturn run(std::string_view name, std::string_view payload, AppState& state,
+                RunContext& context) const {
     auto it = entries_.find(name);
     if (it == entries_.end()) detail::throw_unknown_name(name, names());
-    it->second.run(payload, state, std::move(token));
+    return it->second.run(payload, state, context);
+  }
+  // The same outside a worker, with only a stop token (outputs and progress are dropped).
+  RunReturn run(std::string_view name, std::string_view payload, AppState& state,
+                std::stop_token token) const {
+    ClaimedJob job;
+    job.name = std::string(name);
+    RunContext context(job, std::move(token), nullptr);
+    return run(name, payload, state, context);
   }
 
  private:
   struct Entry {
-    std::function<void(std::string_view, AppState&, std::stop_token)> run;
+    std::function<RunReturn(std::string_view, AppState&, RunContext&)> run;
     std::optional<std::int32_t> max_retries;
     std::optional<std::chrono::milliseconds> timeout;
+    std::optional<std::int32_t> max_snoozes;
+    std::function<Duration(std::int32_t)> backoff;
   };
 
   template <class J>

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <errand/clock.hpp>
+#include <errand/lifecycle.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -16,8 +17,6 @@
 #include <vector>
 
 namespace errand {
-
-using JobId = std::int64_t;
 
 // How a store is opened (SqliteOptions::mode, PostgresOptions::mode, OpenOptions::mode).
 enum class OpenMode {
@@ -55,24 +54,33 @@ struct ClaimedJob {
   TimePoint created_at{};
   TimePoint locked_at{};
   std::optional<std::string> last_error{};
+  std::int32_t snoozes = 0;             // times it put itself off (errand::Snooze)
+  std::optional<std::string> errors{};  // its error history as stored (core/attempts.hpp)
+  bool cancel_requested = false;        // cancelled while locked: not to be run
   // Set when a value of the stored row is invalid (docs/reliability.md, "Bad input"): which one
   // and why. Only id and locked_at are then meaningful; the worker dead-letters the job unrun.
   std::optional<std::string> invalid{};
 };
 
-// What became of one claimed job; applied by Store::settle_and_claim.
+// What became of one claimed job; applied by Store::settle_and_claim. Every kind but `completed`
+// ends `cancelled` instead when the job's cancel was requested meanwhile (Store::cancel_job):
+// completion wins, everything else yields to the cancel.
 struct Outcome {
   enum class Kind {
-    completed,    // delete the job
+    completed,    // delete the job, or keep it as completed (`keep`, with `output`)
     retry,        // error_count + 1, record the error, run again after `retry_delay`
-    dead_letter,  // error_count + 1, record the error, move to the dead-letter table
+    dead_letter,  // error_count + 1, record the error, move it to `discarded`
     released,     // unlock without charging an attempt (shutdown)
+    snoozed,      // unlock, snoozes + 1, run again after `retry_delay`; no attempt charged
   };
   JobId id = 0;
   TimePoint locked_at{};
   Kind kind = Kind::completed;
   std::string error{};
   Duration retry_delay{0};
+  std::string errors{};  // retry, dead_letter: the error history with this attempt (JSON)
+  bool keep = false;     // completed: kept as a completed job (Retention::completed > 0)
+  std::optional<std::string> output{};  // completed and kept: the run's output (JSON)
 };
 
 // Jobs by state, at the store's current time. `running` counts locks younger than the lock
@@ -83,12 +91,14 @@ struct JobCounts {
   std::int64_t running = 0;
   std::int64_t abandoned = 0;
   std::int64_t failing = 0;  // not dead, with at least one failed attempt (a subset of the above)
-  std::int64_t dead = 0;
+  std::int64_t dead = 0;     // discarded: the dead-letter queue
+  std::int64_t completed = 0;
+  std::int64_t cancelled = 0;
 };
 
-enum class JobState { ready, scheduled, running, abandoned };
-
-// A row of the jobs table, for inspection.
+// A job in any state, for inspection. The fields a state has no use for are empty: locked_by and
+// progress (running), finished_at and output (finished), cancel_requested_at (cancelled while
+// running, not yet ended).
 struct JobInfo {
   JobId id = 0;
   std::string name{};
@@ -103,9 +113,20 @@ struct JobInfo {
   std::optional<std::string> last_error{};
   std::optional<TimePoint> last_failed_at{};
   JobState state = JobState::ready;
+  std::int32_t snoozes = 0;
+  std::vector<Attempt> attempts{};  // its failed attempts, oldest first (the last 20 at least)
+  // Set when the stored history could not be read (it is then shown as empty): why.
+  std::optional<std::string> attempts_unreadable{};
+  std::optional<TimePoint> cancel_requested_at{};
+  std::optional<std::string> cancel_reason{};
+  std::optional<double> progress{};
+  std::optional<std::string> progress_message{};
+  std::optional<TimePoint> progress_at{};
+  std::optional<TimePoint> finished_at{};
+  std::optional<std::string> output{};  // JSON
 };
 
-// A row of the dead-letter table. `id` is the job's original id.
+// A discarded job (the dead-letter queue). `id` is the job's original id.
 struct DeadJob {
   JobId id = 0;
   std::string name{};
@@ -115,9 +136,11 @@ struct DeadJob {
   std::int32_t error_count = 0;
   std::string last_error{};
   TimePoint created_at{};
-  TimePoint failed_at{};
+  TimePoint failed_at{};  // when it was discarded
 };
 
+// Which jobs list_jobs lists. Without a state: the jobs still to run (or running), in claim order;
+// with a finished state: those, most recently finished first.
 struct JobFilter {
   std::optional<JobState> state{};
   std::optional<std::string> name{};
@@ -217,9 +240,11 @@ class Store {
   // workers of this process after commit. Throws StoreError (then nothing was inserted).
   virtual std::vector<JobId> enqueue(std::span<const NewJob> jobs) = 0;
 
-  // What settle_and_claim did: the ids whose lease was lost, and the jobs claimed.
+  // What settle_and_claim did: the ids whose lease was lost, the ids whose outcome ended the job
+  // `cancelled` instead (its cancel was requested), and the jobs claimed.
   struct Exchange {
     std::vector<JobId> lost;
+    std::vector<JobId> cancelled;
     std::vector<ClaimedJob> claimed;
   };
   // The worker's hot path, and the stores' one entry point for settling and claiming. In one
@@ -252,9 +277,12 @@ class Store {
   virtual TimePoint register_worker(const WorkerRegistration& worker) = 0;
   // Records that the worker is alive now (re-inserting its row if it was forgotten). Jobs it
   // locked since registering whose ids are not in `held` are unlocked without charging an
-  // attempt: their claim committed but the reply never reached the worker. Call only from the
-  // thread that claims for this worker, never while a claim is in progress.
-  virtual void heartbeat(const WorkerRegistration& worker, std::span<const JobId> held) = 0;
+  // attempt: their claim committed but the reply never reached the worker. Writes `progress`
+  // (each fenced by its lease). Returns the ids in `held` whose cancel was requested. Call only
+  // from the thread that claims for this worker, never while a claim is in progress.
+  virtual std::vector<JobId> heartbeat(const WorkerRegistration& worker,
+                                       std::span<const JobId> held,
+                                       std::span<const JobProgress> progress) = 0;
   // A clean exit: unlocks, uncharged, the jobs the worker locked since registering, and deletes
   // its row.
   virtual void remove_worker(std::string_view worker_id) = 0;
@@ -270,6 +298,32 @@ class Store {
 
   // Calls `on_new_jobs` (from the enqueuing thread) after each enqueue in this process.
   virtual std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) = 0;
+  // Calls `on_cancel` with the id of a running job whose cancel was requested: at once for a
+  // cancel in this process; PostgreSQL: for any process's, within a NOTIFY round trip (when the
+  // store listens). Heartbeats report every cancel in any case.
+  virtual std::unique_ptr<Subscription> subscribe_cancels(std::function<void(JobId)> on_cancel) = 0;
+
+  // --- the lifecycle (errand/lifecycle.hpp) ---------------------------------------------------
+
+  // Cancels job `id`, recording `reason`: a job waiting to run becomes `cancelled` at once and
+  // never runs; a running one is flagged (its worker's stop token fires) and ends `cancelled`
+  // unless it completes first. A finished or unknown id changes nothing (see CancelResult).
+  virtual CancelResult cancel_job(JobId id, std::string_view reason) = 0;
+  // Cancels the selected jobs as cancel_job does each; first checks `which` (ConfigError, and
+  // nothing is touched, for a selection that selects nothing on purpose).
+  CancelTally cancel_jobs(const JobSelection& which, std::string_view reason) {
+    check_job_selection(which);
+    return cancel_selected(which, reason);
+  }
+  // Moves finished job `id` (completed, cancelled or discarded) back to run: same id, due now,
+  // error and snooze counts reset, error history kept.
+  virtual RetryResult retry_job(JobId id) = 0;
+  // Deletes up to `limit` finished jobs older than `retention` allows, oldest first. At most one
+  // pruning runs at a time across every process and machine (PostgreSQL: an advisory lock,
+  // tried, not waited for: `busy` then; SQLite: the write lock).
+  virtual PruneResult prune(const Retention& retention, std::size_t limit) = 0;
+  // Job `id` in whichever state; nullopt when there is no such job (or it was deleted).
+  virtual std::optional<JobInfo> find_job(JobId id, Duration lock_timeout) = 0;
 
   // Inspection and dead-letter administration.
   virtual JobCounts counts(Duration lock_timeout) = 0;
@@ -299,13 +353,12 @@ class Store {
   }
 
  protected:
+  // The stores' side of cancel_jobs; `which` has passed check_job_selection.
+  virtual CancelTally cancel_selected(const JobSelection& which, std::string_view reason) = 0;
   // The stores' side of the three above; `which` has passed check_dead_selection.
   virtual std::size_t retry_selected_dead(const DeadSelection& which) = 0;
   virtual std::size_t purge_selected_dead(const DeadSelection& which) = 0;
   virtual DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) = 0;
 };
-
-std::string_view to_string(JobState state);
-std::optional<JobState> parse_job_state(std::string_view text);
 
 }  // namespace errand

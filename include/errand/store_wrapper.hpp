@@ -33,8 +33,9 @@ class StoreWrapper : public Store {
   TimePoint register_worker(const WorkerRegistration& worker) override {
     return inner_->register_worker(worker);
   }
-  void heartbeat(const WorkerRegistration& worker, std::span<const JobId> held) override {
-    inner_->heartbeat(worker, held);
+  std::vector<JobId> heartbeat(const WorkerRegistration& worker, std::span<const JobId> held,
+                               std::span<const JobProgress> progress) override {
+    return inner_->heartbeat(worker, held, progress);
   }
   void remove_worker(std::string_view worker_id) override { inner_->remove_worker(worker_id); }
   std::vector<WorkerInfo> list_workers() override { return inner_->list_workers(); }
@@ -47,6 +48,19 @@ class StoreWrapper : public Store {
   std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) override {
     return inner_->subscribe(std::move(on_new_jobs));
   }
+  std::unique_ptr<Subscription> subscribe_cancels(std::function<void(JobId)> on_cancel) override {
+    return inner_->subscribe_cancels(std::move(on_cancel));
+  }
+  CancelResult cancel_job(JobId id, std::string_view reason) override {
+    return inner_->cancel_job(id, reason);
+  }
+  RetryResult retry_job(JobId id) override { return inner_->retry_job(id); }
+  PruneResult prune(const Retention& retention, std::size_t limit) override {
+    return inner_->prune(retention, limit);
+  }
+  std::optional<JobInfo> find_job(JobId id, Duration lock_timeout) override {
+    return inner_->find_job(id, lock_timeout);
+  }
   JobCounts counts(Duration lock_timeout) override { return inner_->counts(lock_timeout); }
   std::vector<JobInfo> list_jobs(const JobFilter& filter) override {
     return inner_->list_jobs(filter);
@@ -58,6 +72,9 @@ class StoreWrapper : public Store {
 
  protected:
   // The wrapped store's public entry points, which check the selection again (harmless).
+  CancelTally cancel_selected(const JobSelection& which, std::string_view reason) override {
+    return inner_->cancel_jobs(which, reason);
+  }
   std::size_t retry_selected_dead(const DeadSelection& which) override {
     return inner_->retry_dead_jobs(which);
   }

@@ -24,19 +24,24 @@ struct WorkerStats {
   std::uint64_t lock_lost = 0;
   std::uint64_t timed_out = 0;  // runs failed by their timeout
   std::uint64_t rescued = 0;    // jobs of lost workers this worker unlocked (and charged)
+  std::uint64_t snoozed = 0;
+  std::uint64_t cancelled = 0;  // runs that ended cancelled (their cancel was requested)
+  std::uint64_t pruned = 0;     // finished jobs this worker's pruner deleted
 };
 
 // What a job type declares about itself; empty fields take the WorkerOptions defaults.
 struct JobPolicy {
   std::optional<std::int32_t> max_retries{};
   std::optional<std::chrono::milliseconds> timeout{};
+  std::optional<std::int32_t> max_snoozes{};
+  BackoffFn backoff{};
 };
 
 // The type-independent worker. Use Worker<AppState>, which builds one from a Registry.
 class WorkerEngine {
  public:
-  // Runs one claimed job; throws to fail the attempt.
-  using RunFn = std::function<void(const ClaimedJob&, std::stop_token)>;
+  // Runs one claimed job; throws to fail the attempt (or throws Snooze, Discard).
+  using RunFn = std::function<RunReturn(const ClaimedJob&, RunContext&)>;
   // The job type's own settings, by job name.
   using PolicyFn = std::function<JobPolicy(std::string_view name)>;
 
@@ -69,14 +74,15 @@ namespace detail {
 // The engine's two functions for the jobs of `registry` (used by Worker and errand::testing).
 template <class AppState>
 WorkerEngine::RunFn run_with(const Registry<AppState>& registry, AppState& state) {
-  return [&registry, &state](const ClaimedJob& job, std::stop_token token) {
-    registry.run(job.name, job.payload, state, std::move(token));
+  return [&registry, &state](const ClaimedJob& job, RunContext& context) {
+    return registry.run(job.name, job.payload, state, context);
   };
 }
 template <class AppState>
 WorkerEngine::PolicyFn policy_of(const Registry<AppState>& registry) {
   return [&registry](std::string_view name) {
-    return JobPolicy{registry.max_retries(name), registry.timeout(name)};
+    return JobPolicy{registry.max_retries(name), registry.timeout(name), registry.max_snoozes(name),
+                     registry.backoff(name)};
   };
 }
 }  // namespace detail

@@ -4,6 +4,7 @@
 //   bool read_integer(int c, std::int64_t& out) const;  // a whole number of the column's
 //                                                       // storage type (not NULL)
 //   bool read_text(int c, std::string& out) const;      // text (not NULL; SQLite: TEXT)
+//   bool read_real(int c, double& out) const;           // a finite number (not NULL)
 //   std::string shown(int c) const;                     // the value as a message shows it
 // Times are integer microseconds since the Unix epoch. Nothing here allocates unless a value is
 // invalid (beyond the strings the structs hold).
@@ -12,6 +13,7 @@
 #include <errand/error.hpp>
 #include <errand/store.hpp>
 
+#include "core/attempts.hpp"
 #include "core/stored_values.hpp"
 
 #include <fmt/format.h>
@@ -79,6 +81,15 @@ class RowReader {
     std::string value;
     if (!row_.read_text(c, value)) [[unlikely]]
       refuse(c, column, "text");
+    return value;
+  }
+  std::optional<double> optional_real(int c, std::string_view column) {
+    if (row_.is_null(c)) return std::nullopt;
+    double value = 0;
+    if (!row_.read_real(c, value)) [[unlikely]] {
+      refuse(c, column, "a finite number or NULL");
+      return std::nullopt;
+    }
     return value;
   }
   std::optional<std::string> optional_text(int c, std::string_view column) {
@@ -155,8 +166,21 @@ void read_job_head(RowReader<Row>& r, Job& job) {
   job.created_at = r.time(7, "created_at");
 }
 
+// The stored names of the finished states (the `state` column of the finished jobs table).
+inline std::optional<JobState> finished_state(std::string_view text) {
+  const auto state = parse_job_state(text);
+  return state && is_finished(*state) ? state : std::nullopt;
+}
+
+// The number of columns read_job_info reads.
+inline constexpr int kJobInfoColumns = 22;
+
 // Columns: id, name, payload, context, priority, error_count, run_at, created_at, locked_by,
-// locked_at, last_error, last_failed_at. Throws StoreError for an invalid value.
+// locked_at, last_error, last_failed_at, snoozes, errors, cancel_requested_at, cancel_reason,
+// progress, progress_message, progress_at, state, finished_at, output. A row of the jobs table
+// has NULL state, finished_at and output (its state is then set by state_at); one of the finished
+// jobs table NULL locked_by, locked_at, cancel_requested_at and progress*. Throws StoreError for
+// an invalid value.
 template <class Row>
 JobInfo read_job_info(const Row& row, const StoredTable& where) {
   RowReader r(row, where, 0);
@@ -169,11 +193,31 @@ JobInfo read_job_info(const Row& row, const StoredTable& where) {
   }
   job.last_error = r.optional_text(10, "last_error");
   job.last_failed_at = r.optional_time(11, "last_failed_at");
+  job.snoozes = r.int32(12, "snoozes", kErrorCountRange);
+  if (const auto errors = r.optional_text(13, "errors")) {
+    std::string problem;
+    job.attempts = parse_attempts(*errors, &problem);
+    if (!problem.empty()) job.attempts_unreadable = std::move(problem);
+  }
+  job.cancel_requested_at = r.optional_time(14, "cancel_requested_at");
+  job.cancel_reason = r.optional_text(15, "cancel_reason");
+  job.progress = r.optional_real(16, "progress");
+  job.progress_message = r.optional_text(17, "progress_message");
+  job.progress_at = r.optional_time(18, "progress_at");
+  if (const auto state = r.optional_text(19, "state")) {
+    if (const auto finished = finished_state(*state)) {
+      job.state = *finished;
+    } else {
+      r.refuse(19, "state", "completed, cancelled or discarded");
+    }
+    job.finished_at = r.time(20, "finished_at");
+  }
+  job.output = r.optional_text(21, "output");
   r.check();
   return job;
 }
 
-// Columns: id, name, payload, context, priority, error_count, last_error, created_at, failed_at.
+// Columns: id, name, payload, context, priority, error_count, last_error, created_at, finished_at.
 // Throws StoreError for an invalid value.
 template <class Row>
 DeadJob read_dead_job(const Row& row, const StoredTable& where) {
@@ -182,7 +226,7 @@ DeadJob read_dead_job(const Row& row, const StoredTable& where) {
   read_job_identity(r, job);
   job.last_error = r.text(6, "last_error");
   job.created_at = r.time(7, "created_at");
-  job.failed_at = r.time(8, "failed_at");
+  job.failed_at = r.time(8, "finished_at");
   r.check();
   return job;
 }
@@ -195,14 +239,21 @@ void set_aside(const RowReader<Row>& r, ClaimedJob& job) {
   job.invalid = r.message();
 }
 
-// Columns: id, name, payload, context, priority, error_count, run_at, created_at, last_error.
-// An invalid value sets job.invalid instead of throwing (see set_aside).
+// The number of columns read_claimed_job reads.
+inline constexpr int kClaimedJobColumns = 12;
+
+// Columns: id, name, payload, context, priority, error_count, run_at, created_at, last_error,
+// snoozes, errors, cancel_requested (a whole number: 0 or 1). An invalid value sets job.invalid
+// instead of throwing (see set_aside).
 template <class Row>
 ClaimedJob read_claimed_job(const Row& row, const StoredTable& where, TimePoint locked_at) {
   RowReader r(row, where, 0);
   ClaimedJob job;
   read_job_head(r, job);
   job.last_error = r.optional_text(8, "last_error");
+  job.snoozes = r.int32(9, "snoozes", kErrorCountRange);
+  job.errors = r.optional_text(10, "errors");
+  job.cancel_requested = r.integer(11, "cancel_requested_at", kCountRange) != 0;
   job.locked_at = locked_at;
   if (!r.ok()) [[unlikely]]
     set_aside(r, job);
@@ -237,14 +288,14 @@ std::optional<LostJob> read_lost_job(const Row& row, const StoredTable& jobs,
   {
     RowReader lease(row, jobs, 0);
     std::int64_t id = 0;
-    const TimePoint locked_at = lease.time(9, "locked_at");
-    lost.worker_id = lease.text(10, "locked_by");
+    const TimePoint locked_at = lease.time(kClaimedJobColumns, "locked_at");
+    lost.worker_id = lease.text(kClaimedJobColumns + 1, "locked_by");
     if (!row.read_integer(0, id) || !lease.ok()) return std::nullopt;
     lost.job = read_claimed_job(row, jobs, locked_at);
   }
-  RowReader w(row, workers, 10, /*key_is_text=*/true);
-  lost.worker_started_at = w.time(11, "started_at");
-  lost.last_heartbeat = w.time(12, "heartbeat_at");
+  RowReader w(row, workers, kClaimedJobColumns + 1, /*key_is_text=*/true);
+  lost.worker_started_at = w.time(kClaimedJobColumns + 2, "started_at");
+  lost.last_heartbeat = w.time(kClaimedJobColumns + 3, "heartbeat_at");
   if (!w.ok() && !lost.job.invalid) [[unlikely]]
     lost.job.invalid = w.message();
   lost.worker_restarted = lost.job.locked_at < lost.worker_started_at;
@@ -269,7 +320,9 @@ TimePoint read_time(const Row& row, int c, const StoredTable& where, std::string
   return read_single(row, where, [&](auto& r) { return r.time(c, what); });
 }
 
+// The state of a job of the jobs table (not finished) at `now`.
 inline JobState state_at(const JobInfo& job, TimePoint now, Duration lock_timeout) {
+  if (job.finished_at) return job.state;
   if (job.locked_by) {
     return job.locked_at && *job.locked_at <= now - lock_timeout ? JobState::abandoned
                                                                  : JobState::running;

@@ -67,18 +67,6 @@ WorkerEngine::Impl::Impl(std::shared_ptr<Store> s, RunFn r, PolicyFn p, WorkerOp
   registration.concurrency = static_cast<std::int64_t>(options.concurrency);
 }
 
-Outcome WorkerEngine::Impl::failure(const ClaimedJob& job, std::string error) const {
-  Outcome outcome{.id = job.id, .locked_at = job.locked_at, .error = std::move(error)};
-  const std::int32_t errors = job.error_count + 1;
-  if (errors > policy(job.name).max_retries.value_or(options.max_retries)) {
-    outcome.kind = Outcome::Kind::dead_letter;
-  } else {
-    outcome.kind = Outcome::Kind::retry;
-    outcome.retry_delay = options.backoff(errors);
-  }
-  return outcome;
-}
-
 std::string WorkerEngine::Impl::clean_message(std::string_view text) {
   return detail::to_clean_utf8(text, kMaxErrorBytes);
 }
@@ -105,6 +93,7 @@ void WorkerEngine::Impl::run(std::stop_token stop) {
     wake = true;
     io_cv.notify_one();
   });
+  auto cancels = store->subscribe_cancels([this](JobId job_id) { queue_cancel(job_id); });
   std::stop_callback on_stop(stop, [this] {
     std::lock_guard lock(mutex);
     io_cv.notify_one();
@@ -112,6 +101,7 @@ void WorkerEngine::Impl::run(std::stop_token stop) {
   auto store_retry = options.store_retry_min;
   while (!stop.stop_requested()) {
     bool slots_full = false;
+    fire_queued_cancels();
     SteadyTime until = check_timeouts();
     try {
       keep_alive();
@@ -146,6 +136,7 @@ std::size_t WorkerEngine::Impl::run_until_idle() {
   try {
     beat();
     rescue_lost_jobs();
+    prune_when_due();
     for (;;) {
       const SteadyTime until = std::min(check_timeouts(), next_beat);
       if (clock.steady_now() >= next_beat) beat();
@@ -271,7 +262,8 @@ WorkerStats WorkerEngine::stats() const {
   const auto& s = impl_->stats;
   return WorkerStats{s.started.load(),       s.succeeded.load(), s.retried.load(),
                      s.dead_lettered.load(), s.released.load(),  s.lock_lost.load(),
-                     s.timed_out.load(),     s.rescued.load()};
+                     s.timed_out.load(),     s.rescued.load(),   s.snoozed.load(),
+                     s.cancelled.load(),     s.pruned.load()};
 }
 
 }  // namespace errand

@@ -3,6 +3,7 @@
 //   worker_executors.cpp  executor threads: run claimed jobs, queue their outcomes
 //   worker_io.cpp         settle-and-claim rounds (the hot path) and the extra store lanes
 //   worker_liveness.cpp   registration, heartbeats, rescue of lost workers' jobs, unregistering
+//   worker_lifecycle.cpp  cancels of running jobs, progress, the pruner, outcomes' histories
 //   worker_timeouts.cpp   per-run timeouts
 //
 // Threads:
@@ -74,7 +75,8 @@ namespace errand {
 
 struct WorkerEngine::Impl {
   // One claimed job, from claim until its outcome is settled (or it is released at shutdown).
-  struct Task {
+  // Its run's RunContext records outputs and progress here (RunSink), from the run's thread.
+  struct Task final : detail::RunSink {
     ClaimedJob job;                                    // set at claim, then read-only
     std::stop_source stop;                             // thread-safe
     std::optional<std::chrono::milliseconds> timeout;  // resolved at claim, then read-only
@@ -86,6 +88,18 @@ struct WorkerEngine::Impl {
     bool released_early = false;
     bool abandoned = false;  // failed by its timeout while still running: its thread is stuck
     std::atomic<bool> timed_out{false};  // its stop token fired because of the timeout
+    std::atomic<bool> cancelled{false};  // its cancel was requested: its stop token fired
+    std::size_t output_cap = 0;          // set at claim: options.max_output_bytes
+
+    // RunSink, guarded by sink_mutex (the run's thread writes, the I/O thread reads).
+    void record_output(std::string json) override;
+    void record_progress(double value, std::string message) override;
+    bool cancel_requested() const override { return cancelled.load(); }
+    std::size_t max_output_bytes() const override { return output_cap; }
+    std::mutex sink_mutex;
+    std::optional<std::string> output;
+    std::optional<JobProgress> progress;  // the latest, until a heartbeat writes it
+    bool progress_dirty = false;
   };
   struct Finished {
     std::shared_ptr<Task> task;
@@ -104,8 +118,13 @@ struct WorkerEngine::Impl {
     return policy_of ? policy_of(name) : JobPolicy{};
   }
 
-  // A failed attempt: retried after its backoff, or dead-lettered once max_retries is spent.
-  Outcome failure(const ClaimedJob& job, std::string error) const;
+  // A failed attempt of a run by `worker` (this worker, or a lost one being rescued): retried
+  // after its backoff, or dead-lettered once max_retries is spent; the attempt is added to the
+  // job's error history.
+  Outcome failure(const ClaimedJob& job, std::string error) const {
+    return failure(job, std::move(error), id);
+  }
+  Outcome failure(const ClaimedJob& job, std::string error, const std::string& worker) const;
 
   void log(LogLevel level, const std::string& message) const {
     if (options.log) options.log(level, message);
@@ -134,6 +153,8 @@ struct WorkerEngine::Impl {
 
   void executor_loop();
   Outcome execute(Task& task);
+  // The outcome of a run that returned `result` (completed, Snooze, Discard).
+  Outcome finished_run(Task& task, const RunReturn& result);
   // The message of the exception being handled; call only inside a catch block.
   static std::string current_exception_message();
   void start_executors();
@@ -168,8 +189,10 @@ struct WorkerEngine::Impl {
 
   // --- worker_io.cpp: booking settles and claims ------------------------------------------
 
-  // Books settled outcomes: stats, events, lost leases; their tasks leave in_flight.
-  void record_settled(const std::vector<Finished>& batch, const std::vector<JobId>& lost);
+  // Books settled outcomes: stats, events, lost leases, outcomes that ended cancelled; their
+  // tasks leave in_flight.
+  void record_settled(const std::vector<Finished>& batch, const std::vector<JobId>& lost,
+                      const std::vector<JobId>& cancelled = {});
   // Queues claimed jobs for the executors, waking one executor per job; a job whose stored row
   // is invalid is dead-lettered unrun (see set_aside_invalid).
   // `reserved`: the slots the claim was made for, released now that the jobs are in in_flight.
@@ -200,6 +223,21 @@ struct WorkerEngine::Impl {
   // Clean exit: unlocks (uncharged) whatever this worker still holds and deletes its row.
   void unregister();
 
+  // --- worker_lifecycle.cpp: cancels, progress, pruning -----------------------------------
+
+  // From the store's cancel subscription (any thread): queues `id` for the I/O thread.
+  void queue_cancel(JobId id);
+  // On the I/O thread: fires the stop token of each queued job this worker holds.
+  void fire_queued_cancels();
+  // Fires the stop token of running job `id` if this worker holds it.
+  void request_cancel(JobId id);
+  // The progress the runs reported since the last heartbeat (clears it).
+  std::vector<JobProgress> take_progress();
+  // Puts back progress a failed heartbeat did not write (unless newer was reported meanwhile).
+  void restore_progress(const std::vector<JobProgress>& progress);
+  // Deletes finished jobs older than the retention, when a pruning is due. Throws StoreError.
+  void prune_when_due();
+
   // --- worker_timeouts.cpp: per-run timeouts ----------------------------------------------
 
   // Fires the stop token of runs past their timeout and fails runs still going timeout_grace
@@ -222,6 +260,7 @@ struct WorkerEngine::Impl {
   SteadyTime next_beat{};
   SteadyTime last_beat{};                    // the last successful heartbeat
   std::optional<SteadyTime> in_touch_since;  // see beat()
+  SteadyTime next_prune{};
 
   // --- any thread (atomic) ----------------------------------------------------------------
 
@@ -229,7 +268,7 @@ struct WorkerEngine::Impl {
   std::atomic<std::size_t> runs_ended{0};  // counted by settles (I/O thread and lanes)
   struct AtomicStats {
     std::atomic<std::uint64_t> started{0}, succeeded{0}, retried{0}, dead_lettered{0}, released{0},
-        lock_lost{0}, timed_out{0}, rescued{0};
+        lock_lost{0}, timed_out{0}, rescued{0}, snoozed{0}, cancelled{0}, pruned{0};
   } stats;
 
   // --- locks and condition variables ------------------------------------------------------
@@ -250,7 +289,8 @@ struct WorkerEngine::Impl {
   std::vector<Finished> finished;                    // ran, outcome not yet settled
   bool wake = false;
   bool timers_changed = false;  // a run with a timeout started: the I/O thread recomputes its wait
-  std::size_t stuck = 0;        // threads still running a job failed by its timeout
+  std::vector<JobId> queued_cancels;  // from the cancel subscription, for the I/O thread
+  std::size_t stuck = 0;              // threads still running a job failed by its timeout
   bool executors_quit = false;
   TimePoint next_due = TimePoint::max();  // earliest retry this worker scheduled
   std::size_t claiming = 0;               // slots reserved by settle_and_claim calls in flight

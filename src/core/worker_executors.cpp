@@ -49,9 +49,12 @@ Outcome WorkerEngine::Impl::execute(Task& task) {
   emit(WorkerEvent::Kind::started, job);
   Outcome outcome{.id = job.id, .locked_at = job.locked_at};
   try {
-    run_job(job, task.stop.get_token());
-    outcome.kind = Outcome::Kind::completed;
-    return outcome;
+    RunContext context(job, task.stop.get_token(), &task);
+    return finished_run(task, run_job(job, context));
+  } catch (const Snooze& snooze) {
+    return finished_run(task, snooze);
+  } catch (const Discard& discard) {
+    return finished_run(task, discard);
   } catch (...) {
     outcome.error = current_exception_message();
   }
@@ -60,12 +63,47 @@ Outcome WorkerEngine::Impl::execute(Task& task) {
     return failure(job, clean_message(fmt::format("timed out after {} ms: {}",
                                                   task.timeout->count(), outcome.error)));
   }
-  if (shutting_down.load() && task.stop.stop_requested()) {
+  if (shutting_down.load() && task.stop.stop_requested() && !task.cancelled.load()) {
     // Stopped because we are shutting down: not the job's fault, so no attempt is charged.
     outcome.kind = Outcome::Kind::released;
     return outcome;
   }
+  // A cancelled job's failure ends it cancelled (the store sees its cancel was requested).
   return failure(job, std::move(outcome.error));
+}
+
+Outcome WorkerEngine::Impl::finished_run(Task& task, const RunReturn& result) {
+  const ClaimedJob& job = task.job;
+  Outcome outcome{.id = job.id, .locked_at = job.locked_at};
+  if (const auto* snooze = std::get_if<Snooze>(&result.value())) {
+    if (snooze->delay < Duration{0}) {
+      return failure(job, fmt::format("errand::Snooze with a negative delay ({} us); snooze with "
+                                      "a delay of 0 or more",
+                                      snooze->delay.count()));
+    }
+    const std::int32_t cap = policy(job.name).max_snoozes.value_or(options.max_snoozes);
+    if (job.snoozes >= cap) {
+      return failure(job, fmt::format("snoozed {} times, the most max_snoozes allows ({}); this "
+                                      "snooze counts as a failed attempt",
+                                      job.snoozes, cap));
+    }
+    outcome.kind = Outcome::Kind::snoozed;
+    outcome.retry_delay = snooze->delay;
+    return outcome;
+  }
+  if (const auto* discard = std::get_if<Discard>(&result.value())) {
+    Outcome discarded = failure(job, clean_message("discarded: " + discard->reason));
+    discarded.kind = Outcome::Kind::dead_letter;
+    discarded.retry_delay = Duration{0};
+    return discarded;
+  }
+  outcome.kind = Outcome::Kind::completed;
+  outcome.keep = options.retention.completed != Duration{0};
+  if (outcome.keep) {
+    std::lock_guard lock(task.sink_mutex);
+    outcome.output = std::move(task.output);
+  }
+  return outcome;
 }
 
 std::string WorkerEngine::Impl::current_exception_message() {

@@ -35,14 +35,14 @@ std::vector<Outcome> WorkerEngine::Impl::outcomes_of(const std::vector<Finished>
 void WorkerEngine::Impl::settle_finished() {
   std::vector<Finished> batch = take_finished();
   if (batch.empty()) return;
-  std::vector<JobId> lost;
+  Store::Exchange exchange;
   try {
-    lost = store->settle(id, outcomes_of(batch));
+    exchange = store->settle_and_claim(id, outcomes_of(batch), 0, Duration{0});
   } catch (...) {
     requeue_unsettled(batch);
     throw;
   }
-  record_settled(batch, lost);
+  record_settled(batch, exchange.lost, exchange.cancelled);
 }
 
 bool WorkerEngine::Impl::settle_and_claim() {
@@ -74,7 +74,7 @@ bool WorkerEngine::Impl::settle_and_claim() {
     requeue_unsettled(batch);
     throw;
   }
-  record_settled(batch, exchange.lost);
+  record_settled(batch, exchange.lost, exchange.cancelled);
   const bool filled = exchange.claimed.size() == wanted;
   accept_claimed(exchange.claimed, wanted);
   return filled;
@@ -135,7 +135,8 @@ bool WorkerEngine::Impl::io_settle_and_claim() {
 }
 
 void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
-                                        const std::vector<JobId>& lost) {
+                                        const std::vector<JobId>& lost,
+                                        const std::vector<JobId>& cancelled) {
   {
     std::lock_guard lock(mutex);
     for (const Finished& f : batch)
@@ -164,6 +165,12 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
       emit(WorkerEvent::Kind::lock_lost, job);
       continue;
     }
+    if (!cancelled.empty() &&
+        std::find(cancelled.begin(), cancelled.end(), job.id) != cancelled.end()) {
+      ++stats.cancelled;
+      emit(WorkerEvent::Kind::cancelled, job, f.outcome.error);
+      continue;
+    }
     switch (f.outcome.kind) {
       case Outcome::Kind::completed:
         ++stats.succeeded;
@@ -181,6 +188,11 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
       case Outcome::Kind::released:
         ++stats.released;
         emit(WorkerEvent::Kind::released, job);
+        break;
+      case Outcome::Kind::snoozed:
+        ++stats.snoozed;
+        due = std::min(due, now + f.outcome.retry_delay);
+        emit(WorkerEvent::Kind::snoozed, job, {}, f.outcome.retry_delay);
         break;
     }
   }
@@ -204,6 +216,17 @@ void WorkerEngine::Impl::accept_claimed(std::vector<ClaimedJob>& jobs, std::size
         set_aside.push_back(set_aside_invalid(std::move(task)));
         continue;
       }
+      if (task->job.cancel_requested) [[unlikely]] {
+        // Cancelled while locked and then unlocked (its worker lost, or shut down): never run.
+        // Released, it ends cancelled (the store sees its cancel was requested).
+        task->finished = true;
+        Outcome released{
+            .id = task->job.id, .locked_at = task->job.locked_at, .kind = Outcome::Kind::released};
+        finished.push_back({std::move(task), std::move(released), /*ran=*/false});
+        io_cv.notify_one();
+        continue;
+      }
+      task->output_cap = options.max_output_bytes;
       task->timeout = policy(task->job.name).timeout;
       if (!task->timeout) task->timeout = options.job_timeout;
       if (*task->timeout <= std::chrono::milliseconds{0}) task->timeout.reset();  // no limit

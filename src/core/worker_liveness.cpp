@@ -21,6 +21,7 @@ void WorkerEngine::Impl::keep_alive() {
   if (registered && clock.steady_now() < next_beat) return;
   beat();
   rescue_lost_jobs();
+  prune_when_due();
 }
 
 void WorkerEngine::Impl::beat() {
@@ -39,7 +40,18 @@ void WorkerEngine::Impl::beat() {
         for (const auto& [job_id, task] : in_flight)
           held.push_back(job_id);
       }
-      store->heartbeat(registration, held);
+      std::vector<JobProgress> progress = take_progress();
+      std::vector<JobId> cancelled;
+      try {
+        cancelled = store->heartbeat(registration, held, progress);
+      } catch (...) {
+        restore_progress(progress);
+        throw;
+      }
+      gate.unlock();
+      // Cancels requested in any process reach this worker here at the latest.
+      for (const JobId job_id : cancelled)
+        request_cancel(job_id);
     }
   } catch (...) {
     in_touch_since.reset();  // cut off from the store: others' silence proves nothing now
@@ -88,7 +100,7 @@ void WorkerEngine::Impl::rescue_lost_jobs() {
             fmt::format("worker {}: job {} of lost worker '{}' dead-lettered, {}", id, l.job.id,
                         l.worker_id, by_worker[l.worker_id].back().error));
       } else {
-        by_worker[l.worker_id].push_back(failure(l.job, clean_message(why)));
+        by_worker[l.worker_id].push_back(failure(l.job, clean_message(why), l.worker_id));
       }
       example.emplace(l.worker_id, &l);
     }
@@ -116,7 +128,10 @@ void WorkerEngine::Impl::rescue_lost_jobs() {
     }
     if (found < kBatch || !others) break;
   }
-  if (others) store->forget_lost_workers(options.rescue_after);
+  // Forgetting a silent worker's row is harmless even when this worker cannot yet tell lost from
+  // cut off (a live worker's next heartbeat writes its row again), so it is done every time:
+  // once a lost worker's jobs are rescued, its row goes.
+  store->forget_lost_workers(options.rescue_after);
 }
 
 void WorkerEngine::Impl::unregister() {

@@ -9,9 +9,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <string_view>
 
 namespace errand::pg {
+
+namespace {
+constexpr std::string_view kCancelPrefix = "cancel:";
+}  // namespace
 
 BackgroundVacuum::BackgroundVacuum(std::shared_ptr<const Target> target, std::string vacuum_sql,
                                    std::size_t every)
@@ -117,8 +123,18 @@ void Listener::loop(std::stop_token stop) {
         if (PQconsumeInput(c.native()) == 0) c.fail("receive notifications");
         bool woken = false;
         while (PGnotify* n = PQnotifies(c.native())) {
+          // "cancel:<id>": a running job's cancel was requested; anything else: new jobs.
+          const std::string_view payload = n->extra ? n->extra : "";
+          JobId id = 0;
+          if (payload.starts_with(kCancelPrefix) &&
+              std::from_chars(payload.data() + kCancelPrefix.size(),
+                              payload.data() + payload.size(), id)
+                      .ec == std::errc{}) {
+            detail::publish_cancel(wake_key_, id);
+          } else {
+            woken = true;
+          }
           PQfreemem(n);
-          woken = true;
         }
         if (woken) detail::publish_wakeup(wake_key_);
       }

@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <optional>
 
 namespace errand::pg {
@@ -63,6 +64,13 @@ bool Result::read_integer(int row, int column, std::int64_t& out) const noexcept
   const std::string_view t = text(row, column);
   const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
   return ec == std::errc{} && end == t.data() + t.size() && !t.empty();
+}
+
+bool Result::read_real(int row, int column, double& out) const noexcept {
+  if (is_null(row, column)) return false;
+  const std::string_view t = text(row, column);
+  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+  return ec == std::errc{} && end == t.data() + t.size() && !t.empty() && std::isfinite(out);
 }
 
 std::int64_t Result::int64(int row, int column) const {

@@ -39,6 +39,8 @@ class Result {
   // True and the value when the field is a whole number entirely (not NULL, no trailing text,
   // within 64 bits).
   bool read_integer(int row, int column, std::int64_t& out) const noexcept;
+  // True and the value when the field is a finite number entirely.
+  bool read_real(int row, int column, double& out) const noexcept;
 
  private:
   struct Clear {

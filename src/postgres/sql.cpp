@@ -127,65 +127,144 @@ std::vector<JobId> inserted_ids(const Result& r) {
   return ids;
 }
 
-// Appends settle's parameters after the worker ($1) and now ($2, see now_of): per outcome kind
-// the ids and lease times (and errors, delays) as arrays ($3..$13).
+namespace {
+
+// The outcomes settle_sql applies, by what it does with them (completed ones split by `keep`).
+enum class Settled : std::size_t { done, kept, retried, died, released, snoozed, count };
+
+Settled settled_as(const Outcome& o) {
+  switch (o.kind) {
+    case Outcome::Kind::completed:
+      return o.keep ? Settled::kept : Settled::done;
+    case Outcome::Kind::retry:
+      return Settled::retried;
+    case Outcome::Kind::dead_letter:
+      return Settled::died;
+    case Outcome::Kind::released:
+      return Settled::released;
+    case Outcome::Kind::snoozed:
+      return Settled::snoozed;
+  }
+  return Settled::released;
+}
+
+}  // namespace
+
+bool may_end_cancelled(const Outcome& outcome) {
+  return outcome.kind != Outcome::Kind::completed;
+}
+
 void add_settle_arrays(Params& params, std::span<const Outcome> outcomes) {
-  std::array<std::vector<std::string>, 4> ids, ats, errors, delays;
+  constexpr auto kinds = static_cast<std::size_t>(Settled::count);
+  std::array<std::vector<std::string>, kinds> ids, ats, errors, delays, histories, outputs;
   for (const Outcome& o : outcomes) {
-    const auto k = static_cast<std::size_t>(o.kind);
+    const auto k = static_cast<std::size_t>(settled_as(o));
     ids[k].push_back(std::to_string(o.id));
     ats[k].push_back(std::to_string(micros_of(o.locked_at)));
     errors[k].push_back(o.error);
     delays[k].push_back(std::to_string(o.retry_delay.count()));
+    histories[k].push_back(o.errors);
+    outputs[k].push_back(o.output.value_or(""));
   }
-  using K = Outcome::Kind;
-  const auto k = [](K kind) { return static_cast<std::size_t>(kind); };
-  params.add(array_literal(ids[k(K::completed)])).add(array_literal(ats[k(K::completed)]));
-  params.add(array_literal(ids[k(K::retry)])).add(array_literal(ats[k(K::retry)]));
-  params.add_array(errors[k(K::retry)]).add(array_literal(delays[k(K::retry)]));
-  params.add(array_literal(ids[k(K::dead_letter)])).add(array_literal(ats[k(K::dead_letter)]));
-  params.add_array(errors[k(K::dead_letter)]);
-  params.add(array_literal(ids[k(K::released)])).add(array_literal(ats[k(K::released)]));
+  const auto k = [](Settled s) { return static_cast<std::size_t>(s); };
+  const auto lease = [&](Settled s) {
+    params.add(array_literal(ids[k(s)])).add(array_literal(ats[k(s)]));
+  };
+  lease(Settled::done);     // $3, $4
+  lease(Settled::retried);  // $5..$9
+  params.add_array(errors[k(Settled::retried)]).add(array_literal(delays[k(Settled::retried)]));
+  params.add_array(histories[k(Settled::retried)]);
+  lease(Settled::died);  // $10..$13
+  params.add_array(errors[k(Settled::died)]).add_array(histories[k(Settled::died)]);
+  lease(Settled::released);  // $14, $15
+  lease(Settled::snoozed);   // $16..$18
+  params.add(array_literal(delays[k(Settled::snoozed)]));
+  lease(Settled::kept);  // $19..$21
+  params.add_array(outputs[k(Settled::kept)]);
+}
+
+void add_cancel_settle_arrays(Params& params, std::span<const Outcome> outcomes) {
+  std::vector<std::string> ids, ats, charges, errors, histories;
+  for (const Outcome& o : outcomes) {
+    if (!may_end_cancelled(o)) continue;
+    const bool charge = o.kind == Outcome::Kind::retry || o.kind == Outcome::Kind::dead_letter;
+    ids.push_back(std::to_string(o.id));
+    ats.push_back(std::to_string(micros_of(o.locked_at)));
+    charges.push_back(charge ? "1" : "0");
+    errors.push_back(charge ? o.error : "");
+    histories.push_back(charge ? o.errors : "");
+  }
+  params.add(array_literal(ids)).add(array_literal(ats)).add(array_literal(charges));
+  params.add_array(errors).add_array(histories);
+}
+
+std::string settle_lock_sql(const std::string& s) {
+  return fmt::format("SELECT id FROM {}.jobs WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE", s);
 }
 
 // Applies the outcomes of add_settle_arrays in one statement; every change is fenced by the lease
-// (worker, locked_at). Returns the ids it applied. Never fails on what a row holds: error counts
-// stay below INT32_MAX, and a dead job's values that are invalid (core/stored_values.hpp) are
-// replaced, so the dead-letter table stays readable (the error of a job set aside for an invalid
-// value names the value as it was).
+// (worker, locked_at), and every change but completion by the job's cancel not being requested
+// (settle_cancelled_sql, before it, took those). Returns the ids it applied. Never fails on what
+// a row holds: error counts stay below INT32_MAX, and a finished job's values that are invalid
+// (core/stored_values.hpp) are replaced, so the finished table stays readable (the error of a job
+// set aside for an invalid value names the value as it was). An empty history or output in the
+// arrays stands for none.
 std::string settle_sql(const std::string& s) {
+  constexpr std::string_view kLease = "j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at}";
+  const std::string lease = fmt::format(fmt::runtime(kLease), fmt::arg("at", ts_of("u.at")));
+  const std::string open = lease + " AND j.cancel_requested_at IS NULL";
   return fmt::format(
       "WITH t AS (SELECT {now} AS now),"
       " done AS (DELETE FROM {s}.jobs j USING unnest($3::int8[], $4::int8[]) AS u(id, at)"
-      "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id),"
+      "   WHERE {lease} RETURNING j.id),"
+      " kept_rows AS (DELETE FROM {s}.jobs j"
+      "   USING unnest($19::int8[], $20::int8[], $21::text[]) AS u(id, at, output)"
+      "   WHERE {lease} RETURNING j.*, 0 AS charge, NULL::text AS error, NULL::text AS history,"
+      "     nullif(u.output, '') AS output, NULL::text AS reason),"
+      " kept AS ({keep}),"
       " retried AS (UPDATE {s}.jobs j SET locked_by = NULL, locked_at = NULL,"
       "   error_count = {next_count}, last_error = u.error, last_failed_at = t.now,"
-      "   run_at = t.now + u.delay * interval '1 microsecond'"
-      "   FROM unnest($5::int8[], $6::int8[], $7::text[], $8::int8[]) AS u(id, at, error, "
-      "delay), t"
-      "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id),"
-      " died AS (DELETE FROM {s}.jobs j USING unnest($9::int8[], $10::int8[], $11::text[])"
-      "   AS u(id, at, error)"
-      "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at}"
-      "   RETURNING j.id, j.name, j.payload, j.context, j.priority, j.error_count, u.error,"
-      "             j.created_at),"
-      " buried AS (INSERT INTO {s}.dead_jobs (id, name, payload, context, priority, error_count,"
-      "   last_error, created_at, failed_at)"
-      "   SELECT d.id, d.name, d.payload, d.context, d.priority, {dead_count}, d.error,"
-      "     CASE WHEN {created_ok} THEN d.created_at ELSE t.now END, t.now"
-      "   FROM died d, t ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
-      "   payload = excluded.payload, context = excluded.context, priority = excluded.priority,"
-      "   error_count = excluded.error_count, last_error = excluded.last_error,"
-      "   created_at = excluded.created_at, failed_at = excluded.failed_at RETURNING id),"
+      "   run_at = t.now + u.delay * interval '1 microsecond',"
+      "   errors = coalesce(nullif(u.history, ''), j.errors)"
+      "   FROM unnest($5::int8[], $6::int8[], $7::text[], $8::int8[], $9::text[])"
+      "     AS u(id, at, error, delay, history), t"
+      "   WHERE {open} RETURNING j.id),"
+      " died AS (DELETE FROM {s}.jobs j"
+      "   USING unnest($10::int8[], $11::int8[], $12::text[], $13::text[])"
+      "     AS u(id, at, error, history)"
+      "   WHERE {open} RETURNING j.*, 1 AS charge, u.error, nullif(u.history, '') AS history,"
+      "     NULL::text AS output, NULL::text AS reason),"
+      " buried AS ({bury}),"
       " freed AS (UPDATE {s}.jobs j SET locked_by = NULL, locked_at = NULL"
-      "   FROM unnest($12::int8[], $13::int8[]) AS u(id, at)"
-      "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id)"
-      " SELECT id FROM done UNION ALL SELECT id FROM retried UNION ALL SELECT id FROM buried"
-      " UNION ALL SELECT id FROM freed",
+      "   FROM unnest($14::int8[], $15::int8[]) AS u(id, at)"
+      "   WHERE {open} RETURNING j.id),"
+      " snoozed AS (UPDATE {s}.jobs j SET locked_by = NULL, locked_at = NULL,"
+      "   snoozes = least(greatest(j.snoozes, 0), 2147483645) + 1,"
+      "   run_at = t.now + u.delay * interval '1 microsecond'"
+      "   FROM unnest($16::int8[], $17::int8[], $18::int8[]) AS u(id, at, delay), t"
+      "   WHERE {open} RETURNING j.id)"
+      " SELECT id FROM done UNION ALL SELECT id FROM kept UNION ALL SELECT id FROM retried"
+      " UNION ALL SELECT id FROM buried UNION ALL SELECT id FROM freed"
+      " UNION ALL SELECT id FROM snoozed",
+      fmt::arg("now", now_of(2)), fmt::arg("s", s), fmt::arg("lease", lease),
+      fmt::arg("open", open), fmt::arg("keep", finish_sql(s, "kept_rows", "completed")),
+      fmt::arg("bury", finish_sql(s, "died", "discarded")),
+      fmt::arg("next_count", "least(greatest(j.error_count, 0), 2147483645) + 1"));
+}
+
+std::string settle_cancelled_sql(const std::string& s) {
+  return fmt::format(
+      "WITH t AS (SELECT {now} AS now),"
+      " gone AS (DELETE FROM {s}.jobs j"
+      "   USING unnest($3::int8[], $4::int8[], $5::int4[], $6::text[], $7::text[])"
+      "     AS u(id, at, charge, error, history)"
+      "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at}"
+      "     AND j.cancel_requested_at IS NOT NULL"
+      "   RETURNING j.*, u.charge, nullif(u.error, '') AS error,"
+      "     nullif(u.history, '') AS history, NULL::text AS output, NULL::text AS reason)"
+      " {finish}",
       fmt::arg("now", now_of(2)), fmt::arg("s", s), fmt::arg("at", ts_of("u.at")),
-      fmt::arg("next_count", "least(greatest(j.error_count, 0), 2147483645) + 1"),
-      fmt::arg("dead_count", "least(greatest(d.error_count, 0), 2147483645) + 1"),
-      fmt::arg("created_ok", valid_time_sql("d.created_at")));
+      fmt::arg("finish", finish_sql(s, "gone", "cancelled")));
 }
 
 // Unlocks jobs locked at or before now ($1) minus the lock timeout ($2 microseconds).
@@ -209,7 +288,8 @@ std::string claim_sql(const std::string& s) {
       " UPDATE {s}.jobs j SET locked_by = $1, locked_at = t.now FROM t"
       " WHERE j.id = ANY(ARRAY(SELECT id FROM next))"
       " RETURNING j.id, j.name, j.payload, j.context, j.priority, j.error_count, {run_at},"
-      "  {created_at}, j.last_error, {locked_at}",
+      "  {created_at}, j.last_error, j.snoozes, j.errors,"
+      "  (j.cancel_requested_at IS NOT NULL)::int, {locked_at}",
       fmt::arg("s", s), fmt::arg("now", now_of(3)), fmt::arg("run_at", us_of("j.run_at")),
       fmt::arg("created_at", us_of("j.created_at")), fmt::arg("locked_at", us_of("j.locked_at")));
 }

@@ -30,10 +30,10 @@ std::string cutoff_1_2();
 // Microseconds (an SQL expression) as a timestamptz.
 std::string ts_of(std::string_view us);
 
-// The columns read_job_info reads (core/rows.hpp); {run_at} ... name us_of expressions.
-inline constexpr std::string_view kJobColumns =
-    "id, name, payload, context, priority, error_count, {run_at}, {created_at}, locked_by, "
-    "{locked_at}, last_error, {last_failed_at}";
+// The columns read_job_info reads (core/rows.hpp) of the jobs table, as us_of expressions.
+std::string live_job_columns();
+// ... of the finished jobs table.
+std::string finished_job_columns();
 
 // --- names ---------------------------------------------------------------------------------
 
@@ -52,10 +52,26 @@ Params insert_params(std::span<const NewJob> jobs);
 // The ids insert_sql returned, ascending (identity values follow insertion order).
 std::vector<JobId> inserted_ids(const Result& r);
 
-// Settles outcomes: worker $1, now $2, then add_settle_arrays ($3..$13). Every change is fenced
-// by the lease; returns the ids applied; never fails on what a row holds.
+// Settling is up to three statements in the round's pipeline (one transaction):
+// 1. settle_lock_sql, when an outcome may end cancelled (may_end_cancelled): locks those jobs
+//    ($1, an id array), so that no cancel is requested between the two statements below;
+// 2. settle_cancelled_sql: moves those whose cancel was requested to `cancelled`;
+// 3. settle_sql: applies the rest.
+// Both settle statements take worker $1, now $2 and their arrays; they return the ids applied.
+// Every change is fenced by the lease; nothing fails on what a row holds.
+bool may_end_cancelled(const Outcome& outcome);
+std::string settle_lock_sql(const std::string& quoted_schema);
+// $3..$7: ids, lease times, 1 to charge an attempt, errors, histories (add_cancel_settle_arrays).
+std::string settle_cancelled_sql(const std::string& quoted_schema);
+void add_cancel_settle_arrays(Params& params, std::span<const Outcome> outcomes);
+// $3..$21: the outcomes by kind (add_settle_arrays).
 std::string settle_sql(const std::string& quoted_schema);
 void add_settle_arrays(Params& params, std::span<const Outcome> outcomes);
+// Moves the rows of CTE `from` to the finished jobs table in `state`: `from` has the jobs table's
+// columns (DELETE ... RETURNING j.*) and charge (1: count the attempt), error, history, output
+// and reason (NULL: the job's own); CTE t has now. Returns the ids moved.
+std::string finish_sql(const std::string& quoted_schema, std::string_view from,
+                       std::string_view state);
 // Makes the rest of the transaction commit without waiting for the WAL flush.
 inline constexpr std::string_view kAsynchronousCommit =
     "SELECT set_config('synchronous_commit', 'off', true)";
@@ -72,7 +88,9 @@ std::string count_and_notify(std::string_view rows, int channel_param);
 // Registers (or re-registers) worker $1..$5; returns its started_at.
 std::string register_worker_sql(const std::string& quoted_schema);
 // Beats for worker $1..$5 started at $6, and unlocks (uncharged) what it locked since but does
-// not hold ($7, an id array), notifying channel $8 when it unlocked any; returns how many.
+// not hold ($7, an id array), notifying channel $8 when it unlocked any; writes the progress of
+// leased jobs ($9..$12: ids, lease times, values, messages). Returns how many it unlocked, the
+// notification, how many progressed, and the ids among $7 whose cancel was requested (an array).
 std::string heartbeat_sql(const std::string& quoted_schema);
 // Deletes worker $1 and unlocks what it locked since registering, notifying channel $2.
 std::string remove_worker_sql(const std::string& quoted_schema);
@@ -97,10 +115,32 @@ std::string dead_where(const DeadSelection& which, Params& params, int before = 
 // Counts by type and the lowest $`limit_param` ids of the dead jobs matching `where`.
 std::string tally_dead_sql(const std::string& quoted_schema, std::string_view where,
                            int limit_param);
-// Moves the dead jobs matching `where` back, due at now $1; notifies channel $`channel_param`.
+// Moves the finished jobs matching `where` back, due at now $1; notifies channel
+// $`channel_param`.
 std::string resurrect_sql(const std::string& quoted_schema, std::string_view where,
                           int channel_param);
 std::string purge_dead_sql(const std::string& quoted_schema, std::string_view where);
+
+// --- the lifecycle (sql_lifecycle.cpp) ------------------------------------------------------
+
+// Locks job $1 in the jobs table: 1 when it is locked by a worker, 0 when waiting; no row: none.
+std::string cancel_lock_sql(const std::string& quoted_schema);
+// The state of finished job $1 (no row: none).
+std::string finished_state_sql(const std::string& quoted_schema);
+// Which jobs the cancel statements touch: job $3, the jobs of type $3, the ready jobs.
+enum class CancelWhere { id, name, ready };
+// At now $1, moves the waiting (unlocked) jobs `where` selects to `cancelled` with reason $2;
+// returns how many.
+std::string cancel_waiting_sql(const std::string& quoted_schema, CancelWhere where);
+// At now $1, requests the cancel of job $3 (`id`) or of the locked jobs of type $3 (`name`) with
+// reason $2, notifying channel $4 ('cancel:<id>') for each; returns their ids.
+std::string request_cancel_sql(const std::string& quoted_schema, CancelWhere where);
+// At now $1, deletes up to $5 finished jobs older than the retention of their state ($2
+// completed, $3 cancelled, $4 discarded: microseconds, NULL for ever), when it gets the advisory
+// lock of name $6 (tried, not waited for). Returns (1 if it got the lock, rows deleted).
+std::string prune_sql(const std::string& quoted_schema);
+// Job $2 at now $1 in the columns read_job_info reads, then now.
+std::string find_job_sql(const std::string& quoted_schema, bool finished);
 
 // --- opening, migrating and removing a schema (sql_schema.cpp; schema.cpp, admin.cpp) ---------
 

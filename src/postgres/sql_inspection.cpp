@@ -13,13 +13,38 @@ std::string counts_sql(const std::string& s) {
       "  count(*) FILTER (WHERE locked_by IS NOT NULL AND locked_at > t.cutoff),"
       "  count(*) FILTER (WHERE locked_by IS NOT NULL AND locked_at <= t.cutoff),"
       "  count(*) FILTER (WHERE error_count > 0),"
-      "  (SELECT count(*) FROM {s}.dead_jobs)"
+      "  (SELECT count(*) FROM {s}.finished_jobs WHERE state = 'discarded'),"
+      "  (SELECT count(*) FROM {s}.finished_jobs WHERE state = 'completed'),"
+      "  (SELECT count(*) FROM {s}.finished_jobs WHERE state = 'cancelled')"
       " FROM {s}.jobs, t",
       fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", s));
 }
 
+std::string live_job_columns() {
+  return fmt::format(
+      "id, name, payload, context, priority, error_count, {run_at}, {created_at}, locked_by, "
+      "{locked_at}, last_error, {last_failed_at}, snoozes, errors, {cancel_requested_at}, "
+      "cancel_reason, progress, progress_message, {progress_at}, NULL, NULL, NULL",
+      fmt::arg("run_at", us_of("run_at")), fmt::arg("created_at", us_of("created_at")),
+      fmt::arg("locked_at", us_of("locked_at")),
+      fmt::arg("last_failed_at", us_of("last_failed_at")),
+      fmt::arg("cancel_requested_at", us_of("cancel_requested_at")),
+      fmt::arg("progress_at", us_of("progress_at")));
+}
+
+std::string finished_job_columns() {
+  return fmt::format(
+      "id, name, payload, context, priority, error_count, {run_at}, {created_at}, NULL, NULL, "
+      "last_error, {last_failed_at}, snoozes, errors, NULL, cancel_reason, NULL, NULL, NULL, "
+      "state, {finished_at}, output",
+      fmt::arg("run_at", us_of("run_at")), fmt::arg("created_at", us_of("created_at")),
+      fmt::arg("last_failed_at", us_of("last_failed_at")),
+      fmt::arg("finished_at", us_of("finished_at")));
+}
+
 std::string list_jobs_sql(const std::string& s, const JobFilter& filter) {
   std::string where = "true";
+  const bool finished = filter.state && is_finished(*filter.state);
   if (filter.state) {
     switch (*filter.state) {
       case JobState::ready:
@@ -34,40 +59,46 @@ std::string list_jobs_sql(const std::string& s, const JobFilter& filter) {
       case JobState::abandoned:
         where += " AND locked_by IS NOT NULL AND locked_at <= t.cutoff";
         break;
+      case JobState::completed:
+      case JobState::cancelled:
+      case JobState::discarded:
+        where += fmt::format(" AND state = '{}'", to_string(*filter.state));
+        break;
     }
   }
   where += " AND ($3::text IS NULL OR name = $3)";
   if (filter.failing_only) where += " AND error_count > 0";
+  const std::string columns = finished ? finished_job_columns() : live_job_columns();
   return fmt::format(
       "WITH t AS (SELECT {now} AS now, {cutoff} AS cutoff)"
-      " SELECT {columns}, {now_us} FROM {s}.jobs, t WHERE {where}"
-      " ORDER BY priority DESC, run_at, id LIMIT $4",
+      " SELECT {columns}, {now_us} FROM {s}.{table}, t WHERE {where}"
+      " ORDER BY {order} LIMIT $4",
       fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", s),
-      fmt::arg("where", where), fmt::arg("now_us", us_of("t.now")),
-      fmt::arg("columns", fmt::format(kJobColumns, fmt::arg("run_at", us_of("run_at")),
-                                      fmt::arg("created_at", us_of("created_at")),
-                                      fmt::arg("locked_at", us_of("locked_at")),
-                                      fmt::arg("last_failed_at", us_of("last_failed_at")))));
+      fmt::arg("table", finished ? "finished_jobs" : "jobs"), fmt::arg("where", where),
+      fmt::arg("now_us", us_of("t.now")), fmt::arg("columns", columns),
+      fmt::arg("order", finished ? "finished_at DESC, id DESC" : "priority DESC, run_at, id"));
 }
 
 std::string list_dead_sql(const std::string& s, bool named) {
   return fmt::format(
       "SELECT id, name, payload, context, priority, error_count, last_error, {created_at},"
-      " {failed_at} FROM {s}.dead_jobs {where} ORDER BY failed_at DESC, id DESC LIMIT $1",
+      " {finished_at} FROM {s}.finished_jobs WHERE state = 'discarded' {named}"
+      " ORDER BY finished_at DESC, id DESC LIMIT $1",
       fmt::arg("s", s), fmt::arg("created_at", us_of("created_at")),
-      fmt::arg("failed_at", us_of("failed_at")), fmt::arg("where", named ? "WHERE name = $2" : ""));
+      fmt::arg("finished_at", us_of("finished_at")),
+      fmt::arg("named", named ? "AND name = $2" : ""));
 }
 
 std::string dead_where(const DeadSelection& which, Params& params, int before) {
   switch (which.kind) {
     case DeadSelection::Kind::all:
-      return "true";
+      return "state = 'discarded'";
     case DeadSelection::Kind::name:
       params.add(which.name);
-      return fmt::format("name = ${}", before + params.size());
+      return fmt::format("state = 'discarded' AND name = ${}", before + params.size());
     case DeadSelection::Kind::ids:
       params.add_array(which.ids);
-      return fmt::format("id = ANY(${}::int8[])", before + params.size());
+      return fmt::format("state = 'discarded' AND id = ANY(${}::int8[])", before + params.size());
     case DeadSelection::Kind::nothing:  // refused by check_dead_selection before
       break;
   }
@@ -77,7 +108,7 @@ std::string dead_where(const DeadSelection& which, Params& params, int before) {
 std::string tally_dead_sql(const std::string& s, std::string_view where, int limit_param) {
   // One statement, one snapshot: the counts by type, then the lowest ids (name NULL).
   return fmt::format(
-      "WITH sel AS (SELECT id, name FROM {s}.dead_jobs WHERE {where})"
+      "WITH sel AS (SELECT id, name FROM {s}.finished_jobs WHERE {where})"
       " (SELECT name, count(*) AS n FROM sel GROUP BY name ORDER BY n DESC, name)"
       " UNION ALL (SELECT NULL, id FROM sel ORDER BY id LIMIT ${limit})",
       fmt::arg("s", s), fmt::arg("where", where), fmt::arg("limit", limit_param));
@@ -85,18 +116,18 @@ std::string tally_dead_sql(const std::string& s, std::string_view where, int lim
 
 std::string resurrect_sql(const std::string& s, std::string_view where, int channel_param) {
   return fmt::format(
-      "WITH moved AS (DELETE FROM {s}.dead_jobs WHERE {where} RETURNING *),"
+      "WITH moved AS (DELETE FROM {s}.finished_jobs WHERE {where} RETURNING *),"
       " ins AS (INSERT INTO {s}.jobs (id, name, payload, context, priority, run_at, created_at,"
-      "  error_count, last_error, last_failed_at)"
-      "  SELECT id, name, payload, context, priority, {now}, created_at, 0, last_error, failed_at"
-      "  FROM moved RETURNING id)"
+      "  error_count, last_error, last_failed_at, errors)"
+      "  SELECT id, name, payload, context, priority, {now}, created_at, 0, last_error,"
+      "   last_failed_at, errors FROM moved RETURNING id)"
       " SELECT count(*) FROM ins, (SELECT pg_notify(${channel}, '')) AS n",
       fmt::arg("s", s), fmt::arg("where", where), fmt::arg("now", now_of(1)),
       fmt::arg("channel", channel_param));
 }
 
 std::string purge_dead_sql(const std::string& s, std::string_view where) {
-  return fmt::format("DELETE FROM {}.dead_jobs WHERE {}", s, where);
+  return fmt::format("DELETE FROM {}.finished_jobs WHERE {}", s, where);
 }
 
 }  // namespace errand::pg

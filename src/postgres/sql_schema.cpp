@@ -30,8 +30,10 @@ std::string write_schema_version_sql(const std::string& s) {
 }
 
 std::string drop_tables_sql(const std::string& s) {
-  return fmt::format("DROP TABLE IF EXISTS {0}.jobs, {0}.dead_jobs, {0}.workers, {0}.meta RESTRICT",
-                     s);
+  return fmt::format(
+      "DROP TABLE IF EXISTS {0}.jobs, {0}.finished_jobs, {0}.dead_jobs, {0}.workers, {0}.meta "
+      "RESTRICT",
+      s);
 }
 
 std::string drop_schema_sql(const std::string& s) {

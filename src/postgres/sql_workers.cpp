@@ -39,11 +39,20 @@ std::string heartbeat_sql(const std::string& s) {
       "WITH t AS (SELECT {now} AS now), beat AS ({upsert} RETURNING 1),"
       " freed AS (UPDATE {s}.jobs SET locked_by = NULL, locked_at = NULL"
       "   WHERE locked_by = $1 AND locked_at >= {started} AND id <> ALL($7::int8[])"
-      "   RETURNING id)"
-      " {count_and_notify}",
+      "   RETURNING id),"
+      " progressed AS (UPDATE {s}.jobs j SET progress = u.value, progress_message = u.message,"
+      "   progress_at = t.now"
+      "   FROM unnest($9::int8[], $10::int8[], $11::float8[], $12::text[])"
+      "     AS u(id, at, value, message), t"
+      "   WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING 1)"
+      " SELECT c.n, CASE WHEN c.n > 0 THEN (SELECT 1 FROM pg_notify($8, '')) END,"
+      "  (SELECT count(*) FROM progressed),"
+      "  ARRAY(SELECT id FROM {s}.jobs WHERE id = ANY($7::int8[]) AND locked_by = $1"
+      "    AND cancel_requested_at IS NOT NULL ORDER BY id)"
+      " FROM (SELECT count(*) AS n FROM freed) AS c",
       fmt::arg("now", now_of(5)), fmt::arg("s", s),
       fmt::arg("upsert", upsert_worker_sql(s, ts_of("$6"))), fmt::arg("started", ts_of("$6")),
-      fmt::arg("count_and_notify", count_and_notify("freed", 8)));
+      fmt::arg("at", ts_of("u.at")));
 }
 
 std::string remove_worker_sql(const std::string& s) {
@@ -70,7 +79,9 @@ std::string list_workers_sql(const std::string& s) {
 std::string find_lost_jobs_sql(const std::string& s) {
   return fmt::format(
       "SELECT j.id, j.name, j.payload, j.context, j.priority, j.error_count, {run_at},"
-      "  {created_at}, j.last_error, {locked_at}, w.id, {started_at}, {heartbeat_at}"
+      "  {created_at}, j.last_error, j.snoozes, j.errors,"
+      "  (j.cancel_requested_at IS NOT NULL)::int, {locked_at}, w.id, {started_at},"
+      "  {heartbeat_at}"
       " FROM {s}.jobs j JOIN {s}.workers w ON j.locked_by = w.id"
       " WHERE j.locked_by IS NOT NULL"
       "   AND (w.heartbeat_at <= {cutoff}"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 namespace errand::sqlite {
@@ -103,6 +104,24 @@ void Statement::bind(int index, std::string_view text) {
   if (rc != SQLITE_OK) connection_.fail(rc, "bind");
 }
 
+void Statement::bind(int index, double value) {
+  const int rc = sqlite3_bind_double(stmt_, index, value);
+  if (rc != SQLITE_OK) connection_.fail(rc, "bind");
+}
+
+void Statement::bind_null(int index) {
+  const int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK) connection_.fail(rc, "bind");
+}
+
+void Statement::bind_optional(int index, const std::optional<std::string>& text) {
+  if (text) {
+    bind(index, std::string_view(*text));
+  } else {
+    bind_null(index);
+  }
+}
+
 bool Statement::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -140,6 +159,13 @@ bool Statement::read_integer(int column, std::int64_t& out) const noexcept {
   if (sqlite3_column_type(stmt_, column) != SQLITE_INTEGER) return false;
   out = sqlite3_column_int64(stmt_, column);
   return true;
+}
+
+bool Statement::read_real(int column, double& out) const noexcept {
+  const int type = sqlite3_column_type(stmt_, column);
+  if (type != SQLITE_FLOAT && type != SQLITE_INTEGER) return false;
+  out = sqlite3_column_double(stmt_, column);
+  return std::isfinite(out);
 }
 
 bool Statement::read_text(int column, std::string& out) const {

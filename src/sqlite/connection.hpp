@@ -34,6 +34,10 @@ class Statement {
 
   void bind(int index, std::int64_t value);
   void bind(int index, std::string_view text);
+  void bind(int index, double value);
+  void bind_null(int index);
+  // The text, or NULL.
+  void bind_optional(int index, const std::optional<std::string>& text);
 
   // Advances to the next row: true if there is one, false when done. Throws on error.
   bool step();
@@ -46,9 +50,11 @@ class Statement {
   std::int64_t int64(int column) const;
   std::string text(int column) const;
   // The row interface of core/rows.hpp: true and the value only for the expected storage class
-  // (INTEGER, TEXT); never converts a value. shown(): the value as an error message shows it.
+  // (INTEGER, TEXT; REAL or INTEGER for read_real); never converts a text. shown(): the value as an
+  // error message shows it.
   bool read_integer(int column, std::int64_t& out) const noexcept;
   bool read_text(int column, std::string& out) const;
+  bool read_real(int column, double& out) const noexcept;  // REAL or INTEGER, finite
   std::string shown(int column) const;
 
  private:

@@ -17,7 +17,7 @@ namespace errand::sqlite {
 namespace {
 
 // Never edit a released migration: add a new one.
-constexpr std::array<std::string_view, 2> kMigrations{
+constexpr std::array<std::string_view, 3> kMigrations{
     R"sql(
 CREATE TABLE errand_jobs (
   id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
@@ -60,6 +60,44 @@ CREATE TABLE errand_workers (
   started_at   INTEGER NOT NULL,
   heartbeat_at INTEGER NOT NULL
 );
+)sql",
+    R"sql(
+-- The lifecycle (docs/architecture.md, "States"): finished jobs (completed, cancelled, discarded)
+-- move to a table of their own, which the dead-letter table becomes; the jobs table keeps only
+-- the jobs still to run, so that its indexes, and the claims that read them, stay the size of the
+-- work to do however many finished jobs are kept.
+CREATE TABLE errand_finished_jobs (
+  id             INTEGER PRIMARY KEY,                -- the job's original id
+  name           TEXT    NOT NULL,
+  payload        TEXT    NOT NULL,
+  context        TEXT    NOT NULL,
+  priority       INTEGER NOT NULL,
+  run_at         INTEGER NOT NULL,                   -- when it last became due
+  created_at     INTEGER NOT NULL,
+  error_count    INTEGER NOT NULL,
+  last_error     TEXT,
+  last_failed_at INTEGER,
+  snoozes        INTEGER NOT NULL DEFAULT 0,
+  errors         TEXT,                               -- the error history (JSON array)
+  state          TEXT    NOT NULL,                   -- completed, cancelled, discarded
+  finished_at    INTEGER NOT NULL,
+  cancel_reason  TEXT,
+  output         TEXT                                -- JSON, of a completed job
+);
+INSERT INTO errand_finished_jobs (id, name, payload, context, priority, run_at, created_at,
+  error_count, last_error, last_failed_at, state, finished_at)
+  SELECT id, name, payload, context, priority, failed_at, created_at, error_count, last_error,
+    failed_at, 'discarded', failed_at FROM errand_dead_jobs;
+DROP TABLE errand_dead_jobs;
+-- Pruning and listing by state, oldest or newest first.
+CREATE INDEX errand_finished_jobs_by_state ON errand_finished_jobs (state, finished_at);
+ALTER TABLE errand_jobs ADD COLUMN snoozes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE errand_jobs ADD COLUMN errors TEXT;
+ALTER TABLE errand_jobs ADD COLUMN cancel_requested_at INTEGER;
+ALTER TABLE errand_jobs ADD COLUMN cancel_reason TEXT;
+ALTER TABLE errand_jobs ADD COLUMN progress REAL;
+ALTER TABLE errand_jobs ADD COLUMN progress_message TEXT;
+ALTER TABLE errand_jobs ADD COLUMN progress_at INTEGER;
 )sql",
 };
 

@@ -17,33 +17,70 @@ std::string valid_time(std::string_view column) {
                      detail::kFirstStoredMicros, detail::kEndStoredMicros);
 }
 
-// The condition selecting dead jobs by `where`, its value ?1: "" for every dead job.
+// The condition selecting finished jobs by `where`, its value ?1.
 std::string_view dead_condition(DeadWhere where) {
   switch (where) {
     case DeadWhere::name:
-      return "WHERE name = ?1";
+      return "WHERE state = 'discarded' AND name = ?1";
     case DeadWhere::ids:
-      return "WHERE id IN (SELECT value FROM json_each(?1))";
+      return "WHERE state = 'discarded' AND id IN (SELECT value FROM json_each(?1))";
     case DeadWhere::id:
-      return "WHERE id = ?1";
+      return "WHERE state = 'discarded' AND id = ?1";
     case DeadWhere::none:
       return "WHERE 0";
+    case DeadWhere::finished_id:
+      return "WHERE id = ?1";
     case DeadWhere::all:
       break;
   }
-  return "";
+  return "WHERE state = 'discarded'";
 }
 
 // One text per DeadWhere, built once from `make`.
 template <class Make>
 std::string_view per_dead_where(DeadWhere where, Make make) {
-  static_assert(static_cast<int>(DeadWhere::none) == 4);
-  static const std::array<std::string, 5> texts{
-      make(dead_condition(DeadWhere::all)), make(dead_condition(DeadWhere::name)),
-      make(dead_condition(DeadWhere::ids)), make(dead_condition(DeadWhere::id)),
-      make(dead_condition(DeadWhere::none))};
+  static_assert(static_cast<int>(DeadWhere::finished_id) == 5);
+  static const std::array<std::string, 6> texts{
+      make(dead_condition(DeadWhere::all)),  make(dead_condition(DeadWhere::name)),
+      make(dead_condition(DeadWhere::ids)),  make(dead_condition(DeadWhere::id)),
+      make(dead_condition(DeadWhere::none)), make(dead_condition(DeadWhere::finished_id))};
   return texts[static_cast<std::size_t>(where)];
 }
+
+// Copies the jobs of errand_jobs matching `where` (its parameters ?1..?3) into
+// errand_finished_jobs with the values of ?4..?10 (see finish_leased in sql.hpp).
+std::string finish_where(std::string_view where) {
+  return fmt::format(
+      "INSERT OR REPLACE INTO errand_finished_jobs "
+      "(id, name, payload, context, priority, run_at, created_at, error_count, last_error, "
+      "last_failed_at, snoozes, errors, state, finished_at, cancel_reason, output) "
+      "SELECT id, CAST(name AS TEXT), CAST(payload AS TEXT), CAST(context AS TEXT), "
+      "CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN {min} AND {max} "
+      "THEN priority ELSE 0 END, "
+      "CASE WHEN {run_ok} THEN run_at ELSE ?4 END, "
+      "CASE WHEN {created_ok} THEN created_at ELSE ?4 END, "
+      "CASE WHEN typeof(error_count) = 'integer' AND error_count >= 0 "
+      "THEN min(error_count, {max} - 2) + ?6 ELSE ?6 END, "
+      "coalesce(?7, CAST(last_error AS TEXT)), "
+      "CASE WHEN ?6 THEN ?4 WHEN {failed_ok} THEN last_failed_at END, "
+      "CASE WHEN typeof(snoozes) = 'integer' AND snoozes BETWEEN 0 AND {max} - 1 "
+      "THEN snoozes ELSE 0 END, "
+      "coalesce(?8, CAST(errors AS TEXT)), ?5, ?4, coalesce(?10, CAST(cancel_reason AS TEXT)), ?9 "
+      "FROM errand_jobs WHERE {where}",
+      fmt::arg("min", detail::kInt32Min), fmt::arg("max", detail::kInt32Max),
+      fmt::arg("run_ok", valid_time("run_at")), fmt::arg("created_ok", valid_time("created_at")),
+      fmt::arg("failed_ok", valid_time("last_failed_at")), fmt::arg("where", where));
+}
+
+// The columns read_job_info reads, of the jobs table and of the finished jobs table.
+constexpr std::string_view kLiveColumns =
+    "id, name, payload, context, priority, error_count, run_at, created_at, locked_by, "
+    "locked_at, last_error, last_failed_at, snoozes, errors, cancel_requested_at, cancel_reason, "
+    "progress, progress_message, progress_at, NULL, NULL, NULL";
+constexpr std::string_view kFinishedColumns =
+    "id, name, payload, context, priority, error_count, run_at, created_at, NULL, NULL, "
+    "last_error, last_failed_at, snoozes, errors, NULL, cancel_reason, NULL, NULL, NULL, state, "
+    "finished_at, output";
 
 }  // namespace
 
@@ -63,27 +100,31 @@ std::string_view insert_jobs(std::size_t rows) {
   return texts.at(rows - 1);
 }
 
-std::string_view bury_leased() {
-  static const std::string text = fmt::format(
-      "INSERT OR REPLACE INTO errand_dead_jobs "
-      "(id, name, payload, context, priority, error_count, last_error, created_at, "
-      "failed_at) "
-      "SELECT id, CAST(name AS TEXT), CAST(payload AS TEXT), CAST(context AS TEXT), "
-      "CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN {min} AND {max} "
-      "THEN priority ELSE 0 END, "
-      "CASE WHEN typeof(error_count) = 'integer' AND error_count >= 0 "
-      "THEN min(error_count, {max} - 2) + 1 ELSE 1 END, "
-      "?4, CASE WHEN {created_ok} THEN created_at ELSE ?5 END, ?5 "
-      "FROM errand_jobs WHERE id = ?1 AND locked_by = ?2 AND locked_at = ?3",
-      fmt::arg("min", detail::kInt32Min), fmt::arg("max", detail::kInt32Max),
-      fmt::arg("created_ok", valid_time("created_at")));
+std::string_view finish_leased() {
+  static const std::string text = finish_where("id = ?1 AND locked_by = ?2 AND locked_at = ?3");
+  return text;
+}
+
+std::string_view finish_unlocked() {
+  static const std::string text = finish_where("id = ?1 AND locked_by IS NULL");
+  return text;
+}
+
+std::string_view finish_unlocked_named() {
+  static const std::string text = finish_where("name = ?1 AND locked_by IS NULL");
+  return text;
+}
+
+std::string_view finish_ready() {
+  static const std::string text = finish_where("locked_by IS NULL AND run_at <= ?1");
   return text;
 }
 
 std::string_view find_lost_jobs() {
   static const std::string text = fmt::format(
       "SELECT j.id, j.name, j.payload, j.context, j.priority, j.error_count, j.run_at, "
-      "j.created_at, j.last_error, j.locked_at, w.id, w.started_at, w.heartbeat_at "
+      "j.created_at, j.last_error, j.snoozes, j.errors, j.cancel_requested_at IS NOT NULL, "
+      "j.locked_at, w.id, w.started_at, w.heartbeat_at "
       "FROM errand_jobs j JOIN errand_workers w ON j.locked_by = w.id "
       "WHERE j.locked_by IS NOT NULL AND (w.heartbeat_at <= ?1 OR j.locked_at < w.started_at) "
       "AND {} ORDER BY j.locked_at, j.id LIMIT ?2",
@@ -93,22 +134,26 @@ std::string_view find_lost_jobs() {
 
 std::string_view list_jobs(const JobFilter& filter) {
   // One text per state (or none), name filter (or none) and failing_only.
-  constexpr std::array<std::string_view, 5> kStates{
+  constexpr std::array<std::string_view, 8> kStates{
       "",
       " AND locked_by IS NULL AND run_at <= ?1",         // JobState::ready
       " AND locked_by IS NULL AND run_at > ?1",          // JobState::scheduled
       " AND locked_by IS NOT NULL AND locked_at > ?2",   // JobState::running
       " AND locked_by IS NOT NULL AND locked_at <= ?2",  // JobState::abandoned
+      " AND state = ?5",                                 // JobState::completed
+      " AND state = ?5",                                 // JobState::cancelled
+      " AND state = ?5",                                 // JobState::discarded
   };
-  static_assert(static_cast<int>(JobState::abandoned) == 3);
+  static_assert(static_cast<int>(JobState::discarded) == 6);
   static const std::array<std::string, kStates.size()* 4> texts = [&] {
     std::array<std::string, kStates.size() * 4> built;
     for (std::size_t i = 0; i < built.size(); ++i) {
-      built[i] = fmt::format(
-          "SELECT id, name, payload, context, priority, error_count, run_at, created_at, "
-          "locked_by, locked_at, last_error, last_failed_at FROM errand_jobs WHERE 1{}{}{} "
-          "ORDER BY priority DESC, run_at, id LIMIT ?4",
-          kStates[i / 4], i & 2 ? " AND name = ?3" : "", i & 1 ? " AND error_count > 0" : "");
+      const bool finished = i / 4 > static_cast<std::size_t>(JobState::abandoned) + 1;
+      built[i] = fmt::format("SELECT {} FROM {} WHERE 1{}{}{} ORDER BY {} LIMIT ?4",
+                             finished ? kFinishedColumns : kLiveColumns,
+                             finished ? "errand_finished_jobs" : "errand_jobs", kStates[i / 4],
+                             i & 2 ? " AND name = ?3" : "", i & 1 ? " AND error_count > 0" : "",
+                             finished ? "finished_at DESC, id DESC" : "priority DESC, run_at, id");
     }
     return built;
   }();
@@ -116,13 +161,42 @@ std::string_view list_jobs(const JobFilter& filter) {
   return texts[state * 4 + (filter.name ? 2 : 0) + (filter.failing_only ? 1 : 0)];
 }
 
+std::string_view find_live_job() {
+  static const std::string text =
+      fmt::format("SELECT {} FROM errand_jobs WHERE id = ?1", kLiveColumns);
+  return text;
+}
+
+std::string_view find_finished_job() {
+  static const std::string text =
+      fmt::format("SELECT {} FROM errand_finished_jobs WHERE id = ?1", kFinishedColumns);
+  return text;
+}
+
 std::string_view list_dead(bool named) {
   return named ? "SELECT id, name, payload, context, priority, error_count, last_error, "
-                 "created_at, failed_at FROM errand_dead_jobs WHERE name = ?1 "
-                 "ORDER BY failed_at DESC, id DESC LIMIT ?2"
+                 "created_at, finished_at FROM errand_finished_jobs "
+                 "WHERE state = 'discarded' AND name = ?1 "
+                 "ORDER BY finished_at DESC, id DESC LIMIT ?2"
                : "SELECT id, name, payload, context, priority, error_count, last_error, "
-                 "created_at, failed_at FROM errand_dead_jobs "
-                 "ORDER BY failed_at DESC, id DESC LIMIT ?2";
+                 "created_at, finished_at FROM errand_finished_jobs WHERE state = 'discarded' "
+                 "ORDER BY finished_at DESC, id DESC LIMIT ?2";
+}
+
+std::string_view prune_finished() {
+  static const std::string text = [] {
+    const auto oldest = [](std::string_view state, int cutoff) {
+      return fmt::format(
+          "SELECT id FROM (SELECT id FROM errand_finished_jobs WHERE state = '{}' "
+          "AND finished_at <= ?{} ORDER BY finished_at LIMIT ?4)",
+          state, cutoff);
+    };
+    return fmt::format(
+        "DELETE FROM errand_finished_jobs WHERE id IN "
+        "(SELECT id FROM ({} UNION ALL {} UNION ALL {}) LIMIT ?4)",
+        oldest("completed", 1), oldest("cancelled", 2), oldest("discarded", 3));
+  }();
+  return text;
 }
 
 DeadWhere dead_where(DeadSelection::Kind kind) {
@@ -143,30 +217,31 @@ std::string_view copy_dead_back(DeadWhere where) {
   return per_dead_where(where, [](std::string_view condition) {
     return fmt::format(
         "INSERT INTO errand_jobs (id, name, payload, context, priority, run_at, created_at, "
-        "error_count, last_error, last_failed_at) "
-        "SELECT id, name, payload, context, priority, ?2, created_at, 0, last_error, failed_at "
-        "FROM errand_dead_jobs {}",
+        "error_count, last_error, last_failed_at, errors) "
+        "SELECT id, name, payload, context, priority, ?2, created_at, 0, last_error, "
+        "last_failed_at, errors FROM errand_finished_jobs {}",
         condition);
   });
 }
 
 std::string_view delete_dead(DeadWhere where) {
   return per_dead_where(where, [](std::string_view condition) {
-    return fmt::format("DELETE FROM errand_dead_jobs {}", condition);
+    return fmt::format("DELETE FROM errand_finished_jobs {}", condition);
   });
 }
 
 std::string_view tally_dead_by_name(DeadWhere where) {
   return per_dead_where(where, [](std::string_view condition) {
     return fmt::format(
-        "SELECT name, count(*) FROM errand_dead_jobs {} GROUP BY name ORDER BY 2 DESC, name",
+        "SELECT name, count(*) FROM errand_finished_jobs {} GROUP BY name "
+        "ORDER BY 2 DESC, name",
         condition);
   });
 }
 
 std::string_view tally_dead_ids(DeadWhere where) {
   return per_dead_where(where, [](std::string_view condition) {
-    return fmt::format("SELECT id FROM errand_dead_jobs {} ORDER BY id LIMIT ?2", condition);
+    return fmt::format("SELECT id FROM errand_finished_jobs {} ORDER BY id LIMIT ?2", condition);
   });
 }
 

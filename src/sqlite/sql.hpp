@@ -54,16 +54,40 @@ inline constexpr std::string_view kDeleteLeased =
 inline constexpr std::string_view kReleaseLeased =
     "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL "
     "WHERE id = ?1 AND locked_by = ?2 AND locked_at = ?3";
-// Retry: unlocks the job with one more failure, error ?4 at time ?5, due again at ?6.
+// Retry: unlocks the job with one more failure, error ?4 at time ?5, due again at ?6, error
+// history ?7 (NULL: the job's own).
 inline constexpr std::string_view kRetryLeased =
     "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL, "
-    "error_count = error_count + 1, last_error = ?4, last_failed_at = ?5, run_at = ?6 "
+    "error_count = error_count + 1, last_error = ?4, last_failed_at = ?5, run_at = ?6, "
+    "errors = coalesce(?7, errors) WHERE id = ?1 AND locked_by = ?2 AND locked_at = ?3";
+// Snoozed: unlocks the job with one more snooze, due again at ?4; no attempt charged.
+inline constexpr std::string_view kSnoozeLeased =
+    "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL, snoozes = snoozes + 1, "
+    "run_at = ?4 WHERE id = ?1 AND locked_by = ?2 AND locked_at = ?3";
+// Whether the leased job's cancel was requested (1 or 0; no row: the lease is lost).
+inline constexpr std::string_view kCancelRequestedLeased =
+    "SELECT cancel_requested_at IS NOT NULL FROM errand_jobs "
     "WHERE id = ?1 AND locked_by = ?2 AND locked_at = ?3";
-// Dead letter, first half: copies the job into errand_dead_jobs with error ?4, failed at ?5
-// (kDeleteLeased follows). Values a dead job may not hold (core/stored_values.hpp) are
-// replaced, so the dead-letter table stays readable; the error of a job set aside for an invalid
-// value names the value as it was.
-std::string_view bury_leased();
+// The parameters of the statements that move jobs to errand_finished_jobs (kDeleteLeased or a
+// DELETE of the same rows follows): ?4 now, ?5 the state, ?6 1 to charge an attempt (error count
+// + 1, last failed now), ?7 the last error, ?8 the error history, ?9 the output, ?10 the cancel
+// reason; NULL in ?7, ?8, ?10 keeps the job's own. Values a finished job may not hold
+// (core/stored_values.hpp) are replaced, so the finished table stays readable; the error of a
+// job set aside for an invalid value names the value as it was.
+// The leased job: id ?1, worker ?2, locked_at ?3.
+std::string_view finish_leased();
+// Job ?1 while it is not locked.
+std::string_view finish_unlocked();
+// The unlocked jobs of type ?1; then kDeleteUnlockedNamed.
+std::string_view finish_unlocked_named();
+inline constexpr std::string_view kDeleteUnlockedNamed =
+    "DELETE FROM errand_jobs WHERE name = ?1 AND locked_by IS NULL";
+// The unlocked jobs due at ?1; then kDeleteReady.
+std::string_view finish_ready();
+inline constexpr std::string_view kDeleteReady =
+    "DELETE FROM errand_jobs WHERE locked_by IS NULL AND run_at <= ?1";
+inline constexpr std::string_view kDeleteUnlocked =
+    "DELETE FROM errand_jobs WHERE id = ?1 AND locked_by IS NULL";
 
 // --- settle_and_claim: claiming ----------------------------------------------------------------
 
@@ -82,8 +106,9 @@ inline constexpr std::string_view kUnlockAbandoned =
 // the kernel and faulted in again in some processes and not in others, so that 200,000-job
 // drains ran at 48k or at 130k jobs/s from one run to the next.
 inline constexpr std::string_view kClaimable =
-    "SELECT id, name, payload, context, priority, error_count, run_at, created_at, last_error "
-    "FROM errand_jobs WHERE locked_by IS NULL AND run_at <= ?1 "
+    "SELECT id, name, payload, context, priority, error_count, run_at, created_at, last_error, "
+    "snoozes, errors, cancel_requested_at IS NOT NULL FROM errand_jobs WHERE locked_by IS NULL AND "
+    "run_at <= ?1 "
     "ORDER BY priority DESC, run_at, id LIMIT ?2";
 inline constexpr std::string_view kLockClaimable =
     "UPDATE errand_jobs SET locked_by = ?1, locked_at = ?2 WHERE id = ?3 AND locked_by IS NULL";
@@ -102,6 +127,13 @@ inline constexpr std::string_view kReleaseUnheld =
     "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL "
     "WHERE locked_by = ?1 AND locked_at >= ?2 "
     "AND id NOT IN (SELECT value FROM json_each(?3))";
+// Heartbeat: progress ?4, message ?5 at ?6 of the leased job (?1, ?2, ?3).
+inline constexpr std::string_view kWriteProgress =
+    "UPDATE errand_jobs SET progress = ?4, progress_message = ?5, progress_at = ?6 "
+    "WHERE id = ?1 AND locked_by = ?2 AND locked_at = ?3";
+// Heartbeat: the jobs worker ?1 holds whose cancel was requested.
+inline constexpr std::string_view kCancelRequestedOf =
+    "SELECT id FROM errand_jobs WHERE locked_by = ?1 AND cancel_requested_at IS NOT NULL";
 // A clean exit: unlocks, uncharged, what worker ?1 locked since it registered (kDeleteWorker
 // follows).
 inline constexpr std::string_view kReleaseWorkerJobs =
@@ -136,21 +168,49 @@ inline constexpr std::string_view kCountJobs =
     "  coalesce(sum(locked_by IS NOT NULL AND locked_at <= ?2), 0),"
     "  coalesce(sum(error_count > 0), 0) "
     "FROM errand_jobs";
-inline constexpr std::string_view kCountDead = "SELECT count(*) FROM errand_dead_jobs";
-// The jobs `filter` selects (its state, name and failing_only) in claim order, at most ?4, in
-// the columns read_job_info reads: now ?1, locks at or before ?2 abandoned, name ?3.
+// The finished jobs by state: (state, count) rows.
+inline constexpr std::string_view kCountFinished =
+    "SELECT state, count(*) FROM errand_finished_jobs GROUP BY state";
+// The jobs `filter` selects (its state, name and failing_only) in the columns read_job_info
+// reads, at most ?4: now ?1, locks at or before ?2 abandoned, name ?3, the finished state ?5.
+// Jobs still to run in claim order; finished ones most recently finished first.
 std::string_view list_jobs(const JobFilter& filter);
+// Job ?1 in the columns read_job_info reads: in the jobs table, in the finished jobs table.
+std::string_view find_live_job();
+std::string_view find_finished_job();
 // The dead jobs, most recently failed first, at most ?2 (of type ?1 when `named`).
 std::string_view list_dead(bool named);
+
+// --- the lifecycle -------------------------------------------------------------------------------
+
+// Job ?1: whether it is locked (1 or 0; no row: not in the jobs table).
+inline constexpr std::string_view kLockedState =
+    "SELECT locked_by IS NOT NULL FROM errand_jobs WHERE id = ?1";
+// The state of finished job ?1 (no row: none).
+inline constexpr std::string_view kFinishedState =
+    "SELECT state FROM errand_finished_jobs WHERE id = ?1";
+// Requests the cancel of job ?1 at ?2 for reason ?3 (an earlier request stands).
+inline constexpr std::string_view kRequestCancel =
+    "UPDATE errand_jobs SET cancel_requested_at = coalesce(cancel_requested_at, ?2), "
+    "cancel_reason = coalesce(cancel_reason, ?3) WHERE id = ?1";
+// ... and of every locked job of type ?1; returns their ids.
+inline constexpr std::string_view kRequestCancelNamed =
+    "UPDATE errand_jobs SET cancel_requested_at = coalesce(cancel_requested_at, ?2), "
+    "cancel_reason = coalesce(cancel_reason, ?3) WHERE name = ?1 AND locked_by IS NOT NULL "
+    "RETURNING id";
+// Deletes up to ?4 finished jobs, oldest first per state: completed ones finished at or before
+// ?1, cancelled ones at or before ?2, discarded ones at or before ?3 (NULL: none of that state).
+std::string_view prune_finished();
 
 // --- dead-letter administration ----------------------------------------------------------------
 
 // Which dead jobs a statement below touches. Each takes the selection's value, if any, as ?1: a
 // type name, a JSON array of ids, one id. `none` selects nothing.
-enum class DeadWhere { all, name, ids, id, none };
+// `finished_id` selects finished job ?1 in any state (the others: discarded jobs only).
+enum class DeadWhere { all, name, ids, id, none, finished_id };
 DeadWhere dead_where(DeadSelection::Kind kind);
-// Resurrection: copies the selected dead jobs back into errand_jobs, due at ?2, their error
-// count reset (delete_dead follows).
+// Resurrection: copies the selected dead jobs back into errand_jobs, due at ?2, their error and
+// snooze counts reset, their history kept (delete_dead follows).
 std::string_view copy_dead_back(DeadWhere where);
 // Deletes the selected dead jobs.
 std::string_view delete_dead(DeadWhere where);

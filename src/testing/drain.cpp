@@ -25,6 +25,10 @@ std::size_t DrainReport::*total_of(RunResult result) {
       return &DrainReport::retried;
     case RunResult::dead_lettered:
       return &DrainReport::dead_lettered;
+    case RunResult::snoozed:
+      return &DrainReport::snoozed;
+    case RunResult::cancelled:
+      return &DrainReport::cancelled;
     case RunResult::released:
     case RunResult::lock_lost:
       break;
@@ -64,6 +68,14 @@ class Recorder {
         break;
       case WorkerEvent::Kind::lock_lost:
         run.result = RunResult::lock_lost;
+        break;
+      case WorkerEvent::Kind::snoozed:
+        run.result = RunResult::snoozed;
+        run.next_run_at = clock_.now() + event.retry_delay;
+        break;
+      case WorkerEvent::Kind::cancelled:
+        run.result = RunResult::cancelled;
+        run.error = event.error;
         break;
     }
     std::lock_guard lock(mutex_);

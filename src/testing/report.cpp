@@ -37,6 +37,10 @@ std::string_view to_string(RunResult result) {
       return "released";
     case RunResult::lock_lost:
       return "lock lost";
+    case RunResult::snoozed:
+      return "snoozed";
+    case RunResult::cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -54,6 +58,8 @@ std::string DrainReport::summary() const {
       runs.empty() ? std::string("drained no job")
                    : fmt::format("drained {} run(s): {} succeeded, {} retried, {} dead-lettered",
                                  runs.size(), succeeded, retried, dead_lettered);
+  if (snoozed > 0) out += fmt::format(", {} snoozed", snoozed);
+  if (cancelled > 0) out += fmt::format(", {} cancelled", cancelled);
   if (limit_reached) out += "; stopped at max_runs with jobs still waiting";
   for (const JobRun& run : runs) {
     out += fmt::format("\n  job {} {} {} attempt {}: {}", run.id, run.name,

@@ -115,8 +115,9 @@ std::string corruption_sql(Setup setup, const std::function<std::string(std::str
   }
   if (setup != Setup::bad_values) return "";
   return "UPDATE " + table("jobs") + " SET run_at = " + bad_time +
-         " WHERE id = (SELECT min(id) FROM " + table("jobs") + "); UPDATE " + table("dead_jobs") +
-         " SET created_at = " + bad_time + "; UPDATE " + table("workers") + " SET pid = 0";
+         " WHERE id = (SELECT min(id) FROM " + table("jobs") + "); UPDATE " +
+         table("finished_jobs") + " SET created_at = " + bad_time + "; UPDATE " + table("workers") +
+         " SET pid = 0";
 }
 
 // Rows as sorted "a|b|NULL" lines.

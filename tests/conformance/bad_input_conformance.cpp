@@ -105,7 +105,7 @@ TEST_P(WorkerConformance, BadInputMalformedJsonPayloadIsRetriedThenDeadLetteredV
   EXPECT_EQ(dead->context, "broken row");
   EXPECT_EQ(dead->error_count, 3);
   EXPECT_TRUE(dead->payload == payload) << escaped(dead->payload);
-  EXPECT_EQ(column("dead_jobs", "payload", id), payload);
+  EXPECT_EQ(column("finished_jobs", "payload", id), payload);
   EXPECT_TRUE(contains(lower(dead->last_error), "json")) << dead->last_error;
   EXPECT_TRUE(valid_utf8(dead->last_error)) << escaped(dead->last_error);
 
@@ -156,7 +156,7 @@ TEST_P(WorkerConformance, BadInputTenMegabytePayloadRoundTrips) {
   EXPECT_TRUE(runs[0] == "Text:" + big) << "the job ran with a different text";
   EXPECT_FALSE(find_job(id));
   EXPECT_EQ(rows_in("jobs"), 0);
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
 }
 
 TEST_P(StoreConformance, BadInputTenMegabytePayloadSurvivesTheDeadLetterTable) {
@@ -194,7 +194,7 @@ TEST_P(EnqueueConformance, BadInputNonUtf8InATypedPayloadIsASerializationErrorIn
     EXPECT_TRUE(contains(lower(e.what()), "utf-8")) << e.what();
   }
   EXPECT_EQ(rows_in("jobs"), 0);
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
 }
 
 // (3b) Through the typed API, invalid UTF-8 in the context: the same clear serialization error
@@ -210,7 +210,7 @@ TEST_P(EnqueueConformance, BadInputNonUtf8InATypedContextIsASerializationError) 
     EXPECT_TRUE(contains(lower(e.what()), "context")) << e.what();
     EXPECT_EQ(rows_in("jobs"), 0);
   }
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
 }
 
 // (3c) Through Store::enqueue, invalid UTF-8 in a context or payload: either every row is stored
@@ -236,7 +236,7 @@ TEST_P(WorkerConformance, BadInputNonUtf8InARawBatchIsStoredVerbatimOrRejectedWh
                 contains(message, "encoding") || contains(message, "byte sequence"))
         << "the error should say what is wrong: " << e.what();
     EXPECT_EQ(rows_in("jobs"), 0) << "a rejected batch must write nothing";
-    EXPECT_EQ(rows_in("dead_jobs"), 0);
+    EXPECT_EQ(rows_in("finished_jobs"), 0);
 
     // The same through errand::enqueue's Batch path: refused (when added, or when enqueued),
     // nothing written.
@@ -380,7 +380,7 @@ TEST_P(WorkerConformance, BadInputSqlMetacharactersRoundTripVerbatimAndTablesSur
   EXPECT_EQ(runs, expected_runs);
 
   EXPECT_EQ(rows_in("jobs"), 0);
-  EXPECT_EQ(rows_in("dead_jobs"), static_cast<std::int64_t>(texts.size()));
+  EXPECT_EQ(rows_in("finished_jobs"), static_cast<std::int64_t>(texts.size()));
   for (std::size_t i = 0; i < texts.size(); ++i) {
     SCOPED_TRACE("text " + texts[i]);
     auto dead = find_dead(ids[i]);
@@ -389,8 +389,8 @@ TEST_P(WorkerConformance, BadInputSqlMetacharactersRoundTripVerbatimAndTablesSur
     EXPECT_EQ(dead->context, "ctx " + texts[i]);
     EXPECT_EQ(dead->payload, rows[i].payload);
     EXPECT_TRUE(contains(dead->last_error, texts[i])) << dead->last_error;
-    EXPECT_EQ(column("dead_jobs", "name", ids[i]), texts[i]);
-    EXPECT_EQ(column("dead_jobs", "payload", ids[i]), rows[i].payload);
+    EXPECT_EQ(column("finished_jobs", "name", ids[i]), texts[i]);
+    EXPECT_EQ(column("finished_jobs", "payload", ids[i]), rows[i].payload);
   }
   // Both tables still exist and work.
   const auto counts = store->counts(kLockTimeout);
@@ -427,7 +427,7 @@ TEST_P(StoreConformance, BadInputSqlMetacharactersInRecordedErrorsRoundTrip) {
     if (i % 2 == 0) {
       EXPECT_EQ(column("jobs", "last_error", ids[i]), texts[i]);
     } else {
-      EXPECT_EQ(column("dead_jobs", "last_error", ids[i]), texts[i]);
+      EXPECT_EQ(column("finished_jobs", "last_error", ids[i]), texts[i]);
     }
   }
 }
@@ -472,7 +472,7 @@ TEST_P(StoreConformance, BadInputNameFiltersWithMetacharactersMatchOnlyThatName)
                         .error = "dead " + job.name});
   }
   EXPECT_TRUE(store->settle("w", outcomes).empty());
-  ASSERT_EQ(rows_in("dead_jobs"), static_cast<std::int64_t>(2 * names.size()));
+  ASSERT_EQ(rows_in("finished_jobs"), static_cast<std::int64_t>(2 * names.size()));
   ASSERT_EQ(rows_in("jobs"), 0);
 
   for (const auto& name : names) {
@@ -486,7 +486,7 @@ TEST_P(StoreConformance, BadInputNameFiltersWithMetacharactersMatchOnlyThatName)
   }
   EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("%%")), 0u);
   EXPECT_EQ(store->retry_dead_jobs(errand::DeadSelection::named("' OR '1'='1")), 0u);
-  EXPECT_EQ(rows_in("dead_jobs"), static_cast<std::int64_t>(2 * names.size()));
+  EXPECT_EQ(rows_in("finished_jobs"), static_cast<std::int64_t>(2 * names.size()));
 
   // Retrying "%" and "a_" moves back only those names.
   EXPECT_EQ(store->retry_dead_jobs(errand::DeadSelection::named("%")), 2u);
@@ -498,7 +498,7 @@ TEST_P(StoreConformance, BadInputNameFiltersWithMetacharactersMatchOnlyThatName)
   EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("'; DROP TABLE jobs; --")), 2u);
   EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("_")), 2u);
   EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("\\")), 2u);
-  EXPECT_EQ(rows_in("dead_jobs"), static_cast<std::int64_t>(2 * (names.size() - 5)));
+  EXPECT_EQ(rows_in("finished_jobs"), static_cast<std::int64_t>(2 * (names.size() - 5)));
   for (const auto& dead : all_dead()) {
     EXPECT_TRUE(dead.name != "%" && dead.name != "a_" && dead.name != "_" && dead.name != "\\" &&
                 dead.name != "'; DROP TABLE jobs; --")
@@ -535,7 +535,7 @@ TEST_P(StoreConformance, BadInputNameFilterWithANulByteIsNotCutShort) {
     RecordProperty("store_behaviour", std::string("rejected: ") + e.what());
   }
   EXPECT_EQ(rows_in("jobs"), 1);
-  EXPECT_EQ(rows_in("dead_jobs"), 1);
+  EXPECT_EQ(rows_in("finished_jobs"), 1);
   (void)ids;
 }
 
@@ -578,7 +578,7 @@ TEST_P(WorkerConformance, BadInputHugeErrorMessageIsTruncatedAndTheJobRetried) {
   ASSERT_TRUE(dead);
   EXPECT_EQ(dead->error_count, 2);
   EXPECT_EQ(dead->last_error, error);
-  EXPECT_EQ(column("dead_jobs", "last_error", id), error);
+  EXPECT_EQ(column("finished_jobs", "last_error", id), error);
   EXPECT_EQ(dead->payload, nlohmann::json(FailJob{.message = message}).dump());
 }
 
@@ -616,7 +616,7 @@ TEST_P(WorkerConformance, BadInputNonUtf8ErrorMessageIsStillRecorded) {
   ASSERT_TRUE(dead) << logs.dump();
   EXPECT_EQ(dead->error_count, 2);
   EXPECT_EQ(dead->last_error, error);
-  EXPECT_EQ(column("dead_jobs", "last_error", id), error);
+  EXPECT_EQ(column("finished_jobs", "last_error", id), error);
   EXPECT_EQ(rows_in("jobs"), 0);
 }
 

@@ -33,7 +33,7 @@ errand::JobId make_dead(errand::Store& store, const std::string& name) {
 // Every dead job's id and name, read through the test's own connection.
 std::map<std::string, std::string> dead_rows(TestStorage& storage) {
   std::map<std::string, std::string> out;
-  for (const Row& row : storage.rows("SELECT id, name FROM " + storage.table("dead_jobs"))) {
+  for (const Row& row : storage.rows("SELECT id, name FROM " + storage.table("finished_jobs"))) {
     out[row.at(0).value_or("")] = row.at(1).value_or("");
   }
   return out;
@@ -112,7 +112,7 @@ TEST_P(StoreConformance, DeadSelectionRetryByIdsMovesExactlyThoseBack) {
   EXPECT_FALSE(find_dead(y[0]));
   ASSERT_TRUE(find_job(x[1]));
   EXPECT_EQ(find_job(x[1])->error_count, 0);
-  EXPECT_EQ(rows_in("dead_jobs"), 3);
+  EXPECT_EQ(rows_in("finished_jobs"), 3);
   EXPECT_EQ(rows_in("jobs"), 3);
 }
 
@@ -120,9 +120,9 @@ TEST_P(StoreConformance, DeadSelectionPurgeByIdsAndByNameDeleteExactlyThose) {
   const Filled filled(*store);
   const auto& [x, y] = filled;
   EXPECT_EQ(store->purge_dead_jobs(DeadSelection::with_ids({x[0], x[0], y[1]})), 2u);
-  EXPECT_EQ(rows_in("dead_jobs"), 3);
+  EXPECT_EQ(rows_in("finished_jobs"), 3);
   EXPECT_EQ(store->purge_dead_jobs(DeadSelection::named("X")), 2u);
-  EXPECT_EQ(rows_in("dead_jobs"), 1);
+  EXPECT_EQ(rows_in("finished_jobs"), 1);
   EXPECT_TRUE(find_dead(y[0]));
   EXPECT_EQ(rows_in("jobs"), 1) << "purging never touches the jobs table";
 }
@@ -130,12 +130,12 @@ TEST_P(StoreConformance, DeadSelectionPurgeByIdsAndByNameDeleteExactlyThose) {
 TEST_P(StoreConformance, DeadSelectionAllSelectsEveryDeadJob) {
   const Filled filled(*store);
   EXPECT_EQ(store->retry_dead_jobs(DeadSelection::all()), 5u);
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
   EXPECT_EQ(rows_in("jobs"), 6);
   make_dead(*store, "Z");
   make_dead(*store, "Z");
   EXPECT_EQ(store->purge_dead_jobs(DeadSelection::all()), 2u);
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
   EXPECT_EQ(store->tally_dead_jobs(DeadSelection::all()).total, 0);
 }
 

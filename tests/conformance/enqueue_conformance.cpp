@@ -322,7 +322,7 @@ TEST_P(EnqueueConformance, AwkwardTextRoundTripsVerbatim) {
   EXPECT_EQ(column("jobs", "last_error", ids[2]), "NULL");
   ASSERT_TRUE(find_dead(ids[1]));
   EXPECT_EQ(find_dead(ids[1])->last_error, awkward);
-  EXPECT_EQ(column("dead_jobs", "last_error", ids[1]), awkward);
+  EXPECT_EQ(column("finished_jobs", "last_error", ids[1]), awkward);
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ TEST_P(StoreConformance, ForwardingStoreForwardsEveryVirtual) {
   const auto claimed = f.settle_and_claim("forwarded", {}, 3, kLockTimeout).claimed;
   ASSERT_EQ(claimed.size(), 3u);
   EXPECT_EQ(locked_rows(), 3u);
-  f.heartbeat(worker, std::vector<JobId>{claimed[0].id, claimed[1].id});
+  f.heartbeat(worker, std::vector<JobId>{claimed[0].id, claimed[1].id}, {});
   EXPECT_FALSE(find_job(claimed[2].id)->locked_by);
   const std::vector<Outcome> outcomes{outcome(claimed[0], Outcome::Kind::completed),
                                       outcome(claimed[1], Outcome::Kind::dead_letter)};

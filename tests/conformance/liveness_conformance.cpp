@@ -49,7 +49,7 @@ TEST_P(LivenessConformance, WorkersTableRecordsRegistrationHeartbeatsAndRemoval)
   ASSERT_EQ(claimed.size(), 2u);
   clock->advance(7s);
   const auto held = ids_of(claimed);
-  store->heartbeat(worker, held);
+  store->heartbeat(worker, held, {});
   info = find_worker(*store, "w1");
   ASSERT_TRUE(info);
   EXPECT_EQ(us(info->started_at), us(registered_at));
@@ -76,7 +76,7 @@ TEST_P(LivenessConformance, HeartbeatUnlocksJobsWhoseClaimReplyNeverArrived) {
   ASSERT_EQ(claimed.size(), 3u);
   // The worker knows only the first (the others' reply was lost).
   const std::vector<JobId> held{claimed[0].id};
-  store->heartbeat(worker, held);
+  store->heartbeat(worker, held, {});
   EXPECT_EQ(find_job(claimed[0].id)->locked_by, "w1");
   for (std::size_t i = 1; i < 3; ++i) {
     const auto job = find_job(claimed[i].id);
@@ -104,7 +104,7 @@ TEST_P(LivenessConformance, WorkerReleasesJobsOfAClaimWhoseReplyWasLost) {
   EXPECT_EQ(state.count("Record:1"), 1u);
   EXPECT_EQ(state.count("Record:2"), 1u);
   EXPECT_EQ(worker.stats().retried, 0u);
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
   EXPECT_FALSE(find_worker(*store, "test-worker")) << "a stopped worker unregisters";
 }
 
@@ -192,7 +192,7 @@ TEST_P(LivenessConformance, ASlowWorkerDeclaredLostLosesItsLeaseCleanly) {
   EXPECT_EQ(lost, std::vector<JobId>{id});
   EXPECT_EQ(find_job(id)->error_count, 1);
   // Its next heartbeat puts it back in the table, with its original start time.
-  store->heartbeat(slow, {});
+  store->heartbeat(slow, {}, {});
   const auto info = find_worker(*store, "slow-worker");
   ASSERT_TRUE(info);
   EXPECT_EQ(us(info->started_at), us(slow.started_at));

@@ -43,7 +43,7 @@ TEST_P(ShutdownConformance, CancellableJobSeesTheStopAndIsReleasedUncharged) {
   EXPECT_EQ(job->error_count, 0) << "a cancelled job must not be charged an attempt";
   EXPECT_EQ(column("jobs", "locked_by", id), std::nullopt);
   EXPECT_EQ(column("jobs", "error_count", id), "0");
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
   EXPECT_EQ(worker.stats().released, 1u);
   EXPECT_EQ(events.count(WorkerEvent::Kind::released), 1u);
   EXPECT_EQ(events.count(WorkerEvent::Kind::retry_scheduled), 0u);

@@ -241,7 +241,7 @@ TEST_P(StoreConformance, SettleByAWorkerThatLostTheLockChangesNothing) {
     EXPECT_FALSE(find_job(id));
   }
   EXPECT_EQ(rows_in("jobs"), 0);
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
 }
 
 TEST_P(StoreConformance, ReclaimBySameWorkerInvalidatesTheOldLease) {
@@ -271,7 +271,7 @@ TEST_P(StoreConformance, CompletedDeletesTheJob) {
   EXPECT_TRUE(store->settle("A", done).empty());
   EXPECT_FALSE(find_job(id));
   EXPECT_EQ(rows_in("jobs"), 0);
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
 }
 
 TEST_P(StoreConformance, RetryRecordsTheFailureAndReschedules) {
@@ -339,11 +339,11 @@ TEST_P(StoreConformance, DeadLetterMovesTheJobWithItsHistory) {
   EXPECT_EQ(d->last_error, "final");
   EXPECT_EQ(us(d->created_at), us(created));
   EXPECT_EQ(us(d->failed_at), us(failed_at));
-  EXPECT_EQ(column("dead_jobs", "name", id), "Fail");
-  EXPECT_EQ(column("dead_jobs", "error_count", id), "2");
-  EXPECT_EQ(column("dead_jobs", "last_error", id), "final");
-  EXPECT_EQ(us(*time_column("dead_jobs", "failed_at", id)), us(failed_at));
-  EXPECT_EQ(us(*time_column("dead_jobs", "created_at", id)), us(created));
+  EXPECT_EQ(column("finished_jobs", "name", id), "Fail");
+  EXPECT_EQ(column("finished_jobs", "error_count", id), "2");
+  EXPECT_EQ(column("finished_jobs", "last_error", id), "final");
+  EXPECT_EQ(us(*time_column("finished_jobs", "finished_at", id)), us(failed_at));
+  EXPECT_EQ(us(*time_column("finished_jobs", "created_at", id)), us(created));
   EXPECT_EQ(store->counts(kLockTimeout).dead, 1);
 }
 
@@ -545,7 +545,7 @@ TEST_P(StoreConformance, RetryAllDeadAndPurgeHonourTheNameFilter) {
   EXPECT_EQ(storage->count("jobs", "name = 'Y'"), 2);
   EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("Z")), 0u);
   EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::named("X")), 3u);
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
 
   make_dead(*store, "X");
   make_dead(*store, "W");
@@ -553,7 +553,7 @@ TEST_P(StoreConformance, RetryAllDeadAndPurgeHonourTheNameFilter) {
   EXPECT_EQ(rows_in("jobs"), 4);
   make_dead(*store, "X");
   EXPECT_EQ(store->purge_dead_jobs(errand::DeadSelection::all()), 1u);
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
 }
 
 TEST_P(StoreConformance, SchemaVersionAndDescribe) {

@@ -23,7 +23,7 @@ namespace {
 // One invalid value. `sqlite` / `postgres`: the SET clause that stores it, empty where the
 // store's column type cannot hold it. `shown` / `shown_pg`: how messages show it (a prefix).
 struct Corruption {
-  std::string_view table;   // logical: jobs, dead_jobs, workers, meta
+  std::string_view table;   // logical: jobs, finished_jobs, workers, meta
   std::string_view column;  // the column the message names
   std::string_view sqlite;
   std::string_view postgres;
@@ -73,18 +73,18 @@ constexpr Corruption kJobRows[] = {
 
 // Every column of the dead-letter table, as `errand dead` (Store::list_dead) reads it.
 constexpr Corruption kDeadRows[] = {
-    {"dead_jobs", "id", "id = -1", "id = -1", "-1", "'-1'"},
-    {"dead_jobs", "name", "name = X'52'", "", "a BLOB of 1 bytes", ""},
-    {"dead_jobs", "payload", "payload = X'7b'", "", "a BLOB of 1 bytes", ""},
-    {"dead_jobs", "priority", "priority = 'abc'", "", "'abc' (TEXT)", ""},
-    {"dead_jobs", "error_count", "error_count = -1", "error_count = -1", "-1", "'-1'"},
-    {"dead_jobs", "error_count", "error_count = 2147483647", "error_count = 2147483647",
+    {"finished_jobs", "id", "id = -1", "id = -1", "-1", "'-1'"},
+    {"finished_jobs", "name", "name = X'52'", "", "a BLOB of 1 bytes", ""},
+    {"finished_jobs", "payload", "payload = X'7b'", "", "a BLOB of 1 bytes", ""},
+    {"finished_jobs", "priority", "priority = 'abc'", "", "'abc' (TEXT)", ""},
+    {"finished_jobs", "error_count", "error_count = -1", "error_count = -1", "-1", "'-1'"},
+    {"finished_jobs", "error_count", "error_count = 2147483647", "error_count = 2147483647",
      "2147483647", "'2147483647'"},
-    {"dead_jobs", "last_error", "last_error = X'00'", "", "a BLOB of 1 bytes", ""},
-    {"dead_jobs", "created_at", "created_at = 'abc'", "created_at = 'infinity'", "'abc' (TEXT)",
+    {"finished_jobs", "last_error", "last_error = X'00'", "", "a BLOB of 1 bytes", ""},
+    {"finished_jobs", "created_at", "created_at = 'abc'", "created_at = 'infinity'", "'abc' (TEXT)",
      "'infinity'"},
-    {"dead_jobs", "failed_at", "failed_at = 1.5", "failed_at = '-infinity'", "1.5 (a REAL)",
-     "'-infinity'"},
+    {"finished_jobs", "finished_at", "finished_at = 1.5", "finished_at = '-infinity'",
+     "1.5 (a REAL)", "'-infinity'"},
 };
 
 // Every column of the workers table, as `errand workers` (Store::list_workers) reads it.
@@ -283,7 +283,8 @@ TEST_P(WorkerConformance, StoredValueAPoisonRowIsDeadLetteredUnrunAndTheQueueMov
     EXPECT_EQ(worker.stats().dead_lettered, 1u);
     EXPECT_EQ(rows_in("jobs"), 0);
 
-    const auto dead = storage->rows("SELECT id, last_error FROM " + storage->table("dead_jobs"));
+    const auto dead =
+        storage->rows("SELECT id, last_error FROM " + storage->table("finished_jobs"));
     ASSERT_EQ(dead.size(), 1u);
     EXPECT_EQ(dead[0][0], std::to_string(stored_id));
     const std::string error = dead[0][1].value_or("");
@@ -302,7 +303,7 @@ TEST_P(WorkerConformance, StoredValueAPoisonRowIsDeadLetteredUnrunAndTheQueueMov
     for (const auto& [level, line] : logs.lines())
       logged = logged || (contains(line, "dead-lettered") && contains(line, values.said(c)));
     EXPECT_TRUE(logged);
-    storage->rows("DELETE FROM " + storage->table("dead_jobs"));
+    storage->rows("DELETE FROM " + storage->table("finished_jobs"));
   }
 }
 

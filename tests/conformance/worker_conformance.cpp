@@ -22,7 +22,7 @@ TEST_P(WorkerConformance, SuccessDeletesTheJob) {
   EXPECT_EQ(state.snapshot(), std::vector<std::string>{"Record:1"});
   EXPECT_FALSE(find_job(id));
   EXPECT_EQ(rows_in("jobs"), 0);
-  EXPECT_EQ(rows_in("dead_jobs"), 0);
+  EXPECT_EQ(rows_in("finished_jobs"), 0);
   EXPECT_EQ(worker.stats().started, 1u);
   EXPECT_EQ(worker.stats().succeeded, 1u);
   EXPECT_EQ(events.count(WorkerEvent::Kind::started), 1u);
@@ -158,10 +158,10 @@ TEST_P(WorkerConformance, DeadLettersAfterTwentyRetriesSoTwentyOneRuns) {
   EXPECT_TRUE(contains(dead->last_error, "always")) << dead->last_error;
   EXPECT_EQ(us(dead->created_at), us(created));
   EXPECT_EQ(us(dead->failed_at), us(last_failure));
-  EXPECT_EQ(column("dead_jobs", "error_count", id), "21");
-  EXPECT_EQ(column("dead_jobs", "context", id), "nightly");
-  EXPECT_EQ(column("dead_jobs", "priority", id), "3");
-  EXPECT_EQ(column("dead_jobs", "payload", id), payload);
+  EXPECT_EQ(column("finished_jobs", "error_count", id), "21");
+  EXPECT_EQ(column("finished_jobs", "context", id), "nightly");
+  EXPECT_EQ(column("finished_jobs", "priority", id), "3");
+  EXPECT_EQ(column("finished_jobs", "payload", id), payload);
   EXPECT_EQ(worker.stats().retried, 20u);
   EXPECT_EQ(worker.stats().dead_lettered, 1u);
   EXPECT_EQ(events.count(WorkerEvent::Kind::dead_lettered), 1u);

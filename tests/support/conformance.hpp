@@ -54,7 +54,7 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   // Registers a worker `worker_id` (as one in another process would) and lets it claim a new
   // RecordJob{.tag = 1}; returns the job's id.
   errand::JobId held_by(const std::string& worker_id);
-  // Raw column of one row of the logical table ("jobs", "dead_jobs"), read through the test's
+  // Raw column of one row of the logical table ("jobs", "finished_jobs"), read through the test's
   // own connection.
   std::optional<std::string> column(std::string_view table, std::string_view column,
                                     errand::JobId id);
@@ -99,6 +99,18 @@ class ShutdownConformance : public ConformanceTest {};
 class LivenessConformance : public ConformanceTest {};
 class ClockConformance : public ConformanceTest {};
 
+// lifecycle_conformance.cpp: its SetUp adds the lifecycle's job types.
+class LifecycleConformance : public ConformanceTest {
+ protected:
+  void SetUp() override;
+  errand::JobId enqueue_one(errand::NewJob job);
+  // Job `id` in any state; throws when there is none.
+  errand::JobInfo job(errand::JobId id);
+  // Registers worker `worker` and claims the one due job for it.
+  errand::ClaimedJob claim_one(const std::string& worker = "w");
+  static errand::Outcome outcome(const errand::ClaimedJob& claimed, errand::Outcome::Kind kind);
+};
+
 }  // namespace errand_test
 
 #define ERRAND_INSTANTIATE_CONFORMANCE(prefix, factories)                                        \
@@ -107,4 +119,5 @@ class ClockConformance : public ConformanceTest {};
   INSTANTIATE_TEST_SUITE_P(prefix, WorkerConformance, factories, ::errand_test::factory_name);   \
   INSTANTIATE_TEST_SUITE_P(prefix, ShutdownConformance, factories, ::errand_test::factory_name); \
   INSTANTIATE_TEST_SUITE_P(prefix, LivenessConformance, factories, ::errand_test::factory_name); \
-  INSTANTIATE_TEST_SUITE_P(prefix, ClockConformance, factories, ::errand_test::factory_name)
+  INSTANTIATE_TEST_SUITE_P(prefix, ClockConformance, factories, ::errand_test::factory_name);    \
+  INSTANTIATE_TEST_SUITE_P(prefix, LifecycleConformance, factories, ::errand_test::factory_name)

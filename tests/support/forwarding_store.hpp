@@ -91,11 +91,12 @@ class ForwardingStore final : public errand::StoreWrapper {
     if (take(fail_beats)) throw errand::StoreError("injected register_worker failure");
     return inner().register_worker(worker);
   }
-  void heartbeat(const errand::WorkerRegistration& worker,
-                 std::span<const errand::JobId> held) override {
+  std::vector<errand::JobId> heartbeat(const errand::WorkerRegistration& worker,
+                                       std::span<const errand::JobId> held,
+                                       std::span<const errand::JobProgress> progress) override {
     if (take(fail_beats)) throw errand::StoreError("injected heartbeat failure");
     heartbeats.fetch_add(1);
-    inner().heartbeat(worker, held);
+    return inner().heartbeat(worker, held, progress);
   }
 
  private:

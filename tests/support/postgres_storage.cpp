@@ -253,7 +253,7 @@ std::string PostgresStorage::micros(std::string_view column) const {
 }
 
 std::unique_ptr<WriteBlock> PostgresStorage::block_writes() {
-  return std::make_unique<PgWriteBlock>(conninfo(), table("jobs"), table("dead_jobs"));
+  return std::make_unique<PgWriteBlock>(conninfo(), table("jobs"), table("finished_jobs"));
 }
 
 std::string PostgresStorage::conninfo() const {

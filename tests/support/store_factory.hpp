@@ -51,8 +51,8 @@ class TestStorage {
   // The URL errand::open_store and the CLI accept for this database.
   virtual std::string url() const = 0;
 
-  // The SQL name of a store table: `logical` is "jobs" or "dead_jobs" (SQLite: errand_jobs,
-  // errand_dead_jobs). Both tables have the columns of the SQLite schema.
+  // The SQL name of a store table: `logical` is "jobs" or "finished_jobs" (SQLite: errand_jobs,
+  // errand_finished_jobs). Both tables have the columns of the SQLite schema.
   virtual std::string table(std::string_view logical) const = 0;
   // Raw SQL on a connection of the test's own.
   virtual std::vector<Row> rows(std::string_view sql) = 0;
@@ -64,7 +64,8 @@ class TestStorage {
   // First column of the first row (nullopt for NULL or no row).
   std::optional<std::string> text(std::string_view sql);
   std::optional<std::int64_t> integer(std::string_view sql);
-  // Rows of the logical table `logical` ("jobs", "dead_jobs") matching the SQL condition `where`.
+  // Rows of the logical table `logical` ("jobs", "finished_jobs") matching the SQL condition
+  // `where`.
   std::int64_t count(std::string_view logical, std::string_view where = "1=1");
 };
 

@@ -124,6 +124,8 @@ class LogCapture {
  public:
   errand::LogFn fn() {
     return [this](errand::LogLevel level, std::string_view message) {
+      if (std::getenv("ERRAND_TEST_ECHO_LOGS"))
+        std::fprintf(stderr, "log: %.*s\n", static_cast<int>(message.size()), message.data());
       {
         std::lock_guard lock(mutex_);
         lines_.emplace_back(level, std::string(message));

@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include "command_support.hpp"
+
 #include "format.hpp"
 #include "numbers.hpp"
 
@@ -20,60 +22,6 @@ std::string Globals::db_url_or(std::string_view fallback) const {
 }
 
 namespace {
-
-using nlohmann::json;
-
-// The version of the objects `--json` prints (every one carries it as "json_version"): fields
-// are only ever added within a version; renaming, removing or changing one makes the next.
-constexpr int kJsonVersion = 1;
-
-void print_json_line(json value) {
-  value["json_version"] = kJsonVersion;
-  fmt::print("{}\n", value.dump(-1, ' ', false, json::error_handler_t::replace));
-}
-
-json optional_json(const std::optional<std::string>& value) {
-  return value ? json(*value) : json(nullptr);
-}
-
-json optional_json(const std::optional<TimePoint>& value) {
-  return value ? json(iso_utc(*value, true)) : json(nullptr);
-}
-
-// The payload as JSON when it parses, else as the stored string.
-json payload_json(const std::string& payload) {
-  json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  return parsed.is_discarded() ? json(payload) : parsed;
-}
-
-// The payload indented for people when it is JSON, else as stored.
-std::string payload_text(const std::string& payload) {
-  const json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  return parsed.is_discarded() ? payload
-                               : parsed.dump(2, ' ', false, json::error_handler_t::replace);
-}
-
-std::string when(TimePoint t, TimePoint now) {
-  return fmt::format("{} ({})", iso_utc(t), relative_time(t, now));
-}
-
-void print_limit_note(std::size_t shown, std::size_t limit) {
-  if (shown == limit) fmt::print("(first {} shown; use --limit for more)\n", limit);
-}
-
-CLI::Option* add_lock_timeout(CLI::App& cmd, std::int64_t& seconds) {
-  return add_number(cmd, "--lock-timeout", seconds, kSecondsOrZero,
-                    "seconds after which a locked job counts as abandoned rather than running");
-}
-
-// The store at --db. Inspection opens it read_only, dead-letter changes `existing`: neither
-// creates nor migrates a database (see OpenMode).
-std::shared_ptr<Store> open_db(const Globals& globals, OpenMode mode) {
-  OpenOptions options;
-  options.mode = mode;
-  options.statement_timeout = std::chrono::seconds{globals.timeout_s};
-  return open_store(globals.db_url_or(default_database_url), options);
-}
 
 // --- migrate ---
 
@@ -100,7 +48,10 @@ int status(const Globals& globals, const StatusOptions& opts) {
                      {"running", c.running},
                      {"abandoned", c.abandoned},
                      {"failing", c.failing},
-                     {"dead", c.dead}});
+                     {"dead", c.dead},
+                     {"discarded", c.dead},
+                     {"completed", c.completed},
+                     {"cancelled", c.cancelled}});
     return 0;
   }
   const std::string lock_timeout = human_duration(std::chrono::seconds{opts.lock_timeout_s});
@@ -113,91 +64,9 @@ int status(const Globals& globals, const StatusOptions& opts) {
              lock_timeout);
   fmt::print("  failing    {:>8}  with at least one failed attempt (counted above too)\n",
              c.failing);
-  fmt::print("  dead       {:>8}  in the dead-letter queue (errand dead)\n", c.dead);
-  return 0;
-}
-
-// --- jobs ---
-
-struct JobsOptions {
-  std::string state;
-  std::string name;
-  bool failing = false;
-  std::size_t limit = 50;
-  std::int64_t lock_timeout_s = 7200;
-  bool json = false;
-  bool full = false;
-};
-
-int jobs(const Globals& globals, const JobsOptions& opts) {
-  auto store = open_db(globals, OpenMode::read_only);
-  JobFilter filter;
-  if (!opts.state.empty()) filter.state = parse_job_state(opts.state);
-  if (!opts.name.empty()) filter.name = opts.name;
-  filter.failing_only = opts.failing;
-  filter.limit = opts.limit;
-  filter.lock_timeout = std::chrono::seconds{opts.lock_timeout_s};
-  const std::vector<JobInfo> rows = store->list_jobs(filter);
-
-  if (opts.json) {
-    for (const JobInfo& j : rows) {
-      print_json_line({{"id", j.id},
-                       {"name", j.name},
-                       {"state", to_string(j.state)},
-                       {"priority", j.priority},
-                       {"error_count", j.error_count},
-                       {"run_at", iso_utc(j.run_at, true)},
-                       {"created_at", iso_utc(j.created_at, true)},
-                       {"context", j.context},
-                       {"locked_by", optional_json(j.locked_by)},
-                       {"locked_at", optional_json(j.locked_at)},
-                       {"last_error", optional_json(j.last_error)},
-                       {"last_failed_at", optional_json(j.last_failed_at)},
-                       {"payload", payload_json(j.payload)}});
-    }
-    return 0;
-  }
-  if (rows.empty()) {
-    fmt::print("no jobs{} in {}\n",
-               filter.state || filter.name || filter.failing_only ? " match" : "",
-               store->describe());
-    return 0;
-  }
-  const TimePoint now = store->clock().now();
-  if (opts.full) {
-    for (const JobInfo& j : rows) {
-      std::vector<std::pair<std::string, std::string>> fields{
-          {"state", std::string(to_string(j.state))},
-          {"priority", std::to_string(j.priority)},
-          {"errors", std::to_string(j.error_count)},
-          {"run at", when(j.run_at, now)},
-          {"created at", when(j.created_at, now)}};
-      if (j.locked_by) fields.emplace_back("locked by", *j.locked_by);
-      if (j.locked_at) fields.emplace_back("locked at", when(*j.locked_at, now));
-      if (j.last_failed_at) fields.emplace_back("failed at", when(*j.last_failed_at, now));
-      fields.emplace_back("context", j.context);
-      fields.emplace_back("payload", payload_text(j.payload));
-      if (j.last_error) fields.emplace_back("last error", *j.last_error);
-      fmt::print("{}\n", field_block(fmt::format("job {}  {}", j.id, j.name), fields));
-    }
-    print_limit_note(rows.size(), opts.limit);
-    return 0;
-  }
-  Table table({{"ID", 12, true},
-               {"NAME", 28},
-               {"STATE", 9},
-               {"PRI", 6, true},
-               {"ERRORS", 6, true},
-               {"RUN AT", 40},
-               {"CONTEXT", 24},
-               {"LAST ERROR", 200}});
-  for (const JobInfo& j : rows) {
-    table.add({std::to_string(j.id), j.name, std::string(to_string(j.state)),
-               std::to_string(j.priority), std::to_string(j.error_count), when(j.run_at, now),
-               j.context, j.last_error.value_or("")});
-  }
-  fmt::print("{}", table.render(terminal_width()));
-  print_limit_note(rows.size(), opts.limit);
+  fmt::print("  discarded  {:>8}  dead: in the dead-letter queue (errand dead)\n", c.dead);
+  fmt::print("  completed  {:>8}  finished, kept while the workers' retention says\n", c.completed);
+  fmt::print("  cancelled  {:>8}  finished, kept while the workers' retention says\n", c.cancelled);
   return 0;
 }
 
@@ -469,23 +338,6 @@ void add_workers(CLI::App& app, const Globals& globals, std::vector<Command>& co
              "rescue_after)");
   cmd->add_flag("--json", opts->json, "print one JSON object per worker");
   commands.push_back({cmd, [&globals, opts] { return workers(globals, *opts); }});
-}
-
-void add_jobs(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {
-  auto opts = std::make_shared<JobsOptions>();
-  auto* cmd = app.add_subcommand("jobs", "List queued jobs, next to run first");
-  cmd->add_option("--state", opts->state, "only jobs in this state")
-      ->check(
-          CLI::IsMember(std::vector<std::string>{"ready", "scheduled", "running", "abandoned"}));
-  cmd->add_option("--name", opts->name, "only jobs of this type");
-  cmd->add_flag("--failing", opts->failing, "only jobs with at least one failed attempt");
-  add_number(*cmd, "--limit", opts->limit, kListLimit, "at most this many jobs");
-  add_lock_timeout(*cmd, opts->lock_timeout_s);
-  cmd->add_flag("--json", opts->json, "print one JSON object per job, with its payload");
-  cmd->add_flag("--full", opts->full,
-                "print every field of each job whole: its payload indented, its whole last error")
-      ->excludes("--json");
-  commands.push_back({cmd, [&globals, opts] { return jobs(globals, *opts); }});
 }
 
 void add_dead(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {

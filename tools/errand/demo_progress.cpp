@@ -64,6 +64,15 @@ void Progress::on_event(const WorkerEvent& event) {
                          label("lost", Color::red), who);
       started_at_.erase(job.id);
       break;
+    case Kind::snoozed:
+      text = fmt::format("{} {} snoozed; runs again in {} (no attempt charged)",
+                         label("snooze", Color::yellow), who, human_duration(event.retry_delay));
+      started_at_.erase(job.id);
+      break;
+    case Kind::cancelled:
+      text = fmt::format("{} {} was cancelled", label("cancel", Color::yellow), who);
+      finished(job.id);
+      break;
   }
   console_.line(text, status_locked());
   if (waiting_.empty()) cv_.notify_all();

@@ -43,6 +43,8 @@ enum class RunResult {
   dead_lettered,  // it threw for the last time (or its row was invalid); moved to dead jobs
   released,       // unlocked without charging an attempt (the worker shut down meanwhile)
   lock_lost,      // another worker held the job by the time the outcome was recorded
+  snoozed,        // it snoozed (errand::Snooze); it runs again at next_run_at, no attempt charged
+  cancelled,      // its cancel was requested and it did not complete: cancelled
 };
 std::string_view to_string(RunResult result);
 
@@ -54,8 +56,9 @@ struct JobRun {
   std::string context{};
   std::int32_t attempt = 1;  // 1 for the first run; failed attempts before it + 1
   RunResult result = RunResult::succeeded;
-  std::string error{};                     // retried, dead_lettered: the recorded message
-  std::optional<TimePoint> next_run_at{};  // retried: the store's clock when recorded + backoff
+  std::string error{};  // retried, dead_lettered: the recorded message
+  // retried, snoozed: the store's clock when recorded + the backoff or snooze delay
+  std::optional<TimePoint> next_run_at{};
 };
 
 struct DrainReport {
@@ -63,6 +66,8 @@ struct DrainReport {
   std::size_t succeeded = 0;
   std::size_t retried = 0;
   std::size_t dead_lettered = 0;
+  std::size_t snoozed = 0;
+  std::size_t cancelled = 0;
   // max_runs was reached with jobs still waiting (due now, or later with advance_clock).
   bool limit_reached = false;
 

@@ -1,0 +1,126 @@
+// The PostgreSQL store (errand/postgres.hpp): a pool of connections; each call borrows one.
+//   postgres_store.cpp      opening, enqueue, settle-and-claim (the hot path), the workers table
+//   postgres_lifecycle.cpp  cancel, retry, prune, and inspection of jobs in every state
+#pragma once
+
+#include <errand/postgres.hpp>
+
+#include "core/stored_values.hpp"
+#include "postgres/background.hpp"
+#include "postgres/pool.hpp"
+#include "postgres/pq.hpp"
+#include "postgres/schema.hpp"
+#include "postgres/sql.hpp"
+
+#include <memory>
+#include <string>
+
+namespace errand::pg {
+
+// One row of a Result, in the shape detail::read_* expect (core/rows.hpp).
+struct ResultRow {
+  const Result& result;
+  int row;
+  bool is_null(int column) const { return result.is_null(row, column); }
+  bool read_integer(int column, std::int64_t& out) const noexcept {
+    return result.read_integer(row, column, out);
+  }
+  bool read_real(int column, double& out) const noexcept {
+    return result.read_real(row, column, out);
+  }
+  bool read_text(int column, std::string& out) const {
+    if (result.is_null(row, column)) return false;
+    out.assign(result.text(row, column));
+    return true;
+  }
+  std::string shown(int column) const {
+    return result.is_null(row, column) ? "NULL" : detail::quoted_value(result.text(row, column));
+  }
+};
+
+// The ids of a PostgreSQL array of bigint as text ("{1,2,3}"); throws StoreError otherwise.
+std::vector<JobId> parse_id_array(std::string_view text);
+
+class PostgresStore final : public Store {
+ public:
+  PostgresStore(std::shared_ptr<const Target> target, PostgresOptions options);
+
+  std::string describe() const override { return description_; }
+  const Clock& clock() const override { return *clock_; }
+  int schema_version() override;
+
+  std::vector<JobId> enqueue(std::span<const NewJob> jobs) override;
+  Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
+                            std::size_t max, Duration lock_timeout) override;
+
+  TimePoint register_worker(const WorkerRegistration& worker) override;
+  std::vector<JobId> heartbeat(const WorkerRegistration& worker, std::span<const JobId> held,
+                               std::span<const JobProgress> progress) override;
+  void remove_worker(std::string_view worker_id) override;
+  std::vector<WorkerInfo> list_workers() override;
+  std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override;
+  std::size_t forget_lost_workers(Duration rescue_after) override;
+
+  std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) override;
+  std::unique_ptr<Subscription> subscribe_cancels(std::function<void(JobId)> on_cancel) override;
+
+  // postgres_lifecycle.cpp
+  CancelResult cancel_job(JobId id, std::string_view reason) override;
+  RetryResult retry_job(JobId id) override;
+  PruneResult prune(const Retention& retention, std::size_t limit) override;
+  std::optional<JobInfo> find_job(JobId id, Duration lock_timeout) override;
+  JobCounts counts(Duration lock_timeout) override;
+  std::vector<JobInfo> list_jobs(const JobFilter& filter) override;
+  std::vector<DeadJob> list_dead(const DeadFilter& filter) override;
+  bool retry_dead(JobId id) override;
+
+ protected:
+  CancelTally cancel_selected(const JobSelection& which, std::string_view reason) override;
+  std::size_t retry_selected_dead(const DeadSelection& which) override;
+  std::size_t purge_selected_dead(const DeadSelection& which) override;
+  DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) override;
+
+ private:
+  // Moves finished jobs matching `where` (its parameters from $2 on, already in `tail`) back.
+  std::size_t resurrect(std::string_view where, const Params& tail);
+  // $1..$4: id, host, pid, concurrency; then add_now as $5.
+  Params worker_params(const WorkerRegistration& worker) const;
+  // The store's now: NULL (the database's now()) or the injected clock's, in microseconds.
+  void add_now(Params& params) const;
+  // Publishes in this process the cancels that request_cancel_sql's result lists.
+  void publish_cancels(const Result& flagged) const;
+  // A table of this schema, for messages about invalid stored values.
+  detail::StoredTable stored(const std::string& table) const {
+    return {"PostgreSQL at", description_, table};
+  }
+  SchemaSite schema_site() const { return {options_.schema, schema_, description_}; }
+
+  PostgresOptions options_;
+  std::shared_ptr<const Clock> clock_;
+  bool db_clock_;
+  std::string schema_;        // quoted
+  std::string channel_name_;  // the NOTIFY channel, unquoted: a parameter of pg_notify
+  Pool pool_;
+  // The statements used often, built once (postgres/sql.hpp); the rare others per call.
+  const std::string insert_sql_, settle_lock_sql_, settle_cancelled_sql_, settle_sql_, sweep_sql_,
+      claim_sql_;  // prepared
+  const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;
+  const std::string remove_worker_sql_, list_workers_sql_;  // unprepared
+  // First in a round's pipeline with asynchronous_claims: that transaction commits without
+  // waiting for the WAL flush.
+  const Params no_params_;
+  const Connection::Statement asynchronous_commit_{"errand_async_commit", kAsynchronousCommit,
+                                                   no_params_};
+  std::string description_;
+  // The key of this process's wake-ups for this database and schema (core/wakeup.hpp).
+  const std::string wake_key_ = "postgres:" + pool_.target()->description + "#" + options_.schema;
+  // Table names for messages about invalid stored values (core/stored_values.hpp).
+  const std::string jobs_table_ = options_.schema + ".jobs";
+  const std::string finished_jobs_table_ = options_.schema + ".finished_jobs";
+  const std::string workers_table_ = options_.schema + ".workers";
+  // Declared last, so destroyed first: the listener, then the VACUUM thread.
+  BackgroundVacuum vacuum_{pool_.target(), vacuum_sql(schema_), options_.vacuum_after};
+  Listener listener_{pool_.target(), listen_sql(quote_identifier(channel_name_)), wake_key_};
+};
+
+}  // namespace errand::pg

@@ -1,0 +1,85 @@
+// The SQLite store (errand/sqlite.hpp): one connection per Store, used by one thread at a time.
+//   sqlite_store.cpp      opening, enqueue, settle-and-claim (the hot path), the workers table
+//   sqlite_lifecycle.cpp  cancel, retry, prune, and inspection of jobs in every state
+#pragma once
+
+#include <errand/sqlite.hpp>
+
+#include "core/stored_values.hpp"
+#include "sqlite/connection.hpp"
+#include "sqlite/sql.hpp"
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace errand::sqlite {
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(const std::filesystem::path& path, SqliteOptions options);
+
+  std::string describe() const override { return description_; }
+  const Clock& clock() const override { return *clock_; }
+  int schema_version() override;
+
+  std::vector<JobId> enqueue(std::span<const NewJob> jobs) override;
+  Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
+                            std::size_t max, Duration lock_timeout) override;
+
+  TimePoint register_worker(const WorkerRegistration& worker) override;
+  std::vector<JobId> heartbeat(const WorkerRegistration& worker, std::span<const JobId> held,
+                               std::span<const JobProgress> progress) override;
+  void remove_worker(std::string_view worker_id) override;
+  std::vector<WorkerInfo> list_workers() override;
+  std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override;
+  std::size_t forget_lost_workers(Duration rescue_after) override;
+
+  std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) override;
+  std::unique_ptr<Subscription> subscribe_cancels(std::function<void(JobId)> on_cancel) override;
+
+  // sqlite_lifecycle.cpp
+  CancelResult cancel_job(JobId id, std::string_view reason) override;
+  RetryResult retry_job(JobId id) override;
+  PruneResult prune(const Retention& retention, std::size_t limit) override;
+  std::optional<JobInfo> find_job(JobId id, Duration lock_timeout) override;
+  JobCounts counts(Duration lock_timeout) override;
+  std::vector<JobInfo> list_jobs(const JobFilter& filter) override;
+  std::vector<DeadJob> list_dead(const DeadFilter& filter) override;
+  bool retry_dead(JobId id) override;
+
+ protected:
+  CancelTally cancel_selected(const JobSelection& which, std::string_view reason) override;
+  std::size_t retry_selected_dead(const DeadSelection& which) override;
+  std::size_t purge_selected_dead(const DeadSelection& which) override;
+  DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) override;
+
+ private:
+  // A table of the database, for messages about invalid stored values (core/stored_values.hpp).
+  detail::StoredTable stored(std::string_view table) const {
+    return {"SQLite database", connection_.path(), table};
+  }
+  // Runs `sql` (its ?1 a job id) once for each of `ids`.
+  void run_for_each_id(std::string_view sql, const std::vector<JobId>& ids);
+  void upsert_worker(const WorkerRegistration& worker, TimePoint started_at, TimePoint now);
+  // Applies one outcome if the lease still holds. Returns false when it was lost; sets
+  // `cancelled` when the job's cancel was requested and the outcome ended it cancelled.
+  bool apply(std::string_view worker_id, const Outcome& outcome, std::int64_t now, bool& cancelled);
+  // Throws StoreError when the store was opened read-only.
+  void require_writable(std::string_view operation) const;
+  // Binds the value of `which`, if it has one, as ?1 (see sql::DeadWhere).
+  static void bind_dead(Statement& statement, const DeadSelection& which);
+  // Moves the finished jobs `where` selects (its value bound by `bind`) back into the jobs table,
+  // due now, with their error count reset. Returns how many moved.
+  template <class Bind>
+  std::size_t resurrect(sql::DeadWhere where, Bind bind);
+
+  SqliteOptions options_;
+  std::shared_ptr<const Clock> clock_;
+  std::mutex mutex_;  // one connection, one thread at a time
+  Connection connection_;
+  std::string description_;
+  std::string wake_key_;
+};
+
+}  // namespace errand::sqlite
