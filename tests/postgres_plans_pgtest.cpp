@@ -41,6 +41,7 @@ class PlanTest : public ::testing::Test {
     connection->exec("PREPARE plan_claim AS " + errand::pg::claim_sql(s));
     connection->exec("PREPARE plan_sweep AS " + errand::pg::sweep_sql(s));
     connection->exec("PREPARE plan_settle AS " + errand::pg::settle_sql(s));
+    connection->exec("PREPARE plan_settle_completed AS " + errand::pg::settle_completed_sql(s));
     connection->exec("PREPARE plan_settle_lock AS " + errand::pg::settle_lock_sql(s));
     connection->exec("PREPARE plan_settle_cancelled AS " + errand::pg::settle_cancelled_sql(s));
     connection->exec("PREPARE plan_prune AS " + errand::pg::prune_sql(s));
@@ -66,6 +67,8 @@ class PlanTest : public ::testing::Test {
         "settle",
         plan("plan_settle('w', NULL, '{1,2}', '{0,0}', '{3}', '{0}', '{e}', '{0}', '{h}', '{4}',"
              " '{0}', '{e}', '{h}', '{5}', '{0}', '{6}', '{0}', '{0}', '{7}', '{0}', '{o}')"));
+    expect_no_scan_of_every_row("settle_completed",
+                                plan("plan_settle_completed('w', '{1,2}', '{0,0}')"));
     expect_no_scan_of_every_row("settle_lock", plan("plan_settle_lock('{3,4}')"));
     expect_no_scan_of_every_row(
         "settle_cancelled",

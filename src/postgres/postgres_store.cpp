@@ -56,6 +56,7 @@ PostgresStore::PostgresStore(std::shared_ptr<const Target> target, PostgresOptio
       settle_lock_sql_(settle_lock_sql(schema_)),
       settle_cancelled_sql_(settle_cancelled_sql(schema_)),
       settle_sql_(settle_sql(schema_)),
+      settle_completed_sql_(settle_completed_sql(schema_)),
       sweep_sql_(sweep_sql(schema_)),
       claim_sql_(claim_sql(schema_)),
       register_sql_(register_worker_sql(schema_)),
@@ -123,10 +124,15 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
       statements.push_back({"errand_settle_cancelled", settle_cancelled_sql_, cancelled_params});
     }
     settle_params.add(worker_id);
-    add_now(settle_params);
-    add_settle_arrays(settle_params, outcomes);
     settled_at = statements.size();
-    statements.push_back({"errand_settle", settle_sql_, settle_params});
+    if (only_deletions(outcomes)) {
+      add_completed_arrays(settle_params, outcomes);
+      statements.push_back({"errand_settle_completed", settle_completed_sql_, settle_params});
+    } else {
+      add_now(settle_params);
+      add_settle_arrays(settle_params, outcomes);
+      statements.push_back({"errand_settle", settle_sql_, settle_params});
+    }
   }
   if (max > 0) {
     // Abandoned locks become runnable rows again (cheap: a partial-index range scan).

@@ -252,6 +252,30 @@ std::string settle_sql(const std::string& s) {
       fmt::arg("next_count", "least(greatest(j.error_count, 0), 2147483645) + 1"));
 }
 
+std::string settle_completed_sql(const std::string& s) {
+  return fmt::format(
+      "DELETE FROM {s}.jobs j USING unnest($2::int8[], $3::int8[]) AS u(id, at)"
+      " WHERE j.id = u.id AND j.locked_by = $1 AND j.locked_at = {at} RETURNING j.id",
+      fmt::arg("s", s), fmt::arg("at", ts_of("u.at")));
+}
+
+bool only_deletions(std::span<const Outcome> outcomes) {
+  return std::all_of(outcomes.begin(), outcomes.end(), [](const Outcome& o) {
+    return o.kind == Outcome::Kind::completed && !o.keep;
+  });
+}
+
+void add_completed_arrays(Params& params, std::span<const Outcome> outcomes) {
+  std::vector<std::string> ids, ats;
+  ids.reserve(outcomes.size());
+  ats.reserve(outcomes.size());
+  for (const Outcome& o : outcomes) {
+    ids.push_back(std::to_string(o.id));
+    ats.push_back(std::to_string(micros_of(o.locked_at)));
+  }
+  params.add(array_literal(ids)).add(array_literal(ats));
+}
+
 std::string settle_cancelled_sql(const std::string& s) {
   return fmt::format(
       "WITH t AS (SELECT {now} AS now),"

@@ -67,6 +67,11 @@ void add_cancel_settle_arrays(Params& params, std::span<const Outcome> outcomes)
 // $3..$21: the outcomes by kind (add_settle_arrays).
 std::string settle_sql(const std::string& quoted_schema);
 void add_settle_arrays(Params& params, std::span<const Outcome> outcomes);
+// The common round, where every outcome is a completion not kept: settle_sql's `done` part alone
+// (worker $1, then add_completed_arrays' ids $2 and lease times $3), without its six empty parts.
+bool only_deletions(std::span<const Outcome> outcomes);
+std::string settle_completed_sql(const std::string& quoted_schema);
+void add_completed_arrays(Params& params, std::span<const Outcome> outcomes);
 // Moves the rows of CTE `from` to the finished jobs table in `state`: `from` has the jobs table's
 // columns (DELETE ... RETURNING j.*) and charge (1: count the attempt), error, history, output
 // and reason (NULL: the job's own); CTE t has now. Returns the ids moved.

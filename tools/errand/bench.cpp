@@ -10,6 +10,7 @@
 #include "bench_options.hpp"
 #include "bench_phases.hpp"
 #include "bench_report.hpp"
+#include "bench_retained.hpp"
 #include "bench_scratch.hpp"
 #include "bench_workers.hpp"
 
@@ -34,6 +35,7 @@ int run_bench(const Globals& globals, const BenchOptions& opts) {
   if (!opts.skipped("enqueue")) result.enqueue_single_per_s = enqueue_single(scratch, opts);
   if (!opts.skipped("enqueue") || !opts.skipped("drain")) {
     const auto [url, store] = scratch.create("drain");
+    fill_completed(url, opts.retained);
     // Timed as the enqueue-in-batches figure; the same jobs are then drained.
     result.enqueue_batch_per_s = enqueue_batches(*store, opts);
     if (!opts.skipped("drain")) drain(*store, url, opts, workers, result);
@@ -61,6 +63,7 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
   constexpr Bounds kPrefetch{0, 100'000, "", ""};
   constexpr Bounds kStoreLanes{1, 64, "", ""};
   constexpr Bounds kSingles{1, 10'000'000, "jobs", ""};
+  constexpr Bounds kRetained{0, 100'000'000, "jobs", ""};
   constexpr Bounds kSamples{1, 1'000'000, "", ""};
   add_number(*cmd, "--jobs", opts->jobs, kJobs, "no-op jobs queued (in batches) and then drained");
   add_number(*cmd, "--workers", opts->workers, kWorkers, "worker processes for the drain");
@@ -82,6 +85,12 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
       ->check(CLI::IsMember(std::vector<std::string>{"enqueue", "drain", "latency", "listen"}));
   cmd->add_flag("--json", opts->json, "print one JSON object");
   cmd->add_flag("--keep", opts->keep, "keep the benchmark's SQLite files / PostgreSQL schemas");
+  cmd->add_flag("--retain-completed", opts->retain_completed,
+                "the drain's workers keep completed jobs (retention of a week) instead of "
+                "deleting them");
+  add_number(*cmd, "--retained", opts->retained, kRetained,
+             "completed jobs written into the drain's store before it starts (finished an hour "
+             "ago), to measure a drain beside them");
   commands.push_back({cmd, [&globals, opts] { return run_bench(globals, *opts); }});
 
   auto worker_opts = std::make_shared<WorkerProcessOptions>();
@@ -92,6 +101,7 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
   add_number(*worker_cmd, "--store-lanes", worker_opts->store_lanes, kStoreLanes, "");
   worker_cmd->add_flag("--report-starts", worker_opts->report_starts);
   worker_cmd->add_flag("--report-progress", worker_opts->report_progress);
+  worker_cmd->add_flag("--retain-completed", worker_opts->retain_completed);
   commands.push_back(
       {worker_cmd, [&globals, worker_opts] { return run_bench_worker(globals, *worker_opts); }});
 }

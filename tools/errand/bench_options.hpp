@@ -27,6 +27,10 @@ struct BenchOptions {
   std::vector<std::string> skip;
   bool json = false;
   bool keep = false;
+  // The drain's workers keep completed jobs (Retention::completed of a week) instead of deleting
+  // them; --retained N completed jobs are in the store before the drain (bench_retained.hpp).
+  bool retain_completed = false;
+  std::int64_t retained = 0;
 
   bool skipped(std::string_view phase) const {
     return std::find(skip.begin(), skip.end(), phase) != skip.end();
@@ -39,6 +43,7 @@ struct WorkerProcessOptions {
   std::int64_t store_lanes = static_cast<std::int64_t>(WorkerOptions{}.store_lanes);
   bool report_starts = false;
   bool report_progress = false;
+  bool retain_completed = false;
 };
 
 // The worker options set by --concurrency, --prefetch and --store-lanes (BenchOptions or
@@ -49,6 +54,7 @@ WorkerOptions worker_options_of(const Opts& opts) {
   options.concurrency = static_cast<std::size_t>(opts.concurrency);
   options.prefetch = static_cast<std::size_t>(opts.prefetch);
   options.store_lanes = static_cast<std::size_t>(opts.store_lanes);
+  if (opts.retain_completed) options.retention.completed = std::chrono::hours{24 * 7};
   return options;
 }
 

@@ -129,6 +129,8 @@ void print_report(const Scratch& scratch, const BenchOptions& opts, Result& resu
         {"concurrency", opts.concurrency},
         {"prefetch", opts.prefetch},
         {"store_lanes", opts.store_lanes},
+        {"retain_completed", opts.retain_completed},
+        {"retained", opts.retained},
         {"enqueue_single_jobs",
          opts.skipped("enqueue") ? ordered_json(nullptr) : ordered_json(opts.enqueue_single)},
         {"enqueue_single_jobs_per_s", number_or_null(result.enqueue_single_per_s, 0)},

@@ -121,6 +121,7 @@ Child spawn_worker(const std::string& db_url, const BenchOptions& opts, Report r
                                    "--prefetch",    std::to_string(opts.prefetch),
                                    "--store-lanes", std::to_string(opts.store_lanes)};
   if (report == Report::starts) args.emplace_back("--report-starts");
+  if (opts.retain_completed) args.emplace_back("--retain-completed");
   if (report == Report::progress) args.emplace_back("--report-progress");
   const std::vector<char*> argv = c_strings(args);
   std::vector<std::string> env = worker_environment(db_url);
