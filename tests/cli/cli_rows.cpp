@@ -27,7 +27,7 @@ void number_rows(std::vector<CliRow>& r, const std::string& prefix, const Args& 
     all.push_back(option.starts_with("--") && !value.empty() ? option + "=" + value : value);
     return all;
   };
-  const std::string label = option.starts_with("--") ? option : std::string("ids");
+  const std::string label = option;  // CLI11 names a positional by its name
   const auto refused = [&](const std::string& name, const std::string& value,
                            std::vector<std::string> says) {
     says.insert(says.begin(), label + ": ");
@@ -197,6 +197,9 @@ void class_6_numbers(std::vector<CliRow>& r) {
   number_rows(r, "workers_rescue_after", {"workers", "--db={db}"}, "--rescue-after", 1,
               3'153'600'000);
   number_rows(r, "retry_id", {"dead", "retry", "--db={db}"}, "ids", 1, INT64_MAX, true);
+  number_rows(r, "jobs_cancel_id", {"jobs", "cancel", "--db={db}"}, "ids", 1, INT64_MAX);
+  number_rows(r, "jobs_retry_id", {"jobs", "retry", "--db={db}"}, "ids", 1, INT64_MAX);
+  number_rows(r, "jobs_show_id", {"jobs", "show", "--db={db}"}, "id", 1, INT64_MAX);
   number_rows(r, "purge_id", {"dead", "purge", "--db={db}"}, "ids", 1, INT64_MAX);
   number_rows(r, "demo_concurrency", {"demo", "--db={db}"}, "--concurrency", 1, 64);
   const Args bench = {"bench", "--db={db}"};
@@ -477,6 +480,7 @@ std::vector<CliRow> cli_rows() {
   class_3_destructive_commands(r);
   class_6_numbers(r);
   class_7_inspection(r);
+  lifecycle_rows(r);
   return r;
 }
 

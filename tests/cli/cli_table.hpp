@@ -74,6 +74,8 @@ struct CliRow {
 
 // Every row (cli_rows.cpp).
 std::vector<CliRow> cli_rows();
+// The lifecycle commands' rows (cli_rows_lifecycle.cpp), part of cli_rows().
+void lifecycle_rows(std::vector<CliRow>& r);
 // The rows that run on `store` ("sqlite" or "postgres"); throws when two rows share a name.
 std::vector<CliRow> cli_rows_for(const std::string& store);
 
