@@ -1,4 +1,5 @@
 // Several real processes sharing one SQLite file: workers, enqueuers and racing migrations.
+#include "support/cross_process_cancel.hpp"
 #include "support/mark_job.hpp"
 #include "support/process.hpp"
 #include "support/sqlite_db.hpp"
@@ -166,3 +167,12 @@ TEST_F(MultiProcess, JobsOfACrashedWorkerProcessAreRescued) {
 }
 
 }  // namespace
+
+// SQLite has no notification between processes: the worker learns of the cancel with its next
+// heartbeat (every 200 ms here).
+TEST(MultiProcessCancel, ACancelReachesAJobRunningInAnotherProcessByItsHeartbeat) {
+  errand_test::TempDir dir;
+  errand_test::expect_cancel_reaches_another_process(ERRAND_TEST_WORKER,
+                                                     "sqlite:" + dir.file("cancel.db").string(),
+                                                     std::chrono::milliseconds{200}, dir.path());
+}

@@ -1,9 +1,11 @@
 // Several real worker processes sharing one PostgreSQL database, as on many machines: every job
 // runs, none is lost, and (without faults) none runs twice. Also migrations racing across
 // processes.
+#include "support/cross_process_cancel.hpp"
 #include "support/mark_job.hpp"
 #include "support/postgres_storage.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 #include "support/wait.hpp"
 
 #include <errand/errand.hpp>
@@ -117,3 +119,12 @@ TEST_F(PostgresMultiProcess, ProcessesMigratingAFreshSchemaAtOnceAllSucceed) {
 }
 
 }  // namespace
+
+// The worker heartbeats once an hour: only its listener can stop the run within the test's 30 s
+// (the cancel's NOTIFY, or, when the cancel came before the listener's LISTEN, the heartbeat the
+// worker makes at once when its listener connects).
+TEST_F(PostgresMultiProcess, ACancelReachesAJobRunningInAnotherProcessByNotify) {
+  errand_test::TempDir dir;
+  errand_test::expect_cancel_reaches_another_process(ERRAND_TEST_WORKER, storage->url(),
+                                                     std::chrono::hours{1}, dir.path());
+}

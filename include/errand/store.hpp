@@ -300,7 +300,9 @@ class Store {
   virtual std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) = 0;
   // Calls `on_cancel` with the id of a running job whose cancel was requested: at once for a
   // cancel in this process; PostgreSQL: for any process's, within a NOTIFY round trip (when the
-  // store listens). Heartbeats report every cancel in any case.
+  // store listens), and with id 0 when notifications may have been missed (the listener
+  // connected again): a worker then asks at once, by a heartbeat. Heartbeats report every cancel
+  // in any case.
   virtual std::unique_ptr<Subscription> subscribe_cancels(std::function<void(JobId)> on_cancel) = 0;
 
   // --- the lifecycle (errand/lifecycle.hpp) ---------------------------------------------------

@@ -225,7 +225,8 @@ struct WorkerEngine::Impl {
 
   // --- worker_lifecycle.cpp: cancels, progress, pruning -----------------------------------
 
-  // From the store's cancel subscription (any thread): queues `id` for the I/O thread.
+  // From the store's cancel subscription (any thread): queues `id` for the I/O thread (0: cancels
+  // may have been missed; the next round heartbeats at once, which reports them).
   void queue_cancel(JobId id);
   // On the I/O thread: fires the stop token of each queued job this worker holds.
   void fire_queued_cancels();
@@ -290,6 +291,7 @@ struct WorkerEngine::Impl {
   bool wake = false;
   bool timers_changed = false;  // a run with a timeout started: the I/O thread recomputes its wait
   std::vector<JobId> queued_cancels;  // from the cancel subscription, for the I/O thread
+  bool beat_now = false;              // a cancel may have been missed: heartbeat at once
   std::size_t stuck = 0;              // threads still running a job failed by its timeout
   bool executors_quit = false;
   TimePoint next_due = TimePoint::max();  // earliest retry this worker scheduled

@@ -39,7 +39,11 @@ Outcome WorkerEngine::Impl::failure(const ClaimedJob& job, std::string error,
 
 void WorkerEngine::Impl::queue_cancel(JobId job_id) {
   std::lock_guard lock(mutex);
-  queued_cancels.push_back(job_id);
+  if (job_id == 0) {
+    beat_now = true;
+  } else {
+    queued_cancels.push_back(job_id);
+  }
   wake = true;
   io_cv.notify_one();
 }
@@ -49,6 +53,8 @@ void WorkerEngine::Impl::fire_queued_cancels() {
   {
     std::lock_guard lock(mutex);
     ids.swap(queued_cancels);
+    if (beat_now && registered) next_beat = clock.steady_now();
+    beat_now = false;
   }
   for (const JobId job_id : ids)
     request_cancel(job_id);

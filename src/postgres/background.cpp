@@ -114,7 +114,10 @@ void Listener::loop(std::stop_token stop) {
       Connection c(target_);
       c.exec(listen_sql_);
       retry = std::chrono::milliseconds{100};
+      // Notifications sent before this LISTEN were missed: new jobs, and cancels (id 0: ask the
+      // store which held jobs were cancelled, as a heartbeat does).
       detail::publish_wakeup(wake_key_);
+      detail::publish_cancel(wake_key_, 0);
       while (!stop.stop_requested()) {
         pollfd fd{PQsocket(c.native()), POLLIN, 0};
         const int ready = ::poll(&fd, 1, 200);

@@ -51,7 +51,8 @@ class BackgroundVacuum {
 // Holds a connection that ran `listen_sql` (pg::listen_sql) once started; reconnects with
 // backoff. Every notification (and every reconnect, which may have missed some) publishes a
 // wake-up under `wake_key` (core/wakeup.hpp), but one with the payload "cancel:<id>", which
-// publishes that cancel instead. The destructor stops and joins.
+// publishes that cancel instead; every (re)connect also publishes the cancel of id 0: "cancels
+// may have been missed". The destructor stops and joins.
 class Listener {
  public:
   Listener(std::shared_ptr<const Target> target, std::string listen_sql, std::string wake_key);

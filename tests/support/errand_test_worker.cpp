@@ -7,6 +7,10 @@
 //       enqueues MarkJob{FIRST} ... MarkJob{FIRST + COUNT - 1}, BATCH per transaction
 //   errand_test_worker migrate URL
 //       opens the store (running migrations) and prints its schema version
+//   errand_test_worker block URL OUT HEARTBEAT_MS
+//       runs a Worker of BlockJobs until SIGTERM, heartbeating every HEARTBEAT_MS (rescue_after
+//       twice that): each run writes "started N" to OUT, waits for its stop token (60 s at most),
+//       writes "stopped N" and throws; for the cross-process cancel tests
 //
 // and, for the read-only and full-disk tests (sqlite_disk_test.cpp):
 //   errand_test_worker probe RESULT URL [as=UID:GID] [fsize=BYTES] STEP...
@@ -133,6 +137,54 @@ int work(const std::string& url, const std::string& out, std::size_t concurrency
             << stats.succeeded << ", retried " << stats.retried << ", lock lost " << stats.lock_lost
             << ", released " << stats.released << std::endl;
   if (state.fd >= 0) ::close(state.fd);
+  return 0;
+}
+
+// Waits for its stop token (a cancel, or the shutdown), recording its start and its stop.
+struct BlockJob {
+  static constexpr std::string_view name = "Block";
+  std::int64_t n = 0;
+  void run(int& fd, std::stop_token stop) {
+    const auto line = [&](const std::string& text) {
+      if (::write(fd, text.data(), text.size()) < 0) std::perror("write");
+    };
+    line("started " + std::to_string(n) + "\n");
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock lock(m);
+    cv.wait_for(lock, stop, std::chrono::seconds{60}, [] { return false; });
+    line("stopped " + std::to_string(n) + "\n");
+    throw std::runtime_error("stopped by its stop token");
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BlockJob, n)
+
+int block(const std::string& url, const std::string& out, long heartbeat_ms) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    std::perror(out.c_str());
+    return 2;
+  }
+  auto store = errand::open_store(url);
+  errand::Registry<int> registry;
+  registry.add<BlockJob>();
+  errand::WorkerOptions options;
+  options.concurrency = 2;
+  options.heartbeat_interval = std::chrono::milliseconds{heartbeat_ms};
+  options.rescue_after = 2 * options.heartbeat_interval;
+  options.poll_interval = std::chrono::milliseconds{20};
+  errand::Worker worker(store, registry, fd, options);
+  std::jthread runner([&](std::stop_token stop) { worker.run(stop); });
+  int sig = 0;
+  sigwait(&signals, &sig);
+  runner.request_stop();
+  runner.join();
+  ::close(fd);
   return 0;
 }
 
@@ -390,6 +442,7 @@ int main(int argc, char** argv) {
       return enqueue(args[1], std::stoll(args[2]), std::stoll(args[3]), std::stoll(args[4]));
     }
     if (args.size() == 2 && args[0] == "migrate") return migrate(args[1]);
+    if (args.size() == 4 && args[0] == "block") return block(args[1], args[2], std::stol(args[3]));
     if (args.size() >= 3 && args[0] == "probe") return probe(args);
     if (args.size() == 6 && args[0] == "fill-settle") {
       return fill_settle(args[1], args[2], args[3], std::stoi(args[4]), std::stoi(args[5]));
@@ -399,6 +452,6 @@ int main(int argc, char** argv) {
               << std::endl;
     return 1;
   }
-  std::cerr << "usage: errand_test_worker work|enqueue|migrate|probe|fill-settle ...\n";
+  std::cerr << "usage: errand_test_worker work|enqueue|migrate|block|probe|fill-settle ...\n";
   return 64;
 }
