@@ -22,6 +22,7 @@ const scaling = lines.filter((l) => l.run === "scaling");
 const large = lines.filter((l) => l.run === "large");
 const largeStats = lines.filter((l) => l.run === "large-stats");
 const stall = lines.filter((l) => l.run === "stall");
+const retained = lines.filter((l) => ["retained_deleted", "retained_none", "retained"].includes(l.run));
 const byStore = (rows, store) => rows.find((r) => r.store === store);
 
 // --- formatting -------------------------------------------------------------------------------
@@ -136,6 +137,28 @@ function stallTable() {
     "median second", "slowest second (× median second)", "whole seconds"], rows, ["l"]);
 }
 
+// The retained-rows benchmark per errand store: the median drain with completed jobs deleted,
+// kept with none before, and kept beside N completed jobs.
+function retainedOf(store) {
+  const of = (run) => retained.filter((r) => r.store === store && r.run === run).map((r) => r.drain_jobs_per_s);
+  const deleted = of("retained_deleted"), none = of("retained_none"), kept = of("retained");
+  if (!none.length || !kept.length) return null;
+  return { deleted, none, kept, mDeleted: median(deleted), mNone: median(none), mKept: median(kept),
+    n: retained.find((r) => r.store === store && r.run === "retained")?.retained };
+}
+function retainedTable() {
+  const rows = [];
+  for (const store of ["errand-postgres", "errand-sqlite"]) {
+    const x = retainedOf(store);
+    if (!x) continue;
+    const each = (xs) => xs.map((d) => fmt(d)).join(", ");
+    rows.push([`**${store}**`, `${fmt(x.mDeleted)} (${each(x.deleted)})`, `${fmt(x.mNone)} (${each(x.none)})`,
+      `${fmt(x.mKept)} (${each(x.kept)})`, ratio(x.mKept / x.mNone), ratio(x.mNone / x.mDeleted)]);
+  }
+  return table(["store", "completed deleted: median (each)", "kept, none before", "kept, beside N kept",
+    "beside N / none", "keeping / deleting"], rows, ["l"]);
+}
+
 // --- targets ----------------------------------------------------------------------------------
 // Each: id, what the issue asks, what was measured, status: met | not met | check | not run.
 function targets() {
@@ -212,6 +235,11 @@ function targets() {
     const e = stallOf("errand-postgres"), l = stallOf("pgbench-errand-round");
     atLeast("pg-round-limit", "PostgreSQL one-process drain ≥ 0.9× errand's round in pgbench (stall runs, medians)",
       e?.median, l?.median, 0.9, "jobs/s");
+  }
+  for (const [key, store] of [["pg", "errand-postgres"], ["sqlite", "errand-sqlite"]]) {
+    const x = retainedOf(store);
+    atLeast(`retained-${key}`, `${store}: a drain beside ${fmt(x?.n ?? machine.retained ?? 1000000)} retained completed jobs ≥ 0.9× one beside none (medians)`,
+      x?.mKept, x?.mNone, 0.9, "jobs/s");
   }
   for (const [id, store] of [["pg-rss", "errand-postgres"], ["sqlite-rss", "errand-sqlite"]]) {
     const r = byStore(main, store);
@@ -386,6 +414,16 @@ function documentText(t, handWritten) {
       "three times on as many rows. A second is a whole second of a drain from its start (the last, partial one left out).",
       "", stallTable(), "");
   }
+  if (retained.length) {
+    out.push("## Retained finished jobs", "",
+      `${m.retained_rounds ?? "?"} rounds per errand store of three drains of ${fmt(m.retained_jobs)} queued jobs ` +
+      `(one worker process, C = ${m.concurrency}), one after the other: completed jobs deleted (the default retention); ` +
+      "kept (`--retain-completed`, a week) in a store with no finished job; kept beside " +
+      `${fmt(m.retained)} completed jobs written into the finished jobs table first (\`--retained\`, shaped like the ` +
+      "drain's own). Finished jobs have a table of their own (docs/architecture.md), so the drain beside them should " +
+      "run as fast as the one beside none; keeping completed jobs at all costs an insert per job.",
+      "", retainedTable(), "");
+  }
   out.push("## Remaining gaps", "");
   if (!notMet.length) out.push("Every target that ran is met.", "");
   else {
@@ -420,6 +458,7 @@ if (args.includes("--summary")) {
   if (large.length) out.push("", largeTable());
   if (largeStats.length) out.push("", largeStatsText());
   if (stall.length) out.push("", stallTable());
+  if (retained.length) out.push("", retainedTable());
   out.push("", targetsTable(t));
   if (machine.run) {
     out.push("", `Machine: ${machine.cores} CPUs (${machine.cpu_model}), ${machine.ram_gib} GiB RAM; PostgreSQL ` +
