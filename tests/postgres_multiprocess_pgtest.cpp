@@ -123,8 +123,12 @@ TEST_F(PostgresMultiProcess, ProcessesMigratingAFreshSchemaAtOnceAllSucceed) {
 // The worker heartbeats once an hour: only its listener can stop the run within the test's 30 s
 // (the cancel's NOTIFY, or, when the cancel came before the listener's LISTEN, the heartbeat the
 // worker makes at once when its listener connects).
+// Behind a transaction pooler there is no LISTEN: there the heartbeat (every 200 ms) tells it.
 TEST_F(PostgresMultiProcess, ACancelReachesAJobRunningInAnotherProcessByNotify) {
   errand_test::TempDir dir;
-  errand_test::expect_cancel_reaches_another_process(ERRAND_TEST_WORKER, storage->url(),
-                                                     std::chrono::hours{1}, dir.path());
+  const bool pooled = errand_test::behind_transaction_pooler(storage->url());
+  errand_test::expect_cancel_reaches_another_process(
+      ERRAND_TEST_WORKER, storage->url(),
+      pooled ? std::chrono::milliseconds{200} : std::chrono::milliseconds{std::chrono::hours{1}},
+      dir.path());
 }
