@@ -86,11 +86,21 @@ struct ProgressJob {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProgressJob, value, message, not_finite)
 
+// Always fails; its own backoff (7 s per failed attempt) wins over the worker's.
+struct BackoffJob {
+  static constexpr std::string_view name = "OwnBackoff";
+  static errand::Duration backoff(std::int32_t errors) { return seconds{7} * errors; }
+  int tag = 0;
+  void run(TestState&) { throw std::runtime_error("again"); }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BackoffJob, tag)
+
 }  // namespace
 
 void LifecycleConformance::SetUp() {
   ConformanceTest::SetUp();
   if (!store) return;
+  registry.add<BackoffJob>();
   registry.add<SnoozeJob>()
       .add<BadSnoozeJob>()
       .add<DiscardJob>()
@@ -429,6 +439,17 @@ TEST_P(LifecycleConformance, TheHistoryKeepsTheLastTwentyAttempts) {
   ASSERT_EQ(dead.attempts.size(), errand::kMaxAttemptsKept);
   EXPECT_EQ(dead.attempts.front().attempt, 6);
   EXPECT_EQ(dead.attempts.back().attempt, 25);
+}
+
+TEST_P(LifecycleConformance, AJobTypesOwnBackoffWinsOverTheWorkers) {
+  const JobId id = errand::enqueue(*store, BackoffJob{});
+  errand::Worker worker(store, registry, state, worker_options());
+  worker.run_until_idle();
+  EXPECT_EQ(us(job(id).run_at), us(clock->now() + seconds{7}));
+  clock->advance(seconds{7});
+  worker.run_until_idle();
+  EXPECT_EQ(job(id).error_count, 2);
+  EXPECT_EQ(us(job(id).run_at), us(clock->now() + seconds{14}));
 }
 
 // --- outputs and progress -------------------------------------------------------------------
