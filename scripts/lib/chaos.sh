@@ -19,7 +19,7 @@ if ! declare -F errand_log >/dev/null; then
 fi
 
 ERRAND_CHAOS_SCENARIOS=(kill9-sqlite kill9-postgres freeze-sqlite freeze-postgres restart-postgres
-  sigterm-sqlite sigterm-postgres durability-sqlite)
+  sigterm-sqlite sigterm-postgres durability-sqlite cancel-sqlite cancel-postgres)
 
 # errand_chaos_args SCENARIO: sets chaos_args to the driver's arguments for it; false if unknown.
 errand_chaos_args() {
@@ -32,6 +32,8 @@ errand_chaos_args() {
     sigterm-sqlite) chaos_args=(sigterm --store sqlite) ;;
     sigterm-postgres) chaos_args=(sigterm --store postgres) ;;
     durability-sqlite) chaos_args=(durability) ;;
+    cancel-sqlite) chaos_args=(cancel --store sqlite) ;;
+    cancel-postgres) chaos_args=(cancel --store postgres) ;;
     *) return 1 ;;
   esac
 }

@@ -10,12 +10,14 @@
 //                                                they leave behind, restart, finish
 //   errand_chaos durability                      SIGKILL an enqueuer and two workers of one SQLite
 //                                                file many times; integrity_check, acked enqueues
+//   errand_chaos cancel --store sqlite|postgres  cancel random jobs while random workers are
+//                                                SIGKILLed and restarted (chaos_cancel.cpp)
 //
 // Each scenario prints one report line ("kill9 sqlite: 5000 jobs, ...") and exits 1 when a check
 // fails (then it keeps its scratch directory and PostgreSQL schema for inspection). The processes
 // it starts are this program again (fork + exec of /proc/self/exe):
 //
-//   errand_chaos worker --db URL --record FILE ...      a Worker running ChaosJob
+//   errand_chaos worker --db URL --record FILE ...      a Worker running ChaosJob and CancelJob
 //   errand_chaos enqueue --db URL --first N --count M --batch B --ack FILE
 //
 // Evidence is kept in append-only files, written with one write() on an O_APPEND descriptor:
@@ -25,11 +27,15 @@
 //                written after the batch's commit returned.
 // The leading marker makes a record torn by a kill (a write cut short between two pages) visible:
 // its fragment runs into the next line as "+12+4567\n" and is counted as torn, not misread.
+// (CancelJob's record lines are described in chaos_cancel.cpp; what the scenarios share is in
+// chaos_support.hpp.)
+#include "chaos_cancel.hpp"
+#include "chaos_support.hpp"
+
 #include <errand/errand.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -37,26 +43,18 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <random>
 #include <set>
 #include <stdexcept>
 #include <stop_token>
@@ -65,45 +63,15 @@
 #include <thread>
 #include <vector>
 
+using namespace chaos;
+
 namespace {
 
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using std::chrono::milliseconds;
-using SteadyClock = std::chrono::steady_clock;
-
-double seconds_since(SteadyClock::time_point start) {
-  return std::chrono::duration<double>(SteadyClock::now() - start).count();
-}
-
-// Appends `text` with one write(): on an O_APPEND descriptor concurrent writers never interleave.
-void append(int fd, const std::string& text) {
-  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    throw std::runtime_error(fmt::format("append failed: {}", std::strerror(errno)));
-  }
-}
-
-int open_append(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw std::runtime_error(
-        fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
-  }
-  return fd;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The job
 // ---------------------------------------------------------------------------------------------
-
-// What a running job does when its worker shuts down (its stop token fires).
-enum class StopPolicy {
-  cancel,   // throws at once: the worker releases it without charging an attempt
-  finish,   // ignores the token and finishes (within the drain timeout): settled as completed
-  overrun,  // ignores the token for longer than the drain timeout: released while still running,
-            // then records its run anyway (so it is both recorded and back in the queue)
-  mixed,    // by job number: n % 3 == 0 cancel, 1 finish, 2 overrun
-};
 
 StopPolicy parse_stop_policy(const std::string& text) {
   if (text == "cancel") return StopPolicy::cancel;
@@ -123,22 +91,6 @@ StopPolicy policy_of(StopPolicy policy, std::int64_t n) {
     default:
       return StopPolicy::overrun;
   }
-}
-
-struct ChaosState {
-  int record_fd = -1;
-  milliseconds job_time{20};
-  StopPolicy on_stop = StopPolicy::cancel;
-  milliseconds overrun{1500};
-};
-
-// Sleeps until `deadline`; returns false, early, when `stop` is requested.
-bool sleep_unless_stopped(SteadyClock::time_point deadline, const std::stop_token& stop) {
-  std::mutex mutex;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mutex);
-  cv.wait_until(lock, stop, deadline, [] { return false; });
-  return !stop.stop_requested();
 }
 
 struct ChaosJob {
@@ -184,6 +136,8 @@ struct WorkerArgs {
   int poll_ms = 100;
   int drain_timeout_ms = 5000;
   int backoff_unit_ms = 1000;
+  int keep_completed_s = 0;  // retention.completed: 0 deletes completed jobs at once
+  std::string worker_id;     // empty: errand's default, a new one per process
 };
 
 // Runs a Worker until SIGTERM or SIGINT, then stops it gracefully; prints its stats.
@@ -205,6 +159,7 @@ int run_worker(const WorkerArgs& args) {
   auto store = errand::open_store(args.db);
   errand::Registry<ChaosState> registry;
   registry.add<ChaosJob>();
+  registry.add<CancelJob>();
   errand::WorkerOptions options;
   options.concurrency = args.concurrency;
   options.poll_interval = milliseconds{args.poll_ms};
@@ -215,6 +170,8 @@ int run_worker(const WorkerArgs& args) {
   options.backoff = errand::ExponentialBackoff{.unit = milliseconds{args.backoff_unit_ms}};
   options.store_retry_min = 20ms;
   options.store_retry_max = 500ms;
+  options.retention.completed = std::chrono::seconds{args.keep_completed_s};
+  options.worker_id = args.worker_id;
   errand::Worker<ChaosState> worker(store, registry, state, options);
   fmt::print("worker {} (pid {}) running\n", worker.id(), ::getpid());
   std::fflush(stdout);
@@ -271,130 +228,6 @@ int run_enqueue(const EnqueueArgs& args) {
 // ---------------------------------------------------------------------------------------------
 // The driver's tools: child processes, evidence files, the store
 // ---------------------------------------------------------------------------------------------
-
-std::atomic<bool> g_interrupted{false};
-
-struct Interrupted : std::runtime_error {
-  Interrupted() : std::runtime_error("interrupted") {}
-};
-
-void check_interrupted() {
-  if (g_interrupted.load()) throw Interrupted();
-}
-
-// Sleeps, but wakes up for an interruption (SIGINT/SIGTERM to the driver).
-void pause_for(milliseconds duration) {
-  const auto until = SteadyClock::now() + duration;
-  while (SteadyClock::now() < until) {
-    check_interrupted();
-    std::this_thread::sleep_for(std::min<SteadyClock::duration>(20ms, until - SteadyClock::now()));
-  }
-  check_interrupted();
-}
-
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return fmt::format("exit {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
-  return fmt::format("status {}", status);
-}
-
-bool exited_cleanly(int status) {
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-// A child process running this program with `args`, its stdout and stderr appended to `log`.
-// Killed (SIGKILL) and reaped on destruction if still running; dies with the driver.
-class Child {
- public:
-  Child(std::string role, const std::vector<std::string>& args, const fs::path& log)
-      : role_(std::move(role)), log_(log) {
-    std::vector<std::string> strings{"errand_chaos"};
-    strings.insert(strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : strings)
-      argv.push_back(s.data());
-    argv.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    started_ = SteadyClock::now();
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, STDOUT_FILENO);
-        ::dup2(fd, STDERR_FILENO);
-      }
-      // SIGTERM and SIGINT stay blocked across exec: a worker takes them with sigwait, even one
-      // that arrives while it is still starting up (the default action would kill it).
-      sigset_t stop_signals;
-      sigemptyset(&stop_signals);
-      sigaddset(&stop_signals, SIGTERM);
-      sigaddset(&stop_signals, SIGINT);
-      ::sigprocmask(SIG_SETMASK, &stop_signals, nullptr);
-      ::signal(SIGINT, SIG_DFL);
-      ::signal(SIGTERM, SIG_DFL);
-      ::execv("/proc/self/exe", argv.data());
-      ::_exit(127);
-    }
-  }
-  ~Child() {
-    if (running()) {
-      ::kill(pid_, SIGKILL);
-      wait(10s);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  const std::string& role() const { return role_; }
-  pid_t pid() const { return pid_; }
-  const fs::path& log() const { return log_; }
-  SteadyClock::time_point started() const { return started_; }
-  std::optional<int> status() const { return status_; }
-
-  // Reaps the child if it has ended; true while it runs.
-  bool running() {
-    if (status_) return false;
-    int status = 0;
-    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) status_ = status;
-    return !status_;
-  }
-
-  void signal(int sig) {
-    if (running()) ::kill(pid_, sig);
-  }
-
-  // Waits up to `timeout` for the child to end; its wait status, or nothing if still running.
-  std::optional<int> wait(SteadyClock::duration timeout) {
-    const auto until = SteadyClock::now() + timeout;
-    while (running()) {
-      if (SteadyClock::now() >= until) return std::nullopt;
-      std::this_thread::sleep_for(5ms);
-    }
-    return status_;
-  }
-
-  // SIGKILL (if still running: then it counts as killed by the driver), then reap.
-  void kill9() {
-    if (running()) {
-      killed_ = true;
-      ::kill(pid_, SIGKILL);
-    }
-    wait(10s);
-  }
-  bool killed() const { return killed_; }
-
- private:
-  std::string role_;
-  fs::path log_;
-  pid_t pid_ = -1;
-  SteadyClock::time_point started_;
-  std::optional<int> status_;
-  bool killed_ = false;
-};
 
 // The runs (or acknowledgements) read from an evidence file, read incrementally as it grows.
 class Evidence {
@@ -489,85 +322,6 @@ class Evidence {
   std::vector<std::string> malformed_;
 };
 
-// Calls `f` until it does not throw StoreError (the database may be restarting), for up to
-// `patience`.
-template <class F>
-auto retrying(F&& f, SteadyClock::duration patience = 60s) -> decltype(f()) {
-  const auto until = SteadyClock::now() + patience;
-  for (;;) {
-    try {
-      return f();
-    } catch (const errand::StoreError&) {
-      if (SteadyClock::now() >= until) throw;
-    }
-    pause_for(200ms);
-  }
-}
-
-std::int64_t payload_number(const std::string& payload) {
-  return nlohmann::json::parse(payload).at("n").get<std::int64_t>();
-}
-
-// The jobs and dead jobs tables, by payload number.
-struct Snapshot {
-  std::map<std::int64_t, errand::JobInfo> jobs;
-  std::map<std::int64_t, errand::DeadJob> dead;
-  std::size_t duplicate_rows = 0;  // two rows with one payload number (never expected)
-};
-
-Snapshot take_snapshot(errand::Store& store) {
-  return retrying([&] {
-    Snapshot s;
-    errand::JobFilter filter;
-    filter.limit = 10'000'000;
-    for (auto& job : store.list_jobs(filter)) {
-      const auto n = payload_number(job.payload);
-      if (!s.jobs.emplace(n, std::move(job)).second) ++s.duplicate_rows;
-    }
-    errand::DeadFilter dead_filter;
-    dead_filter.limit = 10'000'000;
-    for (auto& job : store.list_dead(dead_filter)) {
-      const auto n = payload_number(job.payload);
-      if (!s.dead.emplace(n, std::move(job)).second) ++s.duplicate_rows;
-    }
-    return s;
-  });
-}
-
-// Rows in the jobs table (any state) and in the dead-letter table.
-struct Remaining {
-  std::int64_t jobs = 0;
-  std::int64_t dead = 0;
-  errand::JobCounts counts;
-};
-
-Remaining remaining(errand::Store& store, milliseconds lock_timeout) {
-  return retrying([&] {
-    const auto c = store.counts(lock_timeout);
-    return Remaining{c.ready + c.scheduled + c.running + c.abandoned, c.dead, c};
-  });
-}
-
-std::string describe(const Remaining& r) {
-  return fmt::format(
-      "{} jobs left ({} ready, {} scheduled, {} running, {} abandoned, {} failing), "
-      "{} dead",
-      r.jobs, r.counts.ready, r.counts.scheduled, r.counts.running, r.counts.abandoned,
-      r.counts.failing, r.dead);
-}
-
-// Up to `max` numbers of a set, for failure messages.
-template <class Range>
-std::string sample(const Range& numbers, std::size_t max = 20) {
-  std::vector<std::int64_t> shown;
-  std::size_t total = 0;
-  for (const auto& n : numbers) {
-    if (shown.size() < max) shown.push_back(n);
-    ++total;
-  }
-  return fmt::format("{}{}", fmt::join(shown, ", "), total > max ? ", ..." : "");
-}
-
 // `PRAGMA integrity_check` on a SQLite file, on a connection of its own: "ok" when sound.
 std::string sqlite_integrity_check(const fs::path& file) {
   sqlite3* db = nullptr;
@@ -641,159 +395,14 @@ std::map<std::string, std::int64_t> worker_stats(const fs::path& dir) {
   return totals;
 }
 
-// Runs one SQL command on a PostgreSQL server (for dropping a scenario's schema).
-void postgres_exec(const std::string& url, const std::string& sql) {
-  PGconn* connection = PQconnectdb(url.c_str());
-  if (PQstatus(connection) != CONNECTION_OK) {
-    const std::string message = PQerrorMessage(connection);
-    PQfinish(connection);
-    throw std::runtime_error("cannot connect to PostgreSQL: " + message);
-  }
-  PQsetNoticeProcessor(
-      connection, [](void*, const char*) {}, nullptr);  // "drop cascades to"
-  PGresult* result = PQexec(connection, sql.c_str());
-  const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
-  const std::string message = PQerrorMessage(connection);
-  PQclear(result);
-  PQfinish(connection);
-  if (!ok) throw std::runtime_error(sql + ": " + message);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 // ---------------------------------------------------------------------------------------------
 
-struct Common {
-  std::string store = "sqlite";  // sqlite or postgres
-  std::string pg_url;            // postgres: the server (default: $ERRAND_TEST_PG_URL)
-  std::string workdir;           // parent of the scratch directory (default: $TMPDIR or /tmp)
-  std::optional<std::uint64_t> seed;
-  bool keep = false;
-  std::int64_t jobs = 5000;
-  int workers = 3;
-  std::size_t concurrency = 8;
-  int job_ms = 20;
-  int heartbeat_ms = 200;
-  int rescue_after_ms = 2000;
-  std::int64_t lock_timeout_ms = 600'000;
-  int poll_ms = 100;
-  int drain_timeout_ms = 5000;
-  int backoff_unit_ms = 1000;
-  int timeout_s = 180;
-};
-
-void add_common_options(CLI::App* app, Common& c, bool choose_store) {
-  if (choose_store) {
-    app->add_option("--store", c.store, "sqlite or postgres")
-        ->check(CLI::IsMember({"sqlite", "postgres"}))
-        ->capture_default_str();
-  }
-  app->add_option("--pg-url", c.pg_url,
-                  "PostgreSQL server for --store postgres (default: $ERRAND_TEST_PG_URL); each "
-                  "run uses a schema of its own");
-  app->add_option("--workdir", c.workdir,
-                  "where to create the scratch directory (default: $TMPDIR)");
-  app->add_option("--seed", c.seed, "random seed (default: random; always printed)");
-  app->add_flag("--keep", c.keep, "keep the scratch directory and schema even when passing");
-  app->add_option("--jobs", c.jobs, "jobs to drain")->capture_default_str();
-  app->add_option("--workers", c.workers, "worker processes")->capture_default_str();
-  app->add_option("--concurrency", c.concurrency, "jobs at once per worker")->capture_default_str();
-  app->add_option("--job-ms", c.job_ms, "how long each job runs")->capture_default_str();
-  app->add_option("--heartbeat-ms", c.heartbeat_ms, "WorkerOptions.heartbeat_interval")
-      ->capture_default_str();
-  app->add_option("--rescue-after-ms", c.rescue_after_ms, "WorkerOptions.rescue_after")
-      ->capture_default_str();
-  app->add_option("--lock-timeout-ms", c.lock_timeout_ms, "WorkerOptions.lock_timeout")
-      ->capture_default_str();
-  app->add_option("--poll-ms", c.poll_ms, "WorkerOptions.poll_interval")->capture_default_str();
-  app->add_option("--drain-timeout-ms", c.drain_timeout_ms, "WorkerOptions.drain_timeout")
-      ->capture_default_str();
-  app->add_option("--backoff-unit-ms", c.backoff_unit_ms,
-                  "ExponentialBackoff.unit (retry n waits unit * 2^n)")
-      ->capture_default_str();
-  app->add_option("--timeout-s", c.timeout_s, "give up (and fail) after this long")
-      ->capture_default_str();
-}
-
-// One scenario run: a scratch directory, a fresh store (SQLite file or PostgreSQL schema), the
-// record file, worker and enqueuer processes, the checks that failed, the report.
-class Scenario {
+// A Scenario whose evidence is the record file of ChaosJob's runs ("+<n>" lines, Evidence).
+class RecordedScenario : public Scenario {
  public:
-  Scenario(std::string name, Common common) : name_(std::move(name)), c_(std::move(common)) {
-    label_ = fmt::format("{} {}", name_, c_.store);
-    const std::uint64_t seed =
-        c_.seed.value_or(std::random_device{}() ^ (std::uint64_t{std::random_device{}()} << 32));
-    seed_ = seed;
-    rng_.seed(seed);
-    const fs::path parent = !c_.workdir.empty()                ? fs::path(c_.workdir)
-                            : std::getenv("TMPDIR") != nullptr ? fs::path(std::getenv("TMPDIR"))
-                                                               : fs::path("/tmp");
-    fs::create_directories(parent);
-    std::string pattern = (parent / fmt::format("errand-chaos-{}-{}.XXXXXX", name_, c_.store));
-    if (!::mkdtemp(pattern.data())) {
-      throw std::runtime_error(fmt::format("mkdtemp {}: {}", pattern, std::strerror(errno)));
-    }
-    dir_ = fs::path(pattern);
-    record_path_ = dir_ / "record.txt";
-    if (c_.store == "sqlite") {
-      db_file_ = dir_ / "chaos.db";
-      url_ = "sqlite:" + db_file_.string();
-    } else {
-      if (c_.pg_url.empty()) {
-        const char* env = std::getenv("ERRAND_TEST_PG_URL");
-        if (!env || !*env) {
-          throw std::runtime_error("--store postgres needs --pg-url or ERRAND_TEST_PG_URL");
-        }
-        c_.pg_url = env;
-      }
-      schema_ = fmt::format("chaos_{}_{}_{:06x}", name_, ::getpid(), rng_() & 0xffffff);
-      url_ = fmt::format("{}{}schema={}", c_.pg_url,
-                         c_.pg_url.find('?') == std::string::npos ? '?' : '&', schema_);
-    }
-    fmt::print("{}: seed {}, scratch {}{}\n", label_, seed_, dir_.string(),
-               schema_.empty() ? "" : fmt::format(", schema {}", schema_));
-    std::fflush(stdout);
-    store_ = errand::open_store(url_);
-    started_ = SteadyClock::now();
-  }
-
-  ~Scenario() {
-    processes_.clear();  // kills what is still running
-    store_.reset();
-    if (!failures_.empty() || c_.keep) {
-      fmt::print("{}: kept {}{}\n", label_, dir_.string(),
-                 schema_.empty() ? "" : fmt::format(" and schema {}", schema_));
-      return;
-    }
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-    if (!schema_.empty()) {
-      try {
-        postgres_exec(c_.pg_url, fmt::format("DROP SCHEMA IF EXISTS \"{}\" CASCADE", schema_));
-      } catch (const std::exception& e) {
-        fmt::print(stderr, "{}: warning: could not drop schema {}: {}\n", label_, schema_,
-                   e.what());
-      }
-    }
-  }
-  Scenario(const Scenario&) = delete;
-  Scenario& operator=(const Scenario&) = delete;
-
-  const Common& common() const { return c_; }
-  const std::string& label() const { return label_; }
-  const std::string& url() const { return url_; }
-  const fs::path& dir() const { return dir_; }
-  const fs::path& db_file() const { return db_file_; }
-  const fs::path& record_path() const { return record_path_; }
-  errand::Store& store() { return *store_; }
-  std::shared_ptr<errand::Store>& store_handle() { return store_; }
-  std::mt19937_64& rng() { return rng_; }
-  milliseconds lock_timeout() const { return milliseconds{c_.lock_timeout_ms}; }
-  double elapsed() const { return seconds_since(started_); }
-
-  int random_between(int low, int high) {
-    return std::uniform_int_distribution<int>(low, high)(rng_);
-  }
+  using Scenario::Scenario;
 
   // Enqueues jobs first .. first + count - 1 from the driver, 1000 per transaction.
   void enqueue(std::int64_t first, std::int64_t count) {
@@ -801,123 +410,7 @@ class Scenario {
       std::vector<ChaosJob> jobs;
       for (; n < first + count && static_cast<std::int64_t>(jobs.size()) < 1000; ++n)
         jobs.push_back({n, {}});
-      errand::enqueue_all(*store_, jobs, {.context = "chaos"});
-    }
-  }
-
-  // Starts worker process number `slot` (its log: worker-SLOT.log).
-  Child& start_worker(int slot, const std::string& on_stop = "cancel", int overrun_ms = 1500) {
-    std::vector<std::string> args{"worker",
-                                  "--db",
-                                  url_,
-                                  "--record",
-                                  record_path_.string(),
-                                  "--concurrency",
-                                  std::to_string(c_.concurrency),
-                                  "--job-ms",
-                                  std::to_string(c_.job_ms),
-                                  "--on-stop",
-                                  on_stop,
-                                  "--overrun-ms",
-                                  std::to_string(overrun_ms),
-                                  "--heartbeat-ms",
-                                  std::to_string(c_.heartbeat_ms),
-                                  "--rescue-after-ms",
-                                  std::to_string(c_.rescue_after_ms),
-                                  "--lock-timeout-ms",
-                                  std::to_string(c_.lock_timeout_ms),
-                                  "--poll-ms",
-                                  std::to_string(c_.poll_ms),
-                                  "--drain-timeout-ms",
-                                  std::to_string(c_.drain_timeout_ms),
-                                  "--backoff-unit-ms",
-                                  std::to_string(c_.backoff_unit_ms)};
-    return start("worker", args, dir_ / fmt::format("worker-{}.log", slot));
-  }
-
-  Child& start(std::string role, const std::vector<std::string>& args, const fs::path& log) {
-    processes_.push_back(std::make_unique<Child>(std::move(role), args, log));
-    return *processes_.back();
-  }
-
-  // Forgets processes that have ended (after their status was looked at).
-  void forget_ended() {
-    std::erase_if(processes_, [](const std::unique_ptr<Child>& p) { return !p->running(); });
-  }
-
-  // SIGTERMs every running worker; each must exit 0 within `limit`. Returns the slowest exit.
-  double stop_workers(SteadyClock::duration limit) {
-    const auto start = SteadyClock::now();
-    for (auto& p : processes_)
-      if (p->role() == "worker") p->signal(SIGTERM);
-    double slowest = 0;
-    for (auto& p : processes_) {
-      if (p->role() != "worker") continue;
-      const auto status = p->wait(limit - (SteadyClock::now() - start));
-      if (!status) {
-        fail(fmt::format("worker {} did not exit within {:.1f} s of SIGTERM (log {})", p->pid(),
-                         std::chrono::duration<double>(limit).count(), p->log().string()));
-        p->kill9();
-        continue;
-      }
-      slowest = std::max(slowest, seconds_since(start));
-      if (!exited_cleanly(*status) && !was_killed_by_us(*p)) {
-        fail(fmt::format("worker {} ended with {} after SIGTERM (log {})", p->pid(),
-                         describe_status(*status), p->log().string()));
-      }
-    }
-    forget_ended();
-    return slowest;
-  }
-
-  // A process that ended by itself (not killed by the driver) is a failure worth a look.
-  void check_unexpected_exits() {
-    for (auto& p : processes_) {
-      if (p->running() || was_killed_by_us(*p)) continue;
-      const int status = *p->status();
-      if (p->role() == "enqueuer" && exited_cleanly(status)) continue;
-      fail(fmt::format("{} {} ended by itself with {} (log {})", p->role(), p->pid(),
-                       describe_status(status), p->log().string()));
-    }
-  }
-
-  static bool was_killed_by_us(const Child& p) { return p.killed(); }
-
-  std::vector<std::unique_ptr<Child>>& processes() { return processes_; }
-
-  void fail(std::string message) {
-    fmt::print("{}: FAIL: {}\n", label_, message);
-    std::fflush(stdout);
-    failures_.push_back(std::move(message));
-  }
-  bool failed() const { return !failures_.empty(); }
-
-  // Waits until the jobs table is empty, calling `tick` every ~100 ms (chaos goes there); false
-  // (after reporting what is left) when the scenario's timeout passes first.
-  template <class Tick>
-  bool wait_until_drained(Tick&& tick) {
-    const auto deadline = started_ + std::chrono::seconds{c_.timeout_s};
-    auto next_check = SteadyClock::now();
-    for (;;) {
-      check_interrupted();
-      if (SteadyClock::now() >= next_check) {
-        if (remaining(*store_, lock_timeout()).jobs == 0) return true;
-        next_check = SteadyClock::now() + 100ms;
-      }
-      if (SteadyClock::now() >= deadline) {
-        const auto r = remaining(*store_, lock_timeout());
-        fail(fmt::format("not drained after {} s: {}", c_.timeout_s, describe(r)));
-        const auto snapshot = take_snapshot(*store_);
-        std::size_t shown = 0;
-        for (const auto& [n, job] : snapshot.jobs) {
-          if (++shown > 10) break;
-          fmt::print("  left: job {} (n={}) errors {} locked_by {} last_error {}\n", job.id, n,
-                     job.error_count, job.locked_by.value_or("-"), job.last_error.value_or("-"));
-        }
-        return false;
-      }
-      tick();
-      std::this_thread::sleep_for(10ms);
+      errand::enqueue_all(store(), jobs, {.context = "chaos"});
     }
   }
 
@@ -925,7 +418,7 @@ class Scenario {
   // row left in either table. Returns the duplicate counts {ran twice, ran 3+ times}.
   std::pair<std::size_t, std::size_t> check_all_ran(Evidence& record, std::int64_t jobs) {
     record.refresh();
-    const auto snapshot = take_snapshot(*store_);
+    const auto snapshot = take_snapshot(store());
     std::vector<std::int64_t> lost;
     std::size_t twice = 0, more = 0;
     for (std::int64_t n = 1; n <= jobs; ++n) {
@@ -990,29 +483,7 @@ class Scenario {
   std::size_t dead() const { return dead_; }
   std::size_t distinct() const { return distinct_; }
 
-  // Prints the report line (with PASS or FAIL) and returns the exit status.
-  int finish(const std::string& figures) {
-    fmt::print("{}: {}, {:.1f} s: {}\n", label_, figures, elapsed(),
-               failures_.empty() ? "PASS" : fmt::format("FAIL ({} check(s))", failures_.size()));
-    std::fflush(stdout);
-    return failures_.empty() ? 0 : 1;
-  }
-
  private:
-  std::string name_;
-  Common c_;
-  std::string label_;
-  std::uint64_t seed_ = 0;
-  std::mt19937_64 rng_;
-  fs::path dir_;
-  fs::path db_file_;
-  fs::path record_path_;
-  std::string schema_;
-  std::string url_;
-  std::shared_ptr<errand::Store> store_;
-  SteadyClock::time_point started_;
-  std::vector<std::unique_ptr<Child>> processes_;
-  std::vector<std::string> failures_;
   std::size_t lost_ = 0, dead_ = 0, left_ = 0, distinct_ = 0;
 };
 
@@ -1026,35 +497,13 @@ struct Kill9Args {
 // Workers drain N jobs while a random worker is SIGKILLed every kill_min..kill_max ms and
 // restarted at once; afterwards every job ran at least once and nothing is left or dead.
 int scenario_kill9(const Common& common, const Kill9Args& args) {
-  Scenario s("kill9", common);
+  RecordedScenario s("kill9", common);
   const auto& c = s.common();
   s.enqueue(1, c.jobs);
   Evidence record(s.record_path());
 
-  std::vector<Child*> workers;
-  for (int i = 0; i < c.workers; ++i)
-    workers.push_back(&s.start_worker(i));
-  int kills = 0;
-  auto next_kill =
-      SteadyClock::now() + milliseconds{s.random_between(args.kill_min_ms, args.kill_max_ms)};
-  const bool drained = s.wait_until_drained([&] {
-    if (SteadyClock::now() < next_kill) return;
-    const int slot = s.random_between(0, c.workers - 1);
-    Child& victim = *workers[static_cast<std::size_t>(slot)];
-    if (victim.running()) {
-      victim.kill9();
-      ++kills;
-    }
-    // Restart the victim (and any worker that ended by itself: a failure, reported here).
-    s.check_unexpected_exits();
-    for (int i = 0; i < c.workers; ++i) {
-      auto& worker = workers[static_cast<std::size_t>(i)];
-      if (!worker->running()) worker = &s.start_worker(i);
-    }
-    s.forget_ended();
-    next_kill =
-        SteadyClock::now() + milliseconds{s.random_between(args.kill_min_ms, args.kill_max_ms)};
-  });
+  WorkerKiller killer(s, args.kill_min_ms, args.kill_max_ms);
+  const bool drained = s.wait_until_drained([&] { killer.tick(); });
   const double drain_s = s.elapsed();
   s.check_unexpected_exits();
   s.stop_workers(std::chrono::milliseconds{c.drain_timeout_ms} + 10s);
@@ -1063,8 +512,8 @@ int scenario_kill9(const Common& common, const Kill9Args& args) {
   return s.finish(fmt::format(
       "{} jobs, {} workers, {} kills, {} distinct ran, {} ran twice, {} ran 3+ times, {} lost, "
       "{} dead, {} torn records, drained in {:.1f} s",
-      c.jobs, c.workers, kills, s.distinct(), twice, more, s.lost(), s.dead(), record.torn(),
-      drain_s));
+      c.jobs, c.workers, killer.kills(), s.distinct(), twice, more, s.lost(), s.dead(),
+      record.torn(), drain_s));
 }
 
 // --- freeze ----------------------------------------------------------------------------------
@@ -1081,7 +530,7 @@ struct FreezeArgs {
 // wakes up, its outcomes must be refused (lock lost), never applied over another worker's run.
 // Afterwards every job ran at least once, nothing is left or dead, every worker exits 0.
 int scenario_freeze(const Common& common, const FreezeArgs& args) {
-  Scenario s("freeze", common);
+  RecordedScenario s("freeze", common);
   const auto& c = s.common();
   s.enqueue(1, c.jobs);
   Evidence record(s.record_path());
@@ -1204,7 +653,7 @@ int scenario_restart(Common common, RestartArgs args) {
     const char* env = std::getenv("ERRAND_TEST_PG_DATA");
     if (env) args.pg_data = env;
   }
-  Scenario s("restart", common);
+  RecordedScenario s("restart", common);
   const auto& c = s.common();
   s.enqueue(1, c.jobs);
   Evidence record(s.record_path());
@@ -1267,7 +716,7 @@ struct SigtermArgs {
 // during the drain was settled (gone); only overrunning jobs are both recorded and present.
 // Then workers restart; at the end everything ran.
 int scenario_sigterm(const Common& common, SigtermArgs args) {
-  Scenario s("sigterm", common);
+  RecordedScenario s("sigterm", common);
   const auto& c = s.common();
   if (args.overrun_ms <= 0) args.overrun_ms = c.drain_timeout_ms + 500;
   s.enqueue(1, c.jobs);
@@ -1377,7 +826,7 @@ struct DurabilityArgs {
 // ran; integrity_check again.
 int scenario_durability(Common common, const DurabilityArgs& args) {
   common.store = "sqlite";
-  Scenario s("durability", common);
+  RecordedScenario s("durability", common);
   const auto& c = s.common();
   const fs::path ack_path = s.dir() / "ack.txt";
   Evidence record(s.record_path());
@@ -1531,7 +980,8 @@ void on_driver_signal(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"errand chaos tests (issue 4): kill -9, server restart, SIGTERM, SQLite durability"};
+  CLI::App app{
+      "errand chaos tests (issue 4): kill -9, server restart, SIGTERM, SQLite durability, cancel"};
   app.require_subcommand(1);
 
   WorkerArgs worker;
@@ -1548,6 +998,9 @@ int main(int argc, char** argv) {
   worker_cmd->add_option("--poll-ms", worker.poll_ms);
   worker_cmd->add_option("--drain-timeout-ms", worker.drain_timeout_ms);
   worker_cmd->add_option("--backoff-unit-ms", worker.backoff_unit_ms);
+  worker_cmd->add_option("--keep-completed-s", worker.keep_completed_s,
+                         "keep completed jobs this long (retention.completed)");
+  worker_cmd->add_option("--worker-id", worker.worker_id, "WorkerOptions.worker_id");
 
   EnqueueArgs enqueue;
   auto* enqueue_cmd = app.add_subcommand("enqueue", "(child) enqueue numbered jobs in batches");
@@ -1631,6 +1084,15 @@ int main(int argc, char** argv) {
                    "ballast per job, to make enqueue transactions longer")
       ->capture_default_str();
 
+  Common cancel_common;
+  cancel_common.jobs = 3000;
+  cancel_common.concurrency = 2;  // a drain slow enough for a third of the jobs to be cancelled
+  CancelArgs cancel;
+  auto* cancel_cmd = app.add_subcommand(
+      "cancel", "cancel random jobs while random workers are SIGKILLed and restarted");
+  add_common_options(cancel_cmd, cancel_common, true);
+  add_cancel_options(cancel_cmd, cancel);
+
   CLI11_PARSE(app, argc, argv);
 
   std::string running = "errand_chaos";
@@ -1654,6 +1116,7 @@ int main(int argc, char** argv) {
     if (restart_cmd->parsed()) return scenario_restart(restart_common, restart);
     if (sigterm_cmd->parsed()) return scenario_sigterm(sigterm_common, sigterm);
     if (durability_cmd->parsed()) return scenario_durability(durability_common, durability);
+    if (cancel_cmd->parsed()) return scenario_cancel(cancel_common, cancel);
   } catch (const Interrupted&) {
     fmt::print(stderr, "{}: interrupted\n", running);
     return 130;
