@@ -226,7 +226,8 @@ struct WorkerEngine::Impl {
   // --- worker_lifecycle.cpp: cancels, progress, pruning -----------------------------------
 
   // From the store's cancel subscription (any thread): queues `id` for the I/O thread (0: cancels
-  // may have been missed; the next round heartbeats at once, which reports them).
+  // may have been missed; when it holds jobs, the next round heartbeats at once, which reports
+  // them).
   void queue_cancel(JobId id);
   // On the I/O thread: fires the stop token of each queued job this worker holds.
   void fire_queued_cancels();

@@ -53,7 +53,8 @@ void WorkerEngine::Impl::fire_queued_cancels() {
   {
     std::lock_guard lock(mutex);
     ids.swap(queued_cancels);
-    if (beat_now && registered) next_beat = clock.steady_now();
+    // Only held jobs can have a missed cancel: without any, the next heartbeat is soon enough.
+    if (beat_now && registered && !in_flight.empty()) next_beat = clock.steady_now();
     beat_now = false;
   }
   for (const JobId job_id : ids)
