@@ -231,6 +231,8 @@ struct WorkerEngine::Impl {
   void queue_cancel(JobId id);
   // On the I/O thread: fires the stop token of each queued job this worker holds.
   void fire_queued_cancels();
+  // The task of job `id` if this worker holds it (in_flight), else null.
+  std::shared_ptr<Task> held_task(JobId id);
   // Fires the stop token of running job `id` if this worker holds it.
   void request_cancel(JobId id);
   // The progress the runs reported since the last heartbeat (clears it).

@@ -61,15 +61,15 @@ void WorkerEngine::Impl::fire_queued_cancels() {
     request_cancel(job_id);
 }
 
+std::shared_ptr<WorkerEngine::Impl::Task> WorkerEngine::Impl::held_task(JobId job_id) {
+  std::lock_guard lock(mutex);
+  const auto found = in_flight.find(job_id);
+  return found == in_flight.end() ? nullptr : found->second;
+}
+
 void WorkerEngine::Impl::request_cancel(JobId job_id) {
-  std::shared_ptr<Task> task;
-  {
-    std::lock_guard lock(mutex);
-    const auto found = in_flight.find(job_id);
-    if (found == in_flight.end()) return;
-    task = found->second;
-  }
-  if (task->cancelled.exchange(true)) return;
+  const std::shared_ptr<Task> task = held_task(job_id);
+  if (!task || task->cancelled.exchange(true)) return;
   log(LogLevel::info, fmt::format("worker {}: job {} ({}) was cancelled; its stop token fires", id,
                                   task->job.id, task->job.name));
   task->stop.request_stop();  // outside the lock: stop callbacks run here
@@ -94,13 +94,8 @@ std::vector<JobProgress> WorkerEngine::Impl::take_progress() {
 
 void WorkerEngine::Impl::restore_progress(const std::vector<JobProgress>& progress) {
   for (const JobProgress& p : progress) {
-    std::shared_ptr<Task> task;
-    {
-      std::lock_guard lock(mutex);
-      const auto found = in_flight.find(p.id);
-      if (found == in_flight.end()) continue;
-      task = found->second;
-    }
+    const std::shared_ptr<Task> task = held_task(p.id);
+    if (!task) continue;
     std::lock_guard lock(task->sink_mutex);
     if (task->progress_dirty) continue;  // newer progress replaces it
     task->progress_dirty = true;

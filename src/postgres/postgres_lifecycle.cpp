@@ -102,8 +102,7 @@ RetryResult PostgresStore::retry_job(JobId id) {
   auto c = pool_.acquire();
   Params id_param;
   id_param.add(std::int64_t{id});
-  const bool live =
-      c->exec(fmt::format("SELECT 1 FROM {}.jobs WHERE id = $1", schema_), id_param).rows() > 0;
+  const bool live = c->exec(job_exists_sql(schema_), id_param).rows() > 0;
   return RetryResult{live ? RetryResult::Kind::not_finished : RetryResult::Kind::not_found};
 }
 

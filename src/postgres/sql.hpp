@@ -132,6 +132,8 @@ std::string purge_dead_sql(const std::string& quoted_schema, std::string_view wh
 std::string cancel_lock_sql(const std::string& quoted_schema);
 // The state of finished job $1 (no row: none).
 std::string finished_state_sql(const std::string& quoted_schema);
+// Whether job $1 is in the jobs table (still to run, or running): one row, or none.
+std::string job_exists_sql(const std::string& quoted_schema);
 // Which jobs the cancel statements touch: job $3, the jobs of type $3, the ready jobs.
 enum class CancelWhere { id, name, ready };
 // At now $1, moves the waiting (unlocked) jobs `where` selects to `cancelled` with reason $2;

@@ -58,6 +58,10 @@ std::string finished_state_sql(const std::string& s) {
   return fmt::format("SELECT state FROM {}.finished_jobs WHERE id = $1", s);
 }
 
+std::string job_exists_sql(const std::string& s) {
+  return fmt::format("SELECT 1 FROM {}.jobs WHERE id = $1", s);
+}
+
 std::string cancel_waiting_sql(const std::string& s, CancelWhere where) {
   std::string_view condition = "j.id = $3";
   if (where == CancelWhere::name) condition = "j.name = $3";

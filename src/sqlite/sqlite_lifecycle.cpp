@@ -131,15 +131,15 @@ CancelTally SqliteStore::cancel_selected(const JobSelection& which, std::string_
 
 RetryResult SqliteStore::retry_job(JobId id) {
   require_writable("retry");
-  {
-    std::lock_guard lock(mutex_);
-    auto live = connection_.query(sql::kLockedState);
-    live->bind(1, id);
-    if (live->step()) return RetryResult{RetryResult::Kind::not_finished};
+  // Ids are unique across both tables: a job not moved back is either still to run or unknown.
+  if (resurrect(sql::DeadWhere::finished_id, [&](Statement& s) { s.bind(1, std::int64_t{id}); }) ==
+      1) {
+    return RetryResult{RetryResult::Kind::retried};
   }
-  const std::size_t moved =
-      resurrect(sql::DeadWhere::finished_id, [&](Statement& s) { s.bind(1, std::int64_t{id}); });
-  return RetryResult{moved == 1 ? RetryResult::Kind::retried : RetryResult::Kind::not_found};
+  std::lock_guard lock(mutex_);
+  auto live = connection_.query(sql::kLockedState);
+  live->bind(1, id);
+  return RetryResult{live->step() ? RetryResult::Kind::not_finished : RetryResult::Kind::not_found};
 }
 
 PruneResult SqliteStore::prune(const Retention& retention, std::size_t limit) {

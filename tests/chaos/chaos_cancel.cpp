@@ -67,28 +67,12 @@ struct RunEvent {
 // The record file of CancelJob's runs, read incrementally as it grows.
 class RunLog {
  public:
-  explicit RunLog(fs::path path) : path_(std::move(path)) {}
+  explicit RunLog(fs::path path) : file_(std::move(path)) {}
 
   // Reads the complete lines appended since the last call; returns their events, in order.
   std::vector<std::pair<std::int64_t, RunEvent>> refresh() {
     std::vector<std::pair<std::int64_t, RunEvent>> fresh;
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fresh;  // not created yet
-    ::lseek(fd, static_cast<off_t>(offset_), SEEK_SET);
-    char buffer[1 << 16];
-    for (;;) {
-      const ssize_t got = ::read(fd, buffer, sizeof buffer);
-      if (got <= 0) break;
-      offset_ += static_cast<std::size_t>(got);
-      pending_.append(buffer, static_cast<std::size_t>(got));
-    }
-    ::close(fd);
-    std::size_t start = 0;
-    for (std::size_t newline; (newline = pending_.find('\n', start)) != std::string::npos;
-         start = newline + 1) {
-      parse_line(std::string_view(pending_).substr(start, newline - start), fresh);
-    }
-    pending_.erase(0, start);
+    file_.read_new([&](std::string_view line) { parse_line(line, fresh); });
     return fresh;
   }
 
@@ -129,9 +113,7 @@ class RunLog {
     fresh.emplace_back(n, event);
   }
 
-  fs::path path_;
-  std::size_t offset_ = 0;
-  std::string pending_;
+  AppendedLines file_;
   std::map<std::int64_t, std::vector<RunEvent>> events_;
   std::size_t torn_ = 0;
   std::vector<std::string> malformed_;

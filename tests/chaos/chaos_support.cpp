@@ -23,6 +23,26 @@
 
 namespace chaos {
 
+void AppendedLines::read_new(const std::function<void(std::string_view)>& line) {
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;  // not created yet
+  ::lseek(fd, static_cast<off_t>(offset_), SEEK_SET);
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got <= 0) break;
+    offset_ += static_cast<std::size_t>(got);
+    pending_.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  std::size_t start = 0;
+  for (std::size_t newline; (newline = pending_.find('\n', start)) != std::string::npos;
+       start = newline + 1) {
+    line(std::string_view(pending_).substr(start, newline - start));
+  }
+  pending_.erase(0, start);
+}
+
 using namespace std::chrono_literals;
 
 double seconds_since(SteadyClock::time_point start) {

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -21,6 +22,7 @@
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -39,6 +41,19 @@ double seconds_since(SteadyClock::time_point start);
 // Appends `text` with one write(): on an O_APPEND descriptor concurrent writers never interleave.
 void append(int fd, const std::string& text);
 int open_append(const fs::path& path);
+
+// A file others append to, read incrementally: each call reads what was appended since the last
+// and calls `line` for each complete line (a line cut short stays pending until its newline).
+class AppendedLines {
+ public:
+  explicit AppendedLines(fs::path path) : path_(std::move(path)) {}
+  void read_new(const std::function<void(std::string_view)>& line);
+
+ private:
+  fs::path path_;
+  std::size_t offset_ = 0;
+  std::string pending_;
+};
 
 // What a running ChaosJob does when its worker shuts down (its stop token fires).
 enum class StopPolicy {

@@ -232,27 +232,11 @@ int run_enqueue(const EnqueueArgs& args) {
 // The runs (or acknowledgements) read from an evidence file, read incrementally as it grows.
 class Evidence {
  public:
-  explicit Evidence(fs::path path) : path_(std::move(path)) {}
+  explicit Evidence(fs::path path) : file_(std::move(path)) {}
 
   // Reads the complete lines appended since the last call.
   void refresh() {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;  // not created yet
-    ::lseek(fd, static_cast<off_t>(offset_), SEEK_SET);
-    char buffer[1 << 16];
-    for (;;) {
-      const ssize_t got = ::read(fd, buffer, sizeof buffer);
-      if (got <= 0) break;
-      offset_ += static_cast<std::size_t>(got);
-      pending_.append(buffer, static_cast<std::size_t>(got));
-    }
-    ::close(fd);
-    std::size_t start = 0;
-    for (std::size_t newline; (newline = pending_.find('\n', start)) != std::string::npos;
-         start = newline + 1) {
-      parse_line(std::string_view(pending_).substr(start, newline - start));
-    }
-    pending_.erase(0, start);
+    file_.read_new([this](std::string_view line) { parse_line(line); });
   }
 
   // Times each number was recorded (runs), and how many of those ended after a stop request.
@@ -311,9 +295,7 @@ class Evidence {
     ++lines_;
   }
 
-  fs::path path_;
-  std::size_t offset_ = 0;
-  std::string pending_;
+  AppendedLines file_;
   std::map<std::int64_t, int> counts_;
   std::map<std::int64_t, int> stopped_;
   std::set<std::int64_t> begun_;
