@@ -38,7 +38,10 @@ class PlanTest : public ::testing::Test {
     s = quote_identifier(storage->schema());
     // Prepared once, as the store does: the generic plan is made at the first execution and
     // made again whenever the table's statistics change.
-    connection->exec("PREPARE plan_claim AS " + errand::pg::claim_sql(s));
+    connection->exec("PREPARE plan_claim AS " + errand::pg::ready_jobs_sql(s, false));
+    connection->exec("PREPARE plan_claim_of_key AS " + errand::pg::ready_jobs_sql(s, true));
+    connection->exec("PREPARE plan_next_key AS " + errand::pg::next_key_sql(s, true));
+    connection->exec("PREPARE plan_leases AS " + errand::pg::leases_sql(s));
     connection->exec("PREPARE plan_sweep AS " + errand::pg::sweep_sql(s));
     connection->exec("PREPARE plan_settle AS " + errand::pg::settle_sql(s));
     connection->exec("PREPARE plan_settle_completed AS " + errand::pg::settle_completed_sql(s));
@@ -59,9 +62,18 @@ class PlanTest : public ::testing::Test {
   // Every statement of a drain, planned against the table as it is now.
   void expect_index_plans(const std::string& state) {
     SCOPED_TRACE("table " + state);
-    const std::string claim = plan("plan_claim('w', 100, NULL)");
+    const std::string claim = plan("plan_claim(4102444800000000, 100, 'default')");
     EXPECT_NE(claim.find("Index Scan using jobs_runnable"), std::string::npos) << claim;
     expect_no_scan_of_every_row("claim", claim);
+    expect_no_scan_of_every_row("claim of a key",
+                                plan("plan_claim_of_key(4102444800000000, 100, 'default', 'k')"));
+    expect_no_scan_of_every_row("next key",
+                                plan("plan_next_key('default', 4102444800000000, 'k')"));
+    // The leases: the partial index of locked rows, however many jobs wait (their grouping
+    // hashes only those rows).
+    const std::string leases = plan("plan_leases('default')");
+    EXPECT_NE(leases.find("jobs_locked"), std::string::npos) << leases;
+    EXPECT_EQ(leases.find("Seq Scan"), std::string::npos) << leases;
     expect_no_scan_of_every_row("sweep", plan("plan_sweep(NULL, 1000000)"));
     expect_no_scan_of_every_row(
         "settle",
@@ -90,7 +102,8 @@ class PlanTest : public ::testing::Test {
   long claim_rows_touched() {
     connection->exec("BEGIN");
     const auto result = connection->exec(
-        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE plan_claim('w', 100, NULL)");
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE plan_claim(4102444800000000, 100, "
+        "'default')");
     connection->exec("ROLLBACK");
     const std::regex count{R"((actual rows|Rows Removed by [A-Za-z ]+)[=:] ?(\d+))"};
     long most = 0;

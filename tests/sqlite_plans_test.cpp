@@ -42,7 +42,8 @@ TEST(SqlitePlans, TheDrainsStatementsBuildNoTemporaryTableOrSorter) {
        {sql::kFindAbandoned, sql::kUnlockAbandoned, sql::kClaimable, sql::kLockClaimable,
         sql::kDeleteLeased, sql::kReleaseLeased, sql::kRetryLeased, sql::kSnoozeLeased,
         sql::kCancelRequestedLeased, sql::finish_leased(), sql::kWriteProgress,
-        sql::kCancelRequestedOf})
+        sql::kCancelRequestedOf, sql::kClaimableOfKey, sql::kNextKey, sql::kFirstKey,
+        sql::kQueueRow, sql::kSaveQueueUse})
     expect_no_temporary_structure(db, statement);
 }
 

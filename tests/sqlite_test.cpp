@@ -61,17 +61,35 @@ TEST(Sqlite, CreatesTheSchemaWithTheDocumentedTables) {
   EXPECT_TRUE(contains(store->describe(), path.string())) << store->describe();
 
   SqliteDb db(path);
-  EXPECT_EQ(
-      columns_of(db, "errand_jobs"),
-      (std::set<std::string>{"id", "name", "payload", "context", "priority", "run_at", "created_at",
-                             "locked_by", "locked_at", "error_count", "last_error",
-                             "last_failed_at", "snoozes", "errors", "cancel_requested_at",
-                             "cancel_reason", "progress", "progress_message", "progress_at"}));
-  EXPECT_EQ(
-      columns_of(db, "errand_finished_jobs"),
-      (std::set<std::string>{"id", "name", "payload", "context", "priority", "run_at", "created_at",
-                             "error_count", "last_error", "last_failed_at", "snoozes", "errors",
-                             "state", "finished_at", "cancel_reason", "output"}));
+  EXPECT_EQ(columns_of(db, "errand_jobs"), (std::set<std::string>{"id",
+                                                                  "name",
+                                                                  "payload",
+                                                                  "context",
+                                                                  "priority",
+                                                                  "run_at",
+                                                                  "created_at",
+                                                                  "locked_by",
+                                                                  "locked_at",
+                                                                  "error_count",
+                                                                  "last_error",
+                                                                  "last_failed_at",
+                                                                  "snoozes",
+                                                                  "errors",
+                                                                  "cancel_requested_at",
+                                                                  "cancel_reason",
+                                                                  "progress",
+                                                                  "progress_message",
+                                                                  "progress_at",
+                                                                  "queue",
+                                                                  "partition_key"}));
+  EXPECT_EQ(columns_of(db, "errand_finished_jobs"),
+            (std::set<std::string>{"id", "name", "payload", "context", "priority", "run_at",
+                                   "created_at", "error_count", "last_error", "last_failed_at",
+                                   "snoozes", "errors", "state", "finished_at", "cancel_reason",
+                                   "output", "queue", "partition_key"}));
+  EXPECT_EQ(columns_of(db, "errand_queues"),
+            (std::set<std::string>{"name", "paused", "global_limit", "per_key_limit", "rate_limit",
+                                   "rate_period_us", "rate_log", "key_cursor", "updated_at"}));
   EXPECT_EQ(db.text("SELECT value FROM errand_meta WHERE key = 'schema_version'"),
             std::to_string(errand::sqlite_schema_version()));
 }

@@ -25,11 +25,44 @@ struct EnqueueOptions {
   std::optional<TimePoint> run_at{};  // not before this time ...
   std::optional<Duration> delay{};    // ... or not before now + delay (by the store's clock:
                                       // the database's for PostgreSQL)
+  // The queue (errand/queues.hpp); empty: the job type's `queue`, else "default".
+  std::optional<std::string> queue{};
+  // The partition key for a queue's per-key limit; empty: the value of the payload field the
+  // job type names in `partition_by`, else none (the empty key).
+  std::optional<std::string> partition_key{};
+};
+
+// A job type may declare its queue and the payload field whose value is its partition key:
+//   static constexpr std::string_view queue = "payments";
+//   static constexpr std::string_view partition_by = "customer_id";
+// A payload without that field (or with null, an object or an array there) is refused at
+// enqueue (EnqueueError): give the key in EnqueueOptions::partition_key instead.
+template <class J>
+concept HasQueue = requires {
+  { J::queue } -> std::convertible_to<std::string_view>;
+};
+template <class J>
+concept HasPartitionBy = requires {
+  { J::partition_by } -> std::convertible_to<std::string_view>;
 };
 
 namespace detail {
-// Serializes `payload` into a NewJob row; throws EnqueueError(serialization).
-NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOptions options);
+// What a job type declares about where it goes (empty: nothing).
+struct Routing {
+  std::string_view queue{};
+  std::string_view partition_by{};
+};
+template <class J>
+constexpr Routing routing_of() {
+  Routing routing;
+  if constexpr (HasQueue<J>) routing.queue = J::queue;
+  if constexpr (HasPartitionBy<J>) routing.partition_by = J::partition_by;
+  return routing;
+}
+// Serializes `payload` into a NewJob row, with its queue and partition key; throws
+// EnqueueError(serialization) for a payload, context, queue or key it refuses.
+NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOptions options,
+                Routing routing = {});
 [[noreturn]] void throw_serialization_error(std::string_view name, const char* what);
 // Store::enqueue with StoreError turned into EnqueueError(storage).
 std::vector<JobId> insert_rows(Store& store, std::span<const NewJob> rows);
@@ -42,7 +75,7 @@ NewJob to_row(const J& job, EnqueueOptions options) {
   } catch (const std::exception& e) {
     throw_serialization_error(J::name, e.what());
   }
-  return make_row(J::name, payload, std::move(options));
+  return make_row(J::name, payload, std::move(options), routing_of<J>());
 }
 }  // namespace detail
 

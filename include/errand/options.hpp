@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace errand {
 
@@ -52,15 +53,26 @@ struct WorkerEvent {
 // Called from worker threads, possibly concurrently; must be thread-safe and quick.
 using EventFn = std::function<void(const WorkerEvent&)>;
 
+// A queue a worker serves, with the jobs of it this worker runs at once.
+struct QueueConcurrency {
+  std::string name{};
+  std::size_t concurrency = 1;
+};
+
 struct WorkerOptions {
-  // Jobs run at once by this worker, each on its own thread.
+  // Jobs run at once by this worker, each on its own thread, when `queues` is empty.
   std::size_t concurrency = 8;
+  // The queues this worker serves, each with slots of its own, so that a busy queue never takes
+  // another's: {{"mail", 8}, {"reports", 1}}. Empty: every queue, sharing `concurrency` slots;
+  // the queues then take turns (errand::ClaimRequest), so none starves another.
+  std::vector<QueueConcurrency> queues{};
   // At most this many jobs claimed beyond the free slots and held, locked, in a local queue, so
   // that a slot freed while the worker talks to the store is refilled at once. The worker
   // prefetches only as many as finished during its last round of settling, so slow jobs are not
-  // hoarded while other workers are idle. Prefetched jobs count as held by this worker
-  // (heartbeats keep them; a clean stop unlocks them uncharged); their timeout starts when they
-  // run. 0: claim only for free slots.
+  // hoarded while other workers are idle; never from a queue with a global limit or a rate (a
+  // prefetched job would hold a slot of the limit, or spend a token, while it waits). Prefetched
+  // jobs count as held by this worker (heartbeats keep them; a clean stop unlocks them uncharged);
+  // their timeout starts when they run. 0: claim only for free slots.
   std::size_t prefetch = 64;
   // Settle-and-claim round trips to the store this worker keeps in flight at once. With short
   // jobs and a store far away, a second one settles and refills the slots that freed up while

@@ -5,6 +5,7 @@
 
 #include <errand/clock.hpp>
 #include <errand/lifecycle.hpp>
+#include <errand/queues.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -31,12 +32,16 @@ enum class OpenMode {
   read_only,
 };
 
-// A job to insert. `payload` must be a JSON document (the store does not parse it).
+// A job to insert. `payload` must be a JSON document (the store does not parse it); `queue` a
+// valid queue name (check_queue_name); `partition_key` at most kMaxPartitionKeyBytes of UTF-8
+// (empty: no key; such jobs share one partition, the empty key).
 struct NewJob {
   std::string name{};
   std::string payload{};
   std::string context{};
   std::int32_t priority = 0;
+  std::string queue{kDefaultQueue};
+  std::string partition_key{};
   std::optional<TimePoint> run_at{};  // not before this time; when empty ...
   std::optional<Duration> delay{};    // ... not before the store's now + delay (else: now)
 };
@@ -49,6 +54,8 @@ struct ClaimedJob {
   std::string payload{};
   std::string context{};
   std::int32_t priority = 0;
+  std::string queue{};
+  std::string partition_key{};
   std::int32_t error_count = 0;  // failed attempts so far
   TimePoint run_at{};
   TimePoint created_at{};
@@ -105,6 +112,8 @@ struct JobInfo {
   std::string payload{};
   std::string context{};
   std::int32_t priority = 0;
+  std::string queue{};
+  std::string partition_key{};
   std::int32_t error_count = 0;
   TimePoint run_at{};
   TimePoint created_at{};
@@ -133,6 +142,8 @@ struct DeadJob {
   std::string payload{};
   std::string context{};
   std::int32_t priority = 0;
+  std::string queue{};
+  std::string partition_key{};
   std::int32_t error_count = 0;
   std::string last_error{};
   TimePoint created_at{};
@@ -144,6 +155,7 @@ struct DeadJob {
 struct JobFilter {
   std::optional<JobState> state{};
   std::optional<std::string> name{};
+  std::optional<std::string> queue{};
   bool failing_only = false;  // only jobs with error_count > 0
   std::size_t limit = 100;
   Duration lock_timeout = std::chrono::hours{2};  // tells running from abandoned
@@ -215,6 +227,42 @@ struct LostJob {
   bool worker_restarted = false;  // locked before the worker's current registration
 };
 
+// One queue a claim takes jobs from: at most `max` for free slots, and up to `prefetch` more to
+// hold locally, except from a queue with a global limit or a rate (a prefetched job would hold
+// its slot, or spend its token, while it waits).
+struct QueueDemand {
+  std::string queue{};
+  std::size_t max = 0;
+  std::size_t prefetch = 0;
+};
+
+// What settle_and_claim claims. With `queues`, from those, each as its QueueDemand says; without,
+// from every queue, at most `max` (+ `prefetch`) in all, the queues taking turns: the first ready
+// job of each queue, then the second of each, and so on (so a busy queue cannot starve another).
+// Within a queue: highest priority first, then earliest run_at, then lowest id; with a per-key
+// limit, keys take turns from where the last claim left off. Paused queues give nothing; limited
+// ones no more than their limits allow.
+struct ClaimRequest {
+  ClaimRequest() = default;
+  // Up to `max_jobs` from every queue (0: claim nothing).
+  ClaimRequest(std::size_t max_jobs) : max(max_jobs) {}  // NOLINT: a count converts implicitly
+  std::vector<QueueDemand> queues{};
+  std::size_t max = 0;       // without `queues`
+  std::size_t prefetch = 0;  // without `queues`
+  // Without `queues`: the queues' turns start after this one (by name, wrapping around); a
+  // worker passes the queue of the last job it was given, so that queues take turns across
+  // claims too.
+  std::string after_queue{};
+  // The most jobs it may claim.
+  std::size_t total() const {
+    if (queues.empty()) return max + prefetch;
+    std::size_t n = 0;
+    for (const QueueDemand& q : queues)
+      n += q.max + q.prefetch;
+    return n;
+  }
+};
+
 // Keeps a wake-up callback registered; unregisters on destruction.
 class Subscription {
  public:
@@ -241,28 +289,30 @@ class Store {
   virtual std::vector<JobId> enqueue(std::span<const NewJob> jobs) = 0;
 
   // What settle_and_claim did: the ids whose lease was lost, the ids whose outcome ended the job
-  // `cancelled` instead (its cancel was requested), and the jobs claimed.
+  // `cancelled` instead (its cancel was requested), and the jobs claimed; `rate_opens_at`: when
+  // a queue whose rate held back ready jobs may be claimed from again (the earliest).
   struct Exchange {
     std::vector<JobId> lost;
     std::vector<JobId> cancelled;
     std::vector<ClaimedJob> claimed;
+    std::optional<TimePoint> rate_opens_at;
   };
   // The worker's hot path, and the stores' one entry point for settling and claiming. In one
   // transaction (PostgreSQL: one round trip), so on a StoreError neither part happened:
   // - settles `outcomes`, each only if `worker_id` still holds the job's lease; `lost` lists
   //   the ids whose lease was lost (nothing was changed for them);
-  // - then locks up to `max` runnable jobs for `worker_id` and returns them in `claimed`,
-  //   highest priority first, then earliest run_at, then lowest id. Runnable: unlocked and due,
-  //   or locked for longer than `lock_timeout` (abandoned).
-  // With no outcomes nothing is settled; with `max` 0 nothing is claimed (no statement runs for
-  // the part that is empty). Throws StoreError.
+  // - then locks the runnable jobs `claim` asks for (ClaimRequest) for `worker_id`, within the
+  //   queues' settings (paused, limits: errand/queues.hpp), and returns them in `claimed`.
+  //   Runnable: unlocked and due, or locked for longer than `lock_timeout` (abandoned).
+  // With no outcomes nothing is settled; with a claim of 0 jobs nothing is claimed (no statement
+  // runs for the part that is empty). Throws StoreError.
   virtual Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
-                                    std::size_t max, Duration lock_timeout) = 0;
+                                    const ClaimRequest& claim, Duration lock_timeout) = 0;
 
   // settle_and_claim's claim alone.
-  std::vector<ClaimedJob> claim(std::string_view worker_id, std::size_t max,
+  std::vector<ClaimedJob> claim(std::string_view worker_id, const ClaimRequest& request,
                                 Duration lock_timeout) {
-    return settle_and_claim(worker_id, {}, max, lock_timeout).claimed;
+    return settle_and_claim(worker_id, {}, request, lock_timeout).claimed;
   }
   // settle_and_claim's settle alone: returns the ids whose lease was lost.
   std::vector<JobId> settle(std::string_view worker_id, std::span<const Outcome> outcomes) {
@@ -304,6 +354,17 @@ class Store {
   // connected again): a worker then asks at once, by a heartbeat. Heartbeats report every cancel
   // in any case.
   virtual std::unique_ptr<Subscription> subscribe_cancels(std::function<void(JobId)> on_cancel) = 0;
+
+  // --- queues (errand/queues.hpp) -------------------------------------------------------------
+
+  // Applies `update` to queue `name` (check_queue_name, check_limits: ConfigError) and returns it
+  // as it is now. A queue is known once a job was enqueued into it, a worker served it, or it was
+  // updated with `create`; an unknown name without `create` throws ConfigError naming the known
+  // ones. Workers on every machine apply the change to their next claim (PostgreSQL notifies
+  // them). Throws StoreError.
+  virtual QueueInfo update_queue(std::string_view name, const QueueUpdate& update, bool create) = 0;
+  // Every known queue, by name, with its settings, counts and current use.
+  virtual std::vector<QueueInfo> list_queues() = 0;
 
   // --- the lifecycle (errand/lifecycle.hpp) ---------------------------------------------------
 

@@ -27,8 +27,8 @@ class StoreWrapper : public Store {
     return inner_->enqueue(jobs);
   }
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
-                            std::size_t max, Duration lock_timeout) override {
-    return inner_->settle_and_claim(worker_id, outcomes, max, lock_timeout);
+                            const ClaimRequest& claim, Duration lock_timeout) override {
+    return inner_->settle_and_claim(worker_id, outcomes, claim, lock_timeout);
   }
   TimePoint register_worker(const WorkerRegistration& worker) override {
     return inner_->register_worker(worker);
@@ -51,6 +51,10 @@ class StoreWrapper : public Store {
   std::unique_ptr<Subscription> subscribe_cancels(std::function<void(JobId)> on_cancel) override {
     return inner_->subscribe_cancels(std::move(on_cancel));
   }
+  QueueInfo update_queue(std::string_view name, const QueueUpdate& update, bool create) override {
+    return inner_->update_queue(name, update, create);
+  }
+  std::vector<QueueInfo> list_queues() override { return inner_->list_queues(); }
   CancelResult cancel_job(JobId id, std::string_view reason) override {
     return inner_->cancel_job(id, reason);
   }

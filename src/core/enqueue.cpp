@@ -12,7 +12,35 @@ void throw_serialization_error(std::string_view name, const char* what) {
                      fmt::format("cannot serialize job '{}' to JSON: {}", name, what));
 }
 
-NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOptions options) {
+namespace {
+
+[[noreturn]] void refuse(std::string_view name, const std::string& why) {
+  throw EnqueueError(EnqueueError::Kind::serialization,
+                     fmt::format("cannot enqueue job '{}': {}", name, why));
+}
+
+// The partition key a payload gives in field `field`: a string as it is, a number or boolean as
+// JSON writes it.
+std::string key_from_payload(std::string_view name, const nlohmann::json& payload,
+                             std::string_view field) {
+  const std::string key(field);
+  if (!payload.is_object() || !payload.contains(key)) {
+    refuse(name, fmt::format("its payload has no field '{}', which its type names as its "
+                             "partition key (partition_by); give EnqueueOptions::partition_key",
+                             field));
+  }
+  const nlohmann::json& value = payload.at(key);
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number() || value.is_boolean()) return value.dump();
+  refuse(name, fmt::format("its payload field '{}' (its partition key) is {}, not a string, "
+                           "number or boolean",
+                           field, value.type_name()));
+}
+
+}  // namespace
+
+NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOptions options,
+                Routing routing) {
   NewJob row;
   row.name = std::string(name);
   try {
@@ -27,13 +55,21 @@ NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOpt
                                    name));
   }
   row.context = std::move(options.context);
+  if (options.queue) {
+    row.queue = std::move(*options.queue);
+  } else if (!routing.queue.empty()) {
+    row.queue = std::string(routing.queue);
+  }
+  if (options.partition_key) {
+    row.partition_key = std::move(*options.partition_key);
+  } else if (!routing.partition_by.empty()) {
+    row.partition_key = key_from_payload(name, payload, routing.partition_by);
+  }
+  if (const std::string problem = routing_problem(row); !problem.empty()) refuse(name, problem);
   row.priority = options.priority;
   row.run_at = options.run_at;
   if (!row.run_at) row.delay = options.delay;
-  if (const std::string problem = schedule_problem(row); !problem.empty()) {
-    throw EnqueueError(EnqueueError::Kind::serialization,
-                       fmt::format("cannot enqueue job '{}': {}", name, problem));
-  }
+  if (const std::string problem = schedule_problem(row); !problem.empty()) refuse(name, problem);
   return row;
 }
 

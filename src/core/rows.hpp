@@ -14,6 +14,7 @@
 #include <errand/store.hpp>
 
 #include "core/attempts.hpp"
+#include "core/claim_plan.hpp"
 #include "core/stored_values.hpp"
 
 #include <fmt/format.h>
@@ -173,14 +174,14 @@ inline std::optional<JobState> finished_state(std::string_view text) {
 }
 
 // The number of columns read_job_info reads.
-inline constexpr int kJobInfoColumns = 22;
+inline constexpr int kJobInfoColumns = 24;
 
 // Columns: id, name, payload, context, priority, error_count, run_at, created_at, locked_by,
 // locked_at, last_error, last_failed_at, snoozes, errors, cancel_requested_at, cancel_reason,
-// progress, progress_message, progress_at, state, finished_at, output. A row of the jobs table
-// has NULL state, finished_at and output (its state is then set by state_at); one of the finished
-// jobs table NULL locked_by, locked_at, cancel_requested_at and progress*. Throws StoreError for
-// an invalid value.
+// progress, progress_message, progress_at, state, finished_at, output, queue, partition_key. A row
+// of the jobs table has NULL state, finished_at and output (its state is then set by state_at); one
+// of the finished jobs table NULL locked_by, locked_at, cancel_requested_at and progress*. Throws
+// StoreError for an invalid value.
 template <class Row>
 JobInfo read_job_info(const Row& row, const StoredTable& where) {
   RowReader r(row, where, 0);
@@ -213,12 +214,14 @@ JobInfo read_job_info(const Row& row, const StoredTable& where) {
     job.finished_at = r.time(20, "finished_at");
   }
   job.output = r.optional_text(21, "output");
+  job.queue = r.text(22, "queue");
+  job.partition_key = r.text(23, "partition_key");
   r.check();
   return job;
 }
 
-// Columns: id, name, payload, context, priority, error_count, last_error, created_at, finished_at.
-// Throws StoreError for an invalid value.
+// Columns: id, name, payload, context, priority, error_count, last_error, created_at, finished_at,
+// queue, partition_key. Throws StoreError for an invalid value.
 template <class Row>
 DeadJob read_dead_job(const Row& row, const StoredTable& where) {
   RowReader r(row, where, 0);
@@ -227,6 +230,8 @@ DeadJob read_dead_job(const Row& row, const StoredTable& where) {
   job.last_error = r.text(6, "last_error");
   job.created_at = r.time(7, "created_at");
   job.failed_at = r.time(8, "finished_at");
+  job.queue = r.text(9, "queue");
+  job.partition_key = r.text(10, "partition_key");
   r.check();
   return job;
 }
@@ -240,11 +245,11 @@ void set_aside(const RowReader<Row>& r, ClaimedJob& job) {
 }
 
 // The number of columns read_claimed_job reads.
-inline constexpr int kClaimedJobColumns = 12;
+inline constexpr int kClaimedJobColumns = 14;
 
 // Columns: id, name, payload, context, priority, error_count, run_at, created_at, last_error,
-// snoozes, errors, cancel_requested (a whole number: 0 or 1). An invalid value sets job.invalid
-// instead of throwing (see set_aside).
+// snoozes, errors, cancel_requested (a whole number: 0 or 1), queue, partition_key. An invalid
+// value sets job.invalid instead of throwing (see set_aside).
 template <class Row>
 ClaimedJob read_claimed_job(const Row& row, const StoredTable& where, TimePoint locked_at) {
   RowReader r(row, where, 0);
@@ -254,10 +259,36 @@ ClaimedJob read_claimed_job(const Row& row, const StoredTable& where, TimePoint 
   job.snoozes = r.int32(9, "snoozes", kErrorCountRange);
   job.errors = r.optional_text(10, "errors");
   job.cancel_requested = r.integer(11, "cancel_requested_at", kCountRange) != 0;
+  job.queue = r.text(12, "queue");
+  job.partition_key = r.text(13, "partition_key");
   job.locked_at = locked_at;
   if (!r.ok()) [[unlikely]]
     set_aside(r, job);
   return job;
+}
+
+// Columns: name, paused (0 or 1), global_limit, per_key_limit, rate_limit, rate_period_us,
+// rate_log, key_cursor, updated_at (into `updated_at` when given). Throws StoreError for an
+// invalid value.
+template <class Row>
+QueueSnapshot read_queue_row(const Row& row, const StoredTable& where,
+                             TimePoint* updated_at = nullptr) {
+  RowReader r(row, where, 0, /*key_is_text=*/true);
+  QueueSnapshot queue;
+  queue.name = r.text(0, "name");
+  queue.paused = r.integer(1, "paused", kCountRange) != 0;
+  constexpr StoredRange kLimit{1, kInt32Max, "a whole number from 1"};
+  if (!row.is_null(2)) queue.limits.global = r.int32(2, "global_limit", kLimit);
+  if (!row.is_null(3)) queue.limits.per_key = r.int32(3, "per_key_limit", kLimit);
+  if (!row.is_null(4) && !row.is_null(5)) {
+    queue.limits.rate = RateLimit{r.int32(4, "rate_limit", kLimit),
+                                  Duration{r.integer(5, "rate_period_us", kCountRange)}};
+  }
+  queue.rate_log = r.text(6, "rate_log");
+  queue.key_cursor = r.optional_text(7, "key_cursor");
+  if (updated_at) *updated_at = r.time(8, "updated_at");
+  r.check();
+  return queue;
 }
 
 // Columns: id, host, pid, concurrency, started_at, heartbeat_at, running. Throws StoreError for

@@ -63,9 +63,26 @@ std::string schedule_problem(const NewJob& job) {
   return {};
 }
 
+std::string routing_problem(const NewJob& job) {
+  try {
+    check_queue_name(job.queue);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  if (job.partition_key.size() > kMaxPartitionKeyBytes || !is_clean_utf8(job.partition_key)) {
+    return fmt::format(
+        "its partition key is not valid UTF-8 text of at most {} bytes (without "
+        "NUL bytes)",
+        kMaxPartitionKeyBytes);
+  }
+  return {};
+}
+
 void check_new_jobs(std::span<const NewJob> jobs) {
   for (const NewJob& job : jobs) {
-    if (const std::string problem = schedule_problem(job); !problem.empty()) [[unlikely]] {
+    std::string problem = schedule_problem(job);
+    if (problem.empty()) problem = routing_problem(job);
+    if (!problem.empty()) [[unlikely]] {
       throw StoreError(
           fmt::format("cannot enqueue job '{}': {}; nothing was inserted", job.name, problem));
     }

@@ -56,7 +56,10 @@ inline constexpr std::int64_t kMaxDelayMicros = 1000LL * 36525 * 864'000'000;  /
 // What is wrong with a job's schedule (run_at outside the stored range, a delay beyond
 // kMaxDelayMicros), or "" when nothing is: such a job could be written but not read back.
 std::string schedule_problem(const NewJob& job);
-// Throws StoreError (nothing inserted) for the first job with a schedule_problem.
+// What is wrong with a job's queue name or partition key (errand/queues.hpp), or "".
+std::string routing_problem(const NewJob& job);
+// Throws StoreError (nothing inserted) for the first job with a schedule_problem or a
+// routing_problem.
 void check_new_jobs(std::span<const NewJob> jobs);
 
 // Where rows are read from, for messages: e.g. {"SQLite database", "/srv/errand.db",

@@ -44,7 +44,25 @@ WorkerEngine::Impl::Impl(std::shared_ptr<Store> s, RunFn r, PolicyFn p, WorkerOp
       run_job(std::move(r)),
       policy_of(std::move(p)),
       options(std::move(o)) {
-  if (options.concurrency == 0) throw ConfigError("errand worker: concurrency must be at least 1");
+  if (options.queues.empty()) {
+    if (options.concurrency == 0)
+      throw ConfigError("errand worker: concurrency must be at least 1");
+    pools.push_back({.queue = {}, .concurrency = options.concurrency});
+  }
+  for (const QueueConcurrency& queue : options.queues) {
+    check_queue_name(queue.name);
+    if (queue.concurrency == 0) {
+      throw ConfigError(fmt::format(
+          "errand worker: queue '{}' has concurrency 0; give each queue at least 1", queue.name));
+    }
+    for (const Pool& pool : pools) {
+      if (pool.queue == queue.name)
+        throw ConfigError(fmt::format("errand worker: queue '{}' is listed twice", queue.name));
+    }
+    pools.push_back({.queue = queue.name, .concurrency = queue.concurrency});
+  }
+  for (const Pool& pool : pools)
+    threads += pool.concurrency;
   if (options.store_lanes == 0) throw ConfigError("errand worker: store_lanes must be at least 1");
   if (options.heartbeat_interval <= std::chrono::milliseconds{0})
     throw ConfigError("errand worker: heartbeat_interval must be positive");
@@ -64,7 +82,7 @@ WorkerEngine::Impl::Impl(std::shared_ptr<Store> s, RunFn r, PolicyFn p, WorkerOp
   registration.id = id;
   registration.host = host_name();
   registration.pid = getpid();
-  registration.concurrency = static_cast<std::int64_t>(options.concurrency);
+  registration.concurrency = static_cast<std::int64_t>(threads);
 }
 
 std::string WorkerEngine::Impl::clean_message(std::string_view text) {
@@ -237,6 +255,8 @@ void WorkerEngine::Impl::release_unfinished() {
                     names.size()));
   }
   in_flight.clear();
+  for (Pool& pool : pools)
+    pool.held = 0;
 }
 
 WorkerEngine::WorkerEngine(std::shared_ptr<Store> store, RunFn run, PolicyFn policy,

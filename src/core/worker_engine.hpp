@@ -90,6 +90,7 @@ struct WorkerEngine::Impl {
     std::atomic<bool> timed_out{false};  // its stop token fired because of the timeout
     std::atomic<bool> cancelled{false};  // its cancel was requested: its stop token fired
     std::size_t output_cap = 0;          // set at claim: options.max_output_bytes
+    std::size_t pool = 0;                // set at claim: its index in `pools`
 
     // RunSink, guarded by sink_mutex (the run's thread writes, the I/O thread reads).
     void record_output(std::string json) override;
@@ -100,6 +101,17 @@ struct WorkerEngine::Impl {
     std::optional<std::string> output;
     std::optional<JobProgress> progress;  // the latest, until a heartbeat writes it
     bool progress_dirty = false;
+  };
+  // The slots of one queue this worker serves (or of every queue: `queue` empty).
+  struct Pool {
+    std::string queue;
+    std::size_t concurrency = 0;
+    // Guarded by `mutex`:
+    std::size_t held = 0;        // its tasks in in_flight
+    std::size_t executing = 0;   // threads running its tasks (a stuck one until it returns)
+    std::size_t stuck = 0;       // threads still running a task failed by its timeout
+    std::size_t claiming = 0;    // slots reserved by settle_and_claim calls in flight
+    std::size_t last_batch = 0;  // its outcomes in the last non-empty settle batch
   };
   struct Finished {
     std::shared_ptr<Task> task;
@@ -151,6 +163,8 @@ struct WorkerEngine::Impl {
 
   // --- worker_executors.cpp: executor threads ---------------------------------------------
 
+  // The first ready task whose pool has a slot to run it. Call with `mutex` held.
+  std::deque<std::shared_ptr<Task>>::iterator next_runnable();
   void executor_loop();
   Outcome execute(Task& task);
   // The outcome of a run that returned `result` (completed, Snooze, Discard).
@@ -195,8 +209,13 @@ struct WorkerEngine::Impl {
                       const std::vector<JobId>& cancelled = {});
   // Queues claimed jobs for the executors, waking one executor per job; a job whose stored row
   // is invalid is dead-lettered unrun (see set_aside_invalid).
-  // `reserved`: the slots the claim was made for, released now that the jobs are in in_flight.
-  void accept_claimed(std::vector<ClaimedJob>& jobs, std::size_t reserved);
+  // `reserved`: the slots the claim was made for, per pool, released now that the jobs are in
+  // in_flight.
+  void accept_claimed(std::vector<ClaimedJob>& jobs, const std::vector<std::size_t>& reserved);
+  // The pool of a claimed job. Call with `mutex` held.
+  std::size_t pool_of(const ClaimedJob& job) const;
+  // Takes job `id` out of in_flight (its pool holds one less). Call with `mutex` held.
+  void forget_task(JobId id);
   // The dead-letter outcome of a job whose stored row holds an invalid value: it is not run (its
   // values cannot be trusted), nor retried (the row would fail again), nor left locked (it would
   // stall nothing, but sit unseen): the next settle moves it to the dead-letter table with an
@@ -256,6 +275,7 @@ struct WorkerEngine::Impl {
   PolicyFn policy_of;
   WorkerOptions options;
   std::string id;
+  std::size_t threads = 0;  // executor threads: the pools' concurrency together
 
   // --- I/O thread only --------------------------------------------------------------------
 
@@ -288,6 +308,8 @@ struct WorkerEngine::Impl {
   // --- guarded by mutex -------------------------------------------------------------------
   // (start_executors and start_lanes set their flags unlocked, before their threads exist.)
 
+  std::vector<Pool> pools;                           // fixed at construction but the counts
+  std::string after_queue;                           // every-queue pool: last queue claimed from
   std::deque<std::shared_ptr<Task>> ready;           // claimed, not yet started
   std::map<JobId, std::shared_ptr<Task>> in_flight;  // claimed, not yet settled
   std::vector<Finished> finished;                    // ran, outcome not yet settled
@@ -295,11 +317,8 @@ struct WorkerEngine::Impl {
   bool timers_changed = false;  // a run with a timeout started: the I/O thread recomputes its wait
   std::vector<JobId> queued_cancels;  // from the cancel subscription, for the I/O thread
   bool beat_now = false;              // a cancel may have been missed: heartbeat at once
-  std::size_t stuck = 0;              // threads still running a job failed by its timeout
   bool executors_quit = false;
   TimePoint next_due = TimePoint::max();  // earliest retry this worker scheduled
-  std::size_t claiming = 0;               // slots reserved by settle_and_claim calls in flight
-  std::size_t last_batch = 0;             // outcomes in the last non-empty settle batch
   bool lanes_quit = false;
   bool lanes_ok = true;        // false after a lane's storage error until the I/O thread succeeds
   bool io_exchanging = false;  // the I/O thread is in a settle_and_claim round trip

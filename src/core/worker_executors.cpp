@@ -6,19 +6,32 @@
 
 #include <cxxabi.h>
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <exception>
 #include <typeinfo>
 
 namespace errand {
 
+std::deque<std::shared_ptr<WorkerEngine::Impl::Task>>::iterator
+WorkerEngine::Impl::next_runnable() {
+  return std::find_if(ready.begin(), ready.end(), [&](const std::shared_ptr<Task>& task) {
+    const Pool& pool = pools[task->pool];
+    return pool.executing < pool.concurrency;
+  });
+}
+
 void WorkerEngine::Impl::executor_loop() {
   std::unique_lock lock(mutex);
   for (;;) {
-    exec_cv.wait(lock, [&] { return !ready.empty() || executors_quit; });
-    if (ready.empty()) return;
-    std::shared_ptr<Task> task = std::move(ready.front());
-    ready.pop_front();
+    exec_cv.wait(lock, [&] { return executors_quit || next_runnable() != ready.end(); });
+    const auto next = next_runnable();
+    if (next == ready.end()) return;
+    std::shared_ptr<Task> task = std::move(*next);
+    ready.erase(next);
+    Pool& pool = pools[task->pool];
+    ++pool.executing;
     task->running = true;
     if (task->timeout) {
       task->deadline = clock.steady_now() + *task->timeout;
@@ -30,8 +43,11 @@ void WorkerEngine::Impl::executor_loop() {
     lock.lock();
     task->running = false;
     task->finished = true;
+    --pool.executing;
+    // A task of this pool may have waited for the slot.
+    if (!ready.empty()) exec_cv.notify_one();
     if (task->abandoned) {
-      --stuck;  // its slot is free again
+      --pool.stuck;  // its slot is free again
       wake = true;
     }
     if (!task->released_early) finished.push_back({std::move(task), std::move(outcome)});
@@ -129,7 +145,7 @@ std::string WorkerEngine::Impl::current_exception_message() {
 
 void WorkerEngine::Impl::start_executors() {
   executors_quit = false;
-  for (std::size_t i = 0; i < options.concurrency; ++i) {
+  for (std::size_t i = 0; i < threads; ++i) {
     executors.emplace_back([this] { executor_loop(); });
   }
 }

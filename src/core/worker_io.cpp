@@ -48,35 +48,61 @@ void WorkerEngine::Impl::settle_finished() {
 bool WorkerEngine::Impl::settle_and_claim() {
   std::shared_lock gate(exchange_gate);  // a heartbeat waits: its held list must be complete
   std::vector<Finished> batch;
+  ClaimRequest request;
+  std::vector<std::size_t> reserved(pools.size(), 0);
   std::size_t wanted = 0;
   {
     std::lock_guard lock(mutex);
     wake = false;
     batch.swap(finished);
-    // Prefetch no more than finished in the last rounds: none while every run is slow.
-    const std::size_t finishing = std::max(batch.size(), last_batch);
-    if (!batch.empty()) last_batch = batch.size();
-    const std::size_t capacity = options.concurrency + std::min(options.prefetch, finishing);
-    // The batch's tasks are still in in_flight: their slots free up with this call.
-    const std::size_t held = in_flight.size() - batch.size() + stuck + claiming;
-    wanted = capacity - std::min(capacity, held);
-    claiming += wanted;
+    std::vector<std::size_t> settling(pools.size(), 0);
+    for (const Finished& f : batch)
+      ++settling[f.task->pool];
+    for (std::size_t p = 0; p < pools.size(); ++p) {
+      Pool& pool = pools[p];
+      // Prefetch no more than finished in the last rounds: none while every run is slow.
+      const std::size_t finishing = std::max(settling[p], pool.last_batch);
+      if (settling[p] > 0) pool.last_batch = settling[p];
+      // The batch's tasks are still in in_flight: their slots free up with this call.
+      const std::size_t held = pool.held - settling[p] + pool.stuck + pool.claiming;
+      const std::size_t free = pool.concurrency - std::min(pool.concurrency, held);
+      const std::size_t beyond = held > pool.concurrency ? held - pool.concurrency : 0;
+      const std::size_t extra = std::min(options.prefetch, finishing);
+      const std::size_t prefetch = extra - std::min(extra, beyond);
+      reserved[p] = free + prefetch;
+      pool.claiming += reserved[p];
+      wanted += reserved[p];
+      if (pool.queue.empty()) {
+        request.max = free;
+        request.prefetch = prefetch;
+        request.after_queue = after_queue;
+      } else if (reserved[p] > 0) {
+        request.queues.push_back({pool.queue, free, prefetch});
+      }
+    }
   }
   if (batch.empty() && wanted == 0) return true;
   Store::Exchange exchange;
   try {
-    exchange = store->settle_and_claim(id, outcomes_of(batch), wanted, options.lock_timeout);
+    exchange = store->settle_and_claim(id, outcomes_of(batch), request, options.lock_timeout);
   } catch (...) {
     {
       std::lock_guard lock(mutex);
-      claiming -= wanted;
+      for (std::size_t p = 0; p < pools.size(); ++p)
+        pools[p].claiming -= reserved[p];
     }
     requeue_unsettled(batch);
     throw;
   }
   record_settled(batch, exchange.lost, exchange.cancelled);
+  if (exchange.rate_opens_at) {
+    std::lock_guard lock(mutex);
+    next_due = std::min(next_due, *exchange.rate_opens_at);
+  }
+  // Filled: every slot asked for was given (a queue's limits may give fewer: then the worker
+  // waits for a settle, a wake-up, the rate window or the poll interval).
   const bool filled = exchange.claimed.size() == wanted;
-  accept_claimed(exchange.claimed, wanted);
+  accept_claimed(exchange.claimed, reserved);
   return filled;
 }
 
@@ -140,7 +166,7 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
   {
     std::lock_guard lock(mutex);
     for (const Finished& f : batch)
-      in_flight.erase(f.task->job.id);
+      forget_task(f.task->job.id);
   }
   TimePoint due = TimePoint::max();
   const auto now = clock.now();
@@ -202,16 +228,37 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
   }
 }
 
-void WorkerEngine::Impl::accept_claimed(std::vector<ClaimedJob>& jobs, std::size_t reserved) {
+std::size_t WorkerEngine::Impl::pool_of(const ClaimedJob& job) const {
+  for (std::size_t p = 0; p < pools.size(); ++p) {
+    if (pools[p].queue.empty() || pools[p].queue == job.queue) return p;
+  }
+  return 0;  // a store gave a job of a queue not asked for: the first pool runs it
+}
+
+void WorkerEngine::Impl::forget_task(JobId job_id) {
+  const auto found = in_flight.find(job_id);
+  if (found == in_flight.end()) return;
+  --pools[found->second->pool].held;
+  in_flight.erase(found);
+}
+
+void WorkerEngine::Impl::accept_claimed(std::vector<ClaimedJob>& jobs,
+                                        const std::vector<std::size_t>& reserved) {
   std::size_t queued = 0;
   std::vector<std::string> set_aside;  // log lines, written outside the lock
   {
     std::lock_guard lock(mutex);
-    claiming -= reserved;
+    for (std::size_t p = 0; p < pools.size(); ++p)
+      pools[p].claiming -= reserved[p];
     for (ClaimedJob& job : jobs) {
       auto task = std::make_shared<Task>();
       task->job = std::move(job);
-      in_flight.emplace(task->job.id, task);
+      task->pool = pool_of(task->job);
+      if (pools[task->pool].queue.empty()) after_queue = task->job.queue;
+      if (!in_flight.emplace(task->job.id, task).second) [[unlikely]] {
+        continue;  // a store claimed a job this worker holds: it is running already
+      }
+      ++pools[task->pool].held;
       if (task->job.invalid) [[unlikely]] {
         set_aside.push_back(set_aside_invalid(std::move(task)));
         continue;
@@ -236,7 +283,7 @@ void WorkerEngine::Impl::accept_claimed(std::vector<ClaimedJob>& jobs, std::size
   }
   for (const std::string& line : set_aside)
     log(LogLevel::error, line);
-  if (queued >= options.concurrency) {
+  if (queued >= threads) {
     exec_cv.notify_all();
   } else {
     for (std::size_t i = 0; i < queued; ++i)

@@ -28,6 +28,11 @@ void WorkerEngine::Impl::beat() {
   const auto now = clock.steady_now();
   try {
     if (!registered) {
+      // The queues it serves become known (`errand queues` lists them, and they can be paused
+      // before their first job).
+      for (const Pool& pool : pools) {
+        if (!pool.queue.empty()) store->update_queue(pool.queue, QueueUpdate{}, /*create=*/true);
+      }
       registration.started_at = store->register_worker(registration);
       registered = true;
     } else {

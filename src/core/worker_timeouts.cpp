@@ -34,7 +34,7 @@ SteadyTime WorkerEngine::Impl::check_timeouts() {
       }
       task->released_early = true;
       task->abandoned = true;
-      ++stuck;
+      ++pools[task->pool].stuck;
       ++stats.timed_out;
       abandoned.push_back(fmt::format("{} ({})", task->job.id, task->job.name));
       finished.push_back(

@@ -58,7 +58,9 @@ PostgresStore::PostgresStore(std::shared_ptr<const Target> target, PostgresOptio
       settle_sql_(settle_sql(schema_)),
       settle_completed_sql_(settle_completed_sql(schema_)),
       sweep_sql_(sweep_sql(schema_)),
-      claim_sql_(claim_sql(schema_)),
+      claim_now_sql_(claim_now_sql()),
+      lock_all_queues_sql_(queue_rows_sql(schema_, /*named=*/false, /*lock=*/true)),
+      lock_queues_sql_(queue_rows_sql(schema_, /*named=*/true, /*lock=*/true)),
       register_sql_(register_worker_sql(schema_)),
       heartbeat_sql_(heartbeat_sql(schema_)),
       find_lost_sql_(find_lost_jobs_sql(schema_)),
@@ -91,19 +93,23 @@ std::vector<JobId> PostgresStore::enqueue(std::span<const NewJob> jobs) {
   Params params = insert_params(jobs);
   add_now(params);
   params.add(channel_name_);
+  add_routing_arrays(params, jobs);
   auto c = pool_.acquire();
   Result r = c->exec_prepared("errand_enqueue", insert_sql_, params);
   detail::publish_wakeup(wake_key_);
   return inserted_ids(r);
 }
 
-// One pipeline, one round trip, one transaction: settle, unlock abandoned jobs, claim.
+// One transaction: settle, unlock abandoned jobs, claim. Settling alone is one pipeline, one round
+// trip; a claim sends the settle, the sweep and the lock of its queues in the first round trip,
+// then reads and locks its jobs (postgres_queues.cpp).
 Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
-                                                std::span<const Outcome> outcomes, std::size_t max,
-                                                Duration lock_timeout) {
+                                                std::span<const Outcome> outcomes,
+                                                const ClaimRequest& claim, Duration lock_timeout) {
   Exchange exchange;
+  const std::size_t max = claim.total();
   if (outcomes.empty() && max == 0) return exchange;
-  Params lock_params, cancelled_params, settle_params, sweep_params, claim_params;
+  Params lock_params, cancelled_params, settle_params, sweep_params, now_params, queue_params;
   std::vector<Connection::Statement> statements;
   if (options_.asynchronous_claims) statements.push_back(asynchronous_commit_);
   // Where the cancelled outcomes' result is, and the other settled outcomes'.
@@ -134,20 +140,31 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
       statements.push_back({"errand_settle", settle_sql_, settle_params});
     }
   }
+  std::optional<std::size_t> now_at;
   if (max > 0) {
     // Abandoned locks become runnable rows again (cheap: a partial-index range scan).
     add_now(sweep_params);
     sweep_params.add(static_cast<std::int64_t>(lock_timeout.count()));
     statements.push_back({"errand_sweep", sweep_sql_, sweep_params});
-    claim_params.add(worker_id).add(static_cast<std::int64_t>(max));
-    add_now(claim_params);
-    statements.push_back({"errand_claim", claim_sql_, claim_params});  // last: the big result
+    add_now(now_params);
+    now_at = statements.size();
+    statements.push_back({"errand_claim_now", claim_now_sql_, now_params});
+    // Last: the queues, locked until the claim commits.
+    if (claim.queues.empty()) {
+      statements.push_back({"errand_lock_all_queues", lock_all_queues_sql_, no_params_});
+    } else {
+      std::vector<std::string> names;
+      for (const QueueDemand& demand : claim.queues)
+        names.push_back(demand.queue);
+      queue_params.add_array(names);
+      statements.push_back({"errand_lock_queues", lock_queues_sql_, queue_params});
+    }
   }
   std::vector<Result> results;
-  {
-    auto c = pool_.acquire();
-    results = c->exec_pipeline(statements);
-  }
+  auto c = pool_.acquire();
+  std::optional<Transaction> tx;
+  if (max > 0) tx.emplace(*c);
+  results = c->exec_pipeline(statements);
   if (settled_at) {
     std::set<JobId> applied;
     const auto collect = [&](const Result& r, std::vector<JobId>* also) {
@@ -163,16 +180,11 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
     }
   }
   if (max > 0) {
-    const Result& r = results.back();
-    const auto where = stored(jobs_table_);
-    for (int i = 0; i < r.rows(); ++i) {
-      const ResultRow row{r, i};
-      exchange.claimed.push_back(
-          detail::read_claimed_job(row, where,
-                                   detail::read_time(row, detail::kClaimedJobColumns, where,
-                                                     "locked_at (the database's now())")));
-    }
-    detail::sort_in_claim_order(exchange.claimed);
+    const TimePoint now =
+        detail::read_time(ResultRow{results[*now_at], 0}, 0, stored(jobs_table_), "now()");
+    claim_within_queues(*c, worker_id, claim, read_claim_scope(results.back(), claim), now,
+                        exchange);
+    tx->commit();
   }
   vacuum_.count(exchange.claimed.size() + outcomes.size() - exchange.lost.size());
   return exchange;
@@ -301,6 +313,7 @@ std::vector<JobId> enqueue_rows(PGconn* connection, std::span<const NewJob> rows
   Params params = insert_params(rows);
   params.add_null();  // the database clock
   params.add(notify_channel(schema));
+  add_routing_arrays(params, rows);
   return inserted_ids(pg::exec(connection, "the application's connection",
                                insert_sql(quote_identifier(schema)), params));
 }

@@ -1,10 +1,13 @@
 // The PostgreSQL store (errand/postgres.hpp): a pool of connections; each call borrows one.
 //   postgres_store.cpp      opening, enqueue, settle-and-claim (the hot path), the workers table
 //   postgres_lifecycle.cpp  cancel, retry, prune, and inspection of jobs in every state
+//   postgres_queues.cpp     claiming within the queues' settings; their administration
 #pragma once
 
+#include <errand/error.hpp>
 #include <errand/postgres.hpp>
 
+#include "core/claim_plan.hpp"
 #include "core/stored_values.hpp"
 #include "postgres/background.hpp"
 #include "postgres/pool.hpp"
@@ -51,7 +54,7 @@ class PostgresStore final : public Store {
 
   std::vector<JobId> enqueue(std::span<const NewJob> jobs) override;
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
-                            std::size_t max, Duration lock_timeout) override;
+                            const ClaimRequest& claim, Duration lock_timeout) override;
 
   TimePoint register_worker(const WorkerRegistration& worker) override;
   std::vector<JobId> heartbeat(const WorkerRegistration& worker, std::span<const JobId> held,
@@ -63,6 +66,10 @@ class PostgresStore final : public Store {
 
   std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) override;
   std::unique_ptr<Subscription> subscribe_cancels(std::function<void(JobId)> on_cancel) override;
+
+  // postgres_queues.cpp
+  QueueInfo update_queue(std::string_view name, const QueueUpdate& update, bool create) override;
+  std::vector<QueueInfo> list_queues() override;
 
   // postgres_lifecycle.cpp
   CancelResult cancel_job(JobId id, std::string_view reason) override;
@@ -81,6 +88,18 @@ class PostgresStore final : public Store {
   DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) override;
 
  private:
+  // --- postgres_queues.cpp; inside the claim's transaction, its queues locked ---
+  // The snapshots of the locked queue rows `rows` (queue_rows_sql): in the request's order, or
+  // every queue in turn order.
+  std::vector<detail::QueueSnapshot> read_claim_scope(const Result& rows,
+                                                      const ClaimRequest& request);
+  // Locks the jobs `request` asks for within their queues' settings (core/claim_plan.hpp).
+  void claim_within_queues(Connection& c, std::string_view worker_id, const ClaimRequest& request,
+                           std::vector<detail::QueueSnapshot> queues, TimePoint now,
+                           Exchange& exchange);
+  // The error for a queue name with no row, naming the known ones.
+  ConfigError unknown_queue(Connection& c, std::string_view name);
+
   // Moves finished jobs matching `where` (its parameters from $2 on, already in `tail`) back.
   std::size_t resurrect(std::string_view where, const Params& tail);
   // $1..$4: id, host, pid, concurrency; then add_now as $5.
@@ -103,8 +122,8 @@ class PostgresStore final : public Store {
   Pool pool_;
   // The statements used often, built once (postgres/sql.hpp); the rare others per call.
   const std::string insert_sql_, settle_lock_sql_, settle_cancelled_sql_, settle_sql_,
-      settle_completed_sql_, sweep_sql_,
-      claim_sql_;  // prepared
+      settle_completed_sql_, sweep_sql_, claim_now_sql_, lock_all_queues_sql_,
+      lock_queues_sql_;  // prepared
   const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;
   const std::string remove_worker_sql_, list_workers_sql_;  // unprepared
   // First in a round's pipeline with asynchronous_claims: that transaction commits without
@@ -119,6 +138,7 @@ class PostgresStore final : public Store {
   const std::string jobs_table_ = options_.schema + ".jobs";
   const std::string finished_jobs_table_ = options_.schema + ".finished_jobs";
   const std::string workers_table_ = options_.schema + ".workers";
+  const std::string queues_table_ = options_.schema + ".queues";
   // Declared last, so destroyed first: the listener, then the VACUUM thread.
   BackgroundVacuum vacuum_{pool_.target(), vacuum_sql(schema_), options_.vacuum_after};
   Listener listener_{pool_.target(), listen_sql(quote_identifier(channel_name_)), wake_key_};

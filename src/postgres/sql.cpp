@@ -79,12 +79,18 @@ std::string notify_channel(std::string_view schema) {
 std::string insert_sql(const std::string& quoted_schema) {
   return fmt::format(
       "WITH t AS (SELECT {now} AS now), ins AS ("
-      " INSERT INTO {s}.jobs (name, payload, context, priority, run_at, created_at)"
+      " INSERT INTO {s}.jobs (name, payload, context, priority, run_at, created_at, queue,"
+      "  partition_key)"
       " SELECT u.name, u.payload, u.context, u.priority,"
-      "        coalesce({run_at}, t.now + u.delay_us * interval '1 microsecond', t.now), t.now"
-      " FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[])"
-      "      WITH ORDINALITY AS u(name, payload, context, priority, run_at_us, delay_us, ord), t"
-      " ORDER BY u.ord RETURNING id)"
+      "        coalesce({run_at}, t.now + u.delay_us * interval '1 microsecond', t.now), t.now,"
+      "        u.queue, u.partition_key"
+      " FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[],"
+      "             $9::text[], $10::text[])"
+      "      WITH ORDINALITY AS u(name, payload, context, priority, run_at_us, delay_us, queue,"
+      "                           partition_key, ord), t"
+      " ORDER BY u.ord RETURNING id),"
+      " known AS (INSERT INTO {s}.queues (name) SELECT DISTINCT unnest($9::text[])"
+      "  ON CONFLICT (name) DO NOTHING)"
       " SELECT ins.id FROM ins, (SELECT pg_notify($8, '')) AS n",
       fmt::arg("now", now_of(7)), fmt::arg("s", quoted_schema),
       fmt::arg("run_at", ts_of("u.run_at_us")));
@@ -117,6 +123,17 @@ Params insert_params(std::span<const NewJob> jobs) {
   params.add_array(names).add_array(payloads).add_array(contexts);
   params.add(priorities + "}").add(run_ats + "}").add(delays + "}");
   return params;
+}
+
+void add_routing_arrays(Params& params, std::span<const NewJob> jobs) {
+  std::vector<std::string> queues, keys;
+  queues.reserve(jobs.size());
+  keys.reserve(jobs.size());
+  for (const NewJob& job : jobs) {
+    queues.push_back(job.queue);
+    keys.push_back(job.partition_key);
+  }
+  params.add_array(queues).add_array(keys);
 }
 
 std::vector<JobId> inserted_ids(const Result& r) {
@@ -297,25 +314,6 @@ std::string sweep_sql(const std::string& s) {
       "UPDATE {s}.jobs SET locked_by = NULL, locked_at = NULL"
       " WHERE locked_by IS NOT NULL AND locked_at <= {cutoff}",
       fmt::arg("s", s), fmt::arg("cutoff", cutoff_1_2()));
-}
-
-// Locks up to $2 runnable jobs for worker $1 at now ($3) and returns them. The MATERIALIZED CTE
-// runs the LIMIT once: never more rows than asked. The update finds the rows by an array of their
-// ids, not by a join with the CTE: a join's plan depends on statistics, and the ones made from an
-// empty or freshly analysed table walked the whole primary key for 100 rows (plans.hpp).
-std::string claim_sql(const std::string& s) {
-  return fmt::format(
-      "WITH t AS (SELECT {now} AS now),"
-      " next AS MATERIALIZED ("
-      "  SELECT id FROM {s}.jobs, t WHERE locked_by IS NULL AND run_at <= t.now"
-      "  ORDER BY priority DESC, run_at, id LIMIT $2 FOR UPDATE OF jobs SKIP LOCKED)"
-      " UPDATE {s}.jobs j SET locked_by = $1, locked_at = t.now FROM t"
-      " WHERE j.id = ANY(ARRAY(SELECT id FROM next))"
-      " RETURNING j.id, j.name, j.payload, j.context, j.priority, j.error_count, {run_at},"
-      "  {created_at}, j.last_error, j.snoozes, j.errors,"
-      "  (j.cancel_requested_at IS NOT NULL)::int, {locked_at}",
-      fmt::arg("s", s), fmt::arg("now", now_of(3)), fmt::arg("run_at", us_of("j.run_at")),
-      fmt::arg("created_at", us_of("j.created_at")), fmt::arg("locked_at", us_of("j.locked_at")));
 }
 
 }  // namespace errand::pg

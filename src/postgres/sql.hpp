@@ -45,10 +45,12 @@ std::string notify_channel(std::string_view schema);
 
 // --- the statements ------------------------------------------------------------------------
 
-// Inserts the rows of insert_params ($1..$6) at time $7 (now_of) and notifies channel $8 in the
-// same statement, so the NOTIFY fires exactly when the insert commits; returns the ids.
+// Inserts the rows of insert_params ($1..$6) at time $7 (now_of) with their queues and keys
+// (add_routing_arrays: $9, $10), makes their queues known, and notifies channel $8 in the same
+// statement, so the NOTIFY fires exactly when the insert commits; returns the ids.
 std::string insert_sql(const std::string& quoted_schema);
 Params insert_params(std::span<const NewJob> jobs);
+void add_routing_arrays(Params& params, std::span<const NewJob> jobs);
 // The ids insert_sql returned, ascending (identity values follow insertion order).
 std::vector<JobId> inserted_ids(const Result& r);
 
@@ -82,8 +84,6 @@ inline constexpr std::string_view kAsynchronousCommit =
     "SELECT set_config('synchronous_commit', 'off', true)";
 // Unlocks jobs locked at or before now ($1) minus the lock timeout ($2 microseconds).
 std::string sweep_sql(const std::string& quoted_schema);
-// Locks up to $2 runnable jobs for worker $1 at now ($3) and returns them.
-std::string claim_sql(const std::string& quoted_schema);
 
 // --- the workers table (sql_workers.cpp); worker_params: $1..$4 id, host, pid, concurrency, $5
 // now_of -------------------------------------------------------------------------------------
@@ -125,6 +125,35 @@ std::string tally_dead_sql(const std::string& quoted_schema, std::string_view wh
 std::string resurrect_sql(const std::string& quoted_schema, std::string_view where,
                           int channel_param);
 std::string purge_dead_sql(const std::string& quoted_schema, std::string_view where);
+
+// --- queues (sql_queues.cpp) -----------------------------------------------------------------
+
+// The store's now ($1, now_of) in microseconds.
+std::string claim_now_sql();
+// Queue rows (name, paused, global_limit, per_key_limit, rate_limit, rate_period_us, rate_log,
+// key_cursor, updated_at in microseconds), by name: those named in $1 (a text array) or all;
+// `lock`: locked for the claim's transaction.
+std::string queue_rows_sql(const std::string& quoted_schema, bool named, bool lock);
+// The leases of queue $1 by partition key.
+std::string leases_sql(const std::string& quoted_schema);
+// Up to $2 jobs of queue $3 (of partition key $4 with `of_key`) due at $1 (microseconds), in the
+// columns read_claimed_job reads, in claim order, locked (skipping those other claims lock).
+std::string ready_jobs_sql(const std::string& quoted_schema, bool of_key);
+// The first partition key of queue $1 (after $3 with `after`) with a job due at $2.
+std::string next_key_sql(const std::string& quoted_schema, bool after);
+// Locks jobs $3 (an id array) still unlocked for worker $1 at $2 (microseconds); returns the ids.
+std::string lock_claimed_sql(const std::string& quoted_schema);
+// Writes queue $1's rate log $2 and key cursor $3.
+std::string save_queue_use_sql(const std::string& quoted_schema);
+// Makes queue $1 known.
+std::string add_queue_sql(const std::string& quoted_schema);
+// Sets queue $1's settings (paused $2 as 0/1, limits $3..$6) at now $7 and notifies channel $8
+// ('queues'); returns how many rows changed.
+std::string update_queue_sql(const std::string& quoted_schema);
+// Per queue at now $1: ready, scheduled, leased, the oldest ready job's run_at (microseconds).
+std::string queue_counts_sql(const std::string& quoted_schema);
+std::string queue_finished_counts_sql(const std::string& quoted_schema);
+std::string queue_busiest_keys_sql(const std::string& quoted_schema);
 
 // --- the lifecycle (sql_lifecycle.cpp) ------------------------------------------------------
 

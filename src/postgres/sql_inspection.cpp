@@ -24,7 +24,8 @@ std::string live_job_columns() {
   return fmt::format(
       "id, name, payload, context, priority, error_count, {run_at}, {created_at}, locked_by, "
       "{locked_at}, last_error, {last_failed_at}, snoozes, errors, {cancel_requested_at}, "
-      "cancel_reason, progress, progress_message, {progress_at}, NULL, NULL, NULL",
+      "cancel_reason, progress, progress_message, {progress_at}, NULL, NULL, NULL, queue, "
+      "partition_key",
       fmt::arg("run_at", us_of("run_at")), fmt::arg("created_at", us_of("created_at")),
       fmt::arg("locked_at", us_of("locked_at")),
       fmt::arg("last_failed_at", us_of("last_failed_at")),
@@ -36,7 +37,7 @@ std::string finished_job_columns() {
   return fmt::format(
       "id, name, payload, context, priority, error_count, {run_at}, {created_at}, NULL, NULL, "
       "last_error, {last_failed_at}, snoozes, errors, NULL, cancel_reason, NULL, NULL, NULL, "
-      "state, {finished_at}, output",
+      "state, {finished_at}, output, queue, partition_key",
       fmt::arg("run_at", us_of("run_at")), fmt::arg("created_at", us_of("created_at")),
       fmt::arg("last_failed_at", us_of("last_failed_at")),
       fmt::arg("finished_at", us_of("finished_at")));
@@ -82,7 +83,8 @@ std::string list_jobs_sql(const std::string& s, const JobFilter& filter) {
 std::string list_dead_sql(const std::string& s, bool named) {
   return fmt::format(
       "SELECT id, name, payload, context, priority, error_count, last_error, {created_at},"
-      " {finished_at} FROM {s}.finished_jobs WHERE state = 'discarded' {named}"
+      " {finished_at}, queue, partition_key FROM {s}.finished_jobs"
+      " WHERE state = 'discarded' {named}"
       " ORDER BY finished_at DESC, id DESC LIMIT $1",
       fmt::arg("s", s), fmt::arg("created_at", us_of("created_at")),
       fmt::arg("finished_at", us_of("finished_at")),
@@ -118,9 +120,9 @@ std::string resurrect_sql(const std::string& s, std::string_view where, int chan
   return fmt::format(
       "WITH moved AS (DELETE FROM {s}.finished_jobs WHERE {where} RETURNING *),"
       " ins AS (INSERT INTO {s}.jobs (id, name, payload, context, priority, run_at, created_at,"
-      "  error_count, last_error, last_failed_at, errors)"
+      "  error_count, last_error, last_failed_at, errors, queue, partition_key)"
       "  SELECT id, name, payload, context, priority, {now}, created_at, 0, last_error,"
-      "   last_failed_at, errors FROM moved RETURNING id)"
+      "   last_failed_at, errors, queue, partition_key FROM moved RETURNING id)"
       " SELECT count(*) FROM ins, (SELECT pg_notify(${channel}, '')) AS n",
       fmt::arg("s", s), fmt::arg("where", where), fmt::arg("now", now_of(1)),
       fmt::arg("channel", channel_param));

@@ -80,7 +80,8 @@ std::string find_lost_jobs_sql(const std::string& s) {
   return fmt::format(
       "SELECT j.id, j.name, j.payload, j.context, j.priority, j.error_count, {run_at},"
       "  {created_at}, j.last_error, j.snoozes, j.errors,"
-      "  (j.cancel_requested_at IS NOT NULL)::int, {locked_at}, w.id, {started_at},"
+      "  (j.cancel_requested_at IS NOT NULL)::int, j.queue, j.partition_key, {locked_at}, w.id,"
+      "  {started_at},"
       "  {heartbeat_at}"
       " FROM {s}.jobs j JOIN {s}.workers w ON j.locked_by = w.id"
       " WHERE j.locked_by IS NOT NULL"

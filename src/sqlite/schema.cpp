@@ -17,7 +17,7 @@ namespace errand::sqlite {
 namespace {
 
 // Never edit a released migration: add a new one.
-constexpr std::array<std::string_view, 3> kMigrations{
+constexpr std::array<std::string_view, 4> kMigrations{
     R"sql(
 CREATE TABLE errand_jobs (
   id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
@@ -98,6 +98,33 @@ ALTER TABLE errand_jobs ADD COLUMN cancel_reason TEXT;
 ALTER TABLE errand_jobs ADD COLUMN progress REAL;
 ALTER TABLE errand_jobs ADD COLUMN progress_message TEXT;
 ALTER TABLE errand_jobs ADD COLUMN progress_at INTEGER;
+)sql",
+    R"sql(
+-- Queues (docs/architecture.md, "Queues and limits"): every job belongs to a queue and may have
+-- a partition key; a queue's settings are shared by every worker. Claims read a queue's ready
+-- jobs in claim order (errand_jobs_runnable), or its keys in turn (errand_jobs_runnable_by_key).
+ALTER TABLE errand_jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE errand_jobs ADD COLUMN partition_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE errand_finished_jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE errand_finished_jobs ADD COLUMN partition_key TEXT NOT NULL DEFAULT '';
+DROP INDEX errand_jobs_runnable;
+CREATE INDEX errand_jobs_runnable ON errand_jobs (queue, priority DESC, run_at)
+  WHERE locked_by IS NULL;
+CREATE INDEX errand_jobs_runnable_by_key ON errand_jobs (queue, partition_key, priority DESC, run_at)
+  WHERE locked_by IS NULL;
+CREATE TABLE errand_queues (
+  name           TEXT    PRIMARY KEY,
+  paused         INTEGER NOT NULL DEFAULT 0,
+  global_limit   INTEGER,
+  per_key_limit  INTEGER,
+  rate_limit     INTEGER,
+  rate_period_us INTEGER,
+  rate_log       TEXT    NOT NULL DEFAULT '',          -- recent claims: "time:count ..."
+  key_cursor     TEXT,                                 -- the last key served (per-key limit)
+  updated_at     INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO errand_queues (name, updated_at)
+  VALUES ('default', CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER));
 )sql",
 };
 

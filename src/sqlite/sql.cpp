@@ -53,7 +53,8 @@ std::string finish_where(std::string_view where) {
   return fmt::format(
       "INSERT OR REPLACE INTO errand_finished_jobs "
       "(id, name, payload, context, priority, run_at, created_at, error_count, last_error, "
-      "last_failed_at, snoozes, errors, state, finished_at, cancel_reason, output) "
+      "last_failed_at, snoozes, errors, state, finished_at, cancel_reason, output, queue, "
+      "partition_key) "
       "SELECT id, CAST(name AS TEXT), CAST(payload AS TEXT), CAST(context AS TEXT), "
       "CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN {min} AND {max} "
       "THEN priority ELSE 0 END, "
@@ -65,8 +66,8 @@ std::string finish_where(std::string_view where) {
       "CASE WHEN ?6 THEN ?4 WHEN {failed_ok} THEN last_failed_at END, "
       "CASE WHEN typeof(snoozes) = 'integer' AND snoozes BETWEEN 0 AND {max} - 1 "
       "THEN snoozes ELSE 0 END, "
-      "coalesce(?8, CAST(errors AS TEXT)), ?5, ?4, coalesce(?10, CAST(cancel_reason AS TEXT)), ?9 "
-      "FROM errand_jobs WHERE {where}",
+      "coalesce(?8, CAST(errors AS TEXT)), ?5, ?4, coalesce(?10, CAST(cancel_reason AS TEXT)), ?9, "
+      "CAST(queue AS TEXT), CAST(partition_key AS TEXT) FROM errand_jobs WHERE {where}",
       fmt::arg("min", detail::kInt32Min), fmt::arg("max", detail::kInt32Max),
       fmt::arg("run_ok", valid_time("run_at")), fmt::arg("created_ok", valid_time("created_at")),
       fmt::arg("failed_ok", valid_time("last_failed_at")), fmt::arg("where", where));
@@ -76,24 +77,24 @@ std::string finish_where(std::string_view where) {
 constexpr std::string_view kLiveColumns =
     "id, name, payload, context, priority, error_count, run_at, created_at, locked_by, "
     "locked_at, last_error, last_failed_at, snoozes, errors, cancel_requested_at, cancel_reason, "
-    "progress, progress_message, progress_at, NULL, NULL, NULL";
+    "progress, progress_message, progress_at, NULL, NULL, NULL, queue, partition_key";
 constexpr std::string_view kFinishedColumns =
     "id, name, payload, context, priority, error_count, run_at, created_at, NULL, NULL, "
     "last_error, last_failed_at, snoozes, errors, NULL, cancel_reason, NULL, NULL, NULL, state, "
-    "finished_at, output";
+    "finished_at, output, queue, partition_key";
 
 }  // namespace
 
 std::string_view insert_jobs(std::size_t rows) {
   static const std::array<std::string, kRowsPerInsert> texts = [] {
     std::array<std::string, kRowsPerInsert> built;
-    std::string values = "(?, ?, ?, ?, ?, ?)";
+    std::string values = "(?, ?, ?, ?, ?, ?, ?, ?)";
     for (std::string& text : built) {
       text =
-          "INSERT INTO errand_jobs (name, payload, context, priority, run_at, created_at) "
-          "VALUES " +
+          "INSERT INTO errand_jobs (name, payload, context, priority, run_at, created_at, queue, "
+          "partition_key) VALUES " +
           values + " RETURNING id";
-      values += ", (?, ?, ?, ?, ?, ?)";
+      values += ", (?, ?, ?, ?, ?, ?, ?, ?)";
     }
     return built;
   }();
@@ -124,7 +125,7 @@ std::string_view find_lost_jobs() {
   static const std::string text = fmt::format(
       "SELECT j.id, j.name, j.payload, j.context, j.priority, j.error_count, j.run_at, "
       "j.created_at, j.last_error, j.snoozes, j.errors, j.cancel_requested_at IS NOT NULL, "
-      "j.locked_at, w.id, w.started_at, w.heartbeat_at "
+      "j.queue, j.partition_key, j.locked_at, w.id, w.started_at, w.heartbeat_at "
       "FROM errand_jobs j JOIN errand_workers w ON j.locked_by = w.id "
       "WHERE j.locked_by IS NOT NULL AND (w.heartbeat_at <= ?1 OR j.locked_at < w.started_at) "
       "AND {} ORDER BY j.locked_at, j.id LIMIT ?2",
@@ -175,11 +176,12 @@ std::string_view find_finished_job() {
 
 std::string_view list_dead(bool named) {
   return named ? "SELECT id, name, payload, context, priority, error_count, last_error, "
-                 "created_at, finished_at FROM errand_finished_jobs "
+                 "created_at, finished_at, queue, partition_key FROM errand_finished_jobs "
                  "WHERE state = 'discarded' AND name = ?1 "
                  "ORDER BY finished_at DESC, id DESC LIMIT ?2"
                : "SELECT id, name, payload, context, priority, error_count, last_error, "
-                 "created_at, finished_at FROM errand_finished_jobs WHERE state = 'discarded' "
+                 "created_at, finished_at, queue, partition_key FROM errand_finished_jobs "
+                 "WHERE state = 'discarded' "
                  "ORDER BY finished_at DESC, id DESC LIMIT ?2";
 }
 
@@ -217,9 +219,9 @@ std::string_view copy_dead_back(DeadWhere where) {
   return per_dead_where(where, [](std::string_view condition) {
     return fmt::format(
         "INSERT INTO errand_jobs (id, name, payload, context, priority, run_at, created_at, "
-        "error_count, last_error, last_failed_at, errors) "
+        "error_count, last_error, last_failed_at, errors, queue, partition_key) "
         "SELECT id, name, payload, context, priority, ?2, created_at, 0, last_error, "
-        "last_failed_at, errors FROM errand_finished_jobs {}",
+        "last_failed_at, errors, queue, partition_key FROM errand_finished_jobs {}",
         condition);
   });
 }

@@ -40,8 +40,8 @@ inline constexpr std::string_view kWriteSchemaVersion =
 
 // The most rows one insert statement takes.
 inline constexpr std::size_t kRowsPerInsert = 64;
-// Inserts `rows` jobs (1 to kRowsPerInsert), 6 parameters each in order: name, payload, context,
-// priority, run_at, created_at; returns their ids (in no particular order).
+// Inserts `rows` jobs (1 to kRowsPerInsert), 8 parameters each in order: name, payload, context,
+// priority, run_at, created_at, queue, partition_key; returns their ids (in no particular order).
 std::string_view insert_jobs(std::size_t rows);
 
 // --- settle_and_claim: settling, each statement fenced by the lease: id ?1, worker ?2 and
@@ -98,20 +98,66 @@ inline constexpr std::string_view kFindAbandoned =
     "SELECT id FROM errand_jobs WHERE locked_by IS NOT NULL AND locked_at <= ?1";
 inline constexpr std::string_view kUnlockAbandoned =
     "UPDATE errand_jobs SET locked_by = NULL, locked_at = NULL WHERE id = ?1";
-// A claim is two statements in one write transaction: up to ?2 jobs due at now ?1 in claim order,
-// in the columns read_claimed_job reads (core/rows.hpp), read from the runnable index; then each
-// locked for worker ?1 at ?2 by its id ?3. One UPDATE ... WHERE id IN (SELECT ... LIMIT)
-// RETURNING needed two temporary tables per claim (the IN list and the returned rows), each with
-// a page cache of its own: memory allocated and freed on every claim, which glibc gave back to
-// the kernel and faulted in again in some processes and not in others, so that 200,000-job
-// drains ran at 48k or at 130k jobs/s from one run to the next.
-inline constexpr std::string_view kClaimable =
-    "SELECT id, name, payload, context, priority, error_count, run_at, created_at, last_error, "
-    "snoozes, errors, cancel_requested_at IS NOT NULL FROM errand_jobs WHERE locked_by IS NULL AND "
-    "run_at <= ?1 "
+// A claim reads its queues (sqlite_queues.cpp), then up to ?2 jobs due at now ?1 of each in claim
+// order, in the columns read_claimed_job reads (core/rows.hpp), from the runnable index; then locks
+// each for worker ?1 at ?2 by its id ?3: all in one write transaction. One UPDATE ... WHERE id IN
+// (SELECT ... LIMIT) RETURNING needed two temporary tables per claim (the IN list and the returned
+// rows), each with a page cache of its own: memory allocated and freed on every claim, which glibc
+// gave back to the kernel and faulted in again in some processes and not in others, so that
+// 200,000-job drains ran at 48k or at 130k jobs/s from one run to the next.
+#define ERRAND_SQLITE_CLAIMED                                                                  \
+  "SELECT id, name, payload, context, priority, error_count, run_at, created_at, last_error, " \
+  "snoozes, errors, cancel_requested_at IS NOT NULL, queue, partition_key FROM errand_jobs "
+inline constexpr std::string_view kClaimable = ERRAND_SQLITE_CLAIMED
+    "WHERE queue = ?3 AND locked_by IS NULL AND run_at <= ?1 "
     "ORDER BY priority DESC, run_at, id LIMIT ?2";
+// ... of partition key ?4.
+inline constexpr std::string_view kClaimableOfKey = ERRAND_SQLITE_CLAIMED
+    "WHERE queue = ?3 AND partition_key = ?4 AND locked_by IS NULL AND run_at <= ?1 "
+    "ORDER BY priority DESC, run_at, id LIMIT ?2";
+#undef ERRAND_SQLITE_CLAIMED
 inline constexpr std::string_view kLockClaimable =
     "UPDATE errand_jobs SET locked_by = ?1, locked_at = ?2 WHERE id = ?3 AND locked_by IS NULL";
+
+// --- queues (sqlite_queues.cpp) ----------------------------------------------------------------
+
+// Columns of a queue row, as read_queue_row reads them.
+#define ERRAND_SQLITE_QUEUE_COLUMNS                                                          \
+  "SELECT name, paused, global_limit, per_key_limit, rate_limit, rate_period_us, rate_log, " \
+  "key_cursor, updated_at FROM errand_queues "
+inline constexpr std::string_view kQueueRow = ERRAND_SQLITE_QUEUE_COLUMNS "WHERE name = ?1";
+inline constexpr std::string_view kQueueRows = ERRAND_SQLITE_QUEUE_COLUMNS "ORDER BY name";
+#undef ERRAND_SQLITE_QUEUE_COLUMNS
+// Makes queue ?1 known (updated at ?2) unless it is.
+inline constexpr std::string_view kAddQueue =
+    "INSERT INTO errand_queues (name, updated_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING";
+inline constexpr std::string_view kUpdateQueue =
+    "UPDATE errand_queues SET paused = ?2, global_limit = ?3, per_key_limit = ?4, "
+    "rate_limit = ?5, rate_period_us = ?6, updated_at = ?7 WHERE name = ?1";
+inline constexpr std::string_view kSaveQueueUse =
+    "UPDATE errand_queues SET rate_log = ?2, key_cursor = ?3 WHERE name = ?1";
+// The leases of queue ?1, by partition key.
+inline constexpr std::string_view kLeasesByKey =
+    "SELECT partition_key, count(*) FROM errand_jobs WHERE queue = ?1 AND locked_by IS NOT NULL "
+    "GROUP BY partition_key";
+// The first key of queue ?1 after ?3 (the first of all with kFirstKey) with a job due at ?2.
+inline constexpr std::string_view kNextKey =
+    "SELECT partition_key FROM errand_jobs WHERE queue = ?1 AND partition_key > ?3 "
+    "AND locked_by IS NULL AND run_at <= ?2 ORDER BY partition_key LIMIT 1";
+inline constexpr std::string_view kFirstKey =
+    "SELECT partition_key FROM errand_jobs WHERE queue = ?1 "
+    "AND locked_by IS NULL AND run_at <= ?2 ORDER BY partition_key LIMIT 1";
+// Per queue at now ?1: ready, scheduled, leased, the oldest ready job's run_at.
+inline constexpr std::string_view kQueueCounts =
+    "SELECT queue, sum(locked_by IS NULL AND run_at <= ?1), sum(locked_by IS NULL AND run_at > "
+    "?1), "
+    "sum(locked_by IS NOT NULL), min(CASE WHEN locked_by IS NULL AND run_at <= ?1 THEN run_at END) "
+    "FROM errand_jobs GROUP BY queue";
+inline constexpr std::string_view kQueueFinishedCounts =
+    "SELECT queue, state, count(*) FROM errand_finished_jobs GROUP BY queue, state";
+inline constexpr std::string_view kQueueBusiestKeys =
+    "SELECT queue, max(n) FROM (SELECT queue, partition_key, count(*) AS n FROM errand_jobs "
+    "WHERE locked_by IS NOT NULL GROUP BY queue, partition_key) GROUP BY queue";
 
 // --- the workers table -------------------------------------------------------------------------
 

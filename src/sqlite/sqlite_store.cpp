@@ -18,6 +18,7 @@ namespace errand {
 namespace sqlite {
 
 using detail::micros_of;
+using detail::time_from_micros;
 
 SqliteStore::SqliteStore(const std::filesystem::path& path, SqliteOptions options)
     : options_(std::move(options)),
@@ -63,6 +64,8 @@ std::vector<JobId> SqliteStore::enqueue(std::span<const NewJob> jobs) {
                                : job.delay ? now + job.delay->count()
                                            : now);
         insert->bind(++column, now);
+        insert->bind(++column, job.queue);
+        insert->bind(++column, job.partition_key);
       }
       const std::size_t before = ids.size();
       while (insert->step())
@@ -70,17 +73,24 @@ std::vector<JobId> SqliteStore::enqueue(std::span<const NewJob> jobs) {
       insert->reset();
       std::sort(ids.begin() + static_cast<std::ptrdiff_t>(before), ids.end());
     }
+    std::string_view last_queue;  // batches mostly go to one queue
+    for (const NewJob& job : jobs) {
+      if (job.queue == last_queue) continue;
+      add_queue(job.queue, time_from_micros(now));
+      last_queue = job.queue;
+    }
     tx.commit();
   }
   detail::publish_wakeup(wake_key_);
   return ids;
 }
 
-// One transaction: apply the outcomes; then, when max > 0, unlock abandoned jobs and claim.
+// One transaction: apply the outcomes; then, when it claims, unlock abandoned jobs and claim.
 Store::Exchange SqliteStore::settle_and_claim(std::string_view worker_id,
-                                              std::span<const Outcome> outcomes, std::size_t max,
-                                              Duration lock_timeout) {
+                                              std::span<const Outcome> outcomes,
+                                              const ClaimRequest& claim, Duration lock_timeout) {
   Exchange exchange;
+  const std::size_t max = claim.total();
   require_writable(max > 0 ? "claim" : "settle");
   if (outcomes.empty() && max == 0) return exchange;
   std::lock_guard lock(mutex_);
@@ -103,26 +113,10 @@ Store::Exchange SqliteStore::settle_and_claim(std::string_view worker_id,
       abandoned.push_back(find_abandoned->int64(0));
     find_abandoned->reset();
     run_for_each_id(sql::kUnlockAbandoned, abandoned);
-    auto find = connection_.query(sql::kClaimable);
-    find->bind(1, micros_of(now));
-    find->bind(2, static_cast<std::int64_t>(max));
-    const auto where = stored("errand_jobs");
-    while (find->step())
-      exchange.claimed.push_back(detail::read_claimed_job(*find, where, now));
-    find->reset();
-    // Locked once all are read: no row changes under the reading statement. The write
-    // transaction keeps every other connection out in between.
-    auto lock = connection_.query(sql::kLockClaimable);
-    for (const ClaimedJob& job : exchange.claimed) {
-      lock->bind(1, worker_id);
-      lock->bind(2, micros_of(now));
-      lock->bind(3, job.id);
-      lock->run();
-      lock->reset();
-    }
+    claim_within_queues(worker_id, claim, now, exchange);
   }
   tx.commit();
-  return exchange;  // claimed in claim order: kClaimable reads them so
+  return exchange;
 }
 
 TimePoint SqliteStore::register_worker(const WorkerRegistration& worker) {

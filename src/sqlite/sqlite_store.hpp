@@ -1,10 +1,13 @@
 // The SQLite store (errand/sqlite.hpp): one connection per Store, used by one thread at a time.
 //   sqlite_store.cpp      opening, enqueue, settle-and-claim (the hot path), the workers table
 //   sqlite_lifecycle.cpp  cancel, retry, prune, and inspection of jobs in every state
+//   sqlite_queues.cpp     claiming within the queues' settings; their administration
 #pragma once
 
+#include <errand/error.hpp>
 #include <errand/sqlite.hpp>
 
+#include "core/claim_plan.hpp"
 #include "core/stored_values.hpp"
 #include "sqlite/connection.hpp"
 #include "sqlite/sql.hpp"
@@ -25,7 +28,7 @@ class SqliteStore final : public Store {
 
   std::vector<JobId> enqueue(std::span<const NewJob> jobs) override;
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
-                            std::size_t max, Duration lock_timeout) override;
+                            const ClaimRequest& claim, Duration lock_timeout) override;
 
   TimePoint register_worker(const WorkerRegistration& worker) override;
   std::vector<JobId> heartbeat(const WorkerRegistration& worker, std::span<const JobId> held,
@@ -37,6 +40,10 @@ class SqliteStore final : public Store {
 
   std::unique_ptr<Subscription> subscribe(std::function<void()> on_new_jobs) override;
   std::unique_ptr<Subscription> subscribe_cancels(std::function<void(JobId)> on_cancel) override;
+
+  // sqlite_queues.cpp
+  QueueInfo update_queue(std::string_view name, const QueueUpdate& update, bool create) override;
+  std::vector<QueueInfo> list_queues() override;
 
   // sqlite_lifecycle.cpp
   CancelResult cancel_job(JobId id, std::string_view reason) override;
@@ -65,6 +72,17 @@ class SqliteStore final : public Store {
   // Applies one outcome if the lease still holds. Returns false when it was lost; sets
   // `cancelled` when the job's cancel was requested and the outcome ended it cancelled.
   bool apply(std::string_view worker_id, const Outcome& outcome, std::int64_t now, bool& cancelled);
+  // --- sqlite_queues.cpp; inside the claim's write transaction ---
+  // Locks the jobs `request` asks for within their queues' settings (see core/claim_plan.hpp).
+  void claim_within_queues(std::string_view worker_id, const ClaimRequest& request, TimePoint now,
+                           Exchange& exchange);
+  // The queues `request` names (in its order), or every queue in turn order.
+  std::vector<detail::QueueSnapshot> claim_scope(const ClaimRequest& request);
+  // Makes queue `name` known. Inside a write transaction.
+  void add_queue(std::string_view name, TimePoint now);
+  // The error for a queue name with no row, naming the known ones.
+  ConfigError unknown_queue(std::string_view name);
+
   // Throws StoreError when the store was opened read-only.
   void require_writable(std::string_view operation) const;
   // Binds the value of `which`, if it has one, as ?1 (see sql::DeadWhere).

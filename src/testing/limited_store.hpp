@@ -21,7 +21,7 @@ class LimitedStore final : public StoreWrapper {
   bool exhausted() const;
 
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
-                            std::size_t max, Duration lock_timeout) override;
+                            const ClaimRequest& claim, Duration lock_timeout) override;
 
  private:
   mutable std::mutex mutex_;

@@ -64,8 +64,10 @@ class ForwardingStore final : public errand::StoreWrapper {
     return inner().enqueue(jobs);
   }
   Exchange settle_and_claim(std::string_view worker_id, std::span<const errand::Outcome> outcomes,
-                            std::size_t max, errand::Duration lock_timeout) override {
-    if (max == 0) return inner().settle_and_claim(worker_id, outcomes, max, lock_timeout);
+                            const errand::ClaimRequest& claim,
+                            errand::Duration lock_timeout) override {
+    if (claim.total() == 0)
+      return inner().settle_and_claim(worker_id, outcomes, claim, lock_timeout);
     if (take(fail_claims)) {
       {
         std::lock_guard lock(mutex_);
@@ -73,7 +75,7 @@ class ForwardingStore final : public errand::StoreWrapper {
       }
       throw errand::StoreError("injected claim failure");
     }
-    auto exchange = inner().settle_and_claim(worker_id, outcomes, max, lock_timeout);
+    auto exchange = inner().settle_and_claim(worker_id, outcomes, claim, lock_timeout);
     const bool empty = exchange.claimed.empty();
     if (!empty && take(lose_claim_replies)) {
       throw errand::StoreError("injected loss of a committed claim's reply");

@@ -1,0 +1,110 @@
+// The PostgreSQL store's SQL for queues (postgres/sql.hpp): claiming within their settings, and
+// their administration.
+#include "postgres/sql.hpp"
+
+#include <fmt/format.h>
+
+namespace errand::pg {
+
+namespace {
+
+constexpr std::string_view kQueueColumns =
+    "name, paused::int, global_limit, per_key_limit, rate_limit, rate_period_us, rate_log, "
+    "key_cursor";
+
+// The columns read_claimed_job reads, of table alias j.
+std::string claimed_columns() {
+  return fmt::format(
+      "j.id, j.name, j.payload, j.context, j.priority, j.error_count, {run_at}, {created_at},"
+      " j.last_error, j.snoozes, j.errors, (j.cancel_requested_at IS NOT NULL)::int, j.queue,"
+      " j.partition_key",
+      fmt::arg("run_at", us_of("j.run_at")), fmt::arg("created_at", us_of("j.created_at")));
+}
+
+}  // namespace
+
+std::string claim_now_sql() {
+  return fmt::format("SELECT {}", us_of(now_of(1)));
+}
+
+std::string queue_rows_sql(const std::string& s, bool named, bool lock) {
+  return fmt::format("SELECT {columns}, {updated_at} FROM {s}.queues {where} ORDER BY name{lock}",
+                     fmt::arg("columns", kQueueColumns), fmt::arg("s", s),
+                     fmt::arg("updated_at", us_of("updated_at")),
+                     fmt::arg("where", named ? "WHERE name = ANY($1::text[])" : ""),
+                     fmt::arg("lock", lock ? " FOR NO KEY UPDATE" : ""));
+}
+
+std::string leases_sql(const std::string& s) {
+  return fmt::format(
+      "SELECT partition_key, count(*) FROM {}.jobs WHERE queue = $1 AND locked_by IS NOT NULL"
+      " GROUP BY partition_key",
+      s);
+}
+
+std::string ready_jobs_sql(const std::string& s, bool of_key) {
+  return fmt::format(
+      "SELECT {columns} FROM {s}.jobs j WHERE j.queue = $3 {key} AND j.locked_by IS NULL"
+      " AND j.run_at <= {at} ORDER BY j.priority DESC, j.run_at, j.id LIMIT $2"
+      " FOR UPDATE OF j SKIP LOCKED",
+      fmt::arg("columns", claimed_columns()), fmt::arg("s", s),
+      fmt::arg("key", of_key ? "AND j.partition_key = $4" : ""), fmt::arg("at", ts_of("$1")));
+}
+
+std::string next_key_sql(const std::string& s, bool after) {
+  return fmt::format(
+      "SELECT partition_key FROM {s}.jobs WHERE queue = $1 {after} AND locked_by IS NULL"
+      " AND run_at <= {at} ORDER BY partition_key LIMIT 1",
+      fmt::arg("s", s), fmt::arg("after", after ? "AND partition_key > $3" : ""),
+      fmt::arg("at", ts_of("$2")));
+}
+
+std::string lock_claimed_sql(const std::string& s) {
+  return fmt::format(
+      "UPDATE {s}.jobs SET locked_by = $1, locked_at = {at}"
+      " WHERE id = ANY($3::int8[]) AND locked_by IS NULL RETURNING id",
+      fmt::arg("s", s), fmt::arg("at", ts_of("$2")));
+}
+
+std::string save_queue_use_sql(const std::string& s) {
+  return fmt::format("UPDATE {}.queues SET rate_log = $2, key_cursor = $3 WHERE name = $1", s);
+}
+
+std::string add_queue_sql(const std::string& s) {
+  return fmt::format("INSERT INTO {}.queues (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", s);
+}
+
+std::string update_queue_sql(const std::string& s) {
+  return fmt::format(
+      "WITH u AS (UPDATE {s}.queues SET paused = $2::int::boolean, global_limit = $3,"
+      " per_key_limit = $4, rate_limit = $5, rate_period_us = $6, updated_at = {now}"
+      " WHERE name = $1 RETURNING name)"
+      " SELECT count(*) FROM u, (SELECT pg_notify($8, 'queues')) AS n",
+      fmt::arg("s", s), fmt::arg("now", now_of(7)));
+}
+
+std::string queue_counts_sql(const std::string& s) {
+  return fmt::format(
+      "SELECT queue, count(*) FILTER (WHERE locked_by IS NULL AND run_at <= t.now),"
+      " count(*) FILTER (WHERE locked_by IS NULL AND run_at > t.now),"
+      " count(*) FILTER (WHERE locked_by IS NOT NULL),"
+      " {oldest}"
+      " FROM {s}.jobs, (SELECT {now} AS now) t GROUP BY queue",
+      fmt::arg("s", s), fmt::arg("now", now_of(1)),
+      fmt::arg("oldest",
+               us_of("min(run_at) FILTER (WHERE locked_by IS NULL AND run_at <= t.now)")));
+}
+
+std::string queue_finished_counts_sql(const std::string& s) {
+  return fmt::format("SELECT queue, state, count(*) FROM {}.finished_jobs GROUP BY queue, state",
+                     s);
+}
+
+std::string queue_busiest_keys_sql(const std::string& s) {
+  return fmt::format(
+      "SELECT queue, max(n) FROM (SELECT queue, partition_key, count(*) AS n FROM {}.jobs"
+      " WHERE locked_by IS NOT NULL GROUP BY queue, partition_key) k GROUP BY queue",
+      s);
+}
+
+}  // namespace errand::pg

@@ -1,0 +1,236 @@
+// The SQLite store's queues: claiming within their settings, and their administration
+// (sqlite_store.hpp). A claim runs inside the write transaction, which keeps every other
+// connection out from before it counts a queue's leases until it commits: limits are exact.
+#include "sqlite/sqlite_store.hpp"
+
+#include <errand/error.hpp>
+
+#include "core/claim_plan.hpp"
+#include "core/rows.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+namespace errand::sqlite {
+
+using detail::micros_of;
+using detail::time_from_micros;
+
+namespace {
+
+// The claim's reads, inside its write transaction.
+class SqliteQueueReader final : public detail::QueueReader {
+ public:
+  SqliteQueueReader(Connection& connection, detail::StoredTable where)
+      : connection_(connection), where_(std::move(where)) {}
+
+  void read_leases(detail::QueueSnapshot& queue) override {
+    auto leases = connection_.query(sql::kLeasesByKey);
+    leases->bind(1, queue.name);
+    while (leases->step()) {
+      const std::int64_t n = detail::read_count(*leases, 1, where_, "a count of leases");
+      queue.running += n;
+      if (queue.limits.per_key) queue.running_by_key[leases->text(0)] += n;
+    }
+  }
+  void read_ready(detail::QueueSnapshot& queue, std::size_t limit, const std::string* key,
+                  TimePoint now) override {
+    auto find = connection_.query(key ? sql::kClaimableOfKey : sql::kClaimable);
+    find->bind(1, micros_of(now));
+    find->bind(2, static_cast<std::int64_t>(limit));
+    find->bind(3, queue.name);
+    if (key) find->bind(4, *key);
+    while (find->step())
+      queue.candidates.push_back(detail::read_claimed_job(*find, where_, now));
+  }
+  std::optional<std::string> next_key(const detail::QueueSnapshot& queue,
+                                      const std::optional<std::string>& after,
+                                      TimePoint now) override {
+    auto next = connection_.query(after ? sql::kNextKey : sql::kFirstKey);
+    next->bind(1, queue.name);
+    next->bind(2, micros_of(now));
+    if (after) next->bind(3, *after);
+    if (!next->step()) return std::nullopt;
+    return next->text(0);
+  }
+
+ private:
+  Connection& connection_;
+  detail::StoredTable where_;
+};
+
+}  // namespace
+
+std::vector<detail::QueueSnapshot> SqliteStore::claim_scope(const ClaimRequest& request) {
+  std::vector<detail::QueueSnapshot> queues;
+  const auto where = stored("errand_queues");
+  if (request.queues.empty()) {
+    auto rows = connection_.query(sql::kQueueRows);
+    while (rows->step())
+      queues.push_back(detail::read_queue_row(*rows, where));
+    detail::rotate_after(queues, request.after_queue);
+    return queues;
+  }
+  auto row = connection_.query(sql::kQueueRow);
+  for (const QueueDemand& demand : request.queues) {
+    row->bind(1, demand.queue);
+    if (row->step()) queues.push_back(detail::read_queue_row(*row, where));
+    row->reset();
+  }
+  return queues;
+}
+
+void SqliteStore::claim_within_queues(std::string_view worker_id, const ClaimRequest& request,
+                                      TimePoint now, Exchange& exchange) {
+  std::vector<detail::QueueSnapshot> queues = claim_scope(request);
+  SqliteQueueReader reader(connection_, stored("errand_jobs"));
+  detail::read_snapshots(reader, queues, request, now);
+  const detail::ClaimPlan plan = detail::plan_claim(queues, request, now);
+  auto lock = connection_.query(sql::kLockClaimable);
+  for (const detail::ClaimPlan::Pick& pick : plan.picks) {
+    ClaimedJob& job = queues[pick.queue].candidates[pick.candidate];
+    lock->bind(1, worker_id);
+    lock->bind(2, micros_of(plan.claimed_at));
+    lock->bind(3, job.id);
+    lock->run();
+    lock->reset();
+    job.locked_at = plan.claimed_at;
+    exchange.claimed.push_back(std::move(job));
+  }
+  auto save = connection_.query(sql::kSaveQueueUse);
+  for (const detail::ClaimPlan::QueueWrite& write : plan.writes) {
+    save->bind(1, queues[write.queue].name);
+    save->bind(2, write.rate_log);
+    save->bind_optional(3, write.key_cursor);
+    save->run();
+    save->reset();
+  }
+  exchange.rate_opens_at = plan.rate_opens_at;
+}
+
+void SqliteStore::add_queue(std::string_view name, TimePoint now) {
+  auto add = connection_.query(sql::kAddQueue);
+  add->bind(1, name);
+  add->bind(2, micros_of(now));
+  add->run();
+}
+
+QueueInfo SqliteStore::update_queue(std::string_view name, const QueueUpdate& update, bool create) {
+  require_writable("update_queue");
+  check_queue_name(name);
+  QueueLimits given{update.global, update.per_key, update.rate};
+  check_limits(given);
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = clock_->now();
+    Transaction tx(connection_, Transaction::Behavior::immediate);
+    if (create) add_queue(name, now);
+    auto row = connection_.query(sql::kQueueRow);
+    row->bind(1, name);
+    if (!row->step()) throw unknown_queue(name);
+    detail::QueueSnapshot queue = detail::read_queue_row(*row, stored("errand_queues"));
+
+    detail::apply_update(queue, update);
+    auto write = connection_.query(sql::kUpdateQueue);
+    write->bind(1, name);
+    write->bind(2, std::int64_t{queue.paused ? 1 : 0});
+    const auto bind_limit = [&](int i, const std::optional<std::int32_t>& v) {
+      if (v) {
+        write->bind(i, std::int64_t{*v});
+      } else {
+        write->bind_null(i);
+      }
+    };
+    bind_limit(3, queue.limits.global);
+    bind_limit(4, queue.limits.per_key);
+    if (queue.limits.rate) {
+      write->bind(5, std::int64_t{queue.limits.rate->limit});
+      write->bind(6, queue.limits.rate->period.count());
+    } else {
+      write->bind_null(5);
+      write->bind_null(6);
+    }
+    write->bind(7, micros_of(now));
+    write->run();
+
+    tx.commit();
+  }
+  for (QueueInfo& info : list_queues()) {
+    if (info.name == name) return info;
+  }
+  throw unknown_queue(name);
+}
+
+ConfigError SqliteStore::unknown_queue(std::string_view name) {
+  std::vector<std::string> known;
+  auto rows = connection_.query(sql::kQueueRows);
+  while (rows->step())
+    known.push_back(rows->text(0));
+  return ConfigError(fmt::format(
+      "no queue named '{}' in {} (known: {}); a queue becomes known when a job is enqueued into "
+      "it or a worker serves it",
+      name, description_,
+      known.empty() ? std::string("none") : fmt::format("{}", fmt::join(known, ", "))));
+}
+
+std::vector<QueueInfo> SqliteStore::list_queues() {
+  std::lock_guard lock(mutex_);
+  const auto now = clock_->now();
+  std::vector<QueueInfo> queues;
+  std::map<std::string, std::size_t, std::less<>> index;
+  Transaction tx(connection_, Transaction::Behavior::deferred);
+  {
+    auto rows = connection_.query(sql::kQueueRows);
+    const auto where = stored("errand_queues");
+    while (rows->step()) {
+      TimePoint updated_at{};
+      const detail::QueueSnapshot queue = detail::read_queue_row(*rows, where, &updated_at);
+      QueueInfo info = detail::queue_info(queue, updated_at, now);
+      index.emplace(info.name, queues.size());
+      queues.push_back(std::move(info));
+    }
+  }
+  const auto jobs = stored("errand_jobs");
+  const auto at = [&](const std::string& name) -> QueueInfo* {
+    const auto it = index.find(name);
+    return it == index.end() ? nullptr : &queues[it->second];
+  };
+  {
+    auto counts = connection_.query(sql::kQueueCounts);
+    counts->bind(1, micros_of(now));
+    while (counts->step()) {
+      QueueInfo* info = at(counts->text(0));
+      if (!info) continue;
+      info->ready = detail::read_count(*counts, 1, jobs, "a count of ready jobs");
+      info->scheduled = detail::read_count(*counts, 2, jobs, "a count of scheduled jobs");
+      info->running = detail::read_count(*counts, 3, jobs, "a count of leases");
+      if (!counts->is_null(4)) {
+        info->oldest_ready_age = now - detail::read_time(*counts, 4, jobs, "run_at");
+      }
+    }
+  }
+  {
+    auto counts = connection_.query(sql::kQueueFinishedCounts);
+    const auto finished = stored("errand_finished_jobs");
+    while (counts->step()) {
+      QueueInfo* info = at(counts->text(0));
+      if (!info) continue;
+      const std::int64_t n = detail::read_count(*counts, 2, finished, "a count of jobs");
+      const std::string state = counts->text(1);
+      detail::add_finished_count(*info, state, n);
+    }
+  }
+  {
+    auto busiest = connection_.query(sql::kQueueBusiestKeys);
+    while (busiest->step()) {
+      QueueInfo* info = at(busiest->text(0));
+      if (info) info->busiest_key_running = detail::read_count(*busiest, 1, jobs, "a count");
+    }
+  }
+  tx.commit();
+  return queues;
+}
+
+}  // namespace errand::sqlite
