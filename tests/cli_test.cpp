@@ -206,7 +206,8 @@ TEST_F(Cli, JobsListsQueuedJobs) {
 TEST_F(Cli, EveryJsonObjectCarriesItsVersion) {
   for (const std::vector<std::string>& args : {std::vector<std::string>{"status", db(), "--json"},
                                                {"jobs", db(), "--json"},
-                                               {"dead", db(), "--json"}}) {
+                                               {"dead", db(), "--json"},
+                                               {"queues", db(), "--json"}}) {
     const auto result = run(args);
     ASSERT_EQ(result.exit_code, 0) << result.err;
     const auto lines = json_lines(result.out);
@@ -282,6 +283,80 @@ TEST_F(Cli, WorkersListsRegisteredWorkers) {
   EXPECT_TRUE(contains(text.out, "host-a")) << text.out;
   EXPECT_TRUE(contains(text.out, "1/8")) << text.out;
   EXPECT_TRUE(contains(text.out, "lost")) << text.out;
+}
+
+// `errand queues --json`: every documented field, with its type; pause, resume and limit change
+// what the store says, and a refused change leaves it as it was.
+TEST_F(Cli, QueuesShowAndChangeTheStoresSettings) {
+  for (const char* key : {"alice", "bob", "bob"}) {
+    errand::enqueue(*store, errand_test::RecordJob{.tag = 9},
+                    errand::EnqueueOptions{.queue = "mail", .partition_key = key});
+  }
+  const auto limited = run({"queues", "limit", "mail", db(), "--per-key", "1", "--rate", "600/1m"});
+  ASSERT_EQ(limited.exit_code, 0) << limited.err;
+  errand::ClaimRequest request;
+  request.queues = {{.queue = "mail", .max = 3}};
+  ASSERT_EQ(store->claim("cli-test", request, 2h).size(), 2u);  // one per key
+
+  const auto listed = run({"queues", db(), "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const auto rows = json_lines(listed.out);
+  ASSERT_EQ(rows.size(), 2u) << listed.out;
+  EXPECT_EQ(rows[0].at("name"), "default");
+  EXPECT_EQ(rows[0].at("global_limit"), nullptr);
+  EXPECT_EQ(rows[0].at("rate_limit"), nullptr);
+  EXPECT_EQ(rows[0].at("discarded"), 2);
+  const auto& mail = rows[1];
+  const nlohmann::json expected = {{"name", "mail"},
+                                   {"paused", false},
+                                   {"ready", 1},
+                                   {"scheduled", 0},
+                                   {"running", 2},
+                                   {"completed", 0},
+                                   {"cancelled", 0},
+                                   {"discarded", 0},
+                                   {"global_limit", nullptr},
+                                   {"per_key_limit", 1},
+                                   {"rate_limit", "600/m"},
+                                   {"rate_count", 600},
+                                   {"rate_period_s", 60.0},
+                                   {"busiest_key_running", 1},
+                                   {"rate_tokens", 598},
+                                   {"json_version", 1}};
+  for (const auto& [key, value] : expected.items())
+    EXPECT_EQ(mail.at(key), value) << key;
+  EXPECT_GE(mail.at("oldest_ready_age_s").get<double>(), 0.0);
+  EXPECT_TRUE(mail.at("updated_at").get<std::string>().ends_with("Z"));
+  EXPECT_EQ(mail.size(), expected.size() + 2) << "a field is not documented here: " << mail;
+
+  const auto info = [&] {
+    for (const auto& q : store->list_queues())
+      if (q.name == "mail") return q;
+    throw std::runtime_error("no queue mail");
+  };
+  ASSERT_EQ(run({"queues", "pause", "mail", db()}).exit_code, 0);
+  EXPECT_TRUE(info().paused);
+  const auto before = info();
+  const std::pair<std::vector<std::string>, std::string> refusals[] = {
+      {{"queues", "limit", "mail", "--clear", "--rate", "0/s"}, "invalid rate '0/s'"},
+      {{"queues", "limit", "mail", "--per-key", "0"}, "--per-key: 0 is too small"},
+      {{"queues", "limit", "mail"}, "say which limits to set"},
+      {{"queues", "resume", "Mail"}, "no queue named 'Mail'"}};
+  for (const auto& [args, message] : refusals) {
+    auto all = args;
+    all.push_back(db());
+    const auto refused = run(all);
+    EXPECT_NE(refused.exit_code, 0) << message;
+    EXPECT_TRUE(contains(refused.err, message)) << refused.err;
+    const auto after = info();
+    EXPECT_EQ(after.paused, before.paused) << message;
+    EXPECT_EQ(after.limits, before.limits) << message;
+    EXPECT_EQ(after.updated_at, before.updated_at) << message;
+  }
+  ASSERT_EQ(run({"queues", "resume", "mail", db()}).exit_code, 0);
+  EXPECT_FALSE(info().paused);
+  ASSERT_EQ(run({"queues", "limit", "mail", "--clear", "--global", "2", db()}).exit_code, 0);
+  EXPECT_EQ(info().limits, (errand::QueueLimits{.global = 2}));
 }
 
 TEST_F(Cli, BenchMeasuresInFreshFilesAndLeavesTheDatabaseAlone) {

@@ -42,6 +42,7 @@ class PlanTest : public ::testing::Test {
     connection->exec("PREPARE plan_claim_of_key AS " + errand::pg::ready_jobs_sql(s, true));
     connection->exec("PREPARE plan_next_key AS " + errand::pg::next_key_sql(s, true));
     connection->exec("PREPARE plan_leases AS " + errand::pg::leases_sql(s));
+    connection->exec("PREPARE plan_open_claim AS " + errand::pg::open_claim_sql(s));
     connection->exec("PREPARE plan_sweep AS " + errand::pg::sweep_sql(s));
     connection->exec("PREPARE plan_settle AS " + errand::pg::settle_sql(s));
     connection->exec("PREPARE plan_settle_completed AS " + errand::pg::settle_completed_sql(s));
@@ -65,6 +66,16 @@ class PlanTest : public ::testing::Test {
     const std::string claim = plan("plan_claim(4102444800000000, 100, 'default')");
     EXPECT_NE(claim.find("Index Scan using jobs_runnable"), std::string::npos) << claim;
     expect_no_scan_of_every_row("claim", claim);
+    // The hot path's claim from the queues without limits, from every queue and from named ones:
+    // an index scan per queue; its only sort orders the candidates (at most the claim's size
+    // per queue) into the queues' turns.
+    for (const char* call : {"plan_open_claim('w', 100, NULL, NULL, NULL, '')",
+                             "plan_open_claim('w', 100, NULL, '{default}', '{100}', '')"}) {
+      const std::string open = plan(call);
+      EXPECT_NE(open.find("Index Scan using jobs_runnable on jobs"), std::string::npos) << open;
+      EXPECT_EQ(open.find("Seq Scan on jobs"), std::string::npos) << open;
+      EXPECT_EQ(open.find("Hash"), std::string::npos) << open;
+    }
     expect_no_scan_of_every_row("claim of a key",
                                 plan("plan_claim_of_key(4102444800000000, 100, 'default', 'k')"));
     expect_no_scan_of_every_row("next key",
@@ -102,8 +113,8 @@ class PlanTest : public ::testing::Test {
   long claim_rows_touched() {
     connection->exec("BEGIN");
     const auto result = connection->exec(
-        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE plan_claim(4102444800000000, 100, "
-        "'default')");
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE plan_open_claim('w', 100, NULL, NULL, "
+        "NULL, '')");
     connection->exec("ROLLBACK");
     const std::regex count{R"((actual rows|Rows Removed by [A-Za-z ]+)[=:] ?(\d+))"};
     long most = 0;

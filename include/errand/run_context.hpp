@@ -77,6 +77,12 @@ class RunContext {
   std::int32_t attempt() const;
   // Times the job snoozed before this run.
   std::int32_t snoozes() const;
+  // The job's queue and partition key (errand/queues.hpp).
+  std::string_view queue() const;
+  std::string_view partition_key() const;
+  // When this run's claim took the job, by the store's clock: the time a queue's rate limit
+  // counts (its starts follow within the worker's hand-off to a thread).
+  TimePoint claimed_at() const;
   // Fires when the worker shuts down, the run's timeout passes, or the job is cancelled.
   std::stop_token stop_token() const { return token_; }
   // True once the job's cancel was requested (then the stop token has fired too).

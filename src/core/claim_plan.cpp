@@ -238,15 +238,17 @@ void read_keys_in_turn(QueueReader& reader, QueueSnapshot& queue, std::size_t n,
     key = reader.next_key(queue, std::nullopt, now);
     wrapped = true;
   }
-  std::size_t found = 0;
-  while (key && found < n) {
+  // Up to n keys with room (each gives a job in the first turn), each read up to its room (for
+  // the later turns of this claim).
+  std::size_t keys = 0;
+  while (key && keys < n) {
     const auto running = queue.running_by_key.find(*key);
     const std::int64_t room =
         *queue.limits.per_key - (running == queue.running_by_key.end() ? 0 : running->second);
     if (room > 0) {
       const std::size_t before = queue.candidates.size();
       reader.read_ready(queue, std::min(n, static_cast<std::size_t>(room)), &*key, now);
-      found += queue.candidates.size() - before;
+      if (queue.candidates.size() > before) ++keys;
     }
     std::optional<std::string> next = reader.next_key(queue, key, now);
     if (!next && !wrapped) {
@@ -269,9 +271,9 @@ void read_snapshots(QueueReader& reader, std::vector<QueueSnapshot>& queues,
     if (want.max + want.prefetch == 0) continue;
     if (queue.limits.global || queue.limits.per_key) reader.read_leases(queue);
     std::size_t n = allowance(queue, want.max, want.prefetch, now);
-    // Held back by its rate: one candidate tells whether jobs wait (then the worker learns when
-    // the window opens).
-    if (n == 0 && queue.limits.rate) n = 1;
+    // With a rate, one candidate more tells whether jobs wait once its tokens are spent (then the
+    // worker learns when the window opens).
+    if (queue.limits.rate) ++n;
     if (n == 0) continue;
     if (queue.limits.per_key) {
       read_keys_in_turn(reader, queue, n, now);
@@ -307,8 +309,12 @@ QueueInfo queue_info(const QueueSnapshot& queue, TimePoint updated_at, TimePoint
   info.limits = queue.limits;
   info.updated_at = updated_at;
   if (queue.limits.rate) {
-    info.rate_tokens = static_cast<std::int32_t>(
-        allowance(queue, static_cast<std::size_t>(queue.limits.rate->limit), 0, now));
+    // From the rate log alone: not capped by a pause or the global limit.
+    const auto log = parse_rate_log(queue.rate_log);
+    const std::int64_t at = std::max(micros_of(now), last_logged(log));
+    const RateUse use = rate_use(log, *queue.limits.rate, at);
+    info.rate_tokens =
+        static_cast<std::int32_t>(std::max<std::int64_t>(0, queue.limits.rate->limit - use.used));
   }
   return info;
 }

@@ -2,7 +2,7 @@
 #include <errand/error.hpp>
 #include <errand/queues.hpp>
 
-#include "core/text.hpp"
+#include "core/stored_values.hpp"
 
 #include <fmt/format.h>
 
@@ -54,9 +54,9 @@ void check_queue_name(std::string_view name) {
     ok = ok && queue_name_char(c);
   if (!ok) {
     throw ConfigError(
-        fmt::format("invalid queue name '{}': a queue name is 1 to {} characters of letters, "
+        fmt::format("invalid queue name {}: a queue name is 1 to {} characters of letters, "
                     "digits and _ . : -",
-                    detail::to_clean_utf8(name, 80), kMaxQueueNameBytes));
+                    detail::quoted_value(name), kMaxQueueNameBytes));
   }
 }
 
@@ -94,9 +94,9 @@ void check_limits(const QueueLimits& limits) {
 RateLimit parse_rate(std::string_view text) {
   const auto refuse = [&](std::string_view why) -> RateLimit {
     throw ConfigError(fmt::format(
-        "invalid rate '{}': {}; write COUNT/PERIOD, e.g. 10/s, 600/1m, 5/250ms, 100/1h (units "
-        "ms, s, m, h)",
-        detail::to_clean_utf8(text, 80), why));
+        "invalid rate {}: {}; write COUNT/PERIOD, e.g. 10/s, 600/1m, 5/250ms, 100/1h (units "
+        "us, ms, s, m, h)",
+        detail::quoted_value(text), why));
   };
   const std::size_t slash = text.find('/');
   if (slash == std::string_view::npos) return refuse("no '/'");

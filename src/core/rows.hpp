@@ -215,7 +215,7 @@ JobInfo read_job_info(const Row& row, const StoredTable& where) {
   }
   job.output = r.optional_text(21, "output");
   job.queue = r.text(22, "queue");
-  job.partition_key = r.text(23, "partition_key");
+  job.partition_key = r.optional_text(23, "partition_key").value_or("");
   r.check();
   return job;
 }
@@ -231,7 +231,7 @@ DeadJob read_dead_job(const Row& row, const StoredTable& where) {
   job.created_at = r.time(7, "created_at");
   job.failed_at = r.time(8, "finished_at");
   job.queue = r.text(9, "queue");
-  job.partition_key = r.text(10, "partition_key");
+  job.partition_key = r.optional_text(10, "partition_key").value_or("");
   r.check();
   return job;
 }
@@ -260,7 +260,7 @@ ClaimedJob read_claimed_job(const Row& row, const StoredTable& where, TimePoint 
   job.errors = r.optional_text(10, "errors");
   job.cancel_requested = r.integer(11, "cancel_requested_at", kCountRange) != 0;
   job.queue = r.text(12, "queue");
-  job.partition_key = r.text(13, "partition_key");
+  job.partition_key = r.optional_text(13, "partition_key").value_or("");
   job.locked_at = locked_at;
   if (!r.ok()) [[unlikely]]
     set_aside(r, job);
@@ -359,15 +359,6 @@ inline JobState state_at(const JobInfo& job, TimePoint now, Duration lock_timeou
                                                                  : JobState::running;
   }
   return job.run_at <= now ? JobState::ready : JobState::scheduled;
-}
-
-// Claim order: priority DESC, run_at, id (UPDATE ... RETURNING gives no order).
-inline void sort_in_claim_order(std::vector<ClaimedJob>& jobs) {
-  std::sort(jobs.begin(), jobs.end(), [](const ClaimedJob& a, const ClaimedJob& b) {
-    if (a.priority != b.priority) return a.priority > b.priority;
-    if (a.run_at != b.run_at) return a.run_at < b.run_at;
-    return a.id < b.id;
-  });
 }
 
 }  // namespace errand::detail

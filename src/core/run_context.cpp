@@ -29,6 +29,18 @@ std::int32_t RunContext::snoozes() const {
   return job_.snoozes;
 }
 
+std::string_view RunContext::queue() const {
+  return job_.queue;
+}
+
+std::string_view RunContext::partition_key() const {
+  return job_.partition_key;
+}
+
+TimePoint RunContext::claimed_at() const {
+  return job_.locked_at;
+}
+
 bool RunContext::cancel_requested() const {
   return sink_ && sink_->cancel_requested();
 }

@@ -170,6 +170,7 @@ std::vector<JobInfo> PostgresStore::list_jobs(const JobFilter& filter) {
   params.add(static_cast<std::int64_t>(filter.lock_timeout.count()));
   params.add_optional(filter.name);
   params.add(static_cast<std::int64_t>(filter.limit));
+  params.add_optional(filter.queue);
   auto c = pool_.acquire();
   Result r = c->exec(list_jobs_sql(schema_, filter), params);
   std::vector<JobInfo> jobs;

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -69,31 +70,42 @@ class PgQueueReader final : public detail::QueueReader {
 
 }  // namespace
 
-std::vector<detail::QueueSnapshot> PostgresStore::read_claim_scope(const Result& rows,
-                                                                   const ClaimRequest& request) {
+void PostgresStore::claim_limited(std::string_view worker_id, const ClaimRequest& claim,
+                                  std::size_t reserve, const std::vector<std::string>& names,
+                                  Exchange& exchange) {
+  // What is left to ask of them: their own demands; from every queue, the slots the open queues
+  // left (no prefetch from a limited queue).
+  ClaimRequest request;
+  if (claim.queues.empty()) {
+    // The reserved slots, and those of the free ones the open queues did not fill.
+    request.max = claim.max - std::min(claim.max - reserve, exchange.claimed.size());
+    request.after_queue = claim.after_queue;
+    if (request.max == 0) return;
+  } else {
+    for (const QueueDemand& demand : claim.queues) {
+      if (std::find(names.begin(), names.end(), demand.queue) != names.end())
+        request.queues.push_back(demand);
+    }
+  }
+  auto c = pool_.acquire();
+  Transaction tx(*c);
+  // The queues' rows first, locked until commit; then their leases and jobs, in statements
+  // whose snapshots see every claim committed before.
+  Params which;
+  which.add_array(names);
+  const Result rows = c->exec_prepared(
+      "errand_lock_queues", queue_rows_sql(schema_, /*named=*/true, /*lock=*/true), which);
+  Params now_params;
+  add_now(now_params);
+  const Result now_row = c->exec_prepared("errand_claim_now", claim_now_sql(), now_params);
+  const TimePoint now = detail::read_time(ResultRow{now_row, 0}, 0, stored(jobs_table_), "now()");
   std::vector<detail::QueueSnapshot> queues;
   const auto where = stored(queues_table_);
   for (int i = 0; i < rows.rows(); ++i)
     queues.push_back(detail::read_queue_row(ResultRow{rows, i}, where));
-  if (request.queues.empty()) {
-    detail::rotate_after(queues, request.after_queue);
-    return queues;
-  }
-  // In the request's order.
-  std::vector<detail::QueueSnapshot> ordered;
-  for (const QueueDemand& demand : request.queues) {
-    for (detail::QueueSnapshot& queue : queues) {
-      if (queue.name == demand.queue) ordered.push_back(std::move(queue));
-    }
-  }
-  return ordered;
-}
-
-void PostgresStore::claim_within_queues(Connection& c, std::string_view worker_id,
-                                        const ClaimRequest& request,
-                                        std::vector<detail::QueueSnapshot> queues, TimePoint now,
-                                        Exchange& exchange) {
-  PgQueueReader reader(c, schema_, stored(jobs_table_));
+  if (request.queues.empty()) detail::rotate_after(queues, request.after_queue);
+  Connection& connection = *c;
+  PgQueueReader reader(connection, schema_, stored(jobs_table_));
   detail::read_snapshots(reader, queues, request, now);
   const detail::ClaimPlan plan = detail::plan_claim(queues, request, now);
   if (!plan.picks.empty()) {
@@ -103,7 +115,8 @@ void PostgresStore::claim_within_queues(Connection& c, std::string_view worker_i
       ids.push_back(queues[pick.queue].candidates[pick.candidate].id);
     Params params;
     params.add(worker_id).add(micros_of(plan.claimed_at)).add_array(ids);
-    const Result r = c.exec_prepared("errand_lock_claimed", lock_claimed_sql(schema_), params);
+    const Result r =
+        connection.exec_prepared("errand_lock_claimed", lock_claimed_sql(schema_), params);
     std::set<JobId> locked;
     for (int i = 0; i < r.rows(); ++i)
       locked.insert(r.int64(i, 0));
@@ -117,8 +130,9 @@ void PostgresStore::claim_within_queues(Connection& c, std::string_view worker_i
   for (const detail::ClaimPlan::QueueWrite& write : plan.writes) {
     Params params;
     params.add(queues[write.queue].name).add(write.rate_log).add_optional(write.key_cursor);
-    c.exec_prepared("errand_save_queue_use", save_queue_use_sql(schema_), params);
+    connection.exec_prepared("errand_save_queue_use", save_queue_use_sql(schema_), params);
   }
+  tx.commit();
   exchange.rate_opens_at = plan.rate_opens_at;
 }
 
@@ -129,6 +143,9 @@ QueueInfo PostgresStore::update_queue(std::string_view name, const QueueUpdate& 
   {
     auto c = pool_.acquire();
     Transaction tx(*c);
+    // Setting a per-key limit gives the queue's jobs without a key the empty key: wait for every
+    // insert in flight (they read the settings before), and hold new ones until commit.
+    if (update.per_key) c->exec(lock_jobs_table_sql(schema_));
     if (create) {
       Params add;
       add.add(name);
@@ -159,6 +176,11 @@ QueueInfo PostgresStore::update_queue(std::string_view name, const QueueUpdate& 
     add_now(params);
     params.add(channel_name_);
     c->exec(update_queue_sql(schema_), params);
+    if (update.per_key) {
+      Params queue_name;
+      queue_name.add(name);
+      c->exec(give_empty_keys_sql(schema_), queue_name);
+    }
     tx.commit();
   }
   for (QueueInfo& info : list_queues()) {

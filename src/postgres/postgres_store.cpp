@@ -58,9 +58,8 @@ PostgresStore::PostgresStore(std::shared_ptr<const Target> target, PostgresOptio
       settle_sql_(settle_sql(schema_)),
       settle_completed_sql_(settle_completed_sql(schema_)),
       sweep_sql_(sweep_sql(schema_)),
-      claim_now_sql_(claim_now_sql()),
-      lock_all_queues_sql_(queue_rows_sql(schema_, /*named=*/false, /*lock=*/true)),
-      lock_queues_sql_(queue_rows_sql(schema_, /*named=*/true, /*lock=*/true)),
+      open_claim_sql_(open_claim_sql(schema_)),
+      limited_queues_sql_(limited_queues_sql(schema_)),
       register_sql_(register_worker_sql(schema_)),
       heartbeat_sql_(heartbeat_sql(schema_)),
       find_lost_sql_(find_lost_jobs_sql(schema_)),
@@ -100,9 +99,9 @@ std::vector<JobId> PostgresStore::enqueue(std::span<const NewJob> jobs) {
   return inserted_ids(r);
 }
 
-// One transaction: settle, unlock abandoned jobs, claim. Settling alone is one pipeline, one round
-// trip; a claim sends the settle, the sweep and the lock of its queues in the first round trip,
-// then reads and locks its jobs (postgres_queues.cpp).
+// One pipeline, one round trip, one transaction: settle, unlock abandoned jobs, claim from the
+// queues without limits, and list the limited queues asked for; from those, if any, a second
+// transaction claims within their limits (postgres_queues.cpp).
 Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
                                                 std::span<const Outcome> outcomes,
                                                 const ClaimRequest& claim, Duration lock_timeout) {
@@ -140,31 +139,46 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
       statements.push_back({"errand_settle", settle_sql_, settle_params});
     }
   }
-  std::optional<std::size_t> now_at;
+  std::optional<std::size_t> open_at, limited_at;
+  Params open_params, limited_params;
+  std::size_t reserve = 0;  // from every queue: free slots kept from the open queues
   if (max > 0) {
     // Abandoned locks become runnable rows again (cheap: a partial-index range scan).
     add_now(sweep_params);
     sweep_params.add(static_cast<std::int64_t>(lock_timeout.count()));
     statements.push_back({"errand_sweep", sweep_sql_, sweep_params});
-    add_now(now_params);
-    now_at = statements.size();
-    statements.push_back({"errand_claim_now", claim_now_sql_, now_params});
-    // Last: the queues, locked until the claim commits.
+    // The queues without limits, in this round trip; then which limited queues are asked for.
+    open_params.add(worker_id);
     if (claim.queues.empty()) {
-      statements.push_back({"errand_lock_all_queues", lock_all_queues_sql_, no_params_});
+      // Every queue: a slot is kept for each limited queue seen last time, so that the open
+      // queues do not take every turn.
+      reserve = std::min(claim.max, limited_seen_.load());
+      open_params.add(static_cast<std::int64_t>(claim.max - reserve + claim.prefetch));
+      add_now(open_params);
+      open_params.add_null().add_null().add(claim.after_queue);
+      limited_params.add_null();
     } else {
       std::vector<std::string> names;
-      for (const QueueDemand& demand : claim.queues)
+      std::vector<std::int64_t> counts;
+      for (const QueueDemand& demand : claim.queues) {
         names.push_back(demand.queue);
-      queue_params.add_array(names);
-      statements.push_back({"errand_lock_queues", lock_queues_sql_, queue_params});
+        counts.push_back(static_cast<std::int64_t>(demand.max + demand.prefetch));
+      }
+      open_params.add(static_cast<std::int64_t>(max));
+      add_now(open_params);
+      open_params.add_array(names).add_array(counts).add("");
+      limited_params.add_array(names);
     }
+    open_at = statements.size();
+    statements.push_back({"errand_open_claim", open_claim_sql_, open_params});
+    limited_at = statements.size();
+    statements.push_back({"errand_limited_queues", limited_queues_sql_, limited_params});
   }
   std::vector<Result> results;
-  auto c = pool_.acquire();
-  std::optional<Transaction> tx;
-  if (max > 0) tx.emplace(*c);
-  results = c->exec_pipeline(statements);
+  {
+    auto c = pool_.acquire();
+    results = c->exec_pipeline(statements);
+  }
   if (settled_at) {
     std::set<JobId> applied;
     const auto collect = [&](const Result& r, std::vector<JobId>* also) {
@@ -180,11 +194,28 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
     }
   }
   if (max > 0) {
-    const TimePoint now =
-        detail::read_time(ResultRow{results[*now_at], 0}, 0, stored(jobs_table_), "now()");
-    claim_within_queues(*c, worker_id, claim, read_claim_scope(results.back(), claim), now,
-                        exchange);
-    tx->commit();
+    const Result& r = results[*open_at];
+    const auto where = stored(jobs_table_);
+    // In the queues' turns (UPDATE ... RETURNING gives no order).
+    std::vector<std::pair<std::int64_t, ClaimedJob>> claimed;
+    for (int i = 0; i < r.rows(); ++i) {
+      const ResultRow row{r, i};
+      claimed.emplace_back(
+          detail::read_count(row, detail::kClaimedJobColumns + 1, where, "the claim's order"),
+          detail::read_claimed_job(row, where,
+                                   detail::read_time(row, detail::kClaimedJobColumns, where,
+                                                     "locked_at (the database's now())")));
+    }
+    std::sort(claimed.begin(), claimed.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [order, job] : claimed)
+      exchange.claimed.push_back(std::move(job));
+    const Result& limited = results[*limited_at];
+    std::vector<std::string> names;
+    for (int i = 0; i < limited.rows(); ++i)
+      names.emplace_back(limited.text(i, 0));
+    limited_seen_ = names.size();
+    if (!names.empty()) claim_limited(worker_id, claim, reserve, names, exchange);
   }
   vacuum_.count(exchange.claimed.size() + outcomes.size() - exchange.lost.size());
   return exchange;

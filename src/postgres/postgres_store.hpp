@@ -15,6 +15,7 @@
 #include "postgres/schema.hpp"
 #include "postgres/sql.hpp"
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -89,14 +90,12 @@ class PostgresStore final : public Store {
 
  private:
   // --- postgres_queues.cpp; inside the claim's transaction, its queues locked ---
-  // The snapshots of the locked queue rows `rows` (queue_rows_sql): in the request's order, or
-  // every queue in turn order.
-  std::vector<detail::QueueSnapshot> read_claim_scope(const Result& rows,
-                                                      const ClaimRequest& request);
-  // Locks the jobs `request` asks for within their queues' settings (core/claim_plan.hpp).
-  void claim_within_queues(Connection& c, std::string_view worker_id, const ClaimRequest& request,
-                           std::vector<detail::QueueSnapshot> queues, TimePoint now,
-                           Exchange& exchange);
+  // The claim from limited queues `names` (among those `claim` asks for), after the open
+  // queues' claim put its jobs in exchange.claimed: in a transaction of its own that locks those
+  // queues' rows first, within their settings (core/claim_plan.hpp).
+  // `reserve`: the free slots the open queues' claim left them (from every queue).
+  void claim_limited(std::string_view worker_id, const ClaimRequest& claim, std::size_t reserve,
+                     const std::vector<std::string>& names, Exchange& exchange);
   // The error for a queue name with no row, naming the known ones.
   ConfigError unknown_queue(Connection& c, std::string_view name);
 
@@ -122,8 +121,7 @@ class PostgresStore final : public Store {
   Pool pool_;
   // The statements used often, built once (postgres/sql.hpp); the rare others per call.
   const std::string insert_sql_, settle_lock_sql_, settle_cancelled_sql_, settle_sql_,
-      settle_completed_sql_, sweep_sql_, claim_now_sql_, lock_all_queues_sql_,
-      lock_queues_sql_;  // prepared
+      settle_completed_sql_, sweep_sql_, open_claim_sql_, limited_queues_sql_;  // prepared
   const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;
   const std::string remove_worker_sql_, list_workers_sql_;  // unprepared
   // First in a round's pipeline with asynchronous_claims: that transaction commits without
@@ -139,6 +137,8 @@ class PostgresStore final : public Store {
   const std::string finished_jobs_table_ = options_.schema + ".finished_jobs";
   const std::string workers_table_ = options_.schema + ".workers";
   const std::string queues_table_ = options_.schema + ".queues";
+  // Limited queues the last claim from every queue saw: each keeps a slot from the open ones.
+  std::atomic<std::size_t> limited_seen_{0};
   // Declared last, so destroyed first: the listener, then the VACUUM thread.
   BackgroundVacuum vacuum_{pool_.target(), vacuum_sql(schema_), options_.vacuum_after};
   Listener listener_{pool_.target(), listen_sql(quote_identifier(channel_name_)), wake_key_};

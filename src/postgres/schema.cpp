@@ -91,17 +91,19 @@ ALTER TABLE {s}.jobs
     R"sql(
 -- Queues (docs/architecture.md, "Queues and limits"): every job belongs to a queue and may have
 -- a partition key; a queue's settings are shared by every worker. Claims read a queue's ready
--- jobs in claim order (jobs_runnable), or its keys in turn (jobs_runnable_by_key).
+-- jobs in claim order (jobs_runnable), or its keys in turn (jobs_runnable_by_key). A job without
+-- a key has none (NULL) outside a queue with a per-key limit, so that it is in one index only;
+-- in such a queue it has the empty key ''.
 ALTER TABLE {s}.jobs
   ADD COLUMN queue text NOT NULL DEFAULT 'default',
-  ADD COLUMN partition_key text NOT NULL DEFAULT '';
+  ADD COLUMN partition_key text;
 ALTER TABLE {s}.finished_jobs
   ADD COLUMN queue text NOT NULL DEFAULT 'default',
-  ADD COLUMN partition_key text NOT NULL DEFAULT '';
+  ADD COLUMN partition_key text;
 DROP INDEX {s}.jobs_runnable;
 CREATE INDEX jobs_runnable ON {s}.jobs (queue, priority DESC, run_at, id) WHERE locked_by IS NULL;
 CREATE INDEX jobs_runnable_by_key ON {s}.jobs (queue, partition_key, priority DESC, run_at, id)
-  WHERE locked_by IS NULL;
+  WHERE locked_by IS NULL AND partition_key IS NOT NULL;
 CREATE TABLE {s}.queues (
   name           text        PRIMARY KEY,
   paused         boolean     NOT NULL DEFAULT false,

@@ -83,7 +83,7 @@ std::string insert_sql(const std::string& quoted_schema) {
       "  partition_key)"
       " SELECT u.name, u.payload, u.context, u.priority,"
       "        coalesce({run_at}, t.now + u.delay_us * interval '1 microsecond', t.now), t.now,"
-      "        u.queue, u.partition_key"
+      "        u.queue, {key}"
       " FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[],"
       "             $9::text[], $10::text[])"
       "      WITH ORDINALITY AS u(name, payload, context, priority, run_at_us, delay_us, queue,"
@@ -93,7 +93,8 @@ std::string insert_sql(const std::string& quoted_schema) {
       "  ON CONFLICT (name) DO NOTHING)"
       " SELECT ins.id FROM ins, (SELECT pg_notify($8, '')) AS n",
       fmt::arg("now", now_of(7)), fmt::arg("s", quoted_schema),
-      fmt::arg("run_at", ts_of("u.run_at_us")));
+      fmt::arg("run_at", ts_of("u.run_at_us")),
+      fmt::arg("key", stored_key_sql(quoted_schema, "u.partition_key", "u.queue")));
 }
 
 Params insert_params(std::span<const NewJob> jobs) {

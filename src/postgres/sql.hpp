@@ -110,7 +110,8 @@ std::string forget_lost_workers_sql(const std::string& quoted_schema);
 
 // Counts by state at now $1 with lock timeout $2 (microseconds).
 std::string counts_sql(const std::string& quoted_schema);
-// The jobs matching `filter` at now $1, lock timeout $2, name $3 (NULL: any), at most $4.
+// The jobs matching `filter` at now $1, lock timeout $2, name $3 and queue $5 (NULL: any), at most
+// $4.
 std::string list_jobs_sql(const std::string& quoted_schema, const JobFilter& filter);
 // Dead jobs, most recently failed first, at most $1 (of type $2 when `named`).
 std::string list_dead_sql(const std::string& quoted_schema, bool named);
@@ -128,6 +129,24 @@ std::string purge_dead_sql(const std::string& quoted_schema, std::string_view wh
 
 // --- queues (sql_queues.cpp) -----------------------------------------------------------------
 
+// A claim's first part, in the round's pipeline: locks for worker $1, at now $3, jobs of the
+// queues without limits and not paused: those named in $4 (a text array), each up to its count
+// in $5; or with $4 NULL every queue, taking turns (their first jobs, then their second, ...;
+// from the queue after $6), up to $2 in all. Returns the columns read_claimed_job reads, then
+// locked_at, then the job's place in the turns (1, 2, ...).
+std::string open_claim_sql(const std::string& quoted_schema);
+// The limited queues, not paused, among those named in $1 (NULL: all): the claim's second part.
+std::string limited_queues_sql(const std::string& quoted_schema);
+// The partition key to store for a job with key `key` (an SQL expression, '' for none) in queue
+// `queue`: the key; without one, '' in a queue with a per-key limit, else NULL (the job is then
+// in one runnable index only).
+std::string stored_key_sql(const std::string& quoted_schema, std::string_view key,
+                           std::string_view queue);
+// Gives the jobs of queue $1 without a key the empty key (a per-key limit was set). Run after
+// `LOCK TABLE jobs IN SHARE MODE`: every insert that read the queue's settings before has then
+// committed, and every later one reads the new settings.
+std::string give_empty_keys_sql(const std::string& quoted_schema);
+std::string lock_jobs_table_sql(const std::string& quoted_schema);
 // The store's now ($1, now_of) in microseconds.
 std::string claim_now_sql();
 // Queue rows (name, paused, global_limit, per_key_limit, rate_limit, rate_period_us, rate_log,

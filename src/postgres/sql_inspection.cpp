@@ -67,7 +67,7 @@ std::string list_jobs_sql(const std::string& s, const JobFilter& filter) {
         break;
     }
   }
-  where += " AND ($3::text IS NULL OR name = $3)";
+  where += " AND ($3::text IS NULL OR name = $3) AND ($5::text IS NULL OR queue = $5)";
   if (filter.failing_only) where += " AND error_count > 0";
   const std::string columns = finished ? finished_job_columns() : live_job_columns();
   return fmt::format(
@@ -122,10 +122,11 @@ std::string resurrect_sql(const std::string& s, std::string_view where, int chan
       " ins AS (INSERT INTO {s}.jobs (id, name, payload, context, priority, run_at, created_at,"
       "  error_count, last_error, last_failed_at, errors, queue, partition_key)"
       "  SELECT id, name, payload, context, priority, {now}, created_at, 0, last_error,"
-      "   last_failed_at, errors, queue, partition_key FROM moved RETURNING id)"
+      "   last_failed_at, errors, queue, {key} FROM moved RETURNING id)"
       " SELECT count(*) FROM ins, (SELECT pg_notify(${channel}, '')) AS n",
       fmt::arg("s", s), fmt::arg("where", where), fmt::arg("now", now_of(1)),
-      fmt::arg("channel", channel_param));
+      fmt::arg("channel", channel_param),
+      fmt::arg("key", stored_key_sql(s, "coalesce(moved.partition_key, '')", "moved.queue")));
 }
 
 std::string purge_dead_sql(const std::string& s, std::string_view where) {

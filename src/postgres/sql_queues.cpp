@@ -23,6 +23,54 @@ std::string claimed_columns() {
 
 }  // namespace
 
+std::string open_claim_sql(const std::string& s) {
+  return fmt::format(
+      "WITH t AS (SELECT {now} AS now),"
+      " d AS (SELECT q.name, q.n, 0 AS turn FROM unnest($4::text[], $5::int8[]) AS q(name, n)"
+      "  UNION ALL SELECT name, $2::int8, (name <= $6)::int FROM {s}.queues"
+      "  WHERE $4::text[] IS NULL),"
+      " open AS (SELECT d.* FROM d JOIN {s}.queues q ON q.name = d.name"
+      "  WHERE d.n > 0 AND NOT q.paused AND q.global_limit IS NULL AND q.per_key_limit IS NULL"
+      "  AND q.rate_limit IS NULL),"
+      " c AS MATERIALIZED (SELECT x.id, row_number() OVER () AS turn_order FROM (SELECT x.id FROM ("
+      "  SELECT j.id, o.turn, o.name, row_number() OVER"
+      "   (PARTITION BY o.name ORDER BY j.priority DESC, j.run_at, j.id) AS rank"
+      "  FROM open o, t, LATERAL (SELECT id, priority, run_at FROM {s}.jobs"
+      "   WHERE queue = o.name AND locked_by IS NULL AND run_at <= t.now"
+      "   ORDER BY priority DESC, run_at, id LIMIT o.n FOR UPDATE SKIP LOCKED) j) x"
+      "  ORDER BY x.rank, x.turn, x.name LIMIT $2) x)"
+      " UPDATE {s}.jobs j SET locked_by = $1, locked_at = t.now FROM t"
+      " WHERE j.id = ANY(ARRAY(SELECT id FROM c))"
+      " RETURNING {columns}, {locked_at}, (SELECT c.turn_order FROM c WHERE c.id = j.id)",
+      fmt::arg("s", s), fmt::arg("now", now_of(3)), fmt::arg("columns", claimed_columns()),
+      fmt::arg("locked_at", us_of("j.locked_at")));
+}
+
+std::string limited_queues_sql(const std::string& s) {
+  return fmt::format(
+      "SELECT name FROM {}.queues WHERE ($1::text[] IS NULL OR name = ANY($1::text[]))"
+      " AND NOT paused"
+      " AND (global_limit IS NOT NULL OR per_key_limit IS NOT NULL OR rate_limit IS NOT NULL)"
+      " ORDER BY name",
+      s);
+}
+
+std::string stored_key_sql(const std::string& s, std::string_view key, std::string_view queue) {
+  return fmt::format(
+      "CASE WHEN {key} <> '' THEN {key} WHEN EXISTS (SELECT 1 FROM {s}.queues kq"
+      " WHERE kq.name = {queue} AND kq.per_key_limit IS NOT NULL) THEN '' END",
+      fmt::arg("key", key), fmt::arg("s", s), fmt::arg("queue", queue));
+}
+
+std::string lock_jobs_table_sql(const std::string& s) {
+  return fmt::format("LOCK TABLE {}.jobs IN SHARE MODE", s);
+}
+
+std::string give_empty_keys_sql(const std::string& s) {
+  return fmt::format(
+      "UPDATE {}.jobs SET partition_key = '' WHERE queue = $1 AND partition_key IS NULL", s);
+}
+
 std::string claim_now_sql() {
   return fmt::format("SELECT {}", us_of(now_of(1)));
 }
@@ -48,12 +96,14 @@ std::string ready_jobs_sql(const std::string& s, bool of_key) {
       " AND j.run_at <= {at} ORDER BY j.priority DESC, j.run_at, j.id LIMIT $2"
       " FOR UPDATE OF j SKIP LOCKED",
       fmt::arg("columns", claimed_columns()), fmt::arg("s", s),
-      fmt::arg("key", of_key ? "AND j.partition_key = $4" : ""), fmt::arg("at", ts_of("$1")));
+      fmt::arg("key", of_key ? "AND j.partition_key IS NOT NULL AND j.partition_key = $4" : ""),
+      fmt::arg("at", ts_of("$1")));
 }
 
 std::string next_key_sql(const std::string& s, bool after) {
   return fmt::format(
-      "SELECT partition_key FROM {s}.jobs WHERE queue = $1 {after} AND locked_by IS NULL"
+      "SELECT partition_key FROM {s}.jobs WHERE queue = $1 AND partition_key IS NOT NULL {after}"
+      " AND locked_by IS NULL"
       " AND run_at <= {at} ORDER BY partition_key LIMIT 1",
       fmt::arg("s", s), fmt::arg("after", after ? "AND partition_key > $3" : ""),
       fmt::arg("at", ts_of("$2")));

@@ -103,15 +103,17 @@ ALTER TABLE errand_jobs ADD COLUMN progress_at INTEGER;
 -- Queues (docs/architecture.md, "Queues and limits"): every job belongs to a queue and may have
 -- a partition key; a queue's settings are shared by every worker. Claims read a queue's ready
 -- jobs in claim order (errand_jobs_runnable), or its keys in turn (errand_jobs_runnable_by_key).
+-- A job without a key has none (NULL) outside a queue with a per-key limit, so that it is in one
+-- index only; in such a queue it has the empty key ''.
 ALTER TABLE errand_jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
-ALTER TABLE errand_jobs ADD COLUMN partition_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE errand_jobs ADD COLUMN partition_key TEXT;
 ALTER TABLE errand_finished_jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
-ALTER TABLE errand_finished_jobs ADD COLUMN partition_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE errand_finished_jobs ADD COLUMN partition_key TEXT;
 DROP INDEX errand_jobs_runnable;
 CREATE INDEX errand_jobs_runnable ON errand_jobs (queue, priority DESC, run_at)
   WHERE locked_by IS NULL;
 CREATE INDEX errand_jobs_runnable_by_key ON errand_jobs (queue, partition_key, priority DESC, run_at)
-  WHERE locked_by IS NULL;
+  WHERE locked_by IS NULL AND partition_key IS NOT NULL;
 CREATE TABLE errand_queues (
   name           TEXT    PRIMARY KEY,
   paused         INTEGER NOT NULL DEFAULT 0,

@@ -150,11 +150,12 @@ std::string_view list_jobs(const JobFilter& filter) {
     std::array<std::string, kStates.size() * 4> built;
     for (std::size_t i = 0; i < built.size(); ++i) {
       const bool finished = i / 4 > static_cast<std::size_t>(JobState::abandoned) + 1;
-      built[i] = fmt::format("SELECT {} FROM {} WHERE 1{}{}{} ORDER BY {} LIMIT ?4",
-                             finished ? kFinishedColumns : kLiveColumns,
-                             finished ? "errand_finished_jobs" : "errand_jobs", kStates[i / 4],
-                             i & 2 ? " AND name = ?3" : "", i & 1 ? " AND error_count > 0" : "",
-                             finished ? "finished_at DESC, id DESC" : "priority DESC, run_at, id");
+      built[i] = fmt::format(
+          "SELECT {} FROM {} WHERE (?6 IS NULL OR queue = ?6){}{}{} ORDER BY {} LIMIT ?4",
+          finished ? kFinishedColumns : kLiveColumns,
+          finished ? "errand_finished_jobs" : "errand_jobs", kStates[i / 4],
+          i & 2 ? " AND name = ?3" : "", i & 1 ? " AND error_count > 0" : "",
+          finished ? "finished_at DESC, id DESC" : "priority DESC, run_at, id");
     }
     return built;
   }();
@@ -221,7 +222,9 @@ std::string_view copy_dead_back(DeadWhere where) {
         "INSERT INTO errand_jobs (id, name, payload, context, priority, run_at, created_at, "
         "error_count, last_error, last_failed_at, errors, queue, partition_key) "
         "SELECT id, name, payload, context, priority, ?2, created_at, 0, last_error, "
-        "last_failed_at, errors, queue, partition_key FROM errand_finished_jobs {}",
+        "last_failed_at, errors, queue, CASE WHEN partition_key <> '' THEN partition_key "
+        "WHEN EXISTS (SELECT 1 FROM errand_queues q WHERE q.name = errand_finished_jobs.queue AND "
+        "q.per_key_limit IS NOT NULL) THEN '' END FROM errand_finished_jobs {}",
         condition);
   });
 }

@@ -113,7 +113,8 @@ inline constexpr std::string_view kClaimable = ERRAND_SQLITE_CLAIMED
     "ORDER BY priority DESC, run_at, id LIMIT ?2";
 // ... of partition key ?4.
 inline constexpr std::string_view kClaimableOfKey = ERRAND_SQLITE_CLAIMED
-    "WHERE queue = ?3 AND partition_key = ?4 AND locked_by IS NULL AND run_at <= ?1 "
+    "WHERE queue = ?3 AND partition_key IS NOT NULL AND partition_key = ?4 "
+    "AND locked_by IS NULL AND run_at <= ?1 "
     "ORDER BY priority DESC, run_at, id LIMIT ?2";
 #undef ERRAND_SQLITE_CLAIMED
 inline constexpr std::string_view kLockClaimable =
@@ -134,6 +135,12 @@ inline constexpr std::string_view kAddQueue =
 inline constexpr std::string_view kUpdateQueue =
     "UPDATE errand_queues SET paused = ?2, global_limit = ?3, per_key_limit = ?4, "
     "rate_limit = ?5, rate_period_us = ?6, updated_at = ?7 WHERE name = ?1";
+// In a queue with a per-key limit every job has a key: those without get the empty one (?1).
+inline constexpr std::string_view kGiveEmptyKeys =
+    "UPDATE errand_jobs SET partition_key = '' WHERE queue = ?1 AND partition_key IS NULL";
+// Whether queue ?1 has a per-key limit (no row: no).
+inline constexpr std::string_view kQueueIsKeyed =
+    "SELECT 1 FROM errand_queues WHERE name = ?1 AND per_key_limit IS NOT NULL";
 inline constexpr std::string_view kSaveQueueUse =
     "UPDATE errand_queues SET rate_log = ?2, key_cursor = ?3 WHERE name = ?1";
 // The leases of queue ?1, by partition key.
@@ -142,10 +149,11 @@ inline constexpr std::string_view kLeasesByKey =
     "GROUP BY partition_key";
 // The first key of queue ?1 after ?3 (the first of all with kFirstKey) with a job due at ?2.
 inline constexpr std::string_view kNextKey =
-    "SELECT partition_key FROM errand_jobs WHERE queue = ?1 AND partition_key > ?3 "
+    "SELECT partition_key FROM errand_jobs WHERE queue = ?1 AND partition_key IS NOT NULL "
+    "AND partition_key > ?3 "
     "AND locked_by IS NULL AND run_at <= ?2 ORDER BY partition_key LIMIT 1";
 inline constexpr std::string_view kFirstKey =
-    "SELECT partition_key FROM errand_jobs WHERE queue = ?1 "
+    "SELECT partition_key FROM errand_jobs WHERE queue = ?1 AND partition_key IS NOT NULL "
     "AND locked_by IS NULL AND run_at <= ?2 ORDER BY partition_key LIMIT 1";
 // Per queue at now ?1: ready, scheduled, leased, the oldest ready job's run_at.
 inline constexpr std::string_view kQueueCounts =

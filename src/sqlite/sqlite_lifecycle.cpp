@@ -232,6 +232,7 @@ std::vector<JobInfo> SqliteStore::list_jobs(const JobFilter& filter) {
   query->bind(4, static_cast<std::int64_t>(filter.limit));
   const bool finished = filter.state && is_finished(*filter.state);
   if (finished) query->bind(5, to_string(*filter.state));
+  query->bind_optional(6, filter.queue);
   std::vector<JobInfo> jobs;
   const auto where = stored(finished ? "errand_finished_jobs" : "errand_jobs");
   while (query->step()) {

@@ -154,6 +154,11 @@ QueueInfo SqliteStore::update_queue(std::string_view name, const QueueUpdate& up
     }
     write->bind(7, micros_of(now));
     write->run();
+    if (update.per_key) {
+      auto give = connection_.query(sql::kGiveEmptyKeys);
+      give->bind(1, name);
+      give->run();
+    }
 
     tx.commit();
   }

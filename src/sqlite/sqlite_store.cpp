@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <set>
 
 namespace errand {
 
@@ -49,6 +50,19 @@ std::vector<JobId> SqliteStore::enqueue(std::span<const NewJob> jobs) {
     std::lock_guard lock(mutex_);
     const auto now = micros_of(clock_->now());
     Transaction tx(connection_, Transaction::Behavior::immediate);
+    // A job without a key has the empty one in a queue with a per-key limit, none elsewhere.
+    std::set<std::string, std::less<>> keyed;
+    {
+      std::string_view last_queue;  // batches mostly go to one queue
+      auto is_keyed = connection_.query(sql::kQueueIsKeyed);
+      for (const NewJob& job : jobs) {
+        if (job.queue == last_queue) continue;
+        last_queue = job.queue;
+        is_keyed->bind(1, job.queue);
+        if (is_keyed->step()) keyed.insert(job.queue);
+        is_keyed->reset();
+      }
+    }
     // Up to kRowsPerInsert rows per statement. Rowids are handed out in ascending order while
     // this transaction holds the write lock, so the sorted RETURNING ids follow `jobs`.
     for (std::size_t first = 0; first < jobs.size(); first += sql::kRowsPerInsert) {
@@ -65,7 +79,11 @@ std::vector<JobId> SqliteStore::enqueue(std::span<const NewJob> jobs) {
                                            : now);
         insert->bind(++column, now);
         insert->bind(++column, job.queue);
-        insert->bind(++column, job.partition_key);
+        if (!job.partition_key.empty() || keyed.contains(job.queue)) {
+          insert->bind(++column, job.partition_key);
+        } else {
+          insert->bind_null(++column);
+        }
       }
       const std::size_t before = ids.size();
       while (insert->step())

@@ -202,6 +202,9 @@ void class_6_numbers(std::vector<CliRow>& r) {
   number_rows(r, "jobs_show_id", {"jobs", "show", "--db={db}"}, "id", 1, INT64_MAX);
   number_rows(r, "purge_id", {"dead", "purge", "--db={db}"}, "ids", 1, INT64_MAX);
   number_rows(r, "demo_concurrency", {"demo", "--db={db}"}, "--concurrency", 1, 64);
+  const Args queues_limit = {"queues", "limit", "default", "--db={db}"};
+  number_rows(r, "queues_limit_global", queues_limit, "--global", 1, INT32_MAX, true);
+  number_rows(r, "queues_limit_per_key", queues_limit, "--per-key", 1, INT32_MAX);
   const Args bench = {"bench", "--db={db}"};
   number_rows(r, "bench_jobs", bench, "--jobs", 1, 100'000'000);
   number_rows(r, "bench_workers", bench, "--workers", 1, 256);
@@ -239,7 +242,7 @@ void class_6_numbers(std::vector<CliRow>& r) {
 
 void class_7_inspection(std::vector<CliRow>& r) {
   // On a path (schema) that does not exist: say so, create nothing.
-  for (const std::string command : {"status", "jobs", "dead", "workers"}) {
+  for (const std::string command : {"status", "jobs", "dead", "workers", "queues"}) {
     r.push_back({command + "_on_missing_database",
                  {command, "--db={db}"},
                  kFailed,
@@ -344,7 +347,7 @@ void class_7_inspection(std::vector<CliRow>& r) {
                Db::unchanged,
                Setup::read_only_live});
   // An older schema or another program's database: never migrated by inspection.
-  for (const std::string command : {"status", "jobs", "dead", "workers"}) {
+  for (const std::string command : {"status", "jobs", "dead", "workers", "queues"}) {
     r.push_back({command + "_on_old_schema",
                  {command, "--db={db}"},
                  kFailed,
@@ -379,7 +382,7 @@ void class_7_inspection(std::vector<CliRow>& r) {
 // Class 2: invalid values read back from the database are refused by name, never misread,
 // never a crash; nothing is changed.
 void class_2_stored_values(std::vector<CliRow>& r) {
-  for (const std::string command : {"status", "jobs", "dead", "workers"}) {
+  for (const std::string command : {"status", "jobs", "dead", "workers", "queues"}) {
     r.push_back({command + "_with_negative_schema_version",
                  {command, "--db={db}"},
                  kFailed,
@@ -412,6 +415,7 @@ void class_1_secrets(std::vector<CliRow>& r) {
   shown("password_jobs_json", {"jobs", "--json"}, {"\"payload\""});
   shown("password_dead", {"dead"}, {"Fail"});
   shown("password_workers", {"workers", "--json"}, {"cli-test"});
+  shown("password_queues", {"queues"}, {"default"});
   shown("password_migrate", {"migrate"}, {"***@", "up to date"});
   shown("password_purge_dry_run", {"dead", "purge", "--all", "--dry-run"}, {"would purge 2"});
   r.push_back({"password_bad_percent_encoding",
@@ -434,7 +438,7 @@ void class_1_secrets(std::vector<CliRow>& r) {
 
 // Class 4: nothing waits forever: a server that accepts and never answers is given up on.
 void class_4_timeouts(std::vector<CliRow>& r) {
-  for (const std::string command : {"status", "jobs", "dead", "workers", "migrate"}) {
+  for (const std::string command : {"status", "jobs", "dead", "workers", "queues", "migrate"}) {
     r.push_back({command + "_on_a_silent_server",
                  {command, "--db={silent}"},
                  kFailed,
@@ -481,6 +485,7 @@ std::vector<CliRow> cli_rows() {
   class_6_numbers(r);
   class_7_inspection(r);
   lifecycle_rows(r);
+  queues_rows(r);
   return r;
 }
 

@@ -75,8 +75,36 @@ void fill_standard(errand::Store& store, std::map<std::string, std::string>& var
   vars["{dead_b}"] = std::to_string(dead_b);
 }
 
+// Setup::queues's queues beside the standard data set's "default" (see cli_table.hpp).
+void fill_queues(errand::Store& store, std::map<std::string, std::string>& vars) {
+  const auto mail = [&](int tag, std::string key) {
+    return errand::enqueue(
+        store, RecordJob{.tag = tag},
+        errand::EnqueueOptions{.queue = "mail", .partition_key = std::move(key)});
+  };
+  const auto mail_job = mail(10, "alice");
+  mail(11, "bob");
+  mail(12, "bob");
+  errand::enqueue(store, RecordJob{.tag = 13}, errand::EnqueueOptions{.queue = "reports"});
+  store.update_queue("mail", {.global = 50, .per_key = 2, .rate = errand::parse_rate("10/h")},
+                     false);
+  store.update_queue("reports", {.paused = true}, false);
+  errand::ClaimRequest request;
+  request.queues = {{.queue = "mail", .max = 2}};  // keys take turns: alice's, then one of bob's
+  const auto claimed = store.claim("cli-test", request, 2h);
+  const auto is_mail_job = [&](const errand::ClaimedJob& job) { return job.id == mail_job; };
+  if (claimed.size() != 2 || std::none_of(claimed.begin(), claimed.end(), is_mail_job)) {
+    throw std::runtime_error("cli table: the queues set-up claimed unexpected jobs");
+  }
+  vars["{mail_job}"] = std::to_string(mail_job);
+}
+
 void fill(errand::Store& store, Setup setup, std::map<std::string, std::string>& vars) {
   switch (setup) {
+    case Setup::queues:
+      fill_standard(store, vars);
+      fill_queues(store, vars);
+      return;
     case Setup::standard:
     case Setup::read_only:
     case Setup::read_only_live:

@@ -10,6 +10,7 @@
 // not print, Db::unchanged (the default) / changed / any, the Setup (default: standard), the
 // stores it runs on (default: both)}. In args and substrings, {db} is the prepared database's
 // URL, {dead_a} / {dead_b} the ids of its two dead jobs, {running} the id of its running job,
+// {mail_job} (Setup::queues) the id of a running job of queue "mail" with partition key "alice",
 // {db_password} {db} with the password kRowPassword in it (PostgreSQL), {silent} a postgres://
 // URL (holding kRowPassword) of a loopback server that accepts connections and never answers.
 #pragma once
@@ -46,6 +47,10 @@ enum class Setup {
   // ... or one job's run_at, the dead jobs' created_at (SQLite: 'abc', PostgreSQL: 'infinity')
   // and the worker's pid (0).
   bad_values,
+  // standard (queue "default"), and queue "mail": 3 jobs, 2 running ({mail_job}, key alice, and
+  // one of key bob), 1 ready (bob); limits global 50, per key 2, rate 10/h (2 used); and queue
+  // "reports", paused, with 1 ready job.
+  queues,
 };
 
 enum class Db { unchanged, changed, any };
@@ -59,6 +64,7 @@ enum class Stores { both, sqlite, postgres };
 inline constexpr int kOk = 0;
 inline constexpr int kFailed = 1;
 inline constexpr int kBadValue = 105;
+inline constexpr int kRequired = 106;  // a required option or positional not given
 inline constexpr int kMissingValue = 114;
 
 struct CliRow {
@@ -76,6 +82,8 @@ struct CliRow {
 std::vector<CliRow> cli_rows();
 // The lifecycle commands' rows (cli_rows_lifecycle.cpp), part of cli_rows().
 void lifecycle_rows(std::vector<CliRow>& r);
+// The rows of `errand queues` (cli_rows_queues.cpp), part of cli_rows().
+void queues_rows(std::vector<CliRow>& r);
 // The rows that run on `store` ("sqlite" or "postgres"); throws when two rows share a name.
 std::vector<CliRow> cli_rows_for(const std::string& store);
 

@@ -111,13 +111,20 @@ class LifecycleConformance : public ConformanceTest {
   static errand::Outcome outcome(const errand::ClaimedJob& claimed, errand::Outcome::Kind kind);
 };
 
+// queue_conformance.cpp: its SetUp adds the queue tests' job types.
+class QueueConformance : public ConformanceTest {
+ protected:
+  void SetUp() override;
+};
+
 }  // namespace errand_test
 
-#define ERRAND_INSTANTIATE_CONFORMANCE(prefix, factories)                                        \
-  INSTANTIATE_TEST_SUITE_P(prefix, EnqueueConformance, factories, ::errand_test::factory_name);  \
-  INSTANTIATE_TEST_SUITE_P(prefix, StoreConformance, factories, ::errand_test::factory_name);    \
-  INSTANTIATE_TEST_SUITE_P(prefix, WorkerConformance, factories, ::errand_test::factory_name);   \
-  INSTANTIATE_TEST_SUITE_P(prefix, ShutdownConformance, factories, ::errand_test::factory_name); \
-  INSTANTIATE_TEST_SUITE_P(prefix, LivenessConformance, factories, ::errand_test::factory_name); \
-  INSTANTIATE_TEST_SUITE_P(prefix, ClockConformance, factories, ::errand_test::factory_name);    \
-  INSTANTIATE_TEST_SUITE_P(prefix, LifecycleConformance, factories, ::errand_test::factory_name)
+#define ERRAND_INSTANTIATE_CONFORMANCE(prefix, factories)                                         \
+  INSTANTIATE_TEST_SUITE_P(prefix, EnqueueConformance, factories, ::errand_test::factory_name);   \
+  INSTANTIATE_TEST_SUITE_P(prefix, StoreConformance, factories, ::errand_test::factory_name);     \
+  INSTANTIATE_TEST_SUITE_P(prefix, WorkerConformance, factories, ::errand_test::factory_name);    \
+  INSTANTIATE_TEST_SUITE_P(prefix, ShutdownConformance, factories, ::errand_test::factory_name);  \
+  INSTANTIATE_TEST_SUITE_P(prefix, LivenessConformance, factories, ::errand_test::factory_name);  \
+  INSTANTIATE_TEST_SUITE_P(prefix, ClockConformance, factories, ::errand_test::factory_name);     \
+  INSTANTIATE_TEST_SUITE_P(prefix, LifecycleConformance, factories, ::errand_test::factory_name); \
+  INSTANTIATE_TEST_SUITE_P(prefix, QueueConformance, factories, ::errand_test::factory_name)

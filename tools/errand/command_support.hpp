@@ -22,6 +22,11 @@ inline constexpr int kJsonVersion = 1;
 void print_json_line(nlohmann::json value);
 nlohmann::json optional_json(const std::optional<std::string>& value);
 nlohmann::json optional_json(const std::optional<TimePoint>& value);
+// A number (or any value nlohmann::json takes as it is), or null.
+template <class T>
+nlohmann::json optional_json(const std::optional<T>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
 // The payload (or any stored JSON text) as JSON when it parses, else as the stored string.
 nlohmann::json payload_json(const std::string& payload);
 // The payload indented for people when it is JSON, else as stored.

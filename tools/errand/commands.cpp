@@ -240,6 +240,8 @@ int dead_list(const Globals& globals, const DeadOptions& opts) {
       print_json_line({{"id", d.id},
                        {"name", d.name},
                        {"priority", d.priority},
+                       {"queue", d.queue},
+                       {"partition_key", d.partition_key},
                        {"error_count", d.error_count},
                        {"created_at", iso_utc(d.created_at, true)},
                        {"failed_at", iso_utc(d.failed_at, true)},
@@ -258,7 +260,8 @@ int dead_list(const Globals& globals, const DeadOptions& opts) {
   if (opts.full) {
     for (const DeadJob& d : rows) {
       fmt::print("{}\n", field_block(fmt::format("dead job {}  {}", d.id, d.name),
-                                     {{"priority", std::to_string(d.priority)},
+                                     {{"queue", d.queue},
+                                      {"priority", std::to_string(d.priority)},
                                       {"errors", std::to_string(d.error_count)},
                                       {"created at", when(d.created_at, now)},
                                       {"failed at", when(d.failed_at, now)},

@@ -18,7 +18,7 @@ struct Globals {
   std::string db_url;
   CLI::Option* db_option = nullptr;
   // --timeout: how long one PostgreSQL statement (or wait for a lock) of status, jobs, dead,
-  // workers and migrate may take (PostgresOptions::statement_timeout).
+  // workers, queues and migrate may take (PostgresOptions::statement_timeout).
   std::int64_t timeout_s = 30;
 
   // --db when it was given, else `fallback`.
@@ -37,6 +37,7 @@ void add_status(CLI::App& app, const Globals& globals, std::vector<Command>& com
 void add_jobs(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_workers(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_dead(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
+void add_queues(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_demo(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 
 }  // namespace errand::cli

@@ -44,6 +44,8 @@ json job_json(const JobInfo& j) {
           {"name", j.name},
           {"state", to_string(j.state)},
           {"priority", j.priority},
+          {"queue", j.queue},
+          {"partition_key", j.partition_key},
           {"error_count", j.error_count},
           {"snoozes", j.snoozes},
           {"run_at", iso_utc(j.run_at, true)},
@@ -57,7 +59,7 @@ json job_json(const JobInfo& j) {
           {"attempts_unreadable", optional_json(j.attempts_unreadable)},
           {"cancel_requested_at", optional_json(j.cancel_requested_at)},
           {"cancel_reason", optional_json(j.cancel_reason)},
-          {"progress", j.progress ? json(*j.progress) : json(nullptr)},
+          {"progress", optional_json(j.progress)},
           {"progress_message", optional_json(j.progress_message)},
           {"progress_at", optional_json(j.progress_at)},
           {"finished_at", optional_json(j.finished_at)},
@@ -69,8 +71,11 @@ json job_json(const JobInfo& j) {
 std::vector<std::pair<std::string, std::string>> job_fields(const JobInfo& j, TimePoint now) {
   std::vector<std::pair<std::string, std::string>> fields{
       {"state", std::string(to_string(j.state))},
+      {"queue", j.queue},
       {"priority", std::to_string(j.priority)},
       {"errors", std::to_string(j.error_count)}};
+  if (!j.partition_key.empty())
+    fields.emplace(fields.begin() + 2, "partition key", j.partition_key);
   if (j.snoozes > 0) fields.emplace_back("snoozes", std::to_string(j.snoozes));
   fields.emplace_back(is_finished(j.state) ? "last due" : "run at", when(j.run_at, now));
   fields.emplace_back("created at", when(j.created_at, now));

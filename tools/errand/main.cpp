@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
           ->envname("ERRAND_DB");
   add_number(
       app, "--timeout", globals.timeout_s, kSeconds,
-      "PostgreSQL: seconds one statement of status, jobs, dead, workers or migrate may take, "
+      "PostgreSQL: seconds one statement of status, jobs, dead, workers, queues or migrate may "
+      "take, "
       "a wait for a lock included, before the command gives up");
 
   std::vector<Command> commands;
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   add_jobs(app, globals, commands);
   add_workers(app, globals, commands);
   add_dead(app, globals, commands);
+  add_queues(app, globals, commands);
   add_migrate(app, globals, commands);
   add_bench(app, globals, commands);
 

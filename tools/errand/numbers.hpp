@@ -27,6 +27,8 @@ inline constexpr Bounds kSeconds{1, 3'153'600'000, "seconds", "100 years"};
 inline constexpr Bounds kJobId{1, INT64_MAX, "", "the largest job id"};
 // How many rows a listing shows.
 inline constexpr Bounds kListLimit{1, 10'000'000, "", ""};
+// A queue's global or per-key limit (QueueLimits): at least 1, as a stored int32.
+inline constexpr Bounds kQueueLimit{1, INT32_MAX, "", ""};
 
 // What is wrong with `text` as a value in `bounds`, "" when nothing is; on success `text`
 // becomes the canonical decimal (no leading zeros), which CLI11 then converts exactly.
