@@ -20,4 +20,14 @@ TEST(ReadmeTestingExample, IsTheFileTheTestsBuild) {
          "block: copy the file into the README's \"Testing your jobs\" section";
 }
 
+TEST(ReadmeQueuesExample, IsTheFileTheExamplesBuild) {
+  const std::filesystem::path root = ERRAND_SOURCE_DIR;
+  const std::string readme = errand_test::read_file(root / "README.md");
+  const std::string example = errand_test::read_file(root / "examples/queues_and_limits.cpp");
+  ASSERT_FALSE(example.empty());
+  EXPECT_NE(readme.find("```cpp\n" + example + "```\n"), std::string::npos)
+      << "README.md must hold examples/queues_and_limits.cpp verbatim in a ```cpp block: copy "
+         "the file into the README's \"Queues and limits\" section";
+}
+
 }  // namespace

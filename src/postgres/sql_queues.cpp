@@ -56,9 +56,11 @@ std::string limited_queues_sql(const std::string& s) {
 }
 
 std::string stored_key_sql(const std::string& s, std::string_view key, std::string_view queue) {
+  // The queues with a per-key limit are read once per statement (an uncorrelated InitPlan), not
+  // once per row.
   return fmt::format(
-      "CASE WHEN {key} <> '' THEN {key} WHEN EXISTS (SELECT 1 FROM {s}.queues kq"
-      " WHERE kq.name = {queue} AND kq.per_key_limit IS NOT NULL) THEN '' END",
+      "CASE WHEN {key} <> '' THEN {key} WHEN {queue} = ANY(ARRAY(SELECT name FROM {s}.queues"
+      " WHERE per_key_limit IS NOT NULL)) THEN '' END",
       fmt::arg("key", key), fmt::arg("s", s), fmt::arg("queue", queue));
 }
 

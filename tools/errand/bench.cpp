@@ -38,6 +38,11 @@ int run_bench(const Globals& globals, const BenchOptions& opts) {
     fill_completed(url, opts.retained);
     // Timed as the enqueue-in-batches figure; the same jobs are then drained.
     result.enqueue_batch_per_s = enqueue_batches(*store, opts);
+    if (opts.global_limit > 0) {
+      QueueUpdate limit;
+      limit.global = static_cast<std::int32_t>(opts.global_limit);
+      store->update_queue(kDefaultQueue, limit, /*create=*/true);
+    }
     if (!opts.skipped("drain")) drain(*store, url, opts, workers, result);
   }
   if (!opts.skipped("latency")) latency(scratch, opts, result);
@@ -91,6 +96,13 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
   add_number(*cmd, "--retained", opts->retained, kRetained,
              "completed jobs written into the drain's store before it starts (finished an hour "
              "ago), to measure a drain beside them");
+  constexpr Bounds kGlobalLimit{0, 1'000'000, "", ""};
+  constexpr Bounds kSleep{0, 60'000, "ms", ""};
+  add_number(*cmd, "--global-limit", opts->global_limit, kGlobalLimit,
+             "the drain's queue has this global limit: jobs running at once across its workers "
+             "(0: none)");
+  add_number(*cmd, "--job-sleep-ms", opts->job_sleep_ms, kSleep,
+             "each job of the drain sleeps this long (jobs that wait on something)");
   commands.push_back({cmd, [&globals, opts] { return run_bench(globals, *opts); }});
 
   auto worker_opts = std::make_shared<WorkerProcessOptions>();
@@ -102,6 +114,7 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
   worker_cmd->add_flag("--report-starts", worker_opts->report_starts);
   worker_cmd->add_flag("--report-progress", worker_opts->report_progress);
   worker_cmd->add_flag("--retain-completed", worker_opts->retain_completed);
+  add_number(*worker_cmd, "--job-sleep-ms", worker_opts->job_sleep_ms, kSleep, "");
   commands.push_back(
       {worker_cmd, [&globals, worker_opts] { return run_bench_worker(globals, *worker_opts); }});
 }

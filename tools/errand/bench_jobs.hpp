@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace errand::cli {
 
@@ -29,12 +30,16 @@ struct BenchState {
   // In a bench-worker process: where to report "start SEQ STEADY_NS" lines (-1: nowhere).
   // steady_clock is CLOCK_MONOTONIC, one clock for every process of the machine.
   int report_fd = -1;
+  // How long each NoopJob sleeps (errand bench --job-sleep-ms): jobs that wait on something.
+  std::chrono::milliseconds job_sleep{0};
 };
 
 struct NoopJob {
   static constexpr std::string_view name = "errand.bench.noop";
   std::int64_t n = 0;
-  void run(BenchState&) {}
+  void run(BenchState& state) {
+    if (state.job_sleep.count() > 0) std::this_thread::sleep_for(state.job_sleep);
+  }
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NoopJob, n)
 

@@ -31,6 +31,9 @@ struct BenchOptions {
   // them; --retained N completed jobs are in the store before the drain (bench_retained.hpp).
   bool retain_completed = false;
   std::int64_t retained = 0;
+  // The drain's queue ("default") has this global limit (0: none), and each job sleeps this long.
+  std::int64_t global_limit = 0;
+  std::int64_t job_sleep_ms = 0;
 
   bool skipped(std::string_view phase) const {
     return std::find(skip.begin(), skip.end(), phase) != skip.end();
@@ -44,6 +47,7 @@ struct WorkerProcessOptions {
   bool report_starts = false;
   bool report_progress = false;
   bool retain_completed = false;
+  std::int64_t job_sleep_ms = 0;
 };
 
 // The worker options set by --concurrency, --prefetch and --store-lanes (BenchOptions or

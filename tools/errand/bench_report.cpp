@@ -131,6 +131,9 @@ void print_report(const Scratch& scratch, const BenchOptions& opts, Result& resu
         {"store_lanes", opts.store_lanes},
         {"retain_completed", opts.retain_completed},
         {"retained", opts.retained},
+        {"global_limit",
+         opts.global_limit > 0 ? ordered_json(opts.global_limit) : ordered_json(nullptr)},
+        {"job_sleep_ms", opts.job_sleep_ms},
         {"enqueue_single_jobs",
          opts.skipped("enqueue") ? ordered_json(nullptr) : ordered_json(opts.enqueue_single)},
         {"enqueue_single_jobs_per_s", number_or_null(result.enqueue_single_per_s, 0)},
@@ -189,7 +192,12 @@ void print_report(const Scratch& scratch, const BenchOptions& opts, Result& resu
       cell(result.enqueue_batch_per_s, "jobs/s", 0), fmt::format("{} jobs", opts.jobs));
   row(fmt::format("drain, {} x {}", opts.workers, opts.concurrency),
       cell(result.drain_per_s, "jobs/s", 0),
-      fmt::format("{} no-op jobs in {}", opts.jobs, cell(result.drain_seconds, "s", 2)));
+      fmt::format("{} {} in {}{}", opts.jobs,
+                  opts.job_sleep_ms > 0 ? fmt::format("jobs of {} ms", opts.job_sleep_ms)
+                                        : std::string("no-op jobs"),
+                  cell(result.drain_seconds, "s", 2),
+                  opts.global_limit > 0 ? fmt::format(", global limit {}", opts.global_limit)
+                                        : std::string()));
   row("drain, slowest / p10 / median second",
       fmt::format("{} / {} / {}", cell(slowest, "jobs/s", 0), cell(p10_second, "jobs/s", 0),
                   cell(median_second, "jobs/s", 0)),

@@ -122,6 +122,10 @@ Child spawn_worker(const std::string& db_url, const BenchOptions& opts, Report r
                                    "--store-lanes", std::to_string(opts.store_lanes)};
   if (report == Report::starts) args.emplace_back("--report-starts");
   if (opts.retain_completed) args.emplace_back("--retain-completed");
+  if (opts.job_sleep_ms > 0) {
+    args.emplace_back("--job-sleep-ms");
+    args.push_back(std::to_string(opts.job_sleep_ms));
+  }
   if (report == Report::progress) args.emplace_back("--report-progress");
   const std::vector<char*> argv = c_strings(args);
   std::vector<std::string> env = worker_environment(db_url);
@@ -169,6 +173,7 @@ int run_bench_worker(const Globals& globals, const WorkerProcessOptions& opts) {
   auto store = open_store(globals.db_url_or(default_database_url));
   BenchState state;
   if (opts.report_starts) state.report_fd = 1;
+  state.job_sleep = std::chrono::milliseconds{opts.job_sleep_ms};
   const auto registry = make_registry();
   WorkerOptions options = worker_options_of(opts);
   std::atomic<std::uint64_t> succeeded{0};
