@@ -24,6 +24,9 @@ std::string claimed_columns() {
 }  // namespace
 
 std::string open_claim_sql(const std::string& s) {
+  // Each queue's candidates are numbered as its index scan gives them (rank: no sort), then one
+  // sort of at most $2 rows per queue interleaves the queues; the ids' array keeps that order,
+  // which array_position gives back with each returned row.
   return fmt::format(
       "WITH t AS (SELECT {now} AS now),"
       " d AS (SELECT q.name, q.n, 0 AS turn FROM unnest($4::text[], $5::int8[]) AS q(name, n)"
@@ -32,16 +35,15 @@ std::string open_claim_sql(const std::string& s) {
       " open AS (SELECT d.* FROM d JOIN {s}.queues q ON q.name = d.name"
       "  WHERE d.n > 0 AND NOT q.paused AND q.global_limit IS NULL AND q.per_key_limit IS NULL"
       "  AND q.rate_limit IS NULL),"
-      " c AS MATERIALIZED (SELECT x.id, row_number() OVER () AS turn_order FROM (SELECT x.id FROM ("
-      "  SELECT j.id, o.turn, o.name, row_number() OVER"
-      "   (PARTITION BY o.name ORDER BY j.priority DESC, j.run_at, j.id) AS rank"
-      "  FROM open o, t, LATERAL (SELECT id, priority, run_at FROM {s}.jobs"
-      "   WHERE queue = o.name AND locked_by IS NULL AND run_at <= t.now"
-      "   ORDER BY priority DESC, run_at, id LIMIT o.n FOR UPDATE SKIP LOCKED) j) x"
-      "  ORDER BY x.rank, x.turn, x.name LIMIT $2) x)"
+      " c AS MATERIALIZED (SELECT x.id FROM ("
+      "  SELECT j.id, j.rank, o.turn, o.name FROM open o, t, LATERAL ("
+      "   SELECT s.id, row_number() OVER () AS rank FROM (SELECT id FROM {s}.jobs"
+      "    WHERE queue = o.name AND locked_by IS NULL AND run_at <= t.now"
+      "    ORDER BY priority DESC, run_at, id LIMIT o.n FOR UPDATE SKIP LOCKED) s) j) x"
+      "  ORDER BY x.rank, x.turn, x.name LIMIT $2)"
       " UPDATE {s}.jobs j SET locked_by = $1, locked_at = t.now FROM t"
       " WHERE j.id = ANY(ARRAY(SELECT id FROM c))"
-      " RETURNING {columns}, {locked_at}, (SELECT c.turn_order FROM c WHERE c.id = j.id)",
+      " RETURNING {columns}, {locked_at}, array_position(ARRAY(SELECT id FROM c), j.id)",
       fmt::arg("s", s), fmt::arg("now", now_of(3)), fmt::arg("columns", claimed_columns()),
       fmt::arg("locked_at", us_of("j.locked_at")));
 }
