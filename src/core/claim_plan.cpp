@@ -202,7 +202,10 @@ ClaimPlan plan_claim(const std::vector<QueueSnapshot>& queues, const ClaimReques
       std::size_t first = 0;
       while (first < log.size() && log[first].at + period <= claimed_at)
         ++first;
-      log.erase(log.begin(), log.begin() + static_cast<std::ptrdiff_t>(first));
+      // Pruned only by a claim that also logs itself at claimed_at: a later claim may carry an
+      // earlier time (read before it waited for the queue's lock) and must still count what
+      // was inside its own window; every time logged after this entry is at least claimed_at.
+      if (taken[q] > 0) log.erase(log.begin(), log.begin() + static_cast<std::ptrdiff_t>(first));
       if (taken[q] > 0) {
         if (!log.empty() && log.back().at == claimed_at) {
           log.back().count += static_cast<std::int64_t>(taken[q]);
