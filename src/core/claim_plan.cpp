@@ -4,6 +4,7 @@
 #include "core/rows.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
@@ -44,8 +45,13 @@ std::string format_rate_log(const std::vector<RateEntry>& log) {
   return text;
 }
 
-bool needs_queue_lock(bool paused, const QueueLimits& limits) {
-  return paused || limits.any();
+ConfigError unknown_queue_error(std::string_view name, std::string_view store,
+                                const std::vector<std::string>& known) {
+  return ConfigError(fmt::format(
+      "no queue named {} in {} (known: {}); a queue becomes known when a job is enqueued into "
+      "it or a worker serves it",
+      quoted_value(name), store,
+      known.empty() ? std::string("none") : fmt::format("{}", fmt::join(known, ", "))));
 }
 
 namespace {

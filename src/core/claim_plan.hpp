@@ -7,6 +7,7 @@
 // it commits, and every lease of the queue is a locked row of the jobs table until settled.
 #pragma once
 
+#include <errand/error.hpp>
 #include <errand/store.hpp>
 
 #include <cstdint>
@@ -42,8 +43,10 @@ struct QueueSnapshot {
   std::vector<ClaimedJob> candidates{};
 };
 
-// Whether a claim from a queue with these settings must hold the queue's lock: paused, or limited.
-bool needs_queue_lock(bool paused, const QueueLimits& limits);
+// The error for update_queue on a queue `name` with no row in store `store` (describe()),
+// naming the `known` ones.
+ConfigError unknown_queue_error(std::string_view name, std::string_view store,
+                                const std::vector<std::string>& known);
 
 // How many jobs `queue` may give now to a demand of `max` free slots and `prefetch` more (no
 // prefetch from a queue with a global limit or a rate), by its pause, global limit and rate;

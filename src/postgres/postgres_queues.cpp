@@ -195,11 +195,7 @@ ConfigError PostgresStore::unknown_queue(Connection& c, std::string_view name) {
   const Result r = c.exec(queue_rows_sql(schema_, /*named=*/false, /*lock=*/false));
   for (int i = 0; i < r.rows(); ++i)
     known.push_back(std::string(r.text(i, 0)));
-  return ConfigError(fmt::format(
-      "no queue named '{}' in {} (known: {}); a queue becomes known when a job is enqueued into "
-      "it or a worker serves it",
-      name, description_,
-      known.empty() ? std::string("none") : fmt::format("{}", fmt::join(known, ", "))));
+  return detail::unknown_queue_error(name, description_, known);
 }
 
 std::vector<QueueInfo> PostgresStore::list_queues() {

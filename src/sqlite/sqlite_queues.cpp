@@ -173,11 +173,7 @@ ConfigError SqliteStore::unknown_queue(std::string_view name) {
   auto rows = connection_.query(sql::kQueueRows);
   while (rows->step())
     known.push_back(rows->text(0));
-  return ConfigError(fmt::format(
-      "no queue named '{}' in {} (known: {}); a queue becomes known when a job is enqueued into "
-      "it or a worker serves it",
-      name, description_,
-      known.empty() ? std::string("none") : fmt::format("{}", fmt::join(known, ", "))));
+  return detail::unknown_queue_error(name, description_, known);
 }
 
 std::vector<QueueInfo> SqliteStore::list_queues() {
