@@ -317,8 +317,7 @@ void print_history(std::int64_t n, std::int64_t t0, const FinalRow* row, const R
 }  // namespace
 
 errand::Duration CancelJob::backoff(std::int32_t error_count) {
-  const int shift = std::clamp(error_count - 1, 0, 5);
-  return std::chrono::milliseconds{std::min(50 << shift, 1000)};
+  return quick_backoff(error_count);
 }
 
 void CancelJob::run(ChaosState& state, std::stop_token stop) const {

@@ -64,6 +64,11 @@ int open_append(const fs::path& path) {
   return fd;
 }
 
+errand::Duration quick_backoff(std::int32_t error_count) {
+  const int shift = std::clamp(error_count - 1, 0, 5);
+  return std::chrono::milliseconds{std::min(50 << shift, 1000)};
+}
+
 bool sleep_unless_stopped(SteadyClock::time_point deadline, const std::stop_token& stop) {
   std::mutex mutex;
   std::condition_variable_any cv;
@@ -405,6 +410,27 @@ void Scenario::fail(std::string message) {
   failures_.push_back(std::move(message));
 }
 
+void Scenario::check_tables_empty(const Snapshot& snapshot) {
+  if (!snapshot.dead.empty()) {
+    std::vector<std::int64_t> numbers;
+    for (const auto& [n, job] : snapshot.dead)
+      numbers.push_back(n);
+    const auto& first = snapshot.dead.begin()->second;
+    fail(fmt::format("{} job(s) dead-lettered: {} (first: {} errors, last error: {})",
+                     snapshot.dead.size(), sample(numbers), first.error_count, first.last_error));
+  }
+  if (!snapshot.jobs.empty()) {
+    std::vector<std::int64_t> numbers;
+    for (const auto& [n, job] : snapshot.jobs)
+      numbers.push_back(n);
+    fail(fmt::format("{} job(s) left in the jobs table: {}", snapshot.jobs.size(),
+                     sample(numbers)));
+  }
+  if (snapshot.duplicate_rows > 0) {
+    fail(fmt::format("{} rows share a payload number with another row", snapshot.duplicate_rows));
+  }
+}
+
 void Scenario::report_not_drained() {
   const auto r = remaining(*store_, lock_timeout());
   fail(fmt::format("not drained after {} s: {}", c_.timeout_s, describe(r)));
@@ -439,7 +465,7 @@ void WorkerKiller::tick() {
   Child& victim = *workers_[static_cast<std::size_t>(slot)];
   if (victim.running()) {
     victim.kill9();
-    ++kills_;
+    killed_.push_back(victim.pid());
   }
   // Restart the victim (and any worker that ended by itself: a failure, reported here).
   s_.check_unexpected_exits();

@@ -1,5 +1,6 @@
-// What the chaos driver's scenarios share (errand_chaos.cpp, chaos_cancel.cpp): evidence files,
-// the worker's state, child processes, the scratch store, the common options, the killer.
+// What the chaos driver's scenarios share (errand_chaos.cpp, chaos_cancel.cpp, chaos_limits.cpp):
+// evidence files, the worker's state, child processes, the scratch store, the common options, the
+// killer.
 #pragma once
 
 #include <errand/errand.hpp>
@@ -64,13 +65,25 @@ enum class StopPolicy {
   mixed,    // by job number: n % 3 == 0 cancel, 1 finish, 2 overrun
 };
 
+class RunTable;  // chaos_run_table.hpp
+
 // The worker child's AppState: where runs are recorded, and how the jobs behave.
 struct ChaosState {
   int record_fd = -1;
   milliseconds job_time{20};
   StopPolicy on_stop = StopPolicy::cancel;
   milliseconds overrun{1500};
+  // The limits scenarios' LimitJob (chaos_limits.hpp) records its runs in the application's own
+  // table (`runs`, set when the worker got --runs-db), naming this worker (its id and process)
+  // and taking its times from the store's clock.
+  std::shared_ptr<RunTable> runs;
+  std::string worker_id;
+  const errand::Clock* clock = nullptr;
 };
+
+// A backoff for jobs that only ever fail by a kill: a rescued job waited its rescue already, so
+// it is retried soon (50 ms doubling, at most 1 s).
+errand::Duration quick_backoff(std::int32_t error_count);
 
 // Sleeps until `deadline`; returns false, early, when `stop` is requested.
 bool sleep_unless_stopped(SteadyClock::time_point deadline, const std::stop_token& stop);
@@ -210,6 +223,8 @@ class Scenario {
   const Common& common() const { return c_; }
   const std::string& label() const { return label_; }
   const std::string& url() const { return url_; }
+  // postgres: the scenario's schema (empty for sqlite).
+  const std::string& schema() const { return schema_; }
   const fs::path& dir() const { return dir_; }
   const fs::path& db_file() const { return db_file_; }
   const fs::path& record_path() const { return record_path_; }
@@ -244,6 +259,9 @@ class Scenario {
 
   void fail(std::string message);
   bool failed() const { return !failures_.empty(); }
+  // Fails unless both tables are empty: nothing left to run, nothing dead-lettered, and no
+  // payload number in two rows.
+  void check_tables_empty(const Snapshot& snapshot);
 
   // Waits until the jobs table is empty, calling `tick` every ~10 ms (chaos goes there); false
   // (after reporting what is left) when the scenario's timeout passes first.
@@ -297,7 +315,9 @@ class WorkerKiller {
  public:
   WorkerKiller(Scenario& s, int min_ms, int max_ms);
   void tick();
-  int kills() const { return kills_; }
+  int kills() const { return static_cast<int>(killed_.size()); }
+  // The processes it killed.
+  const std::vector<pid_t>& killed() const { return killed_; }
 
  private:
   SteadyClock::time_point next() {
@@ -307,7 +327,7 @@ class WorkerKiller {
   Scenario& s_;
   int min_ms_, max_ms_;
   std::vector<Child*> workers_;
-  int kills_ = 0;
+  std::vector<pid_t> killed_;
   SteadyClock::time_point next_kill_;
 };
 
