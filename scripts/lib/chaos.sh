@@ -1,5 +1,5 @@
 # shellcheck shell=bash source-path=SCRIPTDIR
-# The chaos scenarios of tests/chaos/errand_chaos.cpp (issue 4, "Reliability"), shared by
+# The chaos scenarios of tests/chaos/errand_chaos.cpp (issues 4, 13, 14), shared by
 # scripts/chaos and the chaos stage of scripts/test; source it, do not run it.
 #
 #   errand_chaos_run DRIVER [SCENARIO...] [-- DRIVER_ARGS...]
@@ -19,7 +19,9 @@ if ! declare -F errand_log >/dev/null; then
 fi
 
 ERRAND_CHAOS_SCENARIOS=(kill9-sqlite kill9-postgres freeze-sqlite freeze-postgres restart-postgres
-  sigterm-sqlite sigterm-postgres durability-sqlite cancel-sqlite cancel-postgres)
+  sigterm-sqlite sigterm-postgres durability-sqlite cancel-sqlite cancel-postgres
+  limits-global-sqlite limits-global-postgres limits-key-sqlite limits-key-postgres
+  limits-rate-sqlite limits-rate-postgres)
 
 # errand_chaos_args SCENARIO: sets chaos_args to the driver's arguments for it; false if unknown.
 errand_chaos_args() {
@@ -34,6 +36,12 @@ errand_chaos_args() {
     durability-sqlite) chaos_args=(durability) ;;
     cancel-sqlite) chaos_args=(cancel --store sqlite) ;;
     cancel-postgres) chaos_args=(cancel --store postgres) ;;
+    limits-global-sqlite) chaos_args=(limits --kind global --store sqlite) ;;
+    limits-global-postgres) chaos_args=(limits --kind global --store postgres) ;;
+    limits-key-sqlite) chaos_args=(limits --kind key --store sqlite) ;;
+    limits-key-postgres) chaos_args=(limits --kind key --store postgres) ;;
+    limits-rate-sqlite) chaos_args=(limits --kind rate --store sqlite) ;;
+    limits-rate-postgres) chaos_args=(limits --kind rate --store postgres) ;;
     *) return 1 ;;
   esac
 }
@@ -79,7 +87,7 @@ errand_chaos_run() {
     # The report line: "kill9 sqlite: 5000 jobs, ..., 12.3 s: PASS" (or ": FAIL (2 check(s))").
     local report seed
     report=$(grep -E ': (PASS|FAIL \([0-9]+ check)' "$log" | tail -n 1)
-    seed=$(sed -n 's/^[a-z0-9]* [a-z]*: seed \([0-9]*\),.*/\1/p' "$log" | head -n 1)
+    seed=$(sed -n 's/^[a-z0-9-]* [a-z]*: seed \([0-9]*\),.*/\1/p' "$log" | head -n 1)
     if ((rc == 124 || rc == 137)); then
       report="$scenario: FAIL: did not end within ${limit}s${report:+ (last report: $report)}"
     elif [[ -z $report ]]; then

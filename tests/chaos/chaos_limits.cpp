@@ -52,6 +52,7 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 namespace chaos {
@@ -70,24 +71,44 @@ struct Interval {
   const RunRow* run = nullptr;
 };
 
-// The most intervals holding one instant (or claims in one window), and where it first happened.
+// The most intervals holding one instant (or claims in one window), and where it first happened;
+// for intervals, also how long `full` or more were open with a killed run among them (the
+// killed worker's lease holding a place of the limit until its rescue).
 struct Busiest {
   std::size_t most = 0;
   std::int64_t at = 0;
+  std::int64_t full_with_killed_us = 0;
 };
 
-Busiest deepest(const std::vector<Interval>& intervals) {
-  std::vector<std::pair<std::int64_t, int>> steps;
+bool was_killed(const Interval& i) {
+  return !i.run->end_us;
+}
+
+Busiest deepest(const std::vector<Interval>& intervals, std::size_t full) {
+  struct Step {
+    std::int64_t at;
+    int step;  // -1 an end, +1 a start: at one instant, ends first
+    bool killed;
+    bool operator<(const Step& o) const { return std::tie(at, step) < std::tie(o.at, o.step); }
+  };
+  std::vector<Step> steps;
   for (const Interval& i : intervals) {
-    steps.emplace_back(i.start, +1);
-    steps.emplace_back(i.end, -1);
+    steps.push_back({i.start, +1, was_killed(i)});
+    steps.push_back({i.end, -1, was_killed(i)});
   }
-  std::sort(steps.begin(), steps.end());  // at one instant, ends (-1) before starts
+  std::sort(steps.begin(), steps.end());
   Busiest busiest;
-  std::size_t open = 0;
-  for (const auto& [at, step] : steps) {
-    open = step > 0 ? open + 1 : open - 1;
-    if (open > busiest.most) busiest = {open, at};
+  std::size_t open = 0, open_killed = 0;
+  std::int64_t last = 0;
+  for (const Step& s : steps) {
+    if (open >= full && open_killed > 0) busiest.full_with_killed_us += s.at - last;
+    last = s.at;
+    open = s.step > 0 ? open + 1 : open - 1;
+    if (s.killed) open_killed = s.step > 0 ? open_killed + 1 : open_killed - 1;
+    if (open > busiest.most) {
+      busiest.most = open;
+      busiest.at = s.at;
+    }
   }
   return busiest;
 }
@@ -127,7 +148,8 @@ void print_overlap(const std::vector<Interval>& intervals, std::int64_t at, std:
 }  // namespace
 
 void LimitJob::run(ChaosState& state, errand::RunContext& context) const {
-  if (!state.runs || !state.clock) throw std::runtime_error("LimitJob: the worker has no --runs-db");
+  if (!state.runs || !state.clock)
+    throw std::runtime_error("LimitJob: the worker has no --runs-db");
   RunRow run;
   run.job = context.id();
   run.attempt = context.attempt();
@@ -274,17 +296,18 @@ int scenario_limits(const Common& common, const LimitsArgs& args) {
     if (run.end_us) {
       returned.insert(run.job);
       if (*run.end_us < run.start_us)
-        unexplained.push_back(fmt::format("job {} attempt {} ended before it started", run.job,
-                                          run.attempt));
+        unexplained.push_back(
+            fmt::format("job {} attempt {} ended before it started", run.job, run.attempt));
       intervals.push_back({run.start_us, *run.end_us, &run});
       continue;
     }
     ++cut_short;
     const auto rescue = rescues.find({run.job, run.attempt});
     if (rescue == rescues.end()) {
-      unexplained.push_back(fmt::format("job {} attempt {} (pid {}) never returned, and no rescue "
-                                        "of that attempt is in its history",
-                                        run.job, run.attempt, run.pid));
+      unexplained.push_back(
+          fmt::format("job {} attempt {} (pid {}) never returned, and no rescue "
+                      "of that attempt is in its history",
+                      run.job, run.attempt, run.pid));
       continue;
     }
     const errand::Attempt& attempt = *rescue->second;
@@ -307,8 +330,8 @@ int scenario_limits(const Common& common, const LimitsArgs& args) {
     s.fail(fmt::format("{} job(s) have no run that returned: {}", never_returned.size(),
                        sample(never_returned)));
   if (!unexplained.empty()) {
-    s.fail(fmt::format("{} run(s) unexplained, first: {}", unexplained.size(),
-                       unexplained.front()));
+    s.fail(
+        fmt::format("{} run(s) unexplained, first: {}", unexplained.size(), unexplained.front()));
     for (std::size_t i = 1; i < std::min<std::size_t>(unexplained.size(), 10); ++i)
       fmt::print("  {}\n", unexplained[i]);
   }
@@ -325,8 +348,13 @@ int scenario_limits(const Common& common, const LimitsArgs& args) {
     }
     busiest = busiest_window(claims, period_us);
     if (busiest.most > check) {
-      s.fail(fmt::format("{} claims in the window of {} ms ending at {:.6f} s (at most {})",
+      s.fail(fmt::format("{} claims in the window of {} ms ending at {:.6f} s (at most {}):",
                          busiest.most, args.period_ms, (busiest.at - t0) / 1e6, check));
+      for (const RunRow& run : runs) {
+        if (run.claimed_us <= busiest.at - period_us || run.claimed_us > busiest.at) continue;
+        fmt::print("    job {} attempt {} by {} (pid {}): claimed at {:.6f} s\n", run.job,
+                   run.attempt, run.worker, run.pid, (run.claimed_us - t0) / 1e6);
+      }
     }
     measured = fmt::format("busiest window {} claims (of {} allowed; {} starts)", busiest.most,
                            check, busiest_window(starts, period_us).most);
@@ -335,22 +363,29 @@ int scenario_limits(const Common& common, const LimitsArgs& args) {
     for (const Interval& i : intervals)
       by[by_key ? i.run->key : ""].push_back(i);
     std::vector<std::string> depths;
+    std::int64_t full_with_killed_us = 0;
     for (const auto& [key, group] : by) {
-      const Busiest d = deepest(group);
+      const Busiest d = deepest(group, check);
       depths.push_back(by_key ? fmt::format("{} {}", key, d.most) : std::to_string(d.most));
+      full_with_killed_us += d.full_with_killed_us;
       if (d.most > busiest.most) busiest = d;
       if (d.most <= check) continue;
       s.fail(fmt::format("{} runs{} at once at {:.6f} s (at most {}):", d.most,
-                         by_key ? fmt::format(" of key '{}'", key) : "", (d.at - t0) / 1e6,
-                         check));
+                         by_key ? fmt::format(" of key '{}'", key) : "", (d.at - t0) / 1e6, check));
       print_overlap(group, d.at, t0);
     }
-    measured = fmt::format("deepest overlap {} (of {} allowed{}{})", busiest.most, check,
-                           by_key ? "; by key: " : "", by_key ? fmt::format("{}", fmt::join(depths, ", ")) : "");
+    measured = fmt::format(
+        "deepest overlap {} (of {} allowed{}{}), at the limit with a killed run awaiting its "
+        "rescue for {:.1f} s{}",
+        busiest.most, check, by_key ? "; by key: " : "",
+        by_key ? fmt::format("{}", fmt::join(depths, ", ")) : "", full_with_killed_us / 1e6,
+        by_key ? " (summed over the keys)" : "");
   }
   if (busiest.most < check)
-    s.fail(fmt::format("at most {} at once: the limit of {} never bound, nothing was tested",
-                       busiest.most, check));
+    s.fail(
+        fmt::format("at most {} at once, never the {} allowed: the limit never bound, so "
+                    "nothing was tested",
+                    busiest.most, check));
 
   return s.finish(fmt::format(
       "{} jobs, {} workers x {} slots, {}: {} kills, {} runs recorded ({} cut short by a kill), "

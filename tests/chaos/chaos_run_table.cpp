@@ -18,9 +18,8 @@ constexpr const char* kColumns = "id, job, attempt, pid, worker, key, claimed_us
 
 std::int64_t to_int(const std::optional<std::string>& text, const char* column) {
   std::int64_t value = 0;
-  const auto [end, ec] =
-      text ? std::from_chars(text->data(), text->data() + text->size(), value)
-           : std::from_chars_result{nullptr, std::errc::invalid_argument};
+  const auto [end, ec] = text ? std::from_chars(text->data(), text->data() + text->size(), value)
+                              : std::from_chars_result{nullptr, std::errc::invalid_argument};
   if (ec != std::errc{} || end != text->data() + text->size())
     throw std::runtime_error(fmt::format("limit_runs.{}: not a number", column));
   return value;
@@ -49,10 +48,11 @@ class SqliteRunTable final : public RunTable {
     try {
       for (std::size_t i = 0; i < values.size(); ++i) {
         const int at = sqlite3_bind_parameter_index(statement, fmt::format("${}", i + 1).c_str());
-        const int rc = std::holds_alternative<std::int64_t>(values[i])
-                           ? sqlite3_bind_int64(statement, at, std::get<std::int64_t>(values[i]))
-                           : sqlite3_bind_text(statement, at, std::get<std::string>(values[i]).c_str(),
-                                               -1, SQLITE_TRANSIENT);
+        const int rc =
+            std::holds_alternative<std::int64_t>(values[i])
+                ? sqlite3_bind_int64(statement, at, std::get<std::int64_t>(values[i]))
+                : sqlite3_bind_text(statement, at, std::get<std::string>(values[i]).c_str(), -1,
+                                    SQLITE_TRANSIENT);
         if (rc != SQLITE_OK) throw error(sql);
       }
       int rc;
@@ -122,9 +122,8 @@ class PostgresRunTable final : public RunTable {
     for (const std::string& text : texts)
       params.push_back(text.c_str());
     std::lock_guard lock(mutex_);
-    PGresult* result =
-        PQexecParams(connection_, sql.c_str(), static_cast<int>(params.size()), nullptr,
-                     params.data(), nullptr, nullptr, 0);
+    PGresult* result = PQexecParams(connection_, sql.c_str(), static_cast<int>(params.size()),
+                                    nullptr, params.data(), nullptr, nullptr, 0);
     const auto status = PQresultStatus(result);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       const std::string message = PQerrorMessage(connection_);
@@ -135,8 +134,9 @@ class PostgresRunTable final : public RunTable {
     for (int r = 0; r < PQntuples(result); ++r) {
       Row& row = rows.emplace_back();
       for (int c = 0; c < PQnfields(result); ++c) {
-        row.push_back(PQgetisnull(result, r, c) ? std::nullopt
-                                                : std::optional<std::string>(PQgetvalue(result, r, c)));
+        row.push_back(PQgetisnull(result, r, c)
+                          ? std::nullopt
+                          : std::optional<std::string>(PQgetvalue(result, r, c)));
       }
     }
     PQclear(result);

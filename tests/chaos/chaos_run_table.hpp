@@ -19,10 +19,10 @@ namespace chaos {
 struct RunRow {
   std::int64_t row = 0;  // the table's own id
   errand::JobId job = 0;
-  std::int32_t attempt = 0;  // RunContext::attempt
-  std::int64_t pid = 0;      // the worker process
-  std::string worker;        // its worker id
-  std::string key;           // the job's partition key
+  std::int32_t attempt = 0;     // RunContext::attempt
+  std::int64_t pid = 0;         // the worker process
+  std::string worker;           // its worker id
+  std::string key;              // the job's partition key
   std::int64_t claimed_us = 0;  // RunContext::claimed_at: the claim, by the store's clock
   std::int64_t start_us = 0;    // the run's start and end, read from the store's Clock object
   std::optional<std::int64_t> end_us;  // none: the run never returned (its process was killed)

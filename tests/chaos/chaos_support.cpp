@@ -423,8 +423,8 @@ void Scenario::check_tables_empty(const Snapshot& snapshot) {
     std::vector<std::int64_t> numbers;
     for (const auto& [n, job] : snapshot.jobs)
       numbers.push_back(n);
-    fail(fmt::format("{} job(s) left in the jobs table: {}", snapshot.jobs.size(),
-                     sample(numbers)));
+    fail(
+        fmt::format("{} job(s) left in the jobs table: {}", snapshot.jobs.size(), sample(numbers)));
   }
   if (snapshot.duplicate_rows > 0) {
     fail(fmt::format("{} rows share a payload number with another row", snapshot.duplicate_rows));

@@ -141,8 +141,8 @@ struct WorkerArgs {
   int poll_ms = 100;
   int drain_timeout_ms = 5000;
   int backoff_unit_ms = 1000;
-  int keep_completed_s = 0;  // retention.completed: 0 deletes completed jobs at once
-  std::string worker_id;     // empty: errand's default, a new one per process
+  int keep_completed_s = 0;         // retention.completed: 0 deletes completed jobs at once
+  std::string worker_id;            // empty: errand's default, a new one per process
   std::vector<std::string> queues;  // NAME:SLOTS (WorkerOptions::queues); none: every queue
   std::string runs_db;              // LimitJob's table: a SQLite file, or a PostgreSQL URL
   std::string runs_schema;          // with the schema that holds it
