@@ -93,6 +93,7 @@ Busiest deepest(const std::vector<Interval>& intervals, std::size_t full) {
   };
   std::vector<Step> steps;
   for (const Interval& i : intervals) {
+    if (i.end <= i.start) continue;  // holds no instant
     steps.push_back({i.start, +1, was_killed(i)});
     steps.push_back({i.end, -1, was_killed(i)});
   }
@@ -124,6 +125,19 @@ Busiest busiest_window(std::vector<std::int64_t> times, std::int64_t period) {
     if (count > busiest.most) busiest = {count, t};
   }
   return busiest;
+}
+
+// How long runs started after their claim's time: "median 3.1 ms, 99% 40.2 ms, max 95.0 ms".
+std::string claim_to_start(const std::vector<RunRow>& runs) {
+  if (runs.empty()) return "no runs";
+  std::vector<std::int64_t> lags;
+  for (const RunRow& run : runs)
+    lags.push_back(run.start_us - run.claimed_us);
+  std::sort(lags.begin(), lags.end());
+  const auto at = [&](double q) {
+    return lags[static_cast<std::size_t>(q * static_cast<double>(lags.size() - 1))] / 1e3;
+  };
+  return fmt::format("median {:.1f} ms, 99% {:.1f} ms, max {:.1f} ms", at(0.5), at(0.99), at(1.0));
 }
 
 // The kind's queue limit as it reads in the report.
@@ -389,9 +403,11 @@ int scenario_limits(const Common& common, const LimitsArgs& args) {
 
   return s.finish(fmt::format(
       "{} jobs, {} workers x {} slots, {}: {} kills, {} runs recorded ({} cut short by a kill), "
-      "{} rescued attempts, {}, {} completed, {} without a returned run, drained in {:.1f} s",
+      "{} rescued attempts, {}, {} completed, {} without a returned run, claim to start {}, "
+      "drained in {:.1f} s",
       c.jobs, c.workers, args.slots, describe_limit(args, limit), killer.kills(), runs.size(),
-      cut_short, rescues.size(), measured, completed.size(), never_returned.size(), drain_s));
+      cut_short, rescues.size(), measured, completed.size(), never_returned.size(),
+      claim_to_start(runs), drain_s));
 }
 
 }  // namespace chaos
