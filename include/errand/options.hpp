@@ -69,8 +69,9 @@ struct WorkerOptions {
   // At most this many jobs claimed beyond the free slots and held, locked, in a local queue, so
   // that a slot freed while the worker talks to the store is refilled at once. The worker
   // prefetches only as many as finished during its last round of settling, so slow jobs are not
-  // hoarded while other workers are idle; never from a queue with a global limit or a rate (a
-  // prefetched job would hold a slot of the limit, or spend a token, while it waits). Prefetched
+  // hoarded while other workers are idle; never from a queue with a rate (a prefetched job would
+  // spend a token while it waits), and from a queue with a global limit only while more than half
+  // of the limit stays free (a prefetched job holds a slot of the limit while it waits). Prefetched
   // jobs count as held by this worker (heartbeats keep them; a clean stop unlocks them uncharged);
   // their timeout starts when they run. 0: claim only for free slots.
   std::size_t prefetch = 64;

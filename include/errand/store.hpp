@@ -228,8 +228,10 @@ struct LostJob {
 };
 
 // One queue a claim takes jobs from: at most `max` for free slots, and up to `prefetch` more to
-// hold locally, except from a queue with a global limit or a rate (a prefetched job would hold
-// its slot, or spend its token, while it waits).
+// hold locally: none from a queue with a rate (a prefetched job would spend its token while it
+// waits), and from a queue with a global limit only while more than half of the limit stays free
+// after the free slots' jobs (held locally, a job keeps its slot: near the limit, that slot could
+// run at once in a worker with a free thread).
 struct QueueDemand {
   std::string queue{};
   std::size_t max = 0;

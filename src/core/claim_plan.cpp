@@ -104,10 +104,19 @@ std::size_t allowance(const QueueSnapshot& queue, std::size_t max, std::size_t p
                       TimePoint now) {
   if (queue.paused) return 0;
   std::size_t n = max;
-  if (!queue.limits.global && !queue.limits.rate) n += prefetch;
+  if (!queue.limits.rate) n += prefetch;
   if (queue.limits.global) {
-    const std::int64_t free = *queue.limits.global - queue.running;
-    n = std::min(n, static_cast<std::size_t>(std::max<std::int64_t>(0, free)));
+    const std::int64_t global = *queue.limits.global;
+    const std::int64_t free = std::max<std::int64_t>(0, global - queue.running);
+    const std::int64_t slots = std::min(static_cast<std::int64_t>(max), free);
+    n = static_cast<std::size_t>(slots);
+    // Prefetch only from the part of the limit that stays free beyond its upper half: jobs held
+    // locally then never keep a worker with a free thread from a slot while the limit binds.
+    if (!queue.limits.rate) {
+      const std::int64_t spare = free - slots - (global + 1) / 2;
+      n += static_cast<std::size_t>(
+          std::clamp<std::int64_t>(spare, 0, static_cast<std::int64_t>(prefetch)));
+    }
   }
   if (queue.limits.rate) {
     const auto log = parse_rate_log(queue.rate_log);
@@ -179,14 +188,14 @@ ClaimPlan plan_claim(const std::vector<QueueSnapshot>& queues, const ClaimReques
   // keeps its own allowance; from every queue they share the request's.
   const std::size_t cap = request.queues.empty() ? request.max + request.prefetch
                                                  : std::numeric_limits<std::size_t>::max();
-  // From every queue, limited queues take no prefetch: they stop at request.max.
+  // From every queue, queues with a rate take no prefetch: they stop at request.max.
   std::vector<std::size_t> taken(queues.size(), 0);
   for (std::size_t rank = 0; plan.picks.size() < cap; ++rank) {
     bool any = false;
     for (std::size_t q = 0; q < queues.size() && plan.picks.size() < cap; ++q) {
       if (rank >= per_queue[q].size()) continue;
       any = true;
-      const bool no_prefetch = queues[q].limits.global || queues[q].limits.rate;
+      const bool no_prefetch = queues[q].limits.rate.has_value();
       if (request.queues.empty() && no_prefetch && plan.picks.size() >= request.max) continue;
       plan.picks.push_back({q, per_queue[q][rank]});
       ++taken[q];

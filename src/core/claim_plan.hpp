@@ -48,8 +48,9 @@ struct QueueSnapshot {
 ConfigError unknown_queue_error(std::string_view name, std::string_view store,
                                 const std::vector<std::string>& known);
 
-// How many jobs `queue` may give now to a demand of `max` free slots and `prefetch` more (no
-// prefetch from a queue with a global limit or a rate), by its pause, global limit and rate;
+// How many jobs `queue` may give now to a demand of `max` free slots and `prefetch` more (none
+// from a queue with a rate; from one with a global limit, only while more than half of the limit
+// stays free after the free slots' jobs), by its pause, global limit and rate;
 // the per-key limit is applied by plan_claim. `now`: the store's.
 std::size_t allowance(const QueueSnapshot& queue, std::size_t max, std::size_t prefetch,
                       TimePoint now);

@@ -14,6 +14,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -24,31 +25,39 @@ using detail::time_from_micros;
 
 namespace {
 
-// The claim's reads, inside its transaction, after its queues were locked.
+// The claim's reads, inside its transaction, after its queues were locked. A queue's leases and
+// jobs read ahead (in the pipeline that locked the queues) are served from those results.
 class PgQueueReader final : public detail::QueueReader {
  public:
-  PgQueueReader(Connection& connection, const std::string& schema, detail::StoredTable where)
-      : connection_(connection), schema_(schema), where_(std::move(where)) {}
+  struct ReadAhead {
+    Result leases, ready;
+  };
+
+  PgQueueReader(Connection& connection, const LimitedClaimSql& sql, detail::StoredTable where,
+                TimePoint now)
+      : connection_(connection), sql_(sql), where_(std::move(where)), now_(now) {}
+
+  void read_ahead(const std::string& queue, ReadAhead results) {
+    ahead_.insert_or_assign(queue, std::move(results));
+  }
 
   void read_leases(detail::QueueSnapshot& queue) override {
+    const auto ahead = ahead_.find(queue.name);
+    if (ahead != ahead_.end()) return count_leases(ahead->second.leases, queue);
     Params params;
     params.add(queue.name);
-    const Result r = connection_.exec_prepared("errand_leases", leases_sql(schema_), params);
-    for (int i = 0; i < r.rows(); ++i) {
-      const std::int64_t n = detail::read_count(ResultRow{r, i}, 1, where_, "a count of leases");
-      queue.running += n;
-      if (queue.limits.per_key) queue.running_by_key[std::string(r.text(i, 0))] += n;
-    }
+    count_leases(connection_.exec_prepared("errand_leases", sql_.leases, params), queue);
   }
   void read_ready(detail::QueueSnapshot& queue, std::size_t limit, const std::string* key,
                   TimePoint now) override {
+    const auto ahead = ahead_.find(queue.name);
+    if (!key && ahead != ahead_.end()) return take_ready(ahead->second.ready, limit, queue);
     Params params;
     params.add(micros_of(now)).add(static_cast<std::int64_t>(limit)).add(queue.name);
     if (key) params.add(*key);
-    const Result r = connection_.exec_prepared(key ? "errand_ready_of_key" : "errand_ready",
-                                               ready_jobs_sql(schema_, key != nullptr), params);
-    for (int i = 0; i < r.rows(); ++i)
-      queue.candidates.push_back(detail::read_claimed_job(ResultRow{r, i}, where_, now));
+    take_ready(connection_.exec_prepared(key ? "errand_ready_of_key" : "errand_ready",
+                                         key ? sql_.ready_of_key : sql_.ready, params),
+               limit, queue);
   }
   std::optional<std::string> next_key(const detail::QueueSnapshot& queue,
                                       const std::optional<std::string>& after,
@@ -57,30 +66,52 @@ class PgQueueReader final : public detail::QueueReader {
     params.add(queue.name).add(micros_of(now));
     if (after) params.add(*after);
     const Result r = connection_.exec_prepared(after ? "errand_next_key" : "errand_first_key",
-                                               next_key_sql(schema_, after.has_value()), params);
+                                               after ? sql_.next_key : sql_.first_key, params);
     if (r.rows() == 0) return std::nullopt;
     return std::string(r.text(0, 0));
   }
 
  private:
+  void count_leases(const Result& r, detail::QueueSnapshot& queue) const {
+    for (int i = 0; i < r.rows(); ++i) {
+      const std::int64_t n = detail::read_count(ResultRow{r, i}, 1, where_, "a count of leases");
+      queue.running += n;
+      if (queue.limits.per_key) queue.running_by_key[std::string(r.text(i, 0))] += n;
+    }
+  }
+  void take_ready(const Result& r, std::size_t limit, detail::QueueSnapshot& queue) const {
+    for (int i = 0; i < r.rows() && static_cast<std::size_t>(i) < limit; ++i)
+      queue.candidates.push_back(detail::read_claimed_job(ResultRow{r, i}, where_, now_));
+  }
+
   Connection& connection_;
-  const std::string& schema_;
+  const LimitedClaimSql& sql_;
   detail::StoredTable where_;
+  TimePoint now_;
+  std::map<std::string, ReadAhead, std::less<>> ahead_;
 };
 
 }  // namespace
 
+// Two round trips: BEGIN, the queues' rows locked, the time, and the leases and jobs of each
+// queue without a per-key limit; then, once plan_claim decided, the chosen jobs locked, the
+// queues' use written and COMMIT. A per-key queue's keys are read in between, one by one.
 void PostgresStore::claim_limited(std::string_view worker_id, const ClaimRequest& claim,
-                                  std::size_t reserve, const std::vector<std::string>& names,
+                                  std::size_t reserve, const std::vector<LimitedQueue>& limited,
                                   Exchange& exchange) {
-  // What is left to ask of them: their own demands; from every queue, the slots the open queues
-  // left (no prefetch from a limited queue).
+  // What is left to ask of them: their own demands; from every queue, the slots (and prefetch)
+  // the open queues left.
   ClaimRequest request;
+  std::vector<std::string> names;
+  for (const LimitedQueue& queue : limited)
+    names.push_back(queue.name);
   if (claim.queues.empty()) {
-    // The reserved slots, and those of the free ones the open queues did not fill.
-    request.max = claim.max - std::min(claim.max - reserve, exchange.claimed.size());
+    const std::size_t open_slots = claim.max - reserve;
+    const std::size_t took = exchange.claimed.size();
+    request.max = claim.max - std::min(open_slots, took);
+    request.prefetch = claim.prefetch - std::min(claim.prefetch, took - std::min(open_slots, took));
     request.after_queue = claim.after_queue;
-    if (request.max == 0) return;
+    if (request.max + request.prefetch == 0) return;
   } else {
     for (const QueueDemand& demand : claim.queues) {
       if (std::find(names.begin(), names.end(), demand.queue) != names.end())
@@ -88,38 +119,67 @@ void PostgresStore::claim_limited(std::string_view worker_id, const ClaimRequest
     }
   }
   auto c = pool_.acquire();
-  Transaction tx(*c);
-  // The queues' rows first, locked until commit; then their leases and jobs, in statements
-  // whose snapshots see every claim committed before.
-  Params which;
+  Connection& connection = *c;
+  Params which, now_params;
   which.add_array(names);
-  const Result rows = c->exec_prepared(
-      "errand_lock_queues", queue_rows_sql(schema_, /*named=*/true, /*lock=*/true), which);
-  Params now_params;
   add_now(now_params);
-  const Result now_row = c->exec_prepared("errand_claim_now", claim_now_sql(), now_params);
-  const TimePoint now = detail::read_time(ResultRow{now_row, 0}, 0, stored(jobs_table_), "now()");
+  std::vector<Connection::Statement> statements{
+      {"errand_begin", "BEGIN", no_params_},
+      {"errand_lock_queues", limited_sql_.lock_queues, which},
+      {"errand_claim_now", limited_sql_.claim_now, now_params}};
+  // Ahead: each queue's leases and as many jobs as it could give (a rate's one more).
+  std::deque<Params> ahead_params;
+  std::vector<std::string> ahead;
+  for (const LimitedQueue& queue : limited) {
+    const detail::QueueWant want = detail::want_of(request, queue.name);
+    if (queue.per_key || want.max + want.prefetch == 0) continue;
+    ahead.push_back(queue.name);
+    Params& leases = ahead_params.emplace_back();
+    leases.add(queue.name);
+    statements.push_back({"errand_leases", limited_sql_.leases, leases});
+    Params& ready = ahead_params.emplace_back();
+    add_now(ready);
+    ready.add(static_cast<std::int64_t>(want.max + want.prefetch + 1)).add(queue.name);
+    statements.push_back({"errand_ready", limited_sql_.ready, ready});
+  }
+  Transaction tx(connection, Transaction::begun);
+  std::vector<Result> first = connection.exec_pipeline(statements);
+  const Result& rows = first[1];
+  const TimePoint now = detail::read_time(ResultRow{first[2], 0}, 0, stored(jobs_table_), "now()");
   std::vector<detail::QueueSnapshot> queues;
   const auto where = stored(queues_table_);
   for (int i = 0; i < rows.rows(); ++i)
     queues.push_back(detail::read_queue_row(ResultRow{rows, i}, where));
   if (request.queues.empty()) detail::rotate_after(queues, request.after_queue);
-  Connection& connection = *c;
-  PgQueueReader reader(connection, schema_, stored(jobs_table_));
+  PgQueueReader reader(connection, limited_sql_, stored(jobs_table_), now);
+  for (std::size_t i = 0; i < ahead.size(); ++i)
+    reader.read_ahead(ahead[i], {std::move(first[3 + 2 * i]), std::move(first[4 + 2 * i])});
   detail::read_snapshots(reader, queues, request, now);
   const detail::ClaimPlan plan = detail::plan_claim(queues, request, now);
+
+  Params lock_params;
+  std::deque<Params> save_params;
+  statements.clear();
   if (!plan.picks.empty()) {
     std::vector<std::int64_t> ids;
     ids.reserve(plan.picks.size());
     for (const detail::ClaimPlan::Pick& pick : plan.picks)
       ids.push_back(queues[pick.queue].candidates[pick.candidate].id);
-    Params params;
-    params.add(worker_id).add(micros_of(plan.claimed_at)).add_array(ids);
-    const Result r =
-        connection.exec_prepared("errand_lock_claimed", lock_claimed_sql(schema_), params);
+    lock_params.add(worker_id).add(micros_of(plan.claimed_at)).add_array(ids);
+    statements.push_back({"errand_lock_claimed", limited_sql_.lock_claimed, lock_params});
+  }
+  for (const detail::ClaimPlan::QueueWrite& write : plan.writes) {
+    Params& params = save_params.emplace_back();
+    params.add(queues[write.queue].name).add(write.rate_log).add_optional(write.key_cursor);
+    statements.push_back({"errand_save_queue_use", limited_sql_.save_queue_use, params});
+  }
+  statements.push_back({"errand_commit", "COMMIT", no_params_});
+  const std::vector<Result> second = connection.exec_pipeline(statements);
+  tx.committed();
+  if (!plan.picks.empty()) {
     std::set<JobId> locked;
-    for (int i = 0; i < r.rows(); ++i)
-      locked.insert(r.int64(i, 0));
+    for (int i = 0; i < second[0].rows(); ++i)
+      locked.insert(second[0].int64(i, 0));
     for (const detail::ClaimPlan::Pick& pick : plan.picks) {
       ClaimedJob& job = queues[pick.queue].candidates[pick.candidate];
       if (!locked.contains(job.id)) continue;  // another claim took it meanwhile
@@ -127,12 +187,6 @@ void PostgresStore::claim_limited(std::string_view worker_id, const ClaimRequest
       exchange.claimed.push_back(std::move(job));
     }
   }
-  for (const detail::ClaimPlan::QueueWrite& write : plan.writes) {
-    Params params;
-    params.add(queues[write.queue].name).add(write.rate_log).add_optional(write.key_cursor);
-    connection.exec_prepared("errand_save_queue_use", save_queue_use_sql(schema_), params);
-  }
-  tx.commit();
   exchange.rate_opens_at = plan.rate_opens_at;
 }
 

@@ -59,7 +59,8 @@ PostgresStore::PostgresStore(std::shared_ptr<const Target> target, PostgresOptio
       settle_completed_sql_(settle_completed_sql(schema_)),
       sweep_sql_(sweep_sql(schema_)),
       open_claim_sql_(open_claim_sql(schema_)),
-      limited_queues_sql_(limited_queues_sql(schema_)),
+      single_queue_claim_sql_(single_queue_claim_sql(schema_)),
+      queue_summary_sql_(queue_summary_sql(schema_)),
       register_sql_(register_worker_sql(schema_)),
       heartbeat_sql_(heartbeat_sql(schema_)),
       find_lost_sql_(find_lost_jobs_sql(schema_)),
@@ -139,9 +140,11 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
       statements.push_back({"errand_settle", settle_sql_, settle_params});
     }
   }
-  std::optional<std::size_t> open_at, limited_at;
-  Params open_params, limited_params;
-  std::size_t reserve = 0;  // from every queue: free slots kept from the open queues
+  std::optional<std::size_t> open_at, summary_at;
+  Params open_params, summary_params;
+  std::size_t reserve = 0;            // from every queue: free slots kept from the open queues
+  std::size_t open_wanted = 0;        // jobs asked of the open queues
+  std::optional<std::string> single;  // the one queue the open claim reads, if only one
   if (max > 0) {
     // Abandoned locks become runnable rows again (cheap: a partial-index range scan).
     add_now(sweep_params);
@@ -152,27 +155,32 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
     if (claim.queues.empty()) {
       // Every queue: a slot is kept for each limited queue seen last time, so that the open
       // queues do not take every turn.
-      reserve = std::min(claim.max, limited_seen_.load());
-      open_params.add(static_cast<std::int64_t>(claim.max - reserve + claim.prefetch));
-      add_now(open_params);
-      open_params.add_null().add_null().add(claim.after_queue);
-      limited_params.add_null();
+      const QueuesSeen seen = queues_seen();
+      reserve = std::min(claim.max, seen.limited);
+      single = seen.only_open;
+      open_wanted = claim.max - reserve + claim.prefetch;
+      summary_params.add_null();
     } else {
       std::vector<std::string> names;
-      std::vector<std::int64_t> counts;
       for (const QueueDemand& demand : claim.queues) {
         names.push_back(demand.queue);
-        counts.push_back(static_cast<std::int64_t>(demand.max + demand.prefetch));
+        open_wanted += demand.max + demand.prefetch;
       }
-      open_params.add(static_cast<std::int64_t>(max));
-      add_now(open_params);
-      open_params.add_array(names).add_array(counts).add("");
-      limited_params.add_array(names);
+      if (claim.queues.size() == 1) single = claim.queues.front().queue;
+      summary_params.add_array(names);
     }
     open_at = statements.size();
-    statements.push_back({"errand_open_claim", open_claim_sql_, open_params});
-    limited_at = statements.size();
-    statements.push_back({"errand_limited_queues", limited_queues_sql_, limited_params});
+    if (single) {
+      open_params.add(static_cast<std::int64_t>(open_wanted));
+      add_now(open_params);
+      open_params.add(*single);
+      statements.push_back({"errand_single_queue_claim", single_queue_claim_sql_, open_params});
+    } else {
+      add_open_claim_params(open_params, claim, open_wanted);
+      statements.push_back({"errand_open_claim", open_claim_sql_, open_params});
+    }
+    summary_at = statements.size();
+    statements.push_back({"errand_queue_summary", queue_summary_sql_, summary_params});
   }
   std::vector<Result> results;
   {
@@ -194,31 +202,78 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
     }
   }
   if (max > 0) {
-    const Result& r = results[*open_at];
-    const auto where = stored(jobs_table_);
-    // In the queues' turns (UPDATE ... RETURNING gives no order).
-    std::vector<std::pair<std::int64_t, ClaimedJob>> claimed;
-    for (int i = 0; i < r.rows(); ++i) {
-      const ResultRow row{r, i};
-      claimed.emplace_back(
-          detail::read_count(row, detail::kClaimedJobColumns + 1, where, "the claim's order"),
-          detail::read_claimed_job(row, where,
-                                   detail::read_time(row, detail::kClaimedJobColumns, where,
-                                                     "locked_at (the database's now())")));
+    take_open_claim(results[*open_at], exchange);
+    const Result& summary = results[*summary_at];
+    std::vector<LimitedQueue> limited;
+    std::optional<std::string> only_open;
+    for (int i = 0; i < summary.rows(); ++i) {
+      if (summary.int64(i, 1) != 0)
+        limited.push_back({std::string(summary.text(i, 0)), summary.int64(i, 2) != 0});
     }
-    std::sort(claimed.begin(), claimed.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto& [order, job] : claimed)
-      exchange.claimed.push_back(std::move(job));
-    const Result& limited = results[*limited_at];
-    std::vector<std::string> names;
-    for (int i = 0; i < limited.rows(); ++i)
-      names.emplace_back(limited.text(i, 0));
-    limited_seen_ = names.size();
-    if (!names.empty()) claim_limited(worker_id, claim, reserve, names, exchange);
+    if (summary.rows() == 1 && summary.int64(0, 3) == 1 && limited.empty())
+      only_open = std::string(summary.text(0, 0));
+    if (claim.queues.empty()) {
+      const bool same = only_open == single;
+      remember_queues_seen({limited.size(), only_open});
+      // The one queue read was not the only open one any more (another appeared, or it was
+      // paused or limited): the open queues' claim again, over all of them.
+      if (single && !same && exchange.claimed.size() < open_wanted) {
+        Params again;
+        again.add(worker_id);
+        add_open_claim_params(again, claim, open_wanted - exchange.claimed.size());
+        auto c = pool_.acquire();
+        take_open_claim(c->exec_prepared("errand_open_claim", open_claim_sql_, again), exchange);
+      }
+    }
+    if (!limited.empty()) claim_limited(worker_id, claim, reserve, limited, exchange);
   }
   vacuum_.count(exchange.claimed.size() + outcomes.size() - exchange.lost.size());
   return exchange;
+}
+
+void PostgresStore::add_open_claim_params(Params& params, const ClaimRequest& claim,
+                                          std::size_t wanted) const {
+  params.add(static_cast<std::int64_t>(wanted));
+  add_now(params);
+  if (claim.queues.empty()) {
+    params.add_null().add_null().add(claim.after_queue);
+    return;
+  }
+  std::vector<std::string> names;
+  std::vector<std::int64_t> counts;
+  for (const QueueDemand& demand : claim.queues) {
+    names.push_back(demand.queue);
+    counts.push_back(static_cast<std::int64_t>(demand.max + demand.prefetch));
+  }
+  params.add_array(names).add_array(counts).add("");
+}
+
+void PostgresStore::take_open_claim(const Result& r, Exchange& exchange) const {
+  const auto where = stored(jobs_table_);
+  // In the queues' turns (UPDATE ... RETURNING gives no order).
+  std::vector<std::pair<std::int64_t, ClaimedJob>> claimed;
+  for (int i = 0; i < r.rows(); ++i) {
+    const ResultRow row{r, i};
+    claimed.emplace_back(
+        detail::read_count(row, detail::kClaimedJobColumns + 1, where, "the claim's order"),
+        detail::read_claimed_job(row, where,
+                                 detail::read_time(row, detail::kClaimedJobColumns, where,
+                                                   "locked_at (the database's now())")));
+  }
+  std::sort(claimed.begin(), claimed.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [order, job] : claimed)
+    exchange.claimed.push_back(std::move(job));
+}
+
+PostgresStore::QueuesSeen PostgresStore::queues_seen() const {
+  std::lock_guard lock(queues_seen_mutex_);
+  return queues_seen_;
+}
+
+void PostgresStore::remember_queues_seen(QueuesSeen seen) {
+  std::lock_guard lock(queues_seen_mutex_);
+  queues_seen_ = std::move(seen);
 }
 
 TimePoint PostgresStore::register_worker(const WorkerRegistration& worker) {

@@ -17,6 +17,8 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 namespace errand::pg {
@@ -94,8 +96,27 @@ class PostgresStore final : public Store {
   // queues' claim put its jobs in exchange.claimed: in a transaction of its own that locks those
   // queues' rows first, within their settings (core/claim_plan.hpp).
   // `reserve`: the free slots the open queues' claim left them (from every queue).
+  struct LimitedQueue {
+    std::string name;
+    bool per_key = false;
+  };
   void claim_limited(std::string_view worker_id, const ClaimRequest& claim, std::size_t reserve,
-                     const std::vector<std::string>& names, Exchange& exchange);
+                     const std::vector<LimitedQueue>& limited, Exchange& exchange);
+  // --- postgres_store.cpp: the open queues' claim ---
+  // open_claim_sql's parameters from $2 on: `wanted` jobs of the queues `claim` asks for.
+  void add_open_claim_params(Params& params, const ClaimRequest& claim, std::size_t wanted) const;
+  // Appends the jobs an open or single-queue claim returned to exchange.claimed, in its order.
+  void take_open_claim(const Result& r, Exchange& exchange) const;
+  // What the last claim from every queue saw: its limited queues (each keeps a slot from the
+  // open ones), and the one queue not paused when there was only one and it had no limit (the
+  // next such claim then reads that queue's index range alone).
+  struct QueuesSeen {
+    std::size_t limited = 0;
+    std::optional<std::string> only_open;
+  };
+  QueuesSeen queues_seen() const;
+  void remember_queues_seen(QueuesSeen seen);
+
   // The error for a queue name with no row, naming the known ones.
   ConfigError unknown_queue(Connection& c, std::string_view name);
 
@@ -121,9 +142,11 @@ class PostgresStore final : public Store {
   Pool pool_;
   // The statements used often, built once (postgres/sql.hpp); the rare others per call.
   const std::string insert_sql_, settle_lock_sql_, settle_cancelled_sql_, settle_sql_,
-      settle_completed_sql_, sweep_sql_, open_claim_sql_, limited_queues_sql_;  // prepared
+      settle_completed_sql_, sweep_sql_, open_claim_sql_, single_queue_claim_sql_,
+      queue_summary_sql_;  // prepared
   const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;
   const std::string remove_worker_sql_, list_workers_sql_;  // unprepared
+  const LimitedClaimSql limited_sql_{schema_};
   // First in a round's pipeline with asynchronous_claims: that transaction commits without
   // waiting for the WAL flush.
   const Params no_params_;
@@ -137,8 +160,8 @@ class PostgresStore final : public Store {
   const std::string finished_jobs_table_ = options_.schema + ".finished_jobs";
   const std::string workers_table_ = options_.schema + ".workers";
   const std::string queues_table_ = options_.schema + ".queues";
-  // Limited queues the last claim from every queue saw: each keeps a slot from the open ones.
-  std::atomic<std::size_t> limited_seen_{0};
+  mutable std::mutex queues_seen_mutex_;
+  QueuesSeen queues_seen_;
   // Declared last, so destroyed first: the listener, then the VACUUM thread.
   BackgroundVacuum vacuum_{pool_.target(), vacuum_sql(schema_), options_.vacuum_after};
   Listener listener_{pool_.target(), listen_sql(quote_identifier(channel_name_)), wake_key_};

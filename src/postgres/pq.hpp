@@ -151,6 +151,12 @@ class Connection {
 class Transaction {
  public:
   explicit Transaction(Connection& connection);
+  // For a transaction whose BEGIN the caller sends (in a pipeline), and whose COMMIT too: then
+  // committed() says it succeeded. Until then, it is rolled back on destruction.
+  static constexpr struct Begun {
+  } begun{};
+  Transaction(Connection& connection, Begun) : connection_(connection) {}
+  void committed() { open_ = false; }
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;

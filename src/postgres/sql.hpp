@@ -135,8 +135,13 @@ std::string purge_dead_sql(const std::string& quoted_schema, std::string_view wh
 // from the queue after $6), up to $2 in all. Returns the columns read_claimed_job reads, then
 // locked_at, then the job's place in the turns (1, 2, ...).
 std::string open_claim_sql(const std::string& quoted_schema);
-// The limited queues, not paused, among those named in $1 (NULL: all): the claim's second part.
-std::string limited_queues_sql(const std::string& quoted_schema);
+// open_claim_sql for one queue, $4 (text), up to $2 jobs: nothing if that queue is paused or
+// limited. The same parameters ($5, $6 absent) and columns.
+std::string single_queue_claim_sql(const std::string& quoted_schema);
+// The queues not paused among those named in $1 (NULL: all): the limited ones and the first by
+// name, each as name, limited (0/1), with a per-key limit (0/1), and the number of such queues
+// in all.
+std::string queue_summary_sql(const std::string& quoted_schema);
 // The partition key to store for a job with key `key` (an SQL expression, '' for none) in queue
 // `queue`: the key; without one, '' in a queue with a per-key limit, else NULL (the job is then
 // in one runnable index only).
@@ -147,7 +152,8 @@ std::string stored_key_sql(const std::string& quoted_schema, std::string_view ke
 // committed, and every later one reads the new settings.
 std::string give_empty_keys_sql(const std::string& quoted_schema);
 std::string lock_jobs_table_sql(const std::string& quoted_schema);
-// The store's now ($1, now_of) in microseconds.
+// The store's now ($1, or the database clock at this statement, not at the transaction's start)
+// in microseconds.
 std::string claim_now_sql();
 // Queue rows (name, paused, global_limit, per_key_limit, rate_limit, rate_period_us, rate_log,
 // key_cursor, updated_at in microseconds), by name: those named in $1 (a text array) or all;
@@ -155,15 +161,23 @@ std::string claim_now_sql();
 std::string queue_rows_sql(const std::string& quoted_schema, bool named, bool lock);
 // The leases of queue $1 by partition key.
 std::string leases_sql(const std::string& quoted_schema);
-// Up to $2 jobs of queue $3 (of partition key $4 with `of_key`) due at $1 (microseconds), in the
-// columns read_claimed_job reads, in claim order, locked (skipping those other claims lock).
+// Up to $2 jobs of queue $3 (of partition key $4 with `of_key`) due at $1 (microseconds; NULL:
+// the transaction's start), in the columns read_claimed_job reads, in claim order, locked
+// (skipping those other claims lock).
 std::string ready_jobs_sql(const std::string& quoted_schema, bool of_key);
 // The first partition key of queue $1 (after $3 with `after`) with a job due at $2.
 std::string next_key_sql(const std::string& quoted_schema, bool after);
-// Locks jobs $3 (an id array) still unlocked for worker $1 at $2 (microseconds); returns the ids.
+// Locks jobs $3 (an id array) for worker $1 at $2 (microseconds); returns the ids. The jobs must
+// have been read unlocked by ready_jobs_sql in the same transaction (which locked their rows).
 std::string lock_claimed_sql(const std::string& quoted_schema);
 // Writes queue $1's rate log $2 and key cursor $3.
 std::string save_queue_use_sql(const std::string& quoted_schema);
+// The statements of a claim from limited queues (postgres_queues.cpp), built once per store.
+struct LimitedClaimSql {
+  explicit LimitedClaimSql(const std::string& quoted_schema);
+  std::string lock_queues, claim_now, leases, ready, ready_of_key, first_key, next_key,
+      lock_claimed, save_queue_use;
+};
 // Makes queue $1 known.
 std::string add_queue_sql(const std::string& quoted_schema);
 // Sets queue $1's settings (paused $2 as 0/1, limits $3..$6) at now $7 and notifies channel $8

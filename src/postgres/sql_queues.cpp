@@ -12,6 +12,10 @@ constexpr std::string_view kQueueColumns =
     "name, paused::int, global_limit, per_key_limit, rate_limit, rate_period_us, rate_log, "
     "key_cursor";
 
+// A queue row (unqualified columns, or of alias q) whose queue has no limit.
+constexpr std::string_view kWithoutLimits =
+    "global_limit IS NULL AND per_key_limit IS NULL AND rate_limit IS NULL";
+
 // The columns read_claimed_job reads, of table alias j.
 std::string claimed_columns() {
   return fmt::format(
@@ -19,6 +23,17 @@ std::string claimed_columns() {
       " j.last_error, j.snoozes, j.errors, (j.cancel_requested_at IS NOT NULL)::int, j.queue,"
       " j.partition_key",
       fmt::arg("run_at", us_of("j.run_at")), fmt::arg("created_at", us_of("j.created_at")));
+}
+
+// A claim's end, after CTEs t (now) and c (the chosen ids, in order): locks them for worker $1
+// and returns them in the columns read_claimed_job reads, then locked_at and the place in c.
+std::string lock_chosen_sql(const std::string& s) {
+  return fmt::format(
+      " UPDATE {s}.jobs j SET locked_by = $1, locked_at = t.now FROM t"
+      " WHERE j.id = ANY(ARRAY(SELECT id FROM c))"
+      " RETURNING {columns}, {locked_at}, array_position(ARRAY(SELECT id FROM c), j.id)",
+      fmt::arg("s", s), fmt::arg("columns", claimed_columns()),
+      fmt::arg("locked_at", us_of("j.locked_at")));
 }
 
 }  // namespace
@@ -33,28 +48,40 @@ std::string open_claim_sql(const std::string& s) {
       "  UNION ALL SELECT name, $2::int8, (name <= $6)::int FROM {s}.queues"
       "  WHERE $4::text[] IS NULL),"
       " open AS (SELECT d.* FROM d JOIN {s}.queues q ON q.name = d.name"
-      "  WHERE d.n > 0 AND NOT q.paused AND q.global_limit IS NULL AND q.per_key_limit IS NULL"
-      "  AND q.rate_limit IS NULL),"
+      "  WHERE d.n > 0 AND NOT q.paused AND {open}),"
       " c AS MATERIALIZED (SELECT x.id FROM ("
       "  SELECT j.id, j.rank, o.turn, o.name FROM open o, t, LATERAL ("
       "   SELECT s.id, row_number() OVER () AS rank FROM (SELECT id FROM {s}.jobs"
       "    WHERE queue = o.name AND locked_by IS NULL AND run_at <= t.now"
       "    ORDER BY priority DESC, run_at, id LIMIT o.n FOR UPDATE SKIP LOCKED) s) j) x"
       "  ORDER BY x.rank, x.turn, x.name LIMIT $2)"
-      " UPDATE {s}.jobs j SET locked_by = $1, locked_at = t.now FROM t"
-      " WHERE j.id = ANY(ARRAY(SELECT id FROM c))"
-      " RETURNING {columns}, {locked_at}, array_position(ARRAY(SELECT id FROM c), j.id)",
-      fmt::arg("s", s), fmt::arg("now", now_of(3)), fmt::arg("columns", claimed_columns()),
-      fmt::arg("locked_at", us_of("j.locked_at")));
+      "{lock}",
+      fmt::arg("s", s), fmt::arg("now", now_of(3)), fmt::arg("open", kWithoutLimits),
+      fmt::arg("lock", lock_chosen_sql(s)));
 }
 
-std::string limited_queues_sql(const std::string& s) {
+std::string single_queue_claim_sql(const std::string& s) {
+  // The claim before queues had names, on the one queue's index range; the queue's settings
+  // are checked once (an InitPlan), by this statement's own snapshot.
   return fmt::format(
-      "SELECT name FROM {}.queues WHERE ($1::text[] IS NULL OR name = ANY($1::text[]))"
-      " AND NOT paused"
-      " AND (global_limit IS NOT NULL OR per_key_limit IS NOT NULL OR rate_limit IS NOT NULL)"
-      " ORDER BY name",
-      s);
+      "WITH t AS (SELECT {now} AS now),"
+      " c AS MATERIALIZED (SELECT id FROM {s}.jobs, t WHERE queue = $4 AND locked_by IS NULL"
+      "  AND run_at <= t.now AND EXISTS (SELECT FROM {s}.queues q WHERE q.name = $4"
+      "  AND NOT q.paused AND {open})"
+      "  ORDER BY priority DESC, run_at, id LIMIT $2 FOR UPDATE OF jobs SKIP LOCKED)"
+      "{lock}",
+      fmt::arg("s", s), fmt::arg("now", now_of(3)), fmt::arg("open", kWithoutLimits),
+      fmt::arg("lock", lock_chosen_sql(s)));
+}
+
+std::string queue_summary_sql(const std::string& s) {
+  return fmt::format(
+      "SELECT name, limited::int, (per_key_limit IS NOT NULL)::int, total FROM (SELECT name,"
+      "  per_key_limit, NOT ({open}) AS limited,"
+      "  count(*) OVER () AS total, row_number() OVER (ORDER BY name) AS k FROM {s}.queues"
+      "  WHERE ($1::text[] IS NULL OR name = ANY($1::text[])) AND NOT paused) x"
+      " WHERE limited OR k = 1 ORDER BY name",
+      fmt::arg("s", s), fmt::arg("open", kWithoutLimits));
 }
 
 std::string stored_key_sql(const std::string& s, std::string_view key, std::string_view queue) {
@@ -76,7 +103,10 @@ std::string give_empty_keys_sql(const std::string& s) {
 }
 
 std::string claim_now_sql() {
-  return fmt::format("SELECT {}", us_of(now_of(1)));
+  // The clock now, not the transaction's start: after the wait for the queues' locks.
+  return fmt::format("SELECT {}",
+                     us_of("coalesce(timestamptz 'epoch' + $1::int8 * interval '1 microsecond',"
+                           " clock_timestamp())"));
 }
 
 std::string queue_rows_sql(const std::string& s, bool named, bool lock) {
@@ -97,7 +127,7 @@ std::string leases_sql(const std::string& s) {
 std::string ready_jobs_sql(const std::string& s, bool of_key) {
   return fmt::format(
       "SELECT {columns} FROM {s}.jobs j WHERE j.queue = $3 {key} AND j.locked_by IS NULL"
-      " AND j.run_at <= {at} ORDER BY j.priority DESC, j.run_at, j.id LIMIT $2"
+      " AND j.run_at <= coalesce({at}, now()) ORDER BY j.priority DESC, j.run_at, j.id LIMIT $2"
       " FOR UPDATE OF j SKIP LOCKED",
       fmt::arg("columns", claimed_columns()), fmt::arg("s", s),
       fmt::arg("key", of_key ? "AND j.partition_key IS NOT NULL AND j.partition_key = $4" : ""),
@@ -114,9 +144,12 @@ std::string next_key_sql(const std::string& s, bool after) {
 }
 
 std::string lock_claimed_sql(const std::string& s) {
+  // No `AND locked_by IS NULL`: the rows were read unlocked and FOR UPDATE by this transaction,
+  // so they still are; and with it the generic plan ANDs a bitmap of the whole runnable index
+  // (its predicate) with the ids' (3 ms instead of 0.3 for 80 of 200,000 rows).
   return fmt::format(
-      "UPDATE {s}.jobs SET locked_by = $1, locked_at = {at}"
-      " WHERE id = ANY($3::int8[]) AND locked_by IS NULL RETURNING id",
+      "UPDATE {s}.jobs SET locked_by = $1, locked_at = {at} WHERE id = ANY($3::int8[])"
+      " RETURNING id",
       fmt::arg("s", s), fmt::arg("at", ts_of("$2")));
 }
 
@@ -160,5 +193,16 @@ std::string queue_busiest_keys_sql(const std::string& s) {
       " WHERE locked_by IS NOT NULL GROUP BY queue, partition_key) k GROUP BY queue",
       s);
 }
+
+LimitedClaimSql::LimitedClaimSql(const std::string& s)
+    : lock_queues(queue_rows_sql(s, /*named=*/true, /*lock=*/true)),
+      claim_now(claim_now_sql()),
+      leases(leases_sql(s)),
+      ready(ready_jobs_sql(s, /*of_key=*/false)),
+      ready_of_key(ready_jobs_sql(s, /*of_key=*/true)),
+      first_key(next_key_sql(s, /*after=*/false)),
+      next_key(next_key_sql(s, /*after=*/true)),
+      lock_claimed(lock_claimed_sql(s)),
+      save_queue_use(save_queue_use_sql(s)) {}
 
 }  // namespace errand::pg

@@ -112,8 +112,10 @@ Store::Exchange SqliteStore::settle_and_claim(std::string_view worker_id,
   require_writable(max > 0 ? "claim" : "settle");
   if (outcomes.empty() && max == 0) return exchange;
   std::lock_guard lock(mutex_);
-  const auto now = clock_->now();
+  // The time is read once the write lock is held: a lease starts no earlier than its claim
+  // could, and claims stamp their times in the order they commit.
   Transaction tx(connection_, Transaction::Behavior::immediate);
+  const auto now = clock_->now();
   for (const Outcome& outcome : outcomes) {
     bool cancelled = false;
     if (!apply(worker_id, outcome, micros_of(now), cancelled)) {

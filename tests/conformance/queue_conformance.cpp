@@ -349,6 +349,34 @@ TEST_P(QueueConformance, TurnsStartAfterTheQueueNamedInAfterQueue) {
               ElementsAre("b", "a"));
 }
 
+// Claims from every queue that saw one open queue last time read that queue alone next time
+// (PostgreSQL); whatever another store changed meanwhile, the next claim still sees it.
+TEST_P(QueueConformance, AClaimFromEveryQueueSeesQueuesAddedPausedOrLimitedSinceTheLastOne) {
+  auto other = storage->open(clock);
+  queue_fill(*store, "default", 1);
+  ASSERT_EQ(store->claim("w1", from_every_queue(5), kLockTimeout).size(), 1u);
+  EXPECT_TRUE(store->claim("w1", from_every_queue(5), kLockTimeout).empty());
+
+  queue_fill(*other, "mail", 2);  // a queue the last claim did not know
+  EXPECT_THAT(queues_of(store->claim("w1", from_every_queue(5), kLockTimeout)),
+              ElementsAre("mail", "mail"));
+
+  queue_fill(*other, "default", 2);
+  other->update_queue("mail", pause(true), false);
+  EXPECT_THAT(queues_of(store->claim("w1", from_every_queue(1), kLockTimeout)),
+              ElementsAre("default"));
+  // The one open queue gets a limit its two leases already fill.
+  other->update_queue("default", global_limit(2), false);
+  queue_fill(*other, "mail", 1);
+  EXPECT_TRUE(store->claim("w1", from_every_queue(5), kLockTimeout).empty());
+  other->update_queue("default", pause(true), false);
+  other->update_queue("default", QueueUpdate{.clear_limits = true}, false);
+  EXPECT_TRUE(store->claim("w1", from_every_queue(5), kLockTimeout).empty());
+  other->update_queue("mail", pause(false), false);
+  EXPECT_THAT(queues_of(store->claim("w1", from_every_queue(5), kLockTimeout)),
+              ElementsAre("mail"));
+  EXPECT_EQ(locked_rows(), 5u);
+}
 TEST_P(QueueConformance, WithinAQueueHighestPriorityThenEarliestRunAtThenLowestId) {
   const errand::TimePoint now = clock->now();
   const auto add = [&](std::int32_t priority, errand::TimePoint run_at) {
@@ -464,13 +492,16 @@ TEST_P(QueueConformance, LoweringAGlobalLimitBelowUseKeepsRunningJobsAndHoldsBac
   EXPECT_EQ(store->claim("w2", from_queue("q", 5), kLockTimeout).size(), 1u);
 }
 
-TEST_P(QueueConformance, NoPrefetchFromAQueueWithAGlobalLimitOrARate) {
+TEST_P(QueueConformance, PrefetchFromAGlobalLimitOnlyWhileMoreThanHalfStaysFreeNeverFromARate) {
   store->update_queue("capped", global_limit(10), true);
   store->update_queue("metered", rate_limit(100, seconds{1}), true);
   queue_fill(*store, "free", 10);
-  queue_fill(*store, "capped", 10);
+  queue_fill(*store, "capped", 20);
   queue_fill(*store, "metered", 10);
   EXPECT_EQ(store->claim("w1", from_queue("free", 1, 5), kLockTimeout).size(), 6u);
+  // The free slot's job, then prefetch while more than half of 10 stays free: 10 - 1 - 5 = 4.
+  EXPECT_EQ(store->claim("w1", from_queue("capped", 1, 5), kLockTimeout).size(), 5u);
+  // 5 left free; after the slot's job 4, not more than half: no prefetch.
   EXPECT_EQ(store->claim("w1", from_queue("capped", 1, 5), kLockTimeout).size(), 1u);
   EXPECT_EQ(store->claim("w1", from_queue("metered", 1, 5), kLockTimeout).size(), 1u);
 
@@ -483,15 +514,16 @@ TEST_P(QueueConformance, NoPrefetchFromAQueueWithAGlobalLimitOrARate) {
   EXPECT_EQ(claimed_from(claimed, "metered"), 1u);
 }
 
-TEST_P(QueueConformance, AClaimFromEveryQueuePrefetchesOnlyFromUnlimitedQueues) {
-  store->update_queue("capped", global_limit(10), true);
+TEST_P(QueueConformance, AClaimFromEveryQueuePrefetchesFromALimitedQueueByTheSameRule) {
+  store->update_queue("capped", global_limit(4), true);
   queue_fill(*store, "capped", 5);
-  EXPECT_EQ(store->claim("w1", from_every_queue(1, {}, 4), kLockTimeout).size(), 1u);
+  // One for the free slot, and one more: 4 - 1 - 2 (half of the limit, rounded up) = 1.
+  EXPECT_EQ(store->claim("w1", from_every_queue(1, {}, 4), kLockTimeout).size(), 2u);
 
   queue_fill(*store, "free", 5);
   const auto mixed = store->claim("w1", from_every_queue(1, {}, 4), kLockTimeout);
   EXPECT_EQ(mixed.size(), 5u);
-  EXPECT_LE(claimed_from(mixed, "capped"), 1u) << "a limited queue's job was prefetched";
+  EXPECT_LE(claimed_from(mixed, "capped"), 1u) << "a job was prefetched near the limit";
 
   store->update_queue("capped", QueueUpdate{.clear_limits = true}, false);
   store->update_queue("metered", rate_limit(100, seconds{1}), true);
@@ -699,6 +731,28 @@ TEST_P(QueueConformance, LoweringARateCountsTheClaimsAlreadyInTheWindow) {
   EXPECT_TRUE(store->claim("w1", from_queue("q", 5), kLockTimeout).empty());
   clock->advance(seconds{30});  // the three claims leave the window
   EXPECT_EQ(store->claim("w1", from_queue("q", 5), kLockTimeout).size(), 2u);
+}
+
+// A claim's time may be earlier than one already made (PostgreSQL and SQLite read it before
+// waiting for the queue's lock): a claim that took nothing at a later time must not have dropped
+// the claims that the earlier one's window still holds.
+TEST_P(QueueConformance, AClaimStampedBeforeAnEmptyLaterOneStillCountsItsWindow) {
+  QueueUpdate limits = rate_limit(2, seconds{10});
+  limits.global = 2;
+  store->update_queue("q", limits, true);
+  queue_fill(*store, "q", 4);
+  const errand::TimePoint t0 = clock->now();
+  const auto held = store->claim("w1", from_queue("q", 2), kLockTimeout);
+  ASSERT_EQ(held.size(), 2u);
+  clock->set(t0 + seconds{11});  // the window is empty, but the global limit binds: nothing
+  EXPECT_TRUE(store->claim("w2", from_queue("q", 2), kLockTimeout).empty());
+  clock->set(t0 + seconds{5});  // a claim stamped earlier: t0's two claims are in its window
+  const std::vector<Outcome> done = {queue_completed(held[0]), queue_completed(held[1])};
+  const auto exchange = store->settle_and_claim("w1", done, from_queue("q", 2), kLockTimeout);
+  EXPECT_TRUE(exchange.lost.empty());
+  EXPECT_TRUE(exchange.claimed.empty());
+  clock->set(t0 + seconds{10});
+  EXPECT_EQ(store->claim("w2", from_queue("q", 2), kLockTimeout).size(), 2u);
 }
 
 TEST_P(QueueConformance, ARateLimitedQueueGivesOnlyItsTokensToAClaimFromEveryQueue) {
