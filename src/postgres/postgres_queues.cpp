@@ -207,7 +207,7 @@ QueueInfo PostgresStore::update_queue(std::string_view name, const QueueUpdate& 
     }
     Params which;
     which.add_array(std::vector<std::string>{std::string(name)});
-    const Result r = c->exec(queue_rows_sql(schema_, /*named=*/true, /*lock=*/true), which);
+    const Result r = c->exec(limited_sql_.lock_queues, which);
     if (r.rows() == 0) throw unknown_queue(*c, name);
     detail::QueueSnapshot queue = detail::read_queue_row(ResultRow{r, 0}, stored(queues_table_));
     detail::apply_update(queue, update);
@@ -259,7 +259,7 @@ std::vector<QueueInfo> PostgresStore::list_queues() {
   // One snapshot for every count.
   Transaction tx(*c);
   c->exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  const Result now_row = c->exec(claim_now_sql(), now_params);
+  const Result now_row = c->exec(limited_sql_.claim_now, now_params);
   const TimePoint now = detail::read_time(ResultRow{now_row, 0}, 0, stored(queues_table_), "now()");
   std::vector<QueueInfo> queues;
   std::map<std::string, std::size_t, std::less<>> index;

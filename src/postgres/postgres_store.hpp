@@ -15,7 +15,6 @@
 #include "postgres/schema.hpp"
 #include "postgres/sql.hpp"
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -92,14 +91,15 @@ class PostgresStore final : public Store {
 
  private:
   // --- postgres_queues.cpp; inside the claim's transaction, its queues locked ---
-  // The claim from limited queues `names` (among those `claim` asks for), after the open
-  // queues' claim put its jobs in exchange.claimed: in a transaction of its own that locks those
-  // queues' rows first, within their settings (core/claim_plan.hpp).
-  // `reserve`: the free slots the open queues' claim left them (from every queue).
+  // A queue with limits, as the round's queue summary lists it.
   struct LimitedQueue {
     std::string name;
     bool per_key = false;
   };
+  // The claim from the `limited` queues (among those `claim` asks for), after the open
+  // queues' claim put its jobs in exchange.claimed: in a transaction of its own that locks those
+  // queues' rows first, within their settings (core/claim_plan.hpp).
+  // `reserve`: the free slots the open queues' claim left them (from every queue).
   void claim_limited(std::string_view worker_id, const ClaimRequest& claim, std::size_t reserve,
                      const std::vector<LimitedQueue>& limited, Exchange& exchange);
   // --- postgres_store.cpp: the open queues' claim ---

@@ -172,7 +172,8 @@ std::string next_key_sql(const std::string& quoted_schema, bool after);
 std::string lock_claimed_sql(const std::string& quoted_schema);
 // Writes queue $1's rate log $2 and key cursor $3.
 std::string save_queue_use_sql(const std::string& quoted_schema);
-// The statements of a claim from limited queues (postgres_queues.cpp), built once per store.
+// The statements of a claim from limited queues (postgres_queues.cpp), built once per store;
+// update_queue locks a queue row with lock_queues too, list_queues reads its time with claim_now.
 struct LimitedClaimSql {
   explicit LimitedClaimSql(const std::string& quoted_schema);
   std::string lock_queues, claim_now, leases, ready, ready_of_key, first_key, next_key,
