@@ -38,10 +38,13 @@ TEST(SqlitePlans, TheDrainsStatementsBuildNoTemporaryTableOrSorter) {
   errand::open_sqlite(path);  // creates the schema
   errand::sqlite::Connection db(path, std::chrono::seconds{5});
   namespace sql = errand::sqlite::sql;
+  db.exec(sql::kCreateClaimIds);  // as the store does
+  for (std::size_t ids = 1; ids <= sql::kIdsPerInsert; ids *= 2)
+    expect_no_temporary_structure(db, sql::insert_claim_ids(ids));
   for (std::string_view statement :
-       {sql::kFindAbandoned, sql::kUnlockAbandoned, sql::kClaimable, sql::kLockClaimable,
-        sql::kDeleteLeased, sql::kReleaseLeased, sql::kRetryLeased, sql::kSnoozeLeased,
-        sql::kCancelRequestedLeased, sql::finish_leased(), sql::kWriteProgress,
+       {sql::kFindAbandoned, sql::kUnlockAbandoned, sql::kClaimable, sql::kClearClaimIds,
+        sql::kLockClaimIds, sql::kDeleteLeased, sql::kReleaseLeased, sql::kRetryLeased,
+        sql::kSnoozeLeased, sql::kCancelRequestedLeased, sql::finish_leased(), sql::kWriteProgress,
         sql::kCancelRequestedOf, sql::kClaimableOfKey, sql::kNextKey, sql::kFirstKey,
         sql::kQueueRow, sql::kSaveQueueUse})
     expect_no_temporary_structure(db, statement);
@@ -58,6 +61,10 @@ TEST(SqlitePlans, TheCheckSeesATemporaryTable) {
               "UPDATE errand_jobs SET locked_by = ?1 WHERE id IN (SELECT id FROM errand_jobs WHERE "
               "locked_by IS NULL ORDER BY priority DESC, run_at, id LIMIT ?2) RETURNING id");
   EXPECT_NE(opcodes.find("OpenEphemeral"), std::string::npos) << opcodes;
+  // A lock by a list of bound ids instead of the connection's table of them.
+  const std::string by_list =
+      program(db, "UPDATE errand_jobs SET locked_by = ?1, locked_at = ?2 WHERE id IN (?3, ?4, ?5)");
+  EXPECT_NE(by_list.find("OpenEphemeral"), std::string::npos) << by_list;
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <bit>
+#include <stdexcept>
 
 namespace errand::sqlite::sql {
 
@@ -99,6 +101,24 @@ std::string_view insert_jobs(std::size_t rows) {
     return built;
   }();
   return texts.at(rows - 1);
+}
+
+std::string_view insert_claim_ids(std::size_t ids) {
+  static const std::array<std::string, std::bit_width(kIdsPerInsert)> texts = [] {
+    std::array<std::string, std::bit_width(kIdsPerInsert)> built;
+    std::string values = "(?1)";
+    for (std::size_t i = 0; i < built.size(); ++i) {
+      built[i] = "INSERT OR IGNORE INTO temp.errand_claim_ids (id) VALUES " + values;
+      const std::size_t n = std::size_t{1} << i;  // ids in `values`; double them
+      for (std::size_t k = n; k < 2 * n; ++k)
+        values += fmt::format(", (?{})", k + 1);
+    }
+    return built;
+  }();
+  if (ids == 0 || ids > kIdsPerInsert || !std::has_single_bit(ids)) {
+    throw std::logic_error("insert_claim_ids: not a power of two up to kIdsPerInsert");
+  }
+  return texts[static_cast<std::size_t>(std::countr_zero(ids))];
 }
 
 std::string_view finish_leased() {

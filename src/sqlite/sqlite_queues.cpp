@@ -11,7 +11,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <map>
+#include <span>
 
 namespace errand::sqlite {
 
@@ -88,17 +90,13 @@ void SqliteStore::claim_within_queues(std::string_view worker_id, const ClaimReq
   SqliteQueueReader reader(connection_, stored("errand_jobs"));
   detail::read_snapshots(reader, queues, request, now);
   const detail::ClaimPlan plan = detail::plan_claim(queues, request, now);
-  auto lock = connection_.query(sql::kLockClaimable);
+  exchange.claimed.reserve(exchange.claimed.size() + plan.picks.size());
   for (const detail::ClaimPlan::Pick& pick : plan.picks) {
     ClaimedJob& job = queues[pick.queue].candidates[pick.candidate];
-    lock->bind(1, worker_id);
-    lock->bind(2, micros_of(plan.claimed_at));
-    lock->bind(3, job.id);
-    lock->run();
-    lock->reset();
     job.locked_at = plan.claimed_at;
     exchange.claimed.push_back(std::move(job));
   }
+  lock_claimed(worker_id, plan.claimed_at, std::span(exchange.claimed).last(plan.picks.size()));
   auto save = connection_.query(sql::kSaveQueueUse);
   for (const detail::ClaimPlan::QueueWrite& write : plan.writes) {
     save->bind(1, queues[write.queue].name);
@@ -108,6 +106,24 @@ void SqliteStore::claim_within_queues(std::string_view worker_id, const ClaimReq
     save->reset();
   }
   exchange.rate_opens_at = plan.rate_opens_at;
+}
+
+void SqliteStore::lock_claimed(std::string_view worker_id, TimePoint at,
+                               std::span<const ClaimedJob> jobs) {
+  if (jobs.empty()) return;
+  connection_.query(sql::kClearClaimIds)->run();  // whatever a failed claim may have left
+  for (std::size_t first = 0; first < jobs.size(); first += sql::kIdsPerInsert) {
+    const auto chunk = jobs.subspan(first, std::min(sql::kIdsPerInsert, jobs.size() - first));
+    const std::size_t ids = std::bit_ceil(chunk.size());
+    auto insert = connection_.query(sql::insert_claim_ids(ids));
+    for (std::size_t i = 0; i < ids; ++i)  // the last id again to fill the list
+      insert->bind(static_cast<int>(i + 1), chunk[std::min(i, chunk.size() - 1)].id);
+    insert->run();
+  }
+  auto lock = connection_.query(sql::kLockClaimIds);
+  lock->bind(1, worker_id);
+  lock->bind(2, micros_of(at));
+  lock->run();
 }
 
 void SqliteStore::add_queue(std::string_view name, TimePoint now) {

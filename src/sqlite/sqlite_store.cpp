@@ -34,6 +34,9 @@ SqliteStore::SqliteStore(const std::filesystem::path& path, SqliteOptions option
   connection_.exec(options_.synchronous == SqliteOptions::Synchronous::full
                        ? sql::kSynchronousFull
                        : sql::kSynchronousNormal);
+  // The connection's own table of claimed ids (sql::kLockClaimIds), outside any transaction
+  // that could roll it back. A read-only store claims nothing.
+  if (options_.mode != OpenMode::read_only) connection_.exec(sql::kCreateClaimIds);
 }
 
 int SqliteStore::schema_version() {

@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 
 namespace errand::sqlite {
@@ -76,6 +77,8 @@ class SqliteStore final : public Store {
   // Locks the jobs `request` asks for within their queues' settings (see core/claim_plan.hpp).
   void claim_within_queues(std::string_view worker_id, const ClaimRequest& request, TimePoint now,
                            Exchange& exchange);
+  // Locks `jobs` (read unlocked in this write transaction) for worker `worker_id` at `at`.
+  void lock_claimed(std::string_view worker_id, TimePoint at, std::span<const ClaimedJob> jobs);
   // The queues `request` names (in its order), or every queue in turn order.
   std::vector<detail::QueueSnapshot> claim_scope(const ClaimRequest& request);
   // Makes queue `name` known. Inside a write transaction.
