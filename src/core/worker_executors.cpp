@@ -43,9 +43,11 @@ void WorkerEngine::Impl::executor_loop() {
     lock.lock();
     task->running = false;
     task->finished = true;
-    --pool.executing;
-    // A task of this pool may have waited for the slot.
-    if (!ready.empty()) exec_cv.notify_one();
+    // A task of this pool may have waited for the slot, while another thread idled: only when
+    // the pool was full and other pools have threads (with one pool, every thread was busy).
+    if (pool.executing-- >= pool.concurrency && pools.size() > 1 && !ready.empty()) {
+      exec_cv.notify_one();
+    }
     if (task->abandoned) {
       --pool.stuck;  // its slot is free again
       wake = true;

@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <set>
 
 namespace errand {
 
@@ -188,17 +187,19 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
     results = c->exec_pipeline(statements);
   }
   if (settled_at) {
-    std::set<JobId> applied;
+    std::vector<JobId> applied;
+    applied.reserve(outcomes.size());
     const auto collect = [&](const Result& r, std::vector<JobId>* also) {
       for (int i = 0; i < r.rows(); ++i) {
-        applied.insert(r.int64(i, 0));
+        applied.push_back(r.int64(i, 0));
         if (also) also->push_back(r.int64(i, 0));
       }
     };
     if (cancelled_at) collect(results[*cancelled_at], &exchange.cancelled);
     collect(results[*settled_at], nullptr);
+    std::sort(applied.begin(), applied.end());
     for (const Outcome& o : outcomes) {
-      if (!applied.contains(o.id)) exchange.lost.push_back(o.id);
+      if (!std::binary_search(applied.begin(), applied.end(), o.id)) exchange.lost.push_back(o.id);
     }
   }
   if (max > 0) {
@@ -250,20 +251,26 @@ void PostgresStore::add_open_claim_params(Params& params, const ClaimRequest& cl
 
 void PostgresStore::take_open_claim(const Result& r, Exchange& exchange) const {
   const auto where = stored(jobs_table_);
-  // In the queues' turns (UPDATE ... RETURNING gives no order).
-  std::vector<std::pair<std::int64_t, ClaimedJob>> claimed;
-  for (int i = 0; i < r.rows(); ++i) {
-    const ResultRow row{r, i};
-    claimed.emplace_back(
-        detail::read_count(row, detail::kClaimedJobColumns + 1, where, "the claim's order"),
+  // In the queues' turns (UPDATE ... RETURNING gives no order): the positions are sorted, and
+  // each job moved once.
+  const auto rows = static_cast<std::size_t>(r.rows());
+  std::vector<ClaimedJob> jobs;
+  std::vector<std::pair<std::int64_t, std::size_t>> positions;  // (claim order, index in jobs)
+  jobs.reserve(rows);
+  positions.reserve(rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const ResultRow row{r, static_cast<int>(i)};
+    positions.emplace_back(
+        detail::read_count(row, detail::kClaimedJobColumns + 1, where, "the claim's order"), i);
+    jobs.push_back(
         detail::read_claimed_job(row, where,
                                  detail::read_time(row, detail::kClaimedJobColumns, where,
                                                    "locked_at (the database's now())")));
   }
-  std::sort(claimed.begin(), claimed.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [order, job] : claimed)
-    exchange.claimed.push_back(std::move(job));
+  std::sort(positions.begin(), positions.end());
+  exchange.claimed.reserve(exchange.claimed.size() + rows);
+  for (const auto& [order, index] : positions)
+    exchange.claimed.push_back(std::move(jobs[index]));
 }
 
 PostgresStore::QueuesSeen PostgresStore::queues_seen() const {
