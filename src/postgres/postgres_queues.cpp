@@ -118,6 +118,10 @@ void PostgresStore::claim_limited(std::string_view worker_id, const ClaimRequest
         request.queues.push_back(demand);
     }
   }
+  if (limited.size() == 1 && limited.front().global_only &&
+      claim_globally_limited(worker_id, request, limited.front().name, exchange)) {
+    return;
+  }
   auto c = pool_.acquire();
   Connection& connection = *c;
   Params which, now_params;
@@ -188,6 +192,36 @@ void PostgresStore::claim_limited(std::string_view worker_id, const ClaimRequest
     }
   }
   exchange.rate_opens_at = plan.rate_opens_at;
+}
+
+bool PostgresStore::claim_globally_limited(std::string_view worker_id, const ClaimRequest& request,
+                                           const std::string& queue, Exchange& exchange) {
+  const detail::QueueWant want = detail::want_of(request, queue);
+  if (want.max + want.prefetch == 0) return true;
+  Params which, claim;
+  which.add_array(std::vector<std::string>{queue});
+  claim.add(worker_id).add(static_cast<std::int64_t>(want.max));
+  add_now(claim);
+  claim.add(queue).add(static_cast<std::int64_t>(want.prefetch));
+  const std::vector<Connection::Statement> statements{
+      {"errand_begin", "BEGIN", no_params_},
+      {"errand_lock_queues", limited_sql_.lock_queues, which},
+      {"errand_global_claim", limited_sql_.global_claim, claim},
+      {"errand_commit", "COMMIT", no_params_}};
+  auto c = pool_.acquire();
+  Transaction tx(*c, Transaction::begun);
+  const std::vector<Result> results = c->exec_pipeline(statements);
+  tx.committed();
+  const Result& rows = results[1];
+  if (rows.rows() != 1) return true;  // the queue is gone: nothing to claim
+  const detail::QueueSnapshot row =
+      detail::read_queue_row(ResultRow{rows, 0}, stored(queues_table_));
+  const QueueLimits& limits = row.limits;
+  if (!row.paused && (!limits.global || limits.per_key || limits.rate)) {
+    return false;  // its limits changed since the round's summary: it claimed nothing
+  }
+  take_open_claim(results[2], exchange);
+  return true;
 }
 
 QueueInfo PostgresStore::update_queue(std::string_view name, const QueueUpdate& update,

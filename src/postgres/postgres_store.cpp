@@ -209,7 +209,8 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
     std::optional<std::string> only_open;
     for (int i = 0; i < summary.rows(); ++i) {
       if (summary.int64(i, 1) != 0)
-        limited.push_back({std::string(summary.text(i, 0)), summary.int64(i, 2) != 0});
+        limited.push_back(
+            {std::string(summary.text(i, 0)), summary.int64(i, 2) != 0, summary.int64(i, 4) != 0});
     }
     if (summary.rows() == 1 && summary.int64(0, 3) == 1 && limited.empty())
       only_open = std::string(summary.text(0, 0));

@@ -95,11 +95,17 @@ class PostgresStore final : public Store {
   struct LimitedQueue {
     std::string name;
     bool per_key = false;
+    bool global_only = false;  // its one limit is a global one
   };
   // The claim from the `limited` queues (among those `claim` asks for), after the open
   // queues' claim put its jobs in exchange.claimed: in a transaction of its own that locks those
   // queues' rows first, within their settings (core/claim_plan.hpp).
   // `reserve`: the free slots the open queues' claim left them (from every queue).
+  // The claim from `queue`, whose one limit was a global one, in one round trip (BEGIN, its row
+  // locked, LimitedClaimSql::global_claim, COMMIT). False when its row shows other limits now:
+  // then it claimed nothing.
+  bool claim_globally_limited(std::string_view worker_id, const ClaimRequest& request,
+                              const std::string& queue, Exchange& exchange);
   void claim_limited(std::string_view worker_id, const ClaimRequest& claim, std::size_t reserve,
                      const std::vector<LimitedQueue>& limited, Exchange& exchange);
   // --- postgres_store.cpp: the open queues' claim ---

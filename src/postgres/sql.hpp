@@ -139,8 +139,8 @@ std::string open_claim_sql(const std::string& quoted_schema);
 // limited. The same parameters ($5, $6 absent) and columns.
 std::string single_queue_claim_sql(const std::string& quoted_schema);
 // The queues not paused among those named in $1 (NULL: all): the limited ones and the first by
-// name, each as name, limited (0/1), with a per-key limit (0/1), and the number of such queues
-// in all.
+// name, each as name, limited (0/1), with a per-key limit (0/1), the number of such queues in
+// all, and whether its one limit is a global one (0/1).
 std::string queue_summary_sql(const std::string& quoted_schema);
 // The partition key to store for a job with key `key` (an SQL expression, '' for none) in queue
 // `queue`: the key; without one, '' in a queue with a per-key limit, else NULL (the job is then
@@ -178,6 +178,11 @@ struct LimitedClaimSql {
   explicit LimitedClaimSql(const std::string& quoted_schema);
   std::string lock_queues, claim_now, leases, ready, ready_of_key, first_key, next_key,
       lock_claimed, save_queue_use;
+  // The whole claim from queue $4 while its only limit is a global one, in one statement after
+  // lock_queues: for worker $1, $2 free slots and $5 prefetch, at the clock now (or $3 from an
+  // injected clock); nothing when the queue is paused or has other limits. The columns of
+  // open_claim_sql.
+  std::string global_claim;
 };
 // Makes queue $1 known.
 std::string add_queue_sql(const std::string& quoted_schema);

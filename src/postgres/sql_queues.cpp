@@ -74,10 +74,32 @@ std::string single_queue_claim_sql(const std::string& s) {
       fmt::arg("lock", lock_chosen_sql(s)));
 }
 
+std::string global_claim_sql(const std::string& s) {
+  // How many (n) is allowance() of core/claim_plan.cpp for a queue with a global limit alone:
+  // the free slots' jobs up to the leases' room, then prefetch from the room beyond the limit's
+  // upper half. No row in f (the queue paused, or its limits changed): LIMIT 0.
+  return fmt::format(
+      "WITH t AS (SELECT coalesce(timestamptz 'epoch' + $3::int8 * interval '1 microsecond',"
+      "  clock_timestamp()) AS now),"
+      " f AS MATERIALIZED (SELECT q.global_limit AS lim, greatest(0, q.global_limit - (SELECT "
+      "count(*)"
+      "  FROM {s}.jobs WHERE queue = $4 AND locked_by IS NOT NULL)) AS free FROM {s}.queues q"
+      "  WHERE q.name = $4 AND NOT q.paused AND q.global_limit IS NOT NULL"
+      "  AND q.per_key_limit IS NULL AND q.rate_limit IS NULL),"
+      " n AS (SELECT least($2::int8, free) + greatest(0, least($5::int8,"
+      "  free - least($2::int8, free) - (lim + 1) / 2)) AS n FROM f),"
+      " c AS MATERIALIZED (SELECT id FROM {s}.jobs, t WHERE queue = $4 AND locked_by IS NULL"
+      "  AND run_at <= t.now ORDER BY priority DESC, run_at, id"
+      "  LIMIT coalesce((SELECT n FROM n), 0) FOR UPDATE OF jobs SKIP LOCKED)"
+      "{lock}",
+      fmt::arg("s", s), fmt::arg("lock", lock_chosen_sql(s)));
+}
+
 std::string queue_summary_sql(const std::string& s) {
   return fmt::format(
-      "SELECT name, limited::int, (per_key_limit IS NOT NULL)::int, total FROM (SELECT name,"
-      "  per_key_limit, NOT ({open}) AS limited,"
+      "SELECT name, limited::int, (per_key_limit IS NOT NULL)::int, total,"
+      " (global_limit IS NOT NULL AND per_key_limit IS NULL AND rate_limit IS NULL)::int"
+      " FROM (SELECT name, global_limit, per_key_limit, rate_limit, NOT ({open}) AS limited,"
       "  count(*) OVER () AS total, row_number() OVER (ORDER BY name) AS k FROM {s}.queues"
       "  WHERE ($1::text[] IS NULL OR name = ANY($1::text[])) AND NOT paused) x"
       " WHERE limited OR k = 1 ORDER BY name",
@@ -203,6 +225,7 @@ LimitedClaimSql::LimitedClaimSql(const std::string& s)
       first_key(next_key_sql(s, /*after=*/false)),
       next_key(next_key_sql(s, /*after=*/true)),
       lock_claimed(lock_claimed_sql(s)),
-      save_queue_use(save_queue_use_sql(s)) {}
+      save_queue_use(save_queue_use_sql(s)),
+      global_claim(global_claim_sql(s)) {}
 
 }  // namespace errand::pg
