@@ -194,34 +194,45 @@ void PostgresStore::claim_limited(std::string_view worker_id, const ClaimRequest
   exchange.rate_opens_at = plan.rate_opens_at;
 }
 
+void PostgresStore::add_global_claim(GlobalClaim& claim,
+                                     std::vector<Connection::Statement>& statements,
+                                     std::string_view worker_id, std::size_t max,
+                                     std::size_t prefetch) const {
+  claim.params.add(worker_id).add(static_cast<std::int64_t>(max));
+  add_now(claim.params);
+  claim.params.add(claim.queue).add(static_cast<std::int64_t>(prefetch));
+  claim.at = statements.size();
+  statements.push_back({"errand_global_claim", limited_sql_.global_claim, claim.params});
+}
+
+bool PostgresStore::take_global_claim(const Result& row, const Result& claimed,
+                                      Exchange& exchange) const {
+  if (row.rows() != 1) return true;  // the queue is gone: nothing to claim
+  const detail::QueueSnapshot queue =
+      detail::read_queue_row(ResultRow{row, 0}, stored(queues_table_));
+  const QueueLimits& limits = queue.limits;
+  if (!queue.paused && (!limits.global || limits.per_key || limits.rate)) {
+    return false;  // its limits changed since the last summary: it claimed nothing
+  }
+  take_open_claim(claimed, exchange);
+  return true;
+}
+
 bool PostgresStore::claim_globally_limited(std::string_view worker_id, const ClaimRequest& request,
                                            const std::string& queue, Exchange& exchange) {
   const detail::QueueWant want = detail::want_of(request, queue);
   if (want.max + want.prefetch == 0) return true;
-  Params which, claim;
-  which.add_array(std::vector<std::string>{queue});
-  claim.add(worker_id).add(static_cast<std::int64_t>(want.max));
-  add_now(claim);
-  claim.add(queue).add(static_cast<std::int64_t>(want.prefetch));
-  const std::vector<Connection::Statement> statements{
-      {"errand_begin", "BEGIN", no_params_},
-      {"errand_lock_queues", limited_sql_.lock_queues, which},
-      {"errand_global_claim", limited_sql_.global_claim, claim},
-      {"errand_commit", "COMMIT", no_params_}};
+  GlobalClaim claim{queue};
+  std::vector<Connection::Statement> statements{{"errand_begin", "BEGIN", no_params_}};
+  const std::size_t lock_at = statements.size();
+  statements.push_back({"errand_lock_queues", limited_sql_.lock_queues, claim.which});
+  add_global_claim(claim, statements, worker_id, want.max, want.prefetch);
+  statements.push_back({"errand_commit", "COMMIT", no_params_});
   auto c = pool_.acquire();
   Transaction tx(*c, Transaction::begun);
   const std::vector<Result> results = c->exec_pipeline(statements);
   tx.committed();
-  const Result& rows = results[1];
-  if (rows.rows() != 1) return true;  // the queue is gone: nothing to claim
-  const detail::QueueSnapshot row =
-      detail::read_queue_row(ResultRow{rows, 0}, stored(queues_table_));
-  const QueueLimits& limits = row.limits;
-  if (!row.paused && (!limits.global || limits.per_key || limits.rate)) {
-    return false;  // its limits changed since the round's summary: it claimed nothing
-  }
-  take_open_claim(results[2], exchange);
-  return true;
+  return take_global_claim(results[lock_at], results[claim.at], exchange);
 }
 
 QueueInfo PostgresStore::update_queue(std::string_view name, const QueueUpdate& update,

@@ -110,6 +110,20 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
   if (outcomes.empty() && max == 0) return exchange;
   Params lock_params, cancelled_params, settle_params, sweep_params, now_params, queue_params;
   std::vector<Connection::Statement> statements;
+  // From every queue when the last round saw one queue, limited globally alone: its claim in
+  // this round trip, in a transaction that locks its row before anything else (the lock order
+  // of update_queue: queue rows, then jobs) and takes everything else in the pipeline with it.
+  const QueuesSeen seen = max > 0 && claim.queues.empty() ? queues_seen() : QueuesSeen{};
+  std::optional<GlobalClaim> folded;
+  std::optional<std::size_t> folded_lock_at;
+  if (max > 0 && claim.queues.empty()) {
+    if (seen.only_global) {
+      folded.emplace(*seen.only_global);
+      statements.push_back({"errand_begin", "BEGIN", no_params_});
+      folded_lock_at = statements.size();
+      statements.push_back({"errand_lock_queues", limited_sql_.lock_queues, folded->which});
+    }
+  }
   if (options_.asynchronous_claims) statements.push_back(asynchronous_commit_);
   // Where the cancelled outcomes' result is, and the other settled outcomes'.
   std::optional<std::size_t> cancelled_at, settled_at;
@@ -154,10 +168,9 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
     if (claim.queues.empty()) {
       // Every queue: a slot is kept for each limited queue seen last time, so that the open
       // queues do not take every turn.
-      const QueuesSeen seen = queues_seen();
       reserve = std::min(claim.max, seen.limited);
       single = seen.only_open;
-      open_wanted = claim.max - reserve + claim.prefetch;
+      open_wanted = folded ? 0 : claim.max - reserve + claim.prefetch;
       summary_params.add_null();
     } else {
       std::vector<std::string> names;
@@ -168,23 +181,34 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
       if (claim.queues.size() == 1) single = claim.queues.front().queue;
       summary_params.add_array(names);
     }
-    open_at = statements.size();
-    if (single) {
-      open_params.add(static_cast<std::int64_t>(open_wanted));
-      add_now(open_params);
-      open_params.add(*single);
-      statements.push_back({"errand_single_queue_claim", single_queue_claim_sql_, open_params});
-    } else {
-      add_open_claim_params(open_params, claim, open_wanted);
-      statements.push_back({"errand_open_claim", open_claim_sql_, open_params});
+    // With the folded claim no open queue was seen, so none is read (one that appeared since
+    // is, after the summary).
+    if (!folded) {
+      open_at = statements.size();
+      if (single) {
+        open_params.add(static_cast<std::int64_t>(open_wanted));
+        add_now(open_params);
+        open_params.add(*single);
+        statements.push_back({"errand_single_queue_claim", single_queue_claim_sql_, open_params});
+      } else {
+        add_open_claim_params(open_params, claim, open_wanted);
+        statements.push_back({"errand_open_claim", open_claim_sql_, open_params});
+      }
     }
     summary_at = statements.size();
     statements.push_back({"errand_queue_summary", queue_summary_sql_, summary_params});
+    if (folded) {
+      add_global_claim(*folded, statements, worker_id, claim.max, claim.prefetch);
+      statements.push_back({"errand_commit", "COMMIT", no_params_});
+    }
   }
   std::vector<Result> results;
   {
     auto c = pool_.acquire();
+    std::optional<Transaction> tx;
+    if (folded) tx.emplace(*c, Transaction::begun);
     results = c->exec_pipeline(statements);
+    if (tx) tx->committed();
   }
   if (settled_at) {
     std::vector<JobId> applied;
@@ -203,34 +227,56 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
     }
   }
   if (max > 0) {
-    take_open_claim(results[*open_at], exchange);
+    if (open_at) take_open_claim(results[*open_at], exchange);
+    const bool folded_took =
+        folded && take_global_claim(results[*folded_lock_at], results[folded->at], exchange);
     const Result& summary = results[*summary_at];
     std::vector<LimitedQueue> limited;
-    std::optional<std::string> only_open;
+    std::optional<std::string> only_open, only_global;
     for (int i = 0; i < summary.rows(); ++i) {
       if (summary.int64(i, 1) != 0)
         limited.push_back(
             {std::string(summary.text(i, 0)), summary.int64(i, 2) != 0, summary.int64(i, 4) != 0});
     }
-    if (summary.rows() == 1 && summary.int64(0, 3) == 1 && limited.empty())
-      only_open = std::string(summary.text(0, 0));
+    const std::int64_t queues = summary.rows() > 0 ? summary.int64(0, 3) : 0;
+    if (summary.rows() == 1 && queues == 1) {
+      if (limited.empty()) {
+        only_open = std::string(summary.text(0, 0));
+      } else if (limited.front().global_only) {
+        only_global = limited.front().name;
+      }
+    }
     if (claim.queues.empty()) {
       const bool same = only_open == single;
-      remember_queues_seen({limited.size(), only_open});
-      // The one queue read was not the only open one any more (another appeared, or it was
-      // paused or limited): the open queues' claim again, over all of them.
-      if (single && !same && exchange.claimed.size() < open_wanted) {
-        Params again;
-        again.add(worker_id);
-        add_open_claim_params(again, claim, open_wanted - exchange.claimed.size());
-        auto c = pool_.acquire();
-        take_open_claim(c->exec_prepared("errand_open_claim", open_claim_sql_, again), exchange);
+      remember_queues_seen({limited.size(), only_open, only_global});
+      if (folded_took) {
+        limited.clear();  // what changed since the last round is claimed from in the next one
+      } else if (folded) {
+        // Its limits changed: this round claims as one without the folded claim would.
+        reserve = std::min(claim.max, limited.size());
+        open_wanted = claim.max - reserve + claim.prefetch;
+        if (queues > static_cast<std::int64_t>(limited.size())) {
+          claim_open_again(worker_id, claim, open_wanted, exchange);
+        }
+      } else if (single && !same && exchange.claimed.size() < open_wanted) {
+        // The one queue read was not the only open one any more (another appeared, or it was
+        // paused or limited): the open queues' claim again, over all of them.
+        claim_open_again(worker_id, claim, open_wanted - exchange.claimed.size(), exchange);
       }
     }
     if (!limited.empty()) claim_limited(worker_id, claim, reserve, limited, exchange);
   }
   vacuum_.count(exchange.claimed.size() + outcomes.size() - exchange.lost.size());
   return exchange;
+}
+
+void PostgresStore::claim_open_again(std::string_view worker_id, const ClaimRequest& claim,
+                                     std::size_t wanted, Exchange& exchange) {
+  Params again;
+  again.add(worker_id);
+  add_open_claim_params(again, claim, wanted);
+  auto c = pool_.acquire();
+  take_open_claim(c->exec_prepared("errand_open_claim", open_claim_sql_, again), exchange);
 }
 
 void PostgresStore::add_open_claim_params(Params& params, const ClaimRequest& claim,

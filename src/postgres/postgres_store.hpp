@@ -101,9 +101,26 @@ class PostgresStore final : public Store {
   // queues' claim put its jobs in exchange.claimed: in a transaction of its own that locks those
   // queues' rows first, within their settings (core/claim_plan.hpp).
   // `reserve`: the free slots the open queues' claim left them (from every queue).
+  // A claim from one queue whose one limit was a global one: LimitedClaimSql::global_claim after
+  // its lock_queues, in a transaction.
+  struct GlobalClaim {
+    explicit GlobalClaim(std::string name) : queue(std::move(name)) {
+      which.add_array(std::vector<std::string>{queue});
+    }
+    std::string queue;
+    Params which;        // lock_queues's: the queue
+    Params params;       // global_claim's
+    std::size_t at = 0;  // global_claim's place in the pipeline
+  };
+  // Appends `claim`'s global_claim statement for worker `worker_id`'s `max` free slots and
+  // `prefetch` (the caller puts BEGIN, its lock_queues and COMMIT around it).
+  void add_global_claim(GlobalClaim& claim, std::vector<Connection::Statement>& statements,
+                        std::string_view worker_id, std::size_t max, std::size_t prefetch) const;
+  // Puts the jobs claimed into `exchange`, given lock_queues's result (`row`) and global_claim's.
+  // False when the row shows other limits now: then it claimed nothing.
+  bool take_global_claim(const Result& row, const Result& claimed, Exchange& exchange) const;
   // The claim from `queue`, whose one limit was a global one, in one round trip (BEGIN, its row
-  // locked, LimitedClaimSql::global_claim, COMMIT). False when its row shows other limits now:
-  // then it claimed nothing.
+  // locked, LimitedClaimSql::global_claim, COMMIT). False as take_global_claim.
   bool claim_globally_limited(std::string_view worker_id, const ClaimRequest& request,
                               const std::string& queue, Exchange& exchange);
   void claim_limited(std::string_view worker_id, const ClaimRequest& claim, std::size_t reserve,
@@ -111,6 +128,9 @@ class PostgresStore final : public Store {
   // --- postgres_store.cpp: the open queues' claim ---
   // open_claim_sql's parameters from $2 on: `wanted` jobs of the queues `claim` asks for.
   void add_open_claim_params(Params& params, const ClaimRequest& claim, std::size_t wanted) const;
+  // The open queues' claim (open_claim_sql) of up to `wanted` jobs, in a round trip of its own.
+  void claim_open_again(std::string_view worker_id, const ClaimRequest& claim, std::size_t wanted,
+                        Exchange& exchange);
   // Appends the jobs an open or single-queue claim returned to exchange.claimed, in its order.
   void take_open_claim(const Result& r, Exchange& exchange) const;
   // What the last claim from every queue saw: its limited queues (each keeps a slot from the
@@ -119,6 +139,9 @@ class PostgresStore final : public Store {
   struct QueuesSeen {
     std::size_t limited = 0;
     std::optional<std::string> only_open;
+    // The one queue not paused when there was only one and its one limit was a global one (the
+    // next such claim takes it in the round's own pipeline).
+    std::optional<std::string> only_global;
   };
   QueuesSeen queues_seen() const;
   void remember_queues_seen(QueuesSeen seen);

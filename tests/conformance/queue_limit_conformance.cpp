@@ -339,6 +339,38 @@ TEST_P(QueueConformance, ARateLimitedQueueGivesOnlyItsTokensToAClaimFromEveryQue
   EXPECT_EQ(claimed_from(claimed, "free"), 5u);
 }
 
+TEST_P(QueueConformance, AClaimFromEveryQueueAfterOneQueueLimitedGloballyAloneSeesWhatChanged) {
+  // (PostgreSQL claims such a queue in the round's own transaction, settling first; what changed
+  // since the last claim holds at once for its limits, from the next claim for new queues.)
+  auto other = storage->open(clock);
+  other->update_queue("default", global_limit(3), true);
+  queue_fill(*store, "default", 8);
+  ASSERT_EQ(store->claim("w1", from_every_queue(2), kLockTimeout).size(), 2u);
+  const auto third = store->claim("w1", from_every_queue(2), kLockTimeout);
+  ASSERT_EQ(third.size(), 1u);
+  // Settled and claimed in one call: the settled job's slot goes to the next job at once.
+  const Outcome done = queue_completed(third.front());
+  const auto exchange =
+      store->settle_and_claim("w1", std::span(&done, 1), from_every_queue(2), kLockTimeout);
+  EXPECT_TRUE(exchange.lost.empty());
+  EXPECT_EQ(exchange.claimed.size(), 1u);
+  EXPECT_EQ(locked_rows(), 3u);
+  // The global limit becomes a rate of 1 an hour: the three running no longer hold it back.
+  other->update_queue("default", QueueUpdate{.clear_limits = true, .rate = RateLimit{1, hours{1}}},
+                      false);
+  EXPECT_EQ(store->claim("w1", from_every_queue(5), kLockTimeout).size(), 1u);
+  EXPECT_TRUE(store->claim("w1", from_every_queue(5), kLockTimeout).empty());
+  // A global limit alone again, then another queue: its job is among the next two claims.
+  other->update_queue("default", QueueUpdate{.clear_limits = true, .global = 10}, false);
+  EXPECT_EQ(store->claim("w1", from_every_queue(1), kLockTimeout).size(), 1u);
+  queue_fill(*other, "mail", 1);
+  auto next = store->claim("w1", from_every_queue(2), kLockTimeout);
+  const auto after = store->claim("w1", from_every_queue(2), kLockTimeout);
+  next.insert(next.end(), after.begin(), after.end());
+  EXPECT_EQ(claimed_from(next, "mail"), 1u);
+  EXPECT_EQ(claimed_from(next, "default"), 2u);
+}
+
 }  // namespace
 
 }  // namespace errand_test
