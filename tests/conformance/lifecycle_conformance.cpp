@@ -488,6 +488,20 @@ TEST_P(LifecycleConformance, AnOutputBeyondTheCapOrNotJsonFailsTheAttemptAndReco
 }
 
 TEST_P(LifecycleConformance, ProgressIsWrittenWithTheWorkersHeartbeat) {
+  // PostgreSQL's listener, once its LISTEN is in place, asks every worker of the process for a
+  // heartbeat at once (cancel id 0: cancels sent before it were missed). Here it must come before
+  // the job runs, or that heartbeat writes the progress (seen under TSan, where the LISTEN took
+  // longer than the claim).
+  Gate listening;
+  const auto watch = store->subscribe_cancels([&](JobId id) {
+    if (id == 0) listening.open();
+  });
+  const std::string url = storage->url();
+  const bool listens = url.starts_with("postgres") && url.find("pooler=transaction") == url.npos &&
+                       url.find("listen=off") == url.npos;
+  if (listens) {
+    ASSERT_TRUE(listening.wait());
+  }
   Gate reported;
   state.hook = [&](const std::string&, std::stop_token token) {
     reported.open();
