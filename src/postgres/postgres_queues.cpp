@@ -194,6 +194,13 @@ void PostgresStore::claim_limited(std::string_view worker_id, const ClaimRequest
   exchange.rate_opens_at = plan.rate_opens_at;
 }
 
+std::size_t PostgresStore::begin_global_claim(
+    const GlobalClaim& claim, std::vector<Connection::Statement>& statements) const {
+  statements.push_back({"errand_begin", "BEGIN", no_params_});
+  statements.push_back({"errand_lock_queues", limited_sql_.lock_queues, claim.which});
+  return statements.size() - 1;
+}
+
 void PostgresStore::add_global_claim(GlobalClaim& claim,
                                      std::vector<Connection::Statement>& statements,
                                      std::string_view worker_id, std::size_t max,
@@ -211,7 +218,8 @@ bool PostgresStore::take_global_claim(const Result& row, const Result& claimed,
   const detail::QueueSnapshot queue =
       detail::read_queue_row(ResultRow{row, 0}, stored(queues_table_));
   const QueueLimits& limits = queue.limits;
-  if (!queue.paused && (!limits.global || limits.per_key || limits.rate)) {
+  const bool global_alone = limits.global && !limits.per_key && !limits.rate;
+  if (!queue.paused && !global_alone) {
     return false;  // its limits changed since the last summary: it claimed nothing
   }
   take_open_claim(claimed, exchange);
@@ -223,9 +231,8 @@ bool PostgresStore::claim_globally_limited(std::string_view worker_id, const Cla
   const detail::QueueWant want = detail::want_of(request, queue);
   if (want.max + want.prefetch == 0) return true;
   GlobalClaim claim{queue};
-  std::vector<Connection::Statement> statements{{"errand_begin", "BEGIN", no_params_}};
-  const std::size_t lock_at = statements.size();
-  statements.push_back({"errand_lock_queues", limited_sql_.lock_queues, claim.which});
+  std::vector<Connection::Statement> statements;
+  const std::size_t lock_at = begin_global_claim(claim, statements);
   add_global_claim(claim, statements, worker_id, want.max, want.prefetch);
   statements.push_back({"errand_commit", "COMMIT", no_params_});
   auto c = pool_.acquire();

@@ -116,13 +116,9 @@ Store::Exchange PostgresStore::settle_and_claim(std::string_view worker_id,
   const QueuesSeen seen = max > 0 && claim.queues.empty() ? queues_seen() : QueuesSeen{};
   std::optional<GlobalClaim> folded;
   std::optional<std::size_t> folded_lock_at;
-  if (max > 0 && claim.queues.empty()) {
-    if (seen.only_global) {
-      folded.emplace(*seen.only_global);
-      statements.push_back({"errand_begin", "BEGIN", no_params_});
-      folded_lock_at = statements.size();
-      statements.push_back({"errand_lock_queues", limited_sql_.lock_queues, folded->which});
-    }
+  if (seen.only_global) {
+    folded.emplace(*seen.only_global);
+    folded_lock_at = begin_global_claim(*folded, statements);
   }
   if (options_.asynchronous_claims) statements.push_back(asynchronous_commit_);
   // Where the cancelled outcomes' result is, and the other settled outcomes'.

@@ -112,6 +112,10 @@ class PostgresStore final : public Store {
     Params params;       // global_claim's
     std::size_t at = 0;  // global_claim's place in the pipeline
   };
+  // Appends BEGIN and `claim`'s lock_queues (the queue's row locked first); returns the lock's
+  // place in the pipeline.
+  std::size_t begin_global_claim(const GlobalClaim& claim,
+                                 std::vector<Connection::Statement>& statements) const;
   // Appends `claim`'s global_claim statement for worker `worker_id`'s `max` free slots and
   // `prefetch` (the caller puts BEGIN, its lock_queues and COMMIT around it).
   void add_global_claim(GlobalClaim& claim, std::vector<Connection::Statement>& statements,

@@ -16,6 +16,17 @@ constexpr std::string_view kQueueColumns =
 constexpr std::string_view kWithoutLimits =
     "global_limit IS NULL AND per_key_limit IS NULL AND rate_limit IS NULL";
 
+// A queue row (unqualified columns, or of alias q) whose one limit is a global one.
+constexpr std::string_view kGlobalLimitAlone =
+    "global_limit IS NOT NULL AND per_key_limit IS NULL AND rate_limit IS NULL";
+
+// The clock now, not the transaction's start (after a wait for the queues' locks); microseconds
+// in $n from an injected clock instead.
+std::string clock_now_of(int n) {
+  return fmt::format(
+      "coalesce(timestamptz 'epoch' + ${}::int8 * interval '1 microsecond', clock_timestamp())", n);
+}
+
 // The columns read_claimed_job reads, of table alias j.
 std::string claimed_columns() {
   return fmt::format(
@@ -77,33 +88,31 @@ std::string single_queue_claim_sql(const std::string& s) {
 std::string global_claim_sql(const std::string& s) {
   // How many (n) is allowance() of core/claim_plan.cpp for a queue with a global limit alone:
   // the free slots' jobs up to the leases' room, then prefetch from the room beyond the limit's
-  // upper half. No row in f (the queue paused, or its limits changed): LIMIT 0.
+  // upper half. f is read once (MATERIALIZED: inlined, its count ran once per reference). No row
+  // in f (the queue paused, or its limits changed): LIMIT 0.
   return fmt::format(
-      "WITH t AS (SELECT coalesce(timestamptz 'epoch' + $3::int8 * interval '1 microsecond',"
-      "  clock_timestamp()) AS now),"
-      " f AS MATERIALIZED (SELECT q.global_limit AS lim, greatest(0, q.global_limit - (SELECT "
-      "count(*)"
-      "  FROM {s}.jobs WHERE queue = $4 AND locked_by IS NOT NULL)) AS free FROM {s}.queues q"
-      "  WHERE q.name = $4 AND NOT q.paused AND q.global_limit IS NOT NULL"
-      "  AND q.per_key_limit IS NULL AND q.rate_limit IS NULL),"
+      "WITH t AS (SELECT {now} AS now),"
+      " f AS MATERIALIZED (SELECT q.global_limit AS lim, greatest(0, q.global_limit - (SELECT"
+      "  count(*) FROM {s}.jobs WHERE queue = $4 AND locked_by IS NOT NULL)) AS free"
+      "  FROM {s}.queues q WHERE q.name = $4 AND NOT q.paused AND {alone}),"
       " n AS (SELECT least($2::int8, free) + greatest(0, least($5::int8,"
       "  free - least($2::int8, free) - (lim + 1) / 2)) AS n FROM f),"
       " c AS MATERIALIZED (SELECT id FROM {s}.jobs, t WHERE queue = $4 AND locked_by IS NULL"
       "  AND run_at <= t.now ORDER BY priority DESC, run_at, id"
       "  LIMIT coalesce((SELECT n FROM n), 0) FOR UPDATE OF jobs SKIP LOCKED)"
       "{lock}",
-      fmt::arg("s", s), fmt::arg("lock", lock_chosen_sql(s)));
+      fmt::arg("s", s), fmt::arg("now", clock_now_of(3)), fmt::arg("alone", kGlobalLimitAlone),
+      fmt::arg("lock", lock_chosen_sql(s)));
 }
 
 std::string queue_summary_sql(const std::string& s) {
   return fmt::format(
-      "SELECT name, limited::int, (per_key_limit IS NOT NULL)::int, total,"
-      " (global_limit IS NOT NULL AND per_key_limit IS NULL AND rate_limit IS NULL)::int"
+      "SELECT name, limited::int, (per_key_limit IS NOT NULL)::int, total, ({alone})::int"
       " FROM (SELECT name, global_limit, per_key_limit, rate_limit, NOT ({open}) AS limited,"
       "  count(*) OVER () AS total, row_number() OVER (ORDER BY name) AS k FROM {s}.queues"
       "  WHERE ($1::text[] IS NULL OR name = ANY($1::text[])) AND NOT paused) x"
       " WHERE limited OR k = 1 ORDER BY name",
-      fmt::arg("s", s), fmt::arg("open", kWithoutLimits));
+      fmt::arg("s", s), fmt::arg("open", kWithoutLimits), fmt::arg("alone", kGlobalLimitAlone));
 }
 
 std::string stored_key_sql(const std::string& s, std::string_view key, std::string_view queue) {
@@ -125,10 +134,7 @@ std::string give_empty_keys_sql(const std::string& s) {
 }
 
 std::string claim_now_sql() {
-  // The clock now, not the transaction's start: after the wait for the queues' locks.
-  return fmt::format("SELECT {}",
-                     us_of("coalesce(timestamptz 'epoch' + $1::int8 * interval '1 microsecond',"
-                           " clock_timestamp())"));
+  return fmt::format("SELECT {}", us_of(clock_now_of(1)));
 }
 
 std::string queue_rows_sql(const std::string& s, bool named, bool lock) {
