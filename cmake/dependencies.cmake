@@ -7,13 +7,15 @@
 include_guard(DIRECTORY)
 
 # How each library errand may link is known outside CMake:
-#   imported target | pkg-config module | Debian package
+#   imported target | pkg-config module | Debian package [| link flags, for a library without a
+#   pkg-config module]
 # A dependency missing here stops the configure step, so neither file can fall behind.
 set(ERRAND_KNOWN_DEPENDENCIES
   "nlohmann_json::nlohmann_json|nlohmann_json >= ${ERRAND_NLOHMANN_JSON_MIN}|nlohmann-json3-dev (>= ${ERRAND_NLOHMANN_JSON_MIN})"
   "SQLite::SQLite3|sqlite3|libsqlite3-dev"
   "PostgreSQL::PostgreSQL|libpq|libpq-dev"
-  "fmt::fmt|fmt >= ${ERRAND_FMT_MIN}|libfmt-dev (>= ${ERRAND_FMT_MIN})")
+  "fmt::fmt|fmt >= ${ERRAND_FMT_MIN}|libfmt-dev (>= ${ERRAND_FMT_MIN})"
+  "date::date-tz||libhowardhinnant-date-dev|-ldate-tz")
 
 # INTERFACE_LINK_LIBRARIES is what the exported errand::errand target hands to find_package
 # users: the public dependencies, and for a static library the private ones too, as
@@ -40,7 +42,12 @@ foreach(item IN LISTS errand_link_interface)
     if(item STREQUAL target)
       list(GET fields 1 module)
       list(GET fields 2 package)
-      list(APPEND ERRAND_PC_REQUIRES "${module}")
+      if(module STREQUAL "")
+        list(GET fields 3 flags)
+        list(APPEND ERRAND_PC_LIBS "${flags}")
+      else()
+        list(APPEND ERRAND_PC_REQUIRES "${module}")
+      endif()
       list(APPEND ERRAND_DEB_DEPENDS "${package}")
       set(known TRUE)
     endif()

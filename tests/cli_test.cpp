@@ -406,6 +406,37 @@ TEST_F(Cli, BenchWithoutJsonPrintsAMarkdownTable) {
   EXPECT_TRUE(result.out.starts_with("errand " ERRAND_VERSION_STRING " bench — ")) << result.out;
 }
 
+TEST_F(Cli, CronNextPrintsFireTimesWithTheZonesOffset) {
+  const auto text = run({"cron", "next", "30 2 * * *", "--tz", "America/New_York", "--from",
+                         "2026-03-07T12:00", "--count", "2"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(text.out, "2026-03-08T03:00:00-04:00\n2026-03-09T02:30:00-04:00\n");
+  const auto json = run(
+      {"cron", "next", "@every 90s", "--from", "2026-01-01T00:00:00Z", "--count", "2", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto parsed = nlohmann::json::parse(json.out);
+  EXPECT_EQ(parsed["spec"], "@every 90s");
+  EXPECT_EQ(parsed["zone"], "UTC");
+  EXPECT_EQ(parsed["fixed_time"], false);
+  ASSERT_EQ(parsed["next"].size(), 2u);
+  EXPECT_EQ(parsed["next"][0]["at"], "2026-01-01T00:01:30Z");
+  EXPECT_EQ(parsed["next"][1]["unix"], 1767225780);
+  // Bad input: clear errors, exit status 1 (2 from the parser for a bad --count).
+  const auto bad_spec = run({"cron", "next", "0 25 * * *"});
+  EXPECT_EQ(bad_spec.exit_code, 1);
+  EXPECT_NE(bad_spec.err.find("hour field \"25\": 25 is outside 0-23"), std::string::npos)
+      << bad_spec.err;
+  const auto bad_zone = run({"cron", "next", "@daily", "--tz", "Nowhere/Town"});
+  EXPECT_EQ(bad_zone.exit_code, 1);
+  EXPECT_NE(bad_zone.err.find("unknown time zone \"Nowhere/Town\""), std::string::npos);
+  const auto bad_from = run({"cron", "next", "@daily", "--from", "2026-02-30"});
+  EXPECT_EQ(bad_from.exit_code, 1);
+  EXPECT_NE(bad_from.err.find("no such date"), std::string::npos) << bad_from.err;
+  const auto bad_count = run({"cron", "next", "@daily", "--count", "0"});
+  EXPECT_NE(bad_count.exit_code, 0);
+  EXPECT_TRUE(bad_count.out.empty());
+}
+
 TEST_F(Cli, VersionIsTheLibrarysVersionHeader) {
   const auto result = run({"--version"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
