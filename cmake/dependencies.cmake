@@ -15,7 +15,8 @@ set(ERRAND_KNOWN_DEPENDENCIES
   "SQLite::SQLite3|sqlite3|libsqlite3-dev"
   "PostgreSQL::PostgreSQL|libpq|libpq-dev"
   "fmt::fmt|fmt >= ${ERRAND_FMT_MIN}|libfmt-dev (>= ${ERRAND_FMT_MIN})"
-  "date::date-tz||libhowardhinnant-date-dev|-ldate-tz")
+  "date::date-tz||libhowardhinnant-date-dev|-ldate-tz"
+  "OpenSSL::Crypto|libcrypto|libssl-dev")
 
 # INTERFACE_LINK_LIBRARIES is what the exported errand::errand target hands to find_package
 # users: the public dependencies, and for a static library the private ones too, as

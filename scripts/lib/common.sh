@@ -12,7 +12,7 @@ export ERRAND_ROOT
 
 # Debian 12 packages needed to build the library and the CLI.
 ERRAND_BUILD_PACKAGES=(g++ cmake make pkg-config libsqlite3-dev libpq-dev nlohmann-json3-dev libfmt-dev
-  libcli11-dev libhowardhinnant-date-dev tzdata)
+  libcli11-dev libhowardhinnant-date-dev tzdata libssl-dev)
 # ... and, in addition, to build and run the tests.
 ERRAND_TEST_PACKAGES=(libgtest-dev libgmock-dev)
 

@@ -1,0 +1,78 @@
+// Unique keys (errand/unique.hpp): SHA-256 over the parts of a job its UniqueOptions name.
+#include <errand/enqueue.hpp>
+#include <errand/error.hpp>
+#include <errand/unique.hpp>
+
+#include "core/text.hpp"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+
+namespace errand::detail {
+
+namespace {
+
+std::string sha256_hex(std::string_view text) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1)
+    throw Error("unique key: SHA-256 failed (OpenSSL)");
+  std::string out;
+  out.reserve(size * 2);
+  for (unsigned int i = 0; i < size; ++i)
+    out += fmt::format("{:02x}", digest[i]);
+  return out;
+}
+
+// Appends a part with its length, so that no two different lists of parts read the same.
+void add_part(std::string& text, char tag, std::string_view part) {
+  text += fmt::format("{}{}:", tag, part.size());
+  text += part;
+}
+
+}  // namespace
+
+std::string unique_key(std::string_view name, std::string_view queue, std::string_view payload,
+                       const UniqueOptions& options) {
+  if ((options.states & kUniqueAllStates) == 0 || (options.states & ~kUniqueAllStates) != 0)
+    throw ConfigError(
+        fmt::format("unique job {}: states must name at least one state (a mask of "
+                    "errand::UniqueState), not {}",
+                    to_clean_utf8(name, 100), options.states));
+  if (options.period && options.period->count() <= 0)
+    throw ConfigError(
+        fmt::format("unique job {}: the period must be positive", to_clean_utf8(name, 100)));
+  std::string text = "errand-unique-1\n";
+  add_part(text, 'n', name);
+  if (options.by_queue) add_part(text, 'q', queue);
+  if (!options.fields || !options.fields->empty()) {
+    nlohmann::json parsed = nlohmann::json::parse(payload, nullptr, false);
+    if (parsed.is_discarded())
+      throw_serialization_error(name, "the payload is not JSON, so no unique key can be made");
+    if (!options.fields) {
+      add_part(text, 'p', parsed.dump());  // object keys sorted: the same JSON, the same text
+    } else {
+      if (!parsed.is_object())
+        throw_serialization_error(name,
+                                  "unique fields are named, but the payload is not a JSON "
+                                  "object");
+      nlohmann::json chosen = nlohmann::json::object();
+      for (const std::string& field : *options.fields) {
+        const auto it = parsed.find(field);
+        if (it == parsed.end())
+          throw_serialization_error(
+              name, fmt::format("the payload has no field \"{}\", which its unique key names",
+                                to_clean_utf8(field, 100))
+                        .c_str());
+        chosen[field] = *it;
+      }
+      add_part(text, 'f', chosen.dump());
+    }
+  }
+  return sha256_hex(text);
+}
+
+}  // namespace errand::detail
