@@ -9,7 +9,7 @@ ERRAND_PACKAGE_PACKAGES=(dpkg-dev file)
 # What the .deb must depend on: shlibdeps' shared libraries of the errand command, and the -dev
 # packages a program needs to build against the headers and the static library.
 ERRAND_DEB_EXPECTED_DEPENDS=(libc6 libstdc++6 libgcc-s1 libfmt9 libpq5 libsqlite3-0 libdate-tz3
-  libssl3 nlohmann-json3-dev libfmt-dev libpq-dev libsqlite3-dev libhowardhinnant-date-dev libssl-dev)
+  nlohmann-json3-dev libfmt-dev libpq-dev libsqlite3-dev libhowardhinnant-date-dev libssl-dev)
 
 # errand_consumer_build PREFIX BUILD_DIR [CMAKE_ARGS...]: configures and builds tests/consumer
 # with find_package(errand), checks that the package found is the one installed under PREFIX, and
