@@ -60,10 +60,10 @@ TEST(UniqueKey, BadInputIsRefusedClearly) {
   }
   EXPECT_THROW(unique_key("j", "q", R"([1,2])", by_customer), errand::EnqueueError);
   EXPECT_THROW(unique_key("j", "q", "{not json", {}), errand::EnqueueError);
-  EXPECT_THROW(unique_key("j", "q", "{}", UniqueOptions{.states = 0}), errand::ConfigError);
-  EXPECT_THROW(unique_key("j", "q", "{}", UniqueOptions{.states = 1U << 9}), errand::ConfigError);
+  EXPECT_THROW(unique_key("j", "q", "{}", UniqueOptions{.states = 0}), errand::EnqueueError);
+  EXPECT_THROW(unique_key("j", "q", "{}", UniqueOptions{.states = 1U << 9}), errand::EnqueueError);
   EXPECT_THROW(unique_key("j", "q", "{}", UniqueOptions{.period = errand::Duration{0}}),
-               errand::ConfigError);
+               errand::EnqueueError);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <errand/error.hpp>
 #include <errand/job.hpp>
 #include <errand/store.hpp>
+#include <errand/unique.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +31,8 @@ struct EnqueueOptions {
   // The partition key for a queue's per-key limit; empty: the value of the payload field the
   // job type names in `partition_by`, else none (the empty key).
   std::optional<std::string> partition_key{};
+  // Uniqueness (errand/unique.hpp); empty: the job type's `unique`, else none.
+  std::optional<UniqueOptions> unique{};
 };
 
 // A job type may declare its queue and the payload field whose value is its partition key:
@@ -49,6 +52,7 @@ concept HasPartitionBy = requires {
 namespace detail {
 // What a job type declares about where it goes (empty: nothing).
 struct Routing {
+  const UniqueOptions* unique = nullptr;
   std::string_view queue{};
   std::string_view partition_by{};
 };
@@ -57,6 +61,7 @@ constexpr Routing routing_of() {
   Routing routing;
   if constexpr (HasQueue<J>) routing.queue = J::queue;
   if constexpr (HasPartitionBy<J>) routing.partition_by = J::partition_by;
+  if constexpr (HasUnique<J>) routing.unique = &J::unique;
   return routing;
 }
 // Serializes `payload` into a NewJob row, with its queue and partition key; throws
@@ -64,8 +69,8 @@ constexpr Routing routing_of() {
 NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOptions options,
                 Routing routing = {});
 [[noreturn]] void throw_serialization_error(std::string_view name, const char* what);
-// Store::enqueue with StoreError turned into EnqueueError(storage).
-std::vector<JobId> insert_rows(Store& store, std::span<const NewJob> rows);
+// Store::insert_jobs with StoreError turned into EnqueueError(storage).
+std::vector<Enqueued> insert_rows(Store& store, std::span<const NewJob> rows);
 
 template <EnqueueableJob J>
 NewJob to_row(const J& job, EnqueueOptions options) {
@@ -79,16 +84,17 @@ NewJob to_row(const J& job, EnqueueOptions options) {
 }
 }  // namespace detail
 
-// Enqueues one job; returns its id. Throws EnqueueError.
+// Enqueues one job; returns its id and what became of it (Enqueued converts to the id): inserted,
+// or for a unique job a duplicate of (or replacing) the job holding its key. Throws EnqueueError.
 template <class J>
-JobId enqueue(Store& store, const J& job, EnqueueOptions options) {
+Enqueued enqueue(Store& store, const J& job, EnqueueOptions options) {
   detail::check_enqueueable<J>();
   NewJob row = detail::to_row(job, std::move(options));
   return detail::insert_rows(store, std::span<const NewJob>(&row, 1)).front();
 }
 
 template <class J>
-JobId enqueue(Store& store, const J& job, std::string context = {}, std::int32_t priority = 0) {
+Enqueued enqueue(Store& store, const J& job, std::string context = {}, std::int32_t priority = 0) {
   return enqueue(store, job, EnqueueOptions{.context = std::move(context), .priority = priority});
 }
 
@@ -108,14 +114,21 @@ class Batch {
   std::vector<NewJob> rows_{};
 };
 
-// Inserts a batch in one transaction; returns the ids in order. Throws EnqueueError.
-inline std::vector<JobId> enqueue(Store& store, const Batch& batch) {
+// Inserts a batch in one transaction; returns what became of each job, in order. Throws
+// EnqueueError. Of unique jobs with the same key in one batch, the first decides; the others are
+// its duplicates.
+inline std::vector<Enqueued> enqueue(Store& store, const Batch& batch) {
   return detail::insert_rows(store, batch.rows());
+}
+
+// The ids of what enqueue returned, in order.
+inline std::vector<JobId> ids_of(std::span<const Enqueued> done) {
+  return std::vector<JobId>(done.begin(), done.end());
 }
 
 // Enqueues every job of a range with the same options, in one transaction.
 template <class Range>
-std::vector<JobId> enqueue_all(Store& store, const Range& jobs,
+std::vector<Enqueued> enqueue_all(Store& store, const Range& jobs,
                                const EnqueueOptions& options = {}) {
   Batch batch;
   for (const auto& job : jobs)

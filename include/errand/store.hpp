@@ -6,6 +6,7 @@
 #include <errand/clock.hpp>
 #include <errand/lifecycle.hpp>
 #include <errand/queues.hpp>
+#include <errand/unique.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -44,6 +45,22 @@ struct NewJob {
   std::string partition_key{};
   std::optional<TimePoint> run_at{};  // not before this time; when empty ...
   std::optional<Duration> delay{};    // ... not before the store's now + delay (else: now)
+  // Uniqueness (errand/unique.hpp): detail::unique_key's text, empty for none. The store appends
+  // the bucket of the job's run_at when unique_period is set, and inserts the job only when no
+  // job holding that key is in one of unique_states.
+  std::string unique_key{};
+  std::optional<Duration> unique_period{};
+  std::uint32_t unique_states = kUniqueDefaultStates;
+  OnConflict on_conflict = OnConflict::skip;
+};
+
+// What an enqueue did with one job: its id (a duplicate's: the existing job's) and the outcome.
+// Converts to the id, so that `JobId id = errand::enqueue(...)` reads as before uniqueness.
+struct Enqueued {
+  JobId id = 0;
+  EnqueueOutcome outcome = EnqueueOutcome::inserted;
+  operator JobId() const { return id; }  // NOLINT(google-explicit-constructor)
+  bool operator==(const Enqueued&) const = default;
 };
 
 // A job this worker has locked. `locked_at` together with the worker id is the lease: every
@@ -286,9 +303,15 @@ class Store {
   // Schema version in use; migrations run when the store is opened.
   virtual int schema_version() = 0;
 
-  // Inserts all jobs in one transaction and returns their ids in order. Wakes subscribed
+  // Inserts all jobs in one transaction and says, in order, what became of each: inserted, or
+  // (a unique job) a duplicate of, or replacing, the job holding its key. Wakes subscribed
   // workers of this process after commit. Throws StoreError (then nothing was inserted).
-  virtual std::vector<JobId> enqueue(std::span<const NewJob> jobs) = 0;
+  virtual std::vector<Enqueued> insert_jobs(std::span<const NewJob> jobs) = 0;
+  // insert_jobs, the ids alone.
+  std::vector<JobId> enqueue(std::span<const NewJob> jobs) {
+    const std::vector<Enqueued> done = insert_jobs(jobs);
+    return std::vector<JobId>(done.begin(), done.end());
+  }
 
   // What settle_and_claim did: the ids whose lease was lost, the ids whose outcome ended the job
   // `cancelled` instead (its cancel was requested), and the jobs claimed; `rate_opens_at`: when

@@ -23,8 +23,8 @@ class StoreWrapper : public Store {
   std::string describe() const override { return inner_->describe(); }
   const Clock& clock() const override { return inner_->clock(); }
   int schema_version() override { return inner_->schema_version(); }
-  std::vector<JobId> enqueue(std::span<const NewJob> jobs) override {
-    return inner_->enqueue(jobs);
+  std::vector<Enqueued> insert_jobs(std::span<const NewJob> jobs) override {
+    return inner_->insert_jobs(jobs);
   }
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
                             const ClaimRequest& claim, Duration lock_timeout) override {

@@ -2,6 +2,7 @@
 
 #include "core/stored_values.hpp"
 #include "core/text.hpp"
+#include "core/unique_key.hpp"
 
 #include <fmt/format.h>
 
@@ -70,13 +71,20 @@ NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOpt
   row.run_at = options.run_at;
   if (!row.run_at) row.delay = options.delay;
   if (const std::string problem = schedule_problem(row); !problem.empty()) refuse(name, problem);
+  const UniqueOptions* unique = options.unique ? &*options.unique : routing.unique;
+  if (unique != nullptr) {
+    row.unique_key = unique_key_of(name, row.queue, payload, *unique);
+    row.unique_period = unique->period;
+    row.unique_states = unique->states;
+    row.on_conflict = unique->on_conflict;
+  }
   return row;
 }
 
-std::vector<JobId> insert_rows(Store& store, std::span<const NewJob> rows) {
+std::vector<Enqueued> insert_rows(Store& store, std::span<const NewJob> rows) {
   if (rows.empty()) return {};
   try {
-    return store.enqueue(rows);
+    return store.insert_jobs(rows);
   } catch (const StoreError& e) {
     throw EnqueueError(EnqueueError::Kind::storage,
                        fmt::format("cannot enqueue {} job{} into {}: {}", rows.size(),

@@ -4,6 +4,7 @@
 #include <errand/unique.hpp>
 
 #include "core/text.hpp"
+#include "core/unique_key.hpp"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -35,44 +36,48 @@ void add_part(std::string& text, char tag, std::string_view part) {
 
 }  // namespace
 
-std::string unique_key(std::string_view name, std::string_view queue, std::string_view payload,
-                       const UniqueOptions& options) {
+std::string unique_key_of(std::string_view name, std::string_view queue,
+                          const nlohmann::json& payload, const UniqueOptions& options) {
   if ((options.states & kUniqueAllStates) == 0 || (options.states & ~kUniqueAllStates) != 0)
-    throw ConfigError(
-        fmt::format("unique job {}: states must name at least one state (a mask of "
-                    "errand::UniqueState), not {}",
-                    to_clean_utf8(name, 100), options.states));
+    throw_serialization_error(
+        name, fmt::format("its unique states must name at least one state (a mask of "
+                          "errand::UniqueState), not {}",
+                          options.states)
+                  .c_str());
   if (options.period && options.period->count() <= 0)
-    throw ConfigError(
-        fmt::format("unique job {}: the period must be positive", to_clean_utf8(name, 100)));
+    throw_serialization_error(name, "its unique period must be positive");
   std::string text = "errand-unique-1\n";
   add_part(text, 'n', name);
   if (options.by_queue) add_part(text, 'q', queue);
-  if (!options.fields || !options.fields->empty()) {
-    nlohmann::json parsed = nlohmann::json::parse(payload, nullptr, false);
-    if (parsed.is_discarded())
-      throw_serialization_error(name, "the payload is not JSON, so no unique key can be made");
-    if (!options.fields) {
-      add_part(text, 'p', parsed.dump());  // object keys sorted: the same JSON, the same text
-    } else {
-      if (!parsed.is_object())
-        throw_serialization_error(name,
-                                  "unique fields are named, but the payload is not a JSON "
-                                  "object");
-      nlohmann::json chosen = nlohmann::json::object();
-      for (const std::string& field : *options.fields) {
-        const auto it = parsed.find(field);
-        if (it == parsed.end())
-          throw_serialization_error(
-              name, fmt::format("the payload has no field \"{}\", which its unique key names",
-                                to_clean_utf8(field, 100))
-                        .c_str());
-        chosen[field] = *it;
-      }
-      add_part(text, 'f', chosen.dump());
+  if (!options.fields) {
+    add_part(text, 'p', payload.dump());  // object keys sorted: the same JSON, the same text
+  } else if (!options.fields->empty()) {
+    if (!payload.is_object())
+      throw_serialization_error(name, "unique fields are named, but the payload is not a JSON "
+                                      "object");
+    nlohmann::json chosen = nlohmann::json::object();
+    for (const std::string& field : *options.fields) {
+      const auto it = payload.find(field);
+      if (it == payload.end())
+        throw_serialization_error(
+            name, fmt::format("the payload has no field \"{}\", which its unique key names",
+                              to_clean_utf8(field, 100))
+                      .c_str());
+      chosen[field] = *it;
     }
+    add_part(text, 'f', chosen.dump());
   }
   return sha256_hex(text);
+}
+
+std::string unique_key(std::string_view name, std::string_view queue, std::string_view payload,
+                       const UniqueOptions& options) {
+  const bool needs_payload = !options.fields || !options.fields->empty();
+  nlohmann::json parsed = needs_payload ? nlohmann::json::parse(payload, nullptr, false)
+                                        : nlohmann::json::object();
+  if (parsed.is_discarded())
+    throw_serialization_error(name, "the payload is not JSON, so no unique key can be made");
+  return unique_key_of(name, queue, parsed, options);
 }
 
 }  // namespace errand::detail

@@ -52,6 +52,8 @@ PostgresStore::PostgresStore(std::shared_ptr<const Target> target, PostgresOptio
       channel_name_(notify_channel(options_.schema)),
       pool_(std::move(target), std::max<std::size_t>(1, options_.pool_size)),
       insert_sql_(insert_sql(schema_)),
+      unique_insert_sql_(unique_insert_sql(schema_)),
+      unique_holders_sql_(unique_holders_sql(schema_)),
       settle_lock_sql_(settle_lock_sql(schema_)),
       settle_cancelled_sql_(settle_cancelled_sql(schema_)),
       settle_sql_(settle_sql(schema_)),
@@ -86,9 +88,12 @@ int PostgresStore::schema_version() {
   return stored_schema_version(*c, schema_site());
 }
 
-std::vector<JobId> PostgresStore::enqueue(std::span<const NewJob> jobs) {
+std::vector<Enqueued> PostgresStore::insert_jobs(std::span<const NewJob> jobs) {
   if (jobs.empty()) return {};
   detail::check_new_jobs(jobs);
+  const bool any_unique =
+      std::any_of(jobs.begin(), jobs.end(), [](const NewJob& j) { return !j.unique_key.empty(); });
+  if (any_unique) return insert_unique_jobs(jobs);
   Params params = insert_params(jobs);
   add_now(params);
   params.add(channel_name_);
@@ -96,7 +101,63 @@ std::vector<JobId> PostgresStore::enqueue(std::span<const NewJob> jobs) {
   auto c = pool_.acquire();
   Result r = c->exec_prepared("errand_enqueue", insert_sql_, params);
   detail::publish_wakeup(wake_key_);
-  return inserted_ids(r);
+  const std::vector<JobId> ids = inserted_ids(r);
+  std::vector<Enqueued> done;
+  done.reserve(ids.size());
+  for (const JobId id : ids) done.push_back({.id = id});
+  return done;
+}
+
+std::vector<Enqueued> PostgresStore::insert_unique_jobs(std::span<const NewJob> jobs) {
+  std::vector<std::string> keys, periods, states, replace;
+  for (const NewJob& job : jobs) {
+    const bool unique = !job.unique_key.empty();
+    keys.push_back(unique ? job.unique_key : "NULL");
+    periods.push_back(unique && job.unique_period ? fmt::format("{}", job.unique_period->count())
+                                                  : "NULL");
+    states.push_back(fmt::format("{}", job.unique_states));
+    replace.push_back(job.on_conflict == OnConflict::replace ? "t" : "f");
+  }
+  const auto text_array = [](const std::vector<std::string>& values, bool quoted) {
+    std::string out = "{";
+    for (const std::string& v : values) {
+      if (out.size() > 1) out += ',';
+      out += quoted && v != "NULL" ? "\"" + v + "\"" : v;  // keys are hex (and ':' digits)
+    }
+    return out + "}";
+  };
+  Params insert = insert_params(jobs);
+  add_now(insert);
+  insert.add(channel_name_);
+  add_routing_arrays(insert, jobs);
+  insert.add(text_array(keys, true)).add(text_array(periods, false)).add(text_array(states, false));
+  insert.add(fmt::format("{}.jobs", schema_));
+  Params holders;
+  holders.append(insert).add(text_array(replace, false));
+  const Connection::Statement statements[] = {
+      {"errand_enqueue_unique", unique_insert_sql_, insert},
+      {"errand_unique_holders", unique_holders_sql_, holders}};
+  auto c = pool_.acquire();
+  const std::vector<Result> results = c->exec_pipeline(statements);
+  detail::publish_wakeup(wake_key_);
+  std::vector<Enqueued> done(jobs.size());
+  const Result& inserted = results[0];
+  for (int row = 0; row < inserted.rows(); ++row) {
+    const auto at = static_cast<std::size_t>(inserted.int64(row, 0) - 1);
+    if (at >= done.size()) throw StoreError("enqueue: the database returned an unknown row");
+    done[at].id = inserted.int64(row, 1);
+    done[at].outcome = inserted.int64(row, 2) == 1 ? EnqueueOutcome::inserted
+                                                    : EnqueueOutcome::duplicate;
+  }
+  const Result& holder = results[1];
+  for (int row = 0; row < holder.rows(); ++row) {
+    const auto at = static_cast<std::size_t>(holder.int64(row, 0) - 1);
+    if (at >= done.size()) throw StoreError("enqueue: the database returned an unknown row");
+    if (done[at].outcome == EnqueueOutcome::inserted) continue;
+    done[at].id = holder.int64(row, 1);
+    if (holder.int64(row, 2) == 1) done[at].outcome = EnqueueOutcome::replaced;
+  }
+  return done;
 }
 
 // One pipeline, one round trip, one transaction: settle, unlock abandoned jobs, claim from the

@@ -54,7 +54,7 @@ class PostgresStore final : public Store {
   const Clock& clock() const override { return *clock_; }
   int schema_version() override;
 
-  std::vector<JobId> enqueue(std::span<const NewJob> jobs) override;
+  std::vector<Enqueued> insert_jobs(std::span<const NewJob> jobs) override;
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
                             const ClaimRequest& claim, Duration lock_timeout) override;
 
@@ -159,6 +159,8 @@ class PostgresStore final : public Store {
   Params worker_params(const WorkerRegistration& worker) const;
   // The store's now: NULL (the database's now()) or the injected clock's, in microseconds.
   void add_now(Params& params) const;
+  // insert_jobs for a batch with unique jobs (errand/unique.hpp): one pipeline, one transaction.
+  std::vector<Enqueued> insert_unique_jobs(std::span<const NewJob> jobs);
   // Publishes in this process the cancels that request_cancel_sql's result lists.
   void publish_cancels(const Result& flagged) const;
   // A table of this schema, for messages about invalid stored values.
@@ -174,7 +176,7 @@ class PostgresStore final : public Store {
   std::string channel_name_;  // the NOTIFY channel, unquoted: a parameter of pg_notify
   Pool pool_;
   // The statements used often, built once (postgres/sql.hpp); the rare others per call.
-  const std::string insert_sql_, settle_lock_sql_, settle_cancelled_sql_, settle_sql_,
+  const std::string insert_sql_, unique_insert_sql_, unique_holders_sql_, settle_lock_sql_, settle_cancelled_sql_, settle_sql_,
       settle_completed_sql_, sweep_sql_, open_claim_sql_, single_queue_claim_sql_,
       queue_summary_sql_;  // prepared
   const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;

@@ -54,6 +54,17 @@ void add_routing_arrays(Params& params, std::span<const NewJob> jobs);
 // The ids insert_sql returned, ascending (identity values follow insertion order).
 std::vector<JobId> inserted_ids(const Result& r);
 
+// A batch with unique jobs (errand/unique.hpp), two statements in one pipeline (one
+// transaction). unique_insert_sql: insert_sql's parameters ($1..$10) and the unique keys ($11,
+// NULL for a job without one), periods in microseconds ($12), states ($13) and the jobs table's
+// name ($14, for its id sequence); takes each free key (INSERT ... ON CONFLICT DO UPDATE WHERE
+// its holder does not block) and inserts the jobs without a key or with a key taken; returns
+// (place, id, inserted) per row. unique_holders_sql: the same parameters and the replace flags
+// ($15); returns (place, holder's id, replaced) per row with a key, replacing a waiting holder
+// where asked.
+std::string unique_insert_sql(const std::string& quoted_schema);
+std::string unique_holders_sql(const std::string& quoted_schema);
+
 // Settling is up to three statements in the round's pipeline (one transaction):
 // 1. settle_lock_sql, when an outcome may end cancelled (may_end_cancelled): locks those jobs
 //    ($1, an id array), so that no cancel is requested between the two statements below;

@@ -120,9 +120,9 @@ std::string resurrect_sql(const std::string& s, std::string_view where, int chan
   return fmt::format(
       "WITH moved AS (DELETE FROM {s}.finished_jobs WHERE {where} RETURNING *),"
       " ins AS (INSERT INTO {s}.jobs (id, name, payload, context, priority, run_at, created_at,"
-      "  error_count, last_error, last_failed_at, errors, queue, partition_key)"
+      "  error_count, last_error, last_failed_at, errors, queue, partition_key, unique_key)"
       "  SELECT id, name, payload, context, priority, {now}, created_at, 0, last_error,"
-      "   last_failed_at, errors, queue, {key} FROM moved RETURNING id)"
+      "   last_failed_at, errors, queue, {key}, unique_key FROM moved RETURNING id)"
       " SELECT count(*) FROM ins, (SELECT pg_notify(${channel}, '')) AS n",
       fmt::arg("s", s), fmt::arg("where", where), fmt::arg("now", now_of(1)),
       fmt::arg("channel", channel_param),

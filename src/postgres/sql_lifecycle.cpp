@@ -12,7 +12,7 @@ namespace {
 constexpr std::string_view kFinishedColumnList =
     "id, name, payload, context, priority, run_at, created_at, error_count, last_error, "
     "last_failed_at, snoozes, errors, state, finished_at, cancel_reason, output, queue, "
-    "partition_key";
+    "partition_key, unique_key";
 
 // ON CONFLICT's update of every column but id to the excluded row's.
 std::string update_all_columns() {
@@ -41,7 +41,8 @@ std::string finish_sql(const std::string& s, std::string_view from, std::string_
       "  coalesce(d.error, d.last_error),"
       "  CASE WHEN d.charge = 1 THEN t.now WHEN {failed_ok} THEN d.last_failed_at END,"
       "  least(greatest(d.snoozes, 0), 2147483646), coalesce(d.history, d.errors), '{state}',"
-      "  t.now, coalesce(d.reason, d.cancel_reason), d.output, d.queue, d.partition_key"
+      "  t.now, coalesce(d.reason, d.cancel_reason), d.output, d.queue, d.partition_key,"
+      "  d.unique_key"
       " FROM {from} d, t ON CONFLICT (id) DO UPDATE SET {update} RETURNING id",
       fmt::arg("s", s), fmt::arg("columns", kFinishedColumnList), fmt::arg("from", from),
       fmt::arg("state", state), fmt::arg("update", update_all_columns()),

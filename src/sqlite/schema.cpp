@@ -17,7 +17,7 @@ namespace errand::sqlite {
 namespace {
 
 // Never edit a released migration: add a new one.
-constexpr std::array<std::string_view, 4> kMigrations{
+constexpr std::array<std::string_view, 5> kMigrations{
     R"sql(
 CREATE TABLE errand_jobs (
   id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
@@ -127,6 +127,50 @@ CREATE TABLE errand_queues (
 ) WITHOUT ROWID;
 INSERT INTO errand_queues (name, updated_at)
   VALUES ('default', CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER));
+)sql",
+    R"sql(
+-- Unique jobs (docs/architecture.md, "Unique jobs"): a unique key is held by one job at a time, in
+-- errand_unique_keys with that job's phase, which the triggers below keep through every move of
+-- a job that has a key; an enqueue decides from the key's row alone whether the job holding it
+-- blocks (INSERT ... ON CONFLICT DO UPDATE ... WHERE).
+ALTER TABLE errand_jobs ADD COLUMN unique_key TEXT;
+ALTER TABLE errand_finished_jobs ADD COLUMN unique_key TEXT;
+CREATE TABLE errand_unique_keys (
+  key     TEXT    PRIMARY KEY,
+  job_id  INTEGER NOT NULL,
+  states  INTEGER NOT NULL,                            -- UniqueState mask in which it blocks
+  phase   TEXT    NOT NULL,                            -- waiting, running, completed, ...
+  run_at  INTEGER NOT NULL                             -- waiting: scheduled until, ready after
+) WITHOUT ROWID;
+CREATE TRIGGER errand_unique_claimed AFTER UPDATE OF locked_by, run_at ON errand_jobs
+  WHEN NEW.unique_key IS NOT NULL
+BEGIN
+  UPDATE errand_unique_keys
+    SET phase = CASE WHEN NEW.locked_by IS NULL THEN 'waiting' ELSE 'running' END,
+        run_at = NEW.run_at
+    WHERE key = NEW.unique_key AND job_id = NEW.id;
+END;
+CREATE TRIGGER errand_unique_back AFTER INSERT ON errand_jobs WHEN NEW.unique_key IS NOT NULL
+BEGIN
+  UPDATE errand_unique_keys SET phase = 'waiting', run_at = NEW.run_at
+    WHERE key = NEW.unique_key AND job_id = NEW.id;
+END;
+CREATE TRIGGER errand_unique_left AFTER DELETE ON errand_jobs WHEN OLD.unique_key IS NOT NULL
+BEGIN
+  UPDATE errand_unique_keys SET phase = 'gone' WHERE key = OLD.unique_key AND job_id = OLD.id
+    AND NOT EXISTS (SELECT 1 FROM errand_finished_jobs WHERE id = OLD.id);
+END;
+CREATE TRIGGER errand_unique_finished AFTER INSERT ON errand_finished_jobs
+  WHEN NEW.unique_key IS NOT NULL
+BEGIN
+  UPDATE errand_unique_keys SET phase = NEW.state WHERE key = NEW.unique_key AND job_id = NEW.id;
+END;
+CREATE TRIGGER errand_unique_forgotten AFTER DELETE ON errand_finished_jobs
+  WHEN OLD.unique_key IS NOT NULL
+BEGIN
+  UPDATE errand_unique_keys SET phase = 'gone' WHERE key = OLD.unique_key AND job_id = OLD.id
+    AND NOT EXISTS (SELECT 1 FROM errand_jobs WHERE id = OLD.id);
+END;
 )sql",
 };
 

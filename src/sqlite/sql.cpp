@@ -1,6 +1,8 @@
 // The SQLite store's statements (sqlite/sql.hpp): those built from parts, each once.
 #include "sqlite/sql.hpp"
 
+#include "core/unique_sql.hpp"
+
 #include "core/stored_values.hpp"
 
 #include <fmt/format.h>
@@ -56,7 +58,7 @@ std::string finish_where(std::string_view where) {
       "INSERT OR REPLACE INTO errand_finished_jobs "
       "(id, name, payload, context, priority, run_at, created_at, error_count, last_error, "
       "last_failed_at, snoozes, errors, state, finished_at, cancel_reason, output, queue, "
-      "partition_key) "
+      "partition_key, unique_key) "
       "SELECT id, CAST(name AS TEXT), CAST(payload AS TEXT), CAST(context AS TEXT), "
       "CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN {min} AND {max} "
       "THEN priority ELSE 0 END, "
@@ -69,7 +71,7 @@ std::string finish_where(std::string_view where) {
       "CASE WHEN typeof(snoozes) = 'integer' AND snoozes BETWEEN 0 AND {max} - 1 "
       "THEN snoozes ELSE 0 END, "
       "coalesce(?8, CAST(errors AS TEXT)), ?5, ?4, coalesce(?10, CAST(cancel_reason AS TEXT)), ?9, "
-      "CAST(queue AS TEXT), CAST(partition_key AS TEXT) FROM errand_jobs WHERE {where}",
+      "CAST(queue AS TEXT), CAST(partition_key AS TEXT), unique_key FROM errand_jobs WHERE {where}",
       fmt::arg("min", detail::kInt32Min), fmt::arg("max", detail::kInt32Max),
       fmt::arg("run_ok", valid_time("run_at")), fmt::arg("created_ok", valid_time("created_at")),
       fmt::arg("failed_ok", valid_time("last_failed_at")), fmt::arg("where", where));
@@ -101,6 +103,16 @@ std::string_view insert_jobs(std::size_t rows) {
     return built;
   }();
   return texts.at(rows - 1);
+}
+
+std::string_view take_unique_key() {
+  static const std::string text = fmt::format(
+      "INSERT INTO errand_unique_keys AS x (key, job_id, states, phase, run_at) "
+      "VALUES (?1, ?2, ?3, 'waiting', ?4) ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, "
+      "states = excluded.states, phase = 'waiting', run_at = excluded.run_at WHERE NOT {} "
+      "RETURNING job_id",
+      detail::unique_blocks_sql("x", "?5"));
+  return text;
 }
 
 std::string_view insert_claim_ids(std::size_t ids) {
@@ -240,11 +252,11 @@ std::string_view copy_dead_back(DeadWhere where) {
   return per_dead_where(where, [](std::string_view condition) {
     return fmt::format(
         "INSERT INTO errand_jobs (id, name, payload, context, priority, run_at, created_at, "
-        "error_count, last_error, last_failed_at, errors, queue, partition_key) "
+        "error_count, last_error, last_failed_at, errors, queue, partition_key, unique_key) "
         "SELECT id, name, payload, context, priority, ?2, created_at, 0, last_error, "
         "last_failed_at, errors, queue, CASE WHEN partition_key <> '' THEN partition_key "
         "WHEN EXISTS (SELECT 1 FROM errand_queues q WHERE q.name = errand_finished_jobs.queue AND "
-        "q.per_key_limit IS NOT NULL) THEN '' END FROM errand_finished_jobs {}",
+        "q.per_key_limit IS NOT NULL) THEN '' END, unique_key FROM errand_finished_jobs {}",
         condition);
   });
 }

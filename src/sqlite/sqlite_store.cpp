@@ -5,6 +5,7 @@
 
 #include "core/rows.hpp"
 #include "core/stored_values.hpp"
+#include "core/unique_sql.hpp"
 #include "core/wakeup.hpp"
 #include "sqlite/schema.hpp"
 
@@ -44,11 +45,11 @@ int SqliteStore::schema_version() {
   return stored_schema_version(connection_);
 }
 
-std::vector<JobId> SqliteStore::enqueue(std::span<const NewJob> jobs) {
+std::vector<Enqueued> SqliteStore::insert_jobs(std::span<const NewJob> jobs) {
   require_writable("enqueue");
   detail::check_new_jobs(jobs);
-  std::vector<JobId> ids;
-  ids.reserve(jobs.size());
+  std::vector<Enqueued> done;
+  done.reserve(jobs.size());
   {
     std::lock_guard lock(mutex_);
     const auto now = micros_of(clock_->now());
@@ -66,33 +67,50 @@ std::vector<JobId> SqliteStore::enqueue(std::span<const NewJob> jobs) {
         is_keyed->reset();
       }
     }
-    // Up to kRowsPerInsert rows per statement. Rowids are handed out in ascending order while
-    // this transaction holds the write lock, so the sorted RETURNING ids follow `jobs`.
-    for (std::size_t first = 0; first < jobs.size(); first += sql::kRowsPerInsert) {
-      const auto chunk = jobs.subspan(first, std::min(sql::kRowsPerInsert, jobs.size() - first));
+    const auto run_at_of = [&](const NewJob& job) {
+      return job.run_at ? micros_of(*job.run_at) : job.delay ? now + job.delay->count() : now;
+    };
+    const auto bind_job = [&](Statement& insert, int& column, const NewJob& job) {
+      insert.bind(++column, job.name);
+      insert.bind(++column, job.payload);
+      insert.bind(++column, job.context);
+      insert.bind(++column, std::int64_t{job.priority});
+      insert.bind(++column, run_at_of(job));
+      insert.bind(++column, now);
+      insert.bind(++column, job.queue);
+      if (!job.partition_key.empty() || keyed.contains(job.queue)) {
+        insert.bind(++column, job.partition_key);
+      } else {
+        insert.bind_null(++column);
+      }
+    };
+    // Runs of jobs without a unique key: up to kRowsPerInsert rows per statement. Rowids are
+    // handed out in ascending order while this transaction holds the write lock, so the sorted
+    // RETURNING ids follow `jobs`. A unique job goes alone (insert_unique).
+    for (std::size_t first = 0; first < jobs.size();) {
+      if (!jobs[first].unique_key.empty()) {
+        done.push_back(insert_unique(jobs[first], now, run_at_of(jobs[first]),
+                                     [&](Statement& insert, int& column) {
+                                       bind_job(insert, column, jobs[first]);
+                                     }));
+        ++first;
+        continue;
+      }
+      std::size_t end = first;
+      while (end < jobs.size() && end - first < sql::kRowsPerInsert &&
+             jobs[end].unique_key.empty())
+        ++end;
+      const auto chunk = jobs.subspan(first, end - first);
       auto insert = connection_.query(sql::insert_jobs(chunk.size()));
       int column = 0;
-      for (const NewJob& job : chunk) {
-        insert->bind(++column, job.name);
-        insert->bind(++column, job.payload);
-        insert->bind(++column, job.context);
-        insert->bind(++column, std::int64_t{job.priority});
-        insert->bind(++column, job.run_at  ? micros_of(*job.run_at)
-                               : job.delay ? now + job.delay->count()
-                                           : now);
-        insert->bind(++column, now);
-        insert->bind(++column, job.queue);
-        if (!job.partition_key.empty() || keyed.contains(job.queue)) {
-          insert->bind(++column, job.partition_key);
-        } else {
-          insert->bind_null(++column);
-        }
-      }
-      const std::size_t before = ids.size();
-      while (insert->step())
-        ids.push_back(insert->int64(0));
+      for (const NewJob& job : chunk) bind_job(*insert, column, job);
+      std::vector<JobId> ids;
+      ids.reserve(chunk.size());
+      while (insert->step()) ids.push_back(insert->int64(0));
       insert->reset();
-      std::sort(ids.begin() + static_cast<std::ptrdiff_t>(before), ids.end());
+      std::sort(ids.begin(), ids.end());
+      for (const JobId id : ids) done.push_back({.id = id});
+      first = end;
     }
     std::string_view last_queue;  // batches mostly go to one queue
     for (const NewJob& job : jobs) {
@@ -103,7 +121,54 @@ std::vector<JobId> SqliteStore::enqueue(std::span<const NewJob> jobs) {
     tx.commit();
   }
   detail::publish_wakeup(wake_key_);
-  return ids;
+  return done;
+}
+
+// In the enqueue's transaction: inserts `job`, then takes its key unless the job holding it
+// blocks; when it does, drops the new job again and reports (or replaces) the holder.
+Enqueued SqliteStore::insert_unique(const NewJob& job, std::int64_t now, std::int64_t run_at,
+                                    const std::function<void(Statement&, int&)>& bind_job) {
+  auto insert = connection_.query(sql::kInsertUniqueJob);
+  int column = 0;
+  bind_job(*insert, column);
+  const std::string key = detail::stored_unique_key(
+      job.unique_key, run_at,
+      job.unique_period ? std::optional(job.unique_period->count()) : std::nullopt);
+  insert->bind(++column, key);
+  if (!insert->step()) connection_.fail(SQLITE_ERROR, sql::kInsertUniqueJob);
+  const JobId id = insert->int64(0);
+  insert->reset();
+  auto take = connection_.query(sql::take_unique_key());
+  take->bind(1, key);
+  take->bind(2, id);
+  take->bind(3, static_cast<std::int64_t>(job.unique_states));
+  take->bind(4, run_at);
+  take->bind(5, now);
+  const bool took = take->step();
+  take->reset();
+  if (took) return {.id = id};
+  auto drop = connection_.query(sql::kDropNewJob);
+  drop->bind(1, id);
+  drop->step();
+  drop->reset();
+  auto holder = connection_.query(sql::kUniqueKeyHolder);
+  holder->bind(1, key);
+  if (!holder->step()) connection_.fail(SQLITE_ERROR, sql::kUniqueKeyHolder);
+  const JobId existing = holder->int64(0);
+  holder->reset();
+  if (job.on_conflict == OnConflict::replace) {
+    auto replace = connection_.query(sql::kReplaceWaitingJob);
+    replace->bind(1, existing);
+    replace->bind(2, job.payload);
+    replace->bind(3, job.context);
+    replace->bind(4, std::int64_t{job.priority});
+    replace->bind(5, run_at);
+    replace->step();
+    replace->reset();
+    if (sqlite3_changes(connection_.handle()) > 0)
+      return {.id = existing, .outcome = EnqueueOutcome::replaced};
+  }
+  return {.id = existing, .outcome = EnqueueOutcome::duplicate};
 }
 
 // One transaction: apply the outcomes; then, when it claims, unlock abandoned jobs and claim.

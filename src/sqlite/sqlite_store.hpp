@@ -12,6 +12,7 @@
 #include "sqlite/connection.hpp"
 #include "sqlite/sql.hpp"
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -27,7 +28,7 @@ class SqliteStore final : public Store {
   const Clock& clock() const override { return *clock_; }
   int schema_version() override;
 
-  std::vector<JobId> enqueue(std::span<const NewJob> jobs) override;
+  std::vector<Enqueued> insert_jobs(std::span<const NewJob> jobs) override;
   Exchange settle_and_claim(std::string_view worker_id, std::span<const Outcome> outcomes,
                             const ClaimRequest& claim, Duration lock_timeout) override;
 
@@ -81,6 +82,10 @@ class SqliteStore final : public Store {
   void lock_claimed(std::string_view worker_id, TimePoint at, std::span<const ClaimedJob> jobs);
   // The queues `request` names (in its order), or every queue in turn order.
   std::vector<detail::QueueSnapshot> claim_scope(const ClaimRequest& request);
+  // A unique job (errand/unique.hpp), in the enqueue's transaction at time `now`: `bind_job`
+  // binds its first 8 columns of sql::kInsertUniqueJob.
+  Enqueued insert_unique(const NewJob& job, std::int64_t now, std::int64_t run_at,
+                         const std::function<void(Statement&, int&)>& bind_job);
   // Makes queue `name` known. Inside a write transaction.
   void add_queue(std::string_view name, TimePoint now);
   // The error for a queue name with no row, naming the known ones.

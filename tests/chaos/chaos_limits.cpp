@@ -237,7 +237,7 @@ int scenario_limits(const Common& common, const LimitsArgs& args) {
     if (by_key) options.partition_key = fmt::format("key-{}", n % args.keys);
     batch.add(LimitJob{n}, std::move(options));
   }
-  const std::vector<errand::JobId> ids = errand::enqueue(s.store(), batch);
+  const std::vector<errand::JobId> ids = errand::ids_of(errand::enqueue(s.store(), batch));
 
   s.add_worker_args({"--queue", fmt::format("{}:{}", queue, args.slots), "--runs-db", runs_db,
                      "--keep-completed-s", std::to_string(7 * 24 * 3600)});

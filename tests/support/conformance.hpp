@@ -117,6 +117,9 @@ class QueueConformance : public ConformanceTest {
   void SetUp() override;
 };
 
+// unique_conformance.cpp: unique jobs.
+class UniqueConformance : public ConformanceTest {};
+
 }  // namespace errand_test
 
 #define ERRAND_INSTANTIATE_CONFORMANCE(prefix, factories)                                         \
@@ -127,4 +130,5 @@ class QueueConformance : public ConformanceTest {
   INSTANTIATE_TEST_SUITE_P(prefix, LivenessConformance, factories, ::errand_test::factory_name);  \
   INSTANTIATE_TEST_SUITE_P(prefix, ClockConformance, factories, ::errand_test::factory_name);     \
   INSTANTIATE_TEST_SUITE_P(prefix, LifecycleConformance, factories, ::errand_test::factory_name); \
-  INSTANTIATE_TEST_SUITE_P(prefix, QueueConformance, factories, ::errand_test::factory_name)
+  INSTANTIATE_TEST_SUITE_P(prefix, QueueConformance, factories, ::errand_test::factory_name);    \
+  INSTANTIATE_TEST_SUITE_P(prefix, UniqueConformance, factories, ::errand_test::factory_name)

@@ -59,9 +59,9 @@ class ForwardingStore final : public errand::StoreWrapper {
 
   // --- the calls it changes; StoreWrapper forwards the rest ---------------------------------
 
-  std::vector<errand::JobId> enqueue(std::span<const errand::NewJob> jobs) override {
+  std::vector<errand::Enqueued> insert_jobs(std::span<const errand::NewJob> jobs) override {
     if (take(fail_enqueues)) throw errand::StoreError("injected enqueue failure");
-    return inner().enqueue(jobs);
+    return inner().insert_jobs(jobs);
   }
   Exchange settle_and_claim(std::string_view worker_id, std::span<const errand::Outcome> outcomes,
                             const errand::ClaimRequest& claim,

@@ -118,7 +118,7 @@ std::vector<JobId> enqueue_demo_jobs(Store& store, AppState& app, Console& conso
       "always fails; max_retries = 2");
   add(LongJob{.steps = 30, .step_ms = 500}, {.context = "nightly-report"},
       "30 steps of 0.5s; stops early on Ctrl-C");
-  const std::vector<JobId> batch_ids = errand::enqueue(store, batch);
+  const std::vector<JobId> batch_ids = errand::ids_of(errand::enqueue(store, batch));
   ids.insert(ids.end(), batch_ids.begin(), batch_ids.end());
 
   for (std::size_t i = 0; i < ids.size(); ++i) {

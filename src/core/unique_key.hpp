@@ -1,0 +1,17 @@
+// Unique keys from an already parsed payload (errand/unique.hpp's detail::unique_key parses it).
+#pragma once
+
+#include <errand/unique.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace errand::detail {
+
+// As unique_key, for `payload` already parsed. Throws EnqueueError (serialization).
+std::string unique_key_of(std::string_view name, std::string_view queue,
+                          const nlohmann::json& payload, const UniqueOptions& options);
+
+}  // namespace errand::detail
