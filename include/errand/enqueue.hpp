@@ -129,7 +129,7 @@ inline std::vector<JobId> ids_of(std::span<const Enqueued> done) {
 // Enqueues every job of a range with the same options, in one transaction.
 template <class Range>
 std::vector<Enqueued> enqueue_all(Store& store, const Range& jobs,
-                               const EnqueueOptions& options = {}) {
+                                  const EnqueueOptions& options = {}) {
   Batch batch;
   for (const auto& job : jobs)
     batch.add(job, options);

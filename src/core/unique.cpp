@@ -53,8 +53,9 @@ std::string unique_key_of(std::string_view name, std::string_view queue,
     add_part(text, 'p', payload.dump());  // object keys sorted: the same JSON, the same text
   } else if (!options.fields->empty()) {
     if (!payload.is_object())
-      throw_serialization_error(name, "unique fields are named, but the payload is not a JSON "
-                                      "object");
+      throw_serialization_error(name,
+                                "unique fields are named, but the payload is not a JSON "
+                                "object");
     nlohmann::json chosen = nlohmann::json::object();
     for (const std::string& field : *options.fields) {
       const auto it = payload.find(field);
@@ -73,8 +74,8 @@ std::string unique_key_of(std::string_view name, std::string_view queue,
 std::string unique_key(std::string_view name, std::string_view queue, std::string_view payload,
                        const UniqueOptions& options) {
   const bool needs_payload = !options.fields || !options.fields->empty();
-  nlohmann::json parsed = needs_payload ? nlohmann::json::parse(payload, nullptr, false)
-                                        : nlohmann::json::object();
+  nlohmann::json parsed =
+      needs_payload ? nlohmann::json::parse(payload, nullptr, false) : nlohmann::json::object();
   if (parsed.is_discarded())
     throw_serialization_error(name, "the payload is not JSON, so no unique key can be made");
   return unique_key_of(name, queue, parsed, options);

@@ -104,7 +104,8 @@ std::vector<Enqueued> PostgresStore::insert_jobs(std::span<const NewJob> jobs) {
   const std::vector<JobId> ids = inserted_ids(r);
   std::vector<Enqueued> done;
   done.reserve(ids.size());
-  for (const JobId id : ids) done.push_back({.id = id});
+  for (const JobId id : ids)
+    done.push_back({.id = id});
   return done;
 }
 
@@ -146,8 +147,8 @@ std::vector<Enqueued> PostgresStore::insert_unique_jobs(std::span<const NewJob> 
     const auto at = static_cast<std::size_t>(inserted.int64(row, 0) - 1);
     if (at >= done.size()) throw StoreError("enqueue: the database returned an unknown row");
     done[at].id = inserted.int64(row, 1);
-    done[at].outcome = inserted.int64(row, 2) == 1 ? EnqueueOutcome::inserted
-                                                    : EnqueueOutcome::duplicate;
+    done[at].outcome =
+        inserted.int64(row, 2) == 1 ? EnqueueOutcome::inserted : EnqueueOutcome::duplicate;
   }
   const Result& holder = results[1];
   for (int row = 0; row < holder.rows(); ++row) {

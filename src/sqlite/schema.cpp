@@ -130,47 +130,16 @@ INSERT INTO errand_queues (name, updated_at)
 )sql",
     R"sql(
 -- Unique jobs (docs/architecture.md, "Unique jobs"): a unique key is held by one job at a time, in
--- errand_unique_keys with that job's phase, which the triggers below keep through every move of
--- a job that has a key; an enqueue decides from the key's row alone whether the job holding it
--- blocks (INSERT ... ON CONFLICT DO UPDATE ... WHERE).
+-- errand_unique_keys; an enqueue takes it with INSERT ... ON CONFLICT DO UPDATE ... WHERE the job
+-- holding it does not block, read from errand_jobs / errand_finished_jobs in the enqueue's write
+-- transaction (no triggers: they would cost the drain's statements an ephemeral table each).
 ALTER TABLE errand_jobs ADD COLUMN unique_key TEXT;
 ALTER TABLE errand_finished_jobs ADD COLUMN unique_key TEXT;
 CREATE TABLE errand_unique_keys (
   key     TEXT    PRIMARY KEY,
   job_id  INTEGER NOT NULL,
-  states  INTEGER NOT NULL,                            -- UniqueState mask in which it blocks
-  phase   TEXT    NOT NULL,                            -- waiting, running, completed, ...
-  run_at  INTEGER NOT NULL                             -- waiting: scheduled until, ready after
+  states  INTEGER NOT NULL                             -- UniqueState mask in which it blocks
 ) WITHOUT ROWID;
-CREATE TRIGGER errand_unique_claimed AFTER UPDATE OF locked_by, run_at ON errand_jobs
-  WHEN NEW.unique_key IS NOT NULL
-BEGIN
-  UPDATE errand_unique_keys
-    SET phase = CASE WHEN NEW.locked_by IS NULL THEN 'waiting' ELSE 'running' END,
-        run_at = NEW.run_at
-    WHERE key = NEW.unique_key AND job_id = NEW.id;
-END;
-CREATE TRIGGER errand_unique_back AFTER INSERT ON errand_jobs WHEN NEW.unique_key IS NOT NULL
-BEGIN
-  UPDATE errand_unique_keys SET phase = 'waiting', run_at = NEW.run_at
-    WHERE key = NEW.unique_key AND job_id = NEW.id;
-END;
-CREATE TRIGGER errand_unique_left AFTER DELETE ON errand_jobs WHEN OLD.unique_key IS NOT NULL
-BEGIN
-  UPDATE errand_unique_keys SET phase = 'gone' WHERE key = OLD.unique_key AND job_id = OLD.id
-    AND NOT EXISTS (SELECT 1 FROM errand_finished_jobs WHERE id = OLD.id);
-END;
-CREATE TRIGGER errand_unique_finished AFTER INSERT ON errand_finished_jobs
-  WHEN NEW.unique_key IS NOT NULL
-BEGIN
-  UPDATE errand_unique_keys SET phase = NEW.state WHERE key = NEW.unique_key AND job_id = NEW.id;
-END;
-CREATE TRIGGER errand_unique_forgotten AFTER DELETE ON errand_finished_jobs
-  WHEN OLD.unique_key IS NOT NULL
-BEGIN
-  UPDATE errand_unique_keys SET phase = 'gone' WHERE key = OLD.unique_key AND job_id = OLD.id
-    AND NOT EXISTS (SELECT 1 FROM errand_jobs WHERE id = OLD.id);
-END;
 )sql",
 };
 

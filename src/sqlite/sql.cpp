@@ -105,13 +105,28 @@ std::string_view insert_jobs(std::size_t rows) {
   return texts.at(rows - 1);
 }
 
+namespace {
+// Whether the job holding key row `row` blocks a new one at `now` (core/unique_sql.hpp's rule),
+// its state read from the job tables: this write transaction sees their latest rows.
+std::string unique_holder_blocks_sql(std::string_view row, std::string_view now) {
+  return fmt::format(
+      "({r}.states & coalesce("
+      "(SELECT CASE WHEN j.locked_by IS NOT NULL THEN 4 WHEN j.run_at > {now} THEN 1 ELSE 2 END"
+      " FROM errand_jobs j WHERE j.id = {r}.job_id),"
+      " (SELECT CASE f.state WHEN 'completed' THEN 8 WHEN 'cancelled' THEN 16"
+      " WHEN 'discarded' THEN 32 ELSE 0 END FROM errand_finished_jobs f WHERE f.id = {r}.job_id),"
+      " 0)) <> 0",
+      fmt::arg("r", row), fmt::arg("now", now));
+}
+
+}  // namespace
+
 std::string_view take_unique_key() {
   static const std::string text = fmt::format(
-      "INSERT INTO errand_unique_keys AS x (key, job_id, states, phase, run_at) "
-      "VALUES (?1, ?2, ?3, 'waiting', ?4) ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, "
-      "states = excluded.states, phase = 'waiting', run_at = excluded.run_at WHERE NOT {} "
-      "RETURNING job_id",
-      detail::unique_blocks_sql("x", "?5"));
+      "INSERT INTO errand_unique_keys AS x (key, job_id, states) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, states = excluded.states "
+      "WHERE NOT {} RETURNING job_id",
+      unique_holder_blocks_sql("x", "?4"));
   return text;
 }
 

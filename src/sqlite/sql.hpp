@@ -51,8 +51,8 @@ std::string_view insert_jobs(std::size_t rows);
 inline constexpr std::string_view kInsertUniqueJob =
     "INSERT INTO errand_jobs (name, payload, context, priority, run_at, created_at, queue, "
     "partition_key, unique_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id";
-// Key ?1 for job ?2 (states ?3, run_at ?4), unless the job holding it blocks at time ?5: returns
-// the job id when it took the key.
+// Key ?1 for job ?2 (states ?3), unless the job holding it blocks at time ?4 (read from the job
+// tables: this write transaction sees the latest rows): returns the job id when it took the key.
 std::string_view take_unique_key();
 inline constexpr std::string_view kDropNewJob = "DELETE FROM errand_jobs WHERE id = ?1";
 inline constexpr std::string_view kUniqueKeyHolder =

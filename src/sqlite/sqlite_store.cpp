@@ -89,27 +89,28 @@ std::vector<Enqueued> SqliteStore::insert_jobs(std::span<const NewJob> jobs) {
     // RETURNING ids follow `jobs`. A unique job goes alone (insert_unique).
     for (std::size_t first = 0; first < jobs.size();) {
       if (!jobs[first].unique_key.empty()) {
-        done.push_back(insert_unique(jobs[first], now, run_at_of(jobs[first]),
-                                     [&](Statement& insert, int& column) {
-                                       bind_job(insert, column, jobs[first]);
-                                     }));
+        done.push_back(insert_unique(
+            jobs[first], now, run_at_of(jobs[first]),
+            [&](Statement& insert, int& column) { bind_job(insert, column, jobs[first]); }));
         ++first;
         continue;
       }
       std::size_t end = first;
-      while (end < jobs.size() && end - first < sql::kRowsPerInsert &&
-             jobs[end].unique_key.empty())
+      while (end < jobs.size() && end - first < sql::kRowsPerInsert && jobs[end].unique_key.empty())
         ++end;
       const auto chunk = jobs.subspan(first, end - first);
       auto insert = connection_.query(sql::insert_jobs(chunk.size()));
       int column = 0;
-      for (const NewJob& job : chunk) bind_job(*insert, column, job);
+      for (const NewJob& job : chunk)
+        bind_job(*insert, column, job);
       std::vector<JobId> ids;
       ids.reserve(chunk.size());
-      while (insert->step()) ids.push_back(insert->int64(0));
+      while (insert->step())
+        ids.push_back(insert->int64(0));
       insert->reset();
       std::sort(ids.begin(), ids.end());
-      for (const JobId id : ids) done.push_back({.id = id});
+      for (const JobId id : ids)
+        done.push_back({.id = id});
       first = end;
     }
     std::string_view last_queue;  // batches mostly go to one queue
@@ -142,8 +143,7 @@ Enqueued SqliteStore::insert_unique(const NewJob& job, std::int64_t now, std::in
   take->bind(1, key);
   take->bind(2, id);
   take->bind(3, static_cast<std::int64_t>(job.unique_states));
-  take->bind(4, run_at);
-  take->bind(5, now);
+  take->bind(4, now);
   const bool took = take->step();
   take->reset();
   if (took) return {.id = id};

@@ -74,9 +74,8 @@ TEST_P(UniqueConformance, TheKeyBlocksWhileRunningAndFreesWhenTheJobIsGone) {
   const auto claimed = store->claim("w", 1, kLockTimeout);
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(report(*store, 7).outcome, EnqueueOutcome::duplicate);  // running blocks
-  const Outcome done[] = {{.id = claimed[0].id,
-                           .locked_at = claimed[0].locked_at,
-                           .kind = Outcome::Kind::completed}};
+  const Outcome done[] = {
+      {.id = claimed[0].id, .locked_at = claimed[0].locked_at, .kind = Outcome::Kind::completed}};
   ASSERT_TRUE(store->settle("w", done).empty());
   // Completed and deleted (no retention): the key is free.
   const Enqueued next = report(*store, 7);
@@ -118,8 +117,10 @@ TEST_P(UniqueConformance, TheBlockingStatesAreTheEnqueuesChoice) {
   const auto claimed = store->claim("w", 5, kLockTimeout);
   for (const auto& job : claimed) {
     if (job.id != doomed.id) continue;
-    const Outcome died[] = {{.id = job.id, .locked_at = job.locked_at,
-                             .kind = Outcome::Kind::dead_letter, .error = "no"}};
+    const Outcome died[] = {{.id = job.id,
+                             .locked_at = job.locked_at,
+                             .kind = Outcome::Kind::dead_letter,
+                             .error = "no"}};
     ASSERT_TRUE(store->settle("w", died).empty());
   }
   EXPECT_EQ(report(*store, 6, "", {.unique = even_dead}),
@@ -170,10 +171,11 @@ TEST_P(UniqueConformance, ReplaceUpdatesAWaitingHolderButNotARunningOne) {
 TEST_P(UniqueConformance, ABatchReportsEachRowAndTheFirstOfAKeyDecides) {
   const Enqueued held = report(*store, 1);
   errand::Batch batch;
-  batch.add(UniqueReportJob{.customer_id = 1, .note = ""})   // held already
-      .add(UniqueReportJob{.customer_id = 2, .note = ""})    // new
-      .add(RecordJob{.tag = 3})                              // no uniqueness
-      .add(UniqueReportJob{.customer_id = 2, .note = ""});   // the batch's own duplicate
+  batch
+      .add(UniqueReportJob{.customer_id = 1, .note = ""})   // held already
+      .add(UniqueReportJob{.customer_id = 2, .note = ""})   // new
+      .add(RecordJob{.tag = 3})                             // no uniqueness
+      .add(UniqueReportJob{.customer_id = 2, .note = ""});  // the batch's own duplicate
   const std::vector<Enqueued> done = errand::enqueue(*store, batch);
   ASSERT_EQ(done.size(), 4u);
   EXPECT_EQ(done[0], (Enqueued{held.id, EnqueueOutcome::duplicate}));
@@ -202,10 +204,12 @@ TEST_P(UniqueConformance, ManyThreadsEnqueueingTheSameJobMakeOneJob) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < kEach; ++i) seen[t].push_back(report(*store, 42));
+      for (int i = 0; i < kEach; ++i)
+        seen[t].push_back(report(*store, 42));
     });
   }
-  for (auto& thread : threads) thread.join();
+  for (auto& thread : threads)
+    thread.join();
   ASSERT_EQ(all_jobs().size(), 1u);
   const JobId only = all_jobs()[0].id;
   int inserted = 0;
