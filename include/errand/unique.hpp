@@ -10,6 +10,7 @@
 
 #include <errand/clock.hpp>
 
+#include <concepts>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,10 +26,9 @@ enum UniqueState : std::uint32_t {
   unique_running = 1U << 2,    // claimed by a worker (also while a killed worker's lease lasts)
   unique_completed = 1U << 3,  // kept after completing (only while retention keeps it)
   unique_cancelled = 1U << 4,
-  unique_discarded = 1U << 5,
-  unique_dead = 1U << 6,  // in the dead-letter queue
+  unique_discarded = 1U << 5,  // dead: in the dead-letter queue
 };
-inline constexpr std::uint32_t kUniqueAllStates = (1U << 7) - 1;
+inline constexpr std::uint32_t kUniqueAllStates = (1U << 6) - 1;
 inline constexpr std::uint32_t kUniqueDefaultStates =
     unique_scheduled | unique_ready | unique_running | unique_completed;
 
