@@ -33,18 +33,16 @@ const SysSeconds kFirst = date::sys_days{date::year{1970} / 1 / 1};
 const SysSeconds kLast = date::sys_days{date::year{9999} / 12 / 31};
 
 const date::time_zone* find_zone(std::string_view name) {
-  if (name.empty() || name.size() > 64)
-    throw CronError(
-        fmt::format("unknown time zone \"{}\" (give an IANA name such as "
-                    "Europe/London)",
+  const auto unknown = [&] {
+    return CronError(
+        fmt::format("unknown time zone \"{}\" (give an IANA name such as Europe/London)",
                     detail::to_clean_utf8(name, 80)));
+  };
+  if (name.empty() || name.size() > 64) throw unknown();
   try {
     return date::locate_zone(name);
   } catch (const std::exception&) {
-    throw CronError(
-        fmt::format("unknown time zone \"{}\" (give an IANA name such as "
-                    "Europe/London)",
-                    detail::to_clean_utf8(name, 80)));
+    throw unknown();
   }
 }
 

@@ -8,6 +8,9 @@
 
 #include <array>
 #include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +46,18 @@ std::string shown(std::string_view text) {
 
 [[noreturn]] void fail(std::string_view spec, std::string_view what) {
   throw CronError(fmt::format("invalid cron spec \"{}\": {}", shown(spec), what));
+}
+
+// `text` as a whole decimal number (digits only), or nullopt; a number too large for int64 reads
+// as its maximum, which every caller refuses as too large.
+std::optional<std::int64_t> decimal(std::string_view text) {
+  if (text.empty() || std::isdigit(static_cast<unsigned char>(text.front())) == 0)
+    return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (end != text.data() + text.size()) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) return INT64_MAX;
+  return value;
 }
 
 std::string upper(std::string_view text) {
@@ -82,16 +97,11 @@ class FieldParser {
   unsigned value(std::string_view text) const {
     if (text.empty()) fail_here("a value is missing");
     if (std::isdigit(static_cast<unsigned char>(text.front())) != 0) {
-      unsigned v = 0;
-      for (char c : text) {
-        if (std::isdigit(static_cast<unsigned char>(c)) == 0)
-          fail_here(fmt::format("\"{}\" is not a number", shown(text)));
-        v = v * 10 + static_cast<unsigned>(c - '0');
-        if (v > 1000) break;
-      }
-      if (v < rule_.low || v > rule_.high)
+      const std::optional<std::int64_t> v = decimal(text);
+      if (!v) fail_here(fmt::format("\"{}\" is not a number", shown(text)));
+      if (*v < rule_.low || *v > rule_.high)
         fail_here(fmt::format("{} is outside {}-{}", shown(text), rule_.low, rule_.high));
-      return v;
+      return static_cast<unsigned>(*v);
     }
     if (rule_.names != nullptr) {
       const std::string name = upper(text);
@@ -112,14 +122,11 @@ class FieldParser {
       range = item.substr(0, slash);
       const std::string_view step_text = item.substr(slash + 1);
       if (step_text.empty()) fail_here("a step after '/' is missing");
-      step = 0;
-      for (char c : step_text) {
-        if (std::isdigit(static_cast<unsigned char>(c)) == 0)
-          fail_here(fmt::format("step \"{}\" is not a number", shown(step_text)));
-        step = step * 10 + static_cast<unsigned>(c - '0');
-        if (step > 1000) fail_here(fmt::format("step {} is too large", shown(step_text)));
-      }
-      if (step == 0) fail_here("a step of 0");
+      const std::optional<std::int64_t> n = decimal(step_text);
+      if (!n) fail_here(fmt::format("step \"{}\" is not a number", shown(step_text)));
+      if (*n > 1000) fail_here(fmt::format("step {} is too large", shown(step_text)));
+      if (*n == 0) fail_here("a step of 0");
+      step = static_cast<unsigned>(*n);
     }
     unsigned first = rule_.low;
     unsigned last = rule_.high;
@@ -206,13 +213,11 @@ std::optional<std::chrono::seconds> parse_every(std::string_view spec) {
   std::int64_t total = 0;
   std::size_t i = 0;
   while (i < text.size()) {
-    std::int64_t n = 0;
     const std::size_t start = i;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) != 0) {
-      n = n * 10 + (text[i] - '0');
-      if (n > kMaxSeconds) fail(spec, "the duration is longer than 100 years");
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) != 0)
       ++i;
-    }
+    const std::int64_t n = decimal(text.substr(start, i - start)).value_or(0);
+    if (n > kMaxSeconds) fail(spec, "the duration is longer than 100 years");
     if (i == start || i == text.size())
       fail(spec, fmt::format("duration \"{}\": give numbers with units s, m, h or d, e.g. 90s, "
                              "5m, 1h30m",

@@ -20,7 +20,7 @@ std::optional<TimePoint> latest_due(const CronSpec& spec, TimePoint after, TimeP
   std::optional<TimePoint> found = spec.next_after(from);
   while ((!found || *found > now) && from > after) {
     back *= 2;
-    from = now - back > after ? now - back : after;
+    from = std::max(after, now - back);
     found = spec.next_after(from);
   }
   // found is in (from, now]: walk to the last one (few, as the window has just become wide
