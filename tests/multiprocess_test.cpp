@@ -4,6 +4,7 @@
 #include "support/process.hpp"
 #include "support/sqlite_db.hpp"
 #include "support/temp_dir.hpp"
+#include "support/unique_contention.hpp"
 #include "support/wait.hpp"
 
 #include <errand/errand.hpp>
@@ -165,6 +166,16 @@ TEST_F(MultiProcess, JobsOfACrashedWorkerProcessAreRescued) {
     missing += seen.count(n) ? 0 : 1;
   EXPECT_EQ(missing, 0) << "jobs of the crashed worker were lost";
 }
+
+// 8 processes x 4 threads enqueue one unique job 1,000 times each at once (per call: one job, a
+// batch of copies, or one job of a period bucket): one job, every other call told its id.
+class UniqueContention : public MultiProcess, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(UniqueContention, EightProcessesEnqueueingOneUniqueJobMakeExactlyOne) {
+  errand_test::expect_one_unique_job(ERRAND_TEST_WORKER, url(), GetParam(), 8, 4, 1000, dir.path());
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, UniqueContention, ::testing::Values("single", "batch", "period"));
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include "support/postgres_storage.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/unique_contention.hpp"
 #include "support/wait.hpp"
 
 #include <errand/errand.hpp>
@@ -117,6 +118,20 @@ TEST_F(PostgresMultiProcess, ProcessesMigratingAFreshSchemaAtOnceAllSucceed) {
     EXPECT_EQ(fresh.count("finished_jobs"), 0);
   }
 }
+
+// 8 processes x 4 threads enqueue one unique job 1,000 times each at once (per call: one job, a
+// batch of copies, or one job of a period bucket): one job, every other call told its id.
+class PostgresUniqueContention : public PostgresMultiProcess,
+                                 public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(PostgresUniqueContention, EightProcessesEnqueueingOneUniqueJobMakeExactlyOne) {
+  errand_test::TempDir dir;
+  errand_test::expect_one_unique_job(ERRAND_TEST_WORKER, storage->url(), GetParam(), 8, 4, 1000,
+                                     dir.path());
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, PostgresUniqueContention,
+                         ::testing::Values("single", "batch", "period"));
 
 }  // namespace
 

@@ -88,8 +88,6 @@ TEST(Sqlite, CreatesTheSchemaWithTheDocumentedTables) {
                                    "created_at", "error_count", "last_error", "last_failed_at",
                                    "snoozes", "errors", "state", "finished_at", "cancel_reason",
                                    "output", "queue", "partition_key", "unique_key"}));
-  EXPECT_EQ(columns_of(db, "errand_unique_keys"),
-            (std::set<std::string>{"key", "job_id", "states"}));
   EXPECT_EQ(columns_of(db, "errand_queues"),
             (std::set<std::string>{"name", "paused", "global_limit", "per_key_limit", "rate_limit",
                                    "rate_period_us", "rate_log", "key_cursor", "updated_at"}));

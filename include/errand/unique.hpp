@@ -29,6 +29,9 @@ enum UniqueState : std::uint32_t {
   unique_discarded = 1U << 5,  // dead: in the dead-letter queue
 };
 inline constexpr std::uint32_t kUniqueAllStates = (1U << 6) - 1;
+// The states of finished jobs (kept after they ended).
+inline constexpr std::uint32_t kUniqueFinishedStates =
+    unique_completed | unique_cancelled | unique_discarded;
 inline constexpr std::uint32_t kUniqueDefaultStates =
     unique_scheduled | unique_ready | unique_running | unique_completed;
 

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace errand::detail {
@@ -63,6 +64,21 @@ std::string schedule_problem(const NewJob& job) {
   return {};
 }
 
+std::string unique_problem(const NewJob& job) {
+  if (job.unique_key.empty()) return {};
+  const bool hex = job.unique_key.size() == 64 &&
+                   std::all_of(job.unique_key.begin(), job.unique_key.end(), [](char c) {
+                     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                   });
+  if (!hex) return "its unique key is not 64 lowercase hex digits (errand::detail::unique_key)";
+  if ((job.unique_states & kUniqueAllStates) == 0 || (job.unique_states & ~kUniqueAllStates) != 0)
+    return fmt::format("its unique states {:#x} are not a set of errand::UniqueState bits",
+                       job.unique_states);
+  if (job.unique_period && job.unique_period->count() <= 0)
+    return "its unique period is not positive";
+  return {};
+}
+
 std::string routing_problem(const NewJob& job) {
   try {
     check_queue_name(job.queue);
@@ -82,6 +98,7 @@ void check_new_jobs(std::span<const NewJob> jobs) {
   for (const NewJob& job : jobs) {
     std::string problem = schedule_problem(job);
     if (problem.empty()) problem = routing_problem(job);
+    if (problem.empty()) problem = unique_problem(job);
     if (!problem.empty()) [[unlikely]] {
       throw StoreError(
           fmt::format("cannot enqueue job '{}': {}; nothing was inserted", job.name, problem));

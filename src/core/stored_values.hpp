@@ -58,6 +58,9 @@ inline constexpr std::int64_t kMaxDelayMicros = 1000LL * 36525 * 864'000'000;  /
 std::string schedule_problem(const NewJob& job);
 // What is wrong with a job's queue name or partition key (errand/queues.hpp), or "".
 std::string routing_problem(const NewJob& job);
+// Why `job`'s uniqueness fields cannot be stored (a key that is not detail::unique_key's 64 hex
+// digits, states that are no UniqueState set, a period not above zero), or empty.
+std::string unique_problem(const NewJob& job);
 // Throws StoreError (nothing inserted) for the first job with a schedule_problem or a
 // routing_problem.
 void check_new_jobs(std::span<const NewJob> jobs);

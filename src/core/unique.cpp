@@ -5,6 +5,7 @@
 
 #include "core/text.hpp"
 #include "core/unique_key.hpp"
+#include "core/unique_sql.hpp"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -21,10 +22,13 @@ std::string sha256_hex(std::string_view text) {
   unsigned int size = 0;
   if (EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1)
     throw Error("unique key: SHA-256 failed (OpenSSL)");
+  constexpr std::string_view digits = "0123456789abcdef";
   std::string out;
   out.reserve(size * 2);
-  for (unsigned int i = 0; i < size; ++i)
-    out += fmt::format("{:02x}", digest[i]);
+  for (unsigned int i = 0; i < size; ++i) {
+    out += digits[digest[i] >> 4];
+    out += digits[digest[i] & 0xf];
+  }
   return out;
 }
 
@@ -79,6 +83,23 @@ std::string unique_key(std::string_view name, std::string_view queue, std::strin
   if (parsed.is_discarded())
     throw_serialization_error(name, "the payload is not JSON, so no unique key can be made");
   return unique_key_of(name, queue, parsed, options);
+}
+
+std::string stored_unique_key(std::string_view hex_key, std::int64_t run_at_us,
+                              std::optional<std::int64_t> period_us) {
+  const auto nibble = [](char c) {
+    return static_cast<unsigned>(c <= '9' ? c - '0' : c - 'a' + 10);
+  };
+  std::string bytes;
+  bytes.reserve(kStoredKeyHexDigits / 2 + 8);
+  for (std::size_t i = 0; i + 1 < kStoredKeyHexDigits && i + 1 < hex_key.size(); i += 2)
+    bytes += static_cast<char>((nibble(hex_key[i]) << 4) | nibble(hex_key[i + 1]));
+  if (period_us) {
+    const auto bucket = static_cast<std::uint64_t>(period_bucket(run_at_us, *period_us));
+    for (int shift = 56; shift >= 0; shift -= 8)
+      bytes += static_cast<char>((bucket >> shift) & 0xff);
+  }
+  return bytes;
 }
 
 }  // namespace errand::detail

@@ -53,7 +53,7 @@ PostgresStore::PostgresStore(std::shared_ptr<const Target> target, PostgresOptio
       pool_(std::move(target), std::max<std::size_t>(1, options_.pool_size)),
       insert_sql_(insert_sql(schema_)),
       unique_insert_sql_(unique_insert_sql(schema_)),
-      unique_holders_sql_(unique_holders_sql(schema_)),
+      unique_resolve_sql_(unique_resolve_sql(schema_)),
       settle_lock_sql_(settle_lock_sql(schema_)),
       settle_cancelled_sql_(settle_cancelled_sql(schema_)),
       settle_sql_(settle_sql(schema_)),
@@ -61,6 +61,7 @@ PostgresStore::PostgresStore(std::shared_ptr<const Target> target, PostgresOptio
       sweep_sql_(sweep_sql(schema_)),
       open_claim_sql_(open_claim_sql(schema_)),
       single_queue_claim_sql_(single_queue_claim_sql(schema_)),
+      release_unique_keys_sql_(release_unique_keys_sql(schema_)),
       queue_summary_sql_(queue_summary_sql(schema_)),
       register_sql_(register_worker_sql(schema_)),
       heartbeat_sql_(heartbeat_sql(schema_)),
@@ -106,58 +107,6 @@ std::vector<Enqueued> PostgresStore::insert_jobs(std::span<const NewJob> jobs) {
   done.reserve(ids.size());
   for (const JobId id : ids)
     done.push_back({.id = id});
-  return done;
-}
-
-std::vector<Enqueued> PostgresStore::insert_unique_jobs(std::span<const NewJob> jobs) {
-  std::vector<std::string> keys, periods, states, replace;
-  for (const NewJob& job : jobs) {
-    const bool unique = !job.unique_key.empty();
-    keys.push_back(unique ? job.unique_key : "NULL");
-    periods.push_back(unique && job.unique_period ? fmt::format("{}", job.unique_period->count())
-                                                  : "NULL");
-    states.push_back(fmt::format("{}", job.unique_states));
-    replace.push_back(job.on_conflict == OnConflict::replace ? "t" : "f");
-  }
-  const auto text_array = [](const std::vector<std::string>& values, bool quoted) {
-    std::string out = "{";
-    for (const std::string& v : values) {
-      if (out.size() > 1) out += ',';
-      out += quoted && v != "NULL" ? "\"" + v + "\"" : v;  // keys are hex (and ':' digits)
-    }
-    return out + "}";
-  };
-  Params insert = insert_params(jobs);
-  add_now(insert);
-  insert.add(channel_name_);
-  add_routing_arrays(insert, jobs);
-  insert.add(text_array(keys, true)).add(text_array(periods, false)).add(text_array(states, false));
-  insert.add(fmt::format("{}.jobs", schema_));
-  Params holders;
-  holders.append(insert).add(text_array(replace, false));
-  const Connection::Statement statements[] = {
-      {"errand_enqueue_unique", unique_insert_sql_, insert},
-      {"errand_unique_holders", unique_holders_sql_, holders}};
-  auto c = pool_.acquire();
-  const std::vector<Result> results = c->exec_pipeline(statements);
-  detail::publish_wakeup(wake_key_);
-  std::vector<Enqueued> done(jobs.size());
-  const Result& inserted = results[0];
-  for (int row = 0; row < inserted.rows(); ++row) {
-    const auto at = static_cast<std::size_t>(inserted.int64(row, 0) - 1);
-    if (at >= done.size()) throw StoreError("enqueue: the database returned an unknown row");
-    done[at].id = inserted.int64(row, 1);
-    done[at].outcome =
-        inserted.int64(row, 2) == 1 ? EnqueueOutcome::inserted : EnqueueOutcome::duplicate;
-  }
-  const Result& holder = results[1];
-  for (int row = 0; row < holder.rows(); ++row) {
-    const auto at = static_cast<std::size_t>(holder.int64(row, 0) - 1);
-    if (at >= done.size()) throw StoreError("enqueue: the database returned an unknown row");
-    if (done[at].outcome == EnqueueOutcome::inserted) continue;
-    done[at].id = holder.int64(row, 1);
-    if (holder.int64(row, 2) == 1) done[at].outcome = EnqueueOutcome::replaced;
-  }
   return done;
 }
 

@@ -159,8 +159,15 @@ class PostgresStore final : public Store {
   Params worker_params(const WorkerRegistration& worker) const;
   // The store's now: NULL (the database's now()) or the injected clock's, in microseconds.
   void add_now(Params& params) const;
-  // insert_jobs for a batch with unique jobs (errand/unique.hpp): one pipeline, one transaction.
+  // insert_jobs for a batch with unique jobs (errand/unique.hpp; postgres_unique.cpp).
   std::vector<Enqueued> insert_unique_jobs(std::span<const NewJob> jobs);
+  // One round of it on connection `c`: the rows of `jobs` at `places` that are still open;
+  // settles them in `done` and returns those whose key must be taken over first (`takeover`:
+  // the live holders to release). With `fail_open`, an open row fails the transaction instead.
+  std::vector<std::size_t> unique_round(Connection& c, std::span<const NewJob> jobs,
+                                        const std::vector<std::size_t>& places,
+                                        std::vector<Enqueued>& done, bool fail_open,
+                                        std::vector<std::pair<JobId, std::uint32_t>>& takeover);
   // Publishes in this process the cancels that request_cancel_sql's result lists.
   void publish_cancels(const Result& flagged) const;
   // A table of this schema, for messages about invalid stored values.
@@ -176,9 +183,9 @@ class PostgresStore final : public Store {
   std::string channel_name_;  // the NOTIFY channel, unquoted: a parameter of pg_notify
   Pool pool_;
   // The statements used often, built once (postgres/sql.hpp); the rare others per call.
-  const std::string insert_sql_, unique_insert_sql_, unique_holders_sql_, settle_lock_sql_,
+  const std::string insert_sql_, unique_insert_sql_, unique_resolve_sql_, settle_lock_sql_,
       settle_cancelled_sql_, settle_sql_, settle_completed_sql_, sweep_sql_, open_claim_sql_,
-      single_queue_claim_sql_,
+      single_queue_claim_sql_, release_unique_keys_sql_,
       queue_summary_sql_;  // prepared
   const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;
   const std::string remove_worker_sql_, list_workers_sql_;  // unprepared

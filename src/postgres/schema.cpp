@@ -118,50 +118,14 @@ CREATE TABLE {s}.queues (
 INSERT INTO {s}.queues (name) VALUES ('default');
 )sql",
     R"sql(
--- Unique jobs (docs/architecture.md, "Unique jobs"): a unique key is held by one job at a time, in
--- unique_keys with that job's phase. unique_track, run by a trigger on every move of a job that
--- has a key, keeps the phase, so that an enqueue decides from the key's row alone (locked by its
--- INSERT ... ON CONFLICT) whether the job holding it blocks: no read of another snapshot.
-ALTER TABLE {s}.jobs ADD COLUMN unique_key text;
-ALTER TABLE {s}.finished_jobs ADD COLUMN unique_key text;
-CREATE TABLE {s}.unique_keys (
-  key     text        PRIMARY KEY,
-  job_id  bigint      NOT NULL,
-  states  integer     NOT NULL,  -- the UniqueState mask in which the job blocks
-  phase   text        NOT NULL
-    CHECK (phase IN ('waiting', 'running', 'completed', 'cancelled', 'discarded', 'gone')),
-  run_at  timestamptz NOT NULL   -- waiting: scheduled until then, ready after
-);
-CREATE FUNCTION {s}.unique_track() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_TABLE_NAME = 'jobs' AND TG_OP = 'DELETE' THEN
-    UPDATE {s}.unique_keys SET phase = 'gone' WHERE key = OLD.unique_key AND job_id = OLD.id
-      AND NOT EXISTS (SELECT FROM {s}.finished_jobs WHERE id = OLD.id);
-  ELSIF TG_TABLE_NAME = 'jobs' THEN
-    UPDATE {s}.unique_keys
-      SET phase = CASE WHEN NEW.locked_by IS NULL THEN 'waiting' ELSE 'running' END,
-          run_at = NEW.run_at
-      WHERE key = NEW.unique_key AND job_id = NEW.id;
-  ELSIF TG_OP = 'DELETE' THEN
-    UPDATE {s}.unique_keys SET phase = 'gone' WHERE key = OLD.unique_key AND job_id = OLD.id
-      AND NOT EXISTS (SELECT FROM {s}.jobs WHERE id = OLD.id);
-  ELSE
-    UPDATE {s}.unique_keys SET phase = NEW.state WHERE key = NEW.unique_key AND job_id = NEW.id;
-  END IF;
-  RETURN NULL;
-END $$;
-CREATE TRIGGER unique_claimed AFTER UPDATE OF locked_by, run_at ON {s}.jobs FOR EACH ROW
-  WHEN (NEW.unique_key IS NOT NULL AND (OLD.locked_by IS DISTINCT FROM NEW.locked_by
-        OR OLD.run_at IS DISTINCT FROM NEW.run_at))
-  EXECUTE FUNCTION {s}.unique_track();
-CREATE TRIGGER unique_back AFTER INSERT ON {s}.jobs FOR EACH ROW
-  WHEN (NEW.unique_key IS NOT NULL) EXECUTE FUNCTION {s}.unique_track();
-CREATE TRIGGER unique_left AFTER DELETE ON {s}.jobs FOR EACH ROW
-  WHEN (OLD.unique_key IS NOT NULL) EXECUTE FUNCTION {s}.unique_track();
-CREATE TRIGGER unique_finished AFTER INSERT OR UPDATE ON {s}.finished_jobs FOR EACH ROW
-  WHEN (NEW.unique_key IS NOT NULL) EXECUTE FUNCTION {s}.unique_track();
-CREATE TRIGGER unique_forgotten AFTER DELETE ON {s}.finished_jobs FOR EACH ROW
-  WHEN (OLD.unique_key IS NOT NULL) EXECUTE FUNCTION {s}.unique_track();
+-- Unique jobs (docs/architecture.md, "Unique jobs"): a job's key (core/unique_sql.hpp) is in
+-- unique_key; the unique index holds each key once among live jobs, so an enqueue takes it with
+-- INSERT ... ON CONFLICT DO NOTHING. Finished jobs keep theirs (completed ones may block).
+ALTER TABLE {s}.jobs ADD COLUMN unique_key bytea;
+ALTER TABLE {s}.finished_jobs ADD COLUMN unique_key bytea;
+CREATE UNIQUE INDEX jobs_unique_key ON {s}.jobs (unique_key) WHERE unique_key IS NOT NULL;
+CREATE INDEX finished_jobs_unique_key ON {s}.finished_jobs (unique_key, id)
+  WHERE unique_key IS NOT NULL;
 )sql",
 };
 

@@ -54,16 +54,26 @@ void add_routing_arrays(Params& params, std::span<const NewJob> jobs);
 // The ids insert_sql returned, ascending (identity values follow insertion order).
 std::vector<JobId> inserted_ids(const Result& r);
 
-// A batch with unique jobs (errand/unique.hpp), two statements in one pipeline (one
-// transaction). unique_insert_sql: insert_sql's parameters ($1..$10) and the unique keys ($11,
-// NULL for a job without one), periods in microseconds ($12), states ($13) and the jobs table's
-// name ($14, for its id sequence); takes each free key (INSERT ... ON CONFLICT DO UPDATE WHERE
-// its holder does not block) and inserts the jobs without a key or with a key taken; returns
-// (place, id, inserted) per row. unique_holders_sql: the same parameters and the replace flags
-// ($15); returns (place, holder's id, replaced) per row with a key, replacing a waiting holder
-// where asked.
+// A batch with unique jobs (errand/unique.hpp; PostgresStore::insert_unique_jobs), two
+// statements in one transaction. unique_insert_sql takes insert_sql's parameters ($1..$10), the
+// keys' first 32 hex digits ($11, NULL for a job without uniqueness), periods in microseconds
+// ($12), UniqueState masks ($13) and the jobs table's name ($14, for its id sequence); inserts
+// every row whose key no live job holds (INSERT ... ON CONFLICT DO NOTHING) and returns their
+// (place, id). unique_resolve_sql, in a new snapshot, takes the same parameters, the replace
+// flags ($15) and whether to fail ($16); per row with a key: (place, the place of the key's first
+// row in the batch, and for that first row: the live holder's id, whether this transaction
+// inserted it, whether it blocks, the newest finished job that blocks, whether the holder was
+// replaced). It drops a row it inserted when a finished
+// job blocks, and replaces a blocking holder that waits where asked. A key that no job blocks
+// and this transaction did not take (its live holder does not block, or ended in between) needs
+// another round: with $16 the statement then fails with an error naming
+// kUniqueTakeoverMarker, rolling the transaction back.
 std::string unique_insert_sql(const std::string& quoted_schema);
-std::string unique_holders_sql(const std::string& quoted_schema);
+std::string unique_resolve_sql(const std::string& quoted_schema);
+inline constexpr std::string_view kUniqueTakeoverMarker = "errand: unique key to take over";
+// Takes the key away from live jobs $1 whose states no longer block a job with states $2 at $3
+// (now_of): they no longer hold it, and a new job can take it.
+std::string release_unique_keys_sql(const std::string& quoted_schema);
 
 // Settling is up to three statements in the round's pipeline (one transaction):
 // 1. settle_lock_sql, when an outcome may end cancelled (may_end_cancelled): locks those jobs

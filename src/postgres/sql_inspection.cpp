@@ -117,16 +117,26 @@ std::string tally_dead_sql(const std::string& s, std::string_view where, int lim
 }
 
 std::string resurrect_sql(const std::string& s, std::string_view where, int channel_param) {
+  // A dead job moved back keeps its unique key unless a live job holds it (in this snapshot; a
+  // concurrent enqueue taking it fails the statement on the unique index, and nothing moves), or
+  // a newer dead job with that key moves back with it.
+  const std::string key_moved_back = fmt::format(
+      "CASE WHEN moved.unique_key IS NULL OR EXISTS (SELECT FROM {s}.jobs j"
+      " WHERE j.unique_key = moved.unique_key) OR row_number() OVER"
+      " (PARTITION BY moved.unique_key ORDER BY moved.id DESC) > 1 THEN NULL"
+      " ELSE moved.unique_key END",
+      fmt::arg("s", s));
   return fmt::format(
       "WITH moved AS (DELETE FROM {s}.finished_jobs WHERE {where} RETURNING *),"
       " ins AS (INSERT INTO {s}.jobs (id, name, payload, context, priority, run_at, created_at,"
       "  error_count, last_error, last_failed_at, errors, queue, partition_key, unique_key)"
       "  SELECT id, name, payload, context, priority, {now}, created_at, 0, last_error,"
-      "   last_failed_at, errors, queue, {key}, unique_key FROM moved RETURNING id)"
+      "   last_failed_at, errors, queue, {key}, {unique_key} FROM moved RETURNING id)"
       " SELECT count(*) FROM ins, (SELECT pg_notify(${channel}, '')) AS n",
       fmt::arg("s", s), fmt::arg("where", where), fmt::arg("now", now_of(1)),
       fmt::arg("channel", channel_param),
-      fmt::arg("key", stored_key_sql(s, "coalesce(moved.partition_key, '')", "moved.queue")));
+      fmt::arg("key", stored_key_sql(s, "coalesce(moved.partition_key, '')", "moved.queue")),
+      fmt::arg("unique_key", key_moved_back));
 }
 
 std::string purge_dead_sql(const std::string& s, std::string_view where) {

@@ -1,4 +1,5 @@
-// The PostgreSQL store's SQL for enqueueing unique jobs (postgres/sql.hpp, errand/unique.hpp).
+// The PostgreSQL store's SQL for enqueueing unique jobs (postgres/sql.hpp, errand/unique.hpp,
+// core/unique_sql.hpp).
 #include "postgres/sql.hpp"
 
 #include "core/unique_sql.hpp"
@@ -9,15 +10,13 @@ namespace errand::pg {
 
 namespace {
 
-// The key a row holds (see detail::stored_unique_key): its unique key, with a period the floor
-// of its run_at (`at`) in microseconds over the period.
-std::string held_key_sql(std::string_view key, std::string_view period, std::string_view at) {
-  return fmt::format(
-      "CASE WHEN {key} IS NULL THEN NULL WHEN {period} IS NULL THEN {key}"
-      " ELSE {key} || ':' || floor((extract(epoch from {at}) * 1000000)::numeric / {period})::int8"
-      " END",
-      fmt::arg("key", key), fmt::arg("period", period), fmt::arg("at", at));
-}
+// The rows of a unique batch: insert_sql's arrays, the keys' 32 hex digits ($11, NULL for a job
+// without uniqueness), periods in microseconds ($12) and UniqueState masks ($13).
+constexpr std::string_view kRows =
+    "unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[],"
+    " $9::text[], $10::text[], $11::text[], $12::int8[], $13::int4[])"
+    " WITH ORDINALITY AS u(name, payload, context, priority, run_at_us, delay_us, queue,"
+    " partition_key, ukey, period_us, ustates, ord)";
 
 // A row's run_at from its run_at_us and delay_us at t.now.
 std::string run_at_sql() {
@@ -25,62 +24,83 @@ std::string run_at_sql() {
                      ts_of("u.run_at_us"));
 }
 
+// The stored key of row `u` (detail::stored_unique_key): the key's 16 bytes, then with a period
+// the floor of its run_at (`at`) in microseconds over the period, 8 bytes big-endian.
+std::string stored_unique_key_sql(std::string_view at) {
+  return fmt::format(
+      "CASE WHEN u.ukey IS NULL THEN NULL WHEN u.period_us IS NULL THEN decode(u.ukey, 'hex')"
+      " ELSE decode(u.ukey, 'hex') ||"
+      " int8send(floor((extract(epoch from {at}) * 1000000)::numeric / u.period_us)::int8) END",
+      fmt::arg("at", at));
+}
+
 }  // namespace
 
 std::string unique_insert_sql(const std::string& s) {
   return fmt::format(
-      "WITH t AS (SELECT {now} AS now),"
-      " u AS MATERIALIZED (SELECT u.*, {at} AS at, nextval(pg_get_serial_sequence($14, 'id')) AS id"
-      "  FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[],"
-      "              $9::text[], $10::text[], $11::text[], $12::int8[], $13::int4[])"
-      "   WITH ORDINALITY AS u(name, payload, context, priority, run_at_us, delay_us, queue,"
-      "                        partition_key, ukey, period_us, ustates, ord), t"
+      "WITH t AS (SELECT {now} AS now, pg_get_serial_sequence($14, 'id')::regclass AS seq),"
+      " u AS MATERIALIZED (SELECT u.*, {at} AS at, nextval(t.seq) AS id FROM {rows}, t"
       "  ORDER BY u.ord),"
-      " r AS MATERIALIZED (SELECT u.*, {key} AS key FROM u),"
-      " lead AS (SELECT DISTINCT ON (key) key, id, ustates, at FROM r WHERE key IS NOT NULL"
-      "  ORDER BY key, ord),"
-      " k AS (INSERT INTO {s}.unique_keys AS x (key, job_id, states, phase, run_at)"
-      "  SELECT key, id, ustates, 'waiting', at FROM lead"
-      "  ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, states = excluded.states,"
-      "   phase = 'waiting', run_at = excluded.run_at WHERE NOT {blocks} RETURNING job_id),"
       " ins AS (INSERT INTO {s}.jobs (id, name, payload, context, priority, run_at, created_at,"
       "  queue, partition_key, unique_key)"
-      "  SELECT r.id, r.name, r.payload, r.context, r.priority, r.at, t.now, r.queue, {pkey}, r.key"
-      "  FROM r, t WHERE r.key IS NULL OR r.id IN (SELECT job_id FROM k) ORDER BY r.ord"
-      "  RETURNING id),"
+      "  SELECT u.id, u.name, u.payload, u.context, u.priority, u.at, t.now, u.queue, {pkey}, {key}"
+      "  FROM u, t ORDER BY u.ord"
+      "  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING RETURNING id),"
       " known AS (INSERT INTO {s}.queues (name) SELECT DISTINCT unnest($9::text[])"
       "  ON CONFLICT (name) DO NOTHING)"
-      " SELECT r.ord, r.id, (r.id IN (SELECT id FROM ins))::int"
-      " FROM r, (SELECT pg_notify($8, '')) AS n ORDER BY r.ord",
-      fmt::arg("now", now_of(7)), fmt::arg("at", run_at_sql()), fmt::arg("s", s),
-      fmt::arg("key", held_key_sql("u.ukey", "u.period_us", "u.at")),
-      fmt::arg("blocks", detail::unique_blocks_sql("x", now_of(7))),
-      fmt::arg("pkey", stored_key_sql(s, "r.partition_key", "r.queue")));
+      " SELECT u.ord, u.id FROM u, (SELECT pg_notify($8, '')) AS n"
+      " WHERE u.id IN (SELECT id FROM ins)",
+      fmt::arg("now", now_of(7)), fmt::arg("at", run_at_sql()), fmt::arg("rows", kRows),
+      fmt::arg("s", s), fmt::arg("key", stored_unique_key_sql("u.at")),
+      fmt::arg("pkey", stored_key_sql(s, "u.partition_key", "u.queue")));
 }
 
-std::string unique_holders_sql(const std::string& s) {
-  // A new statement, so a new snapshot: it sees the key rows the insert waited for. The rows
-  // this transaction wrote (xmin) are those it inserted; only the first row of a key in the
-  // batch may replace its holder. Takes unique_insert_sql's parameters ($8 and $14 unused but
-  // typed) and the replace flags ($15).
+std::string unique_resolve_sql(const std::string& s) {
+  // A new statement, so a new snapshot: it sees every job that held a key unique_insert_sql
+  // could not take, as committed by the time that insert waited for it. This transaction's
+  // own rows are those whose xmin is its transaction id.
   return fmt::format(
-      "WITH t AS (SELECT {now} AS now),"
-      " r AS (SELECT u.ord, u.payload, u.context, u.priority, u.replace, {at} AS at, {key} AS key"
-      "  FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[],"
-      "              $9::text[], $10::text[], $11::text[], $12::int8[], $13::int4[], $15::bool[])"
-      "   WITH ORDINALITY AS u(name, payload, context, priority, run_at_us, delay_us, queue,"
-      "                        partition_key, ukey, period_us, ustates, replace, ord), t"
+      "WITH t AS (SELECT {now} AS now,"
+      "  pg_current_xact_id_if_assigned()::text::int8 % 4294967296 AS own),"
+      " r AS (SELECT u.ord, u.payload, u.context, u.priority, u.ustates, x.replace, {at} AS at,"
+      "  {key} AS key"
+      "  FROM {rows} JOIN unnest($15::bool[]) WITH ORDINALITY AS x(replace, ord) USING (ord), t"
       "  WHERE u.ukey IS NOT NULL AND $8::text IS NOT NULL AND $14::text IS NOT NULL),"
-      " h AS (SELECT r.*, k.job_id, k.xmin::text::int8 = txid_current() % 4294967296 AS ours"
-      "  FROM r JOIN {s}.unique_keys k ON k.key = r.key),"
-      " first AS (SELECT DISTINCT ON (key) key, ord FROM r ORDER BY key, ord),"
-      " rep AS (UPDATE {s}.jobs j SET payload = h.payload, context = h.context,"
-      "  priority = h.priority, run_at = h.at FROM h"
-      "  WHERE j.id = h.job_id AND h.replace AND NOT h.ours AND j.locked_by IS NULL"
-      "   AND h.ord IN (SELECT ord FROM first) RETURNING j.id)"
-      " SELECT h.ord, h.job_id, (h.job_id IN (SELECT id FROM rep))::int FROM h",
-      fmt::arg("now", now_of(7)), fmt::arg("at", run_at_sql()), fmt::arg("s", s),
-      fmt::arg("key", held_key_sql("u.ukey", "u.period_us", fmt::format("({})", run_at_sql()))));
+      " first AS (SELECT DISTINCT ON (key) * FROM r ORDER BY key, ord),"
+      " live AS (SELECT f.ord, j.id, coalesce(j.xmin::text::int8 = t.own, false) AS ours,"
+      "  (f.ustates & {live_bit}) <> 0 AS blocks"
+      "  FROM first f JOIN {s}.jobs j ON j.unique_key = f.key, t),"
+      " fin AS (SELECT DISTINCT ON (f.ord) f.ord, d.id FROM first f"
+      "  JOIN {s}.finished_jobs d ON d.unique_key = f.key AND (f.ustates & {fin_bit}) <> 0"
+      "  ORDER BY f.ord, d.id DESC),"
+      " dropped AS (DELETE FROM {s}.jobs j USING live l JOIN fin ON fin.ord = l.ord"
+      "  WHERE l.ours AND j.id = l.id),"
+      " rep AS (UPDATE {s}.jobs j SET payload = f.payload, context = f.context,"
+      "  priority = f.priority, run_at = f.at FROM first f JOIN live l ON l.ord = f.ord"
+      "  WHERE j.id = l.id AND NOT l.ours AND l.blocks AND f.replace AND j.locked_by IS NULL"
+      "  RETURNING j.id),"
+      " res AS (SELECT f.ord, l.id AS live_id, coalesce(l.ours, false) AS ours,"
+      "  coalesce(l.blocks, false) AS blocks, fin.id AS fin_id,"
+      "  coalesce(l.id IN (SELECT id FROM rep), false) AS replaced"
+      "  FROM first f LEFT JOIN live l ON l.ord = f.ord LEFT JOIN fin ON fin.ord = f.ord)"
+      " SELECT r.ord, res.ord, res.live_id, res.ours::int, res.blocks::int, res.fin_id,"
+      "  res.replaced::int, CASE WHEN $16 AND NOT res.ours AND NOT res.blocks"
+      "  AND res.fin_id IS NULL THEN CAST('{marker} ' || res.ord AS int) END"
+      " FROM r JOIN first f ON f.key = r.key JOIN res ON res.ord = f.ord",
+      fmt::arg("now", now_of(7)), fmt::arg("at", run_at_sql()), fmt::arg("rows", kRows),
+      fmt::arg("s", s), fmt::arg("key", stored_unique_key_sql(fmt::format("({})", run_at_sql()))),
+      fmt::arg("live_bit", detail::live_state_bit_sql("j", "t.now")),
+      fmt::arg("fin_bit", detail::finished_state_bit_sql("d")),
+      fmt::arg("marker", kUniqueTakeoverMarker));
+}
+
+std::string release_unique_keys_sql(const std::string& s) {
+  return fmt::format(
+      "UPDATE {s}.jobs j SET unique_key = NULL"
+      " FROM unnest($1::int8[], $2::int4[]) AS x(id, states), (SELECT {now} AS now) AS t"
+      " WHERE j.id = x.id AND j.unique_key IS NOT NULL AND (x.states & {live_bit}) = 0",
+      fmt::arg("s", s), fmt::arg("now", now_of(3)),
+      fmt::arg("live_bit", detail::live_state_bit_sql("j", "t.now")));
 }
 
 }  // namespace errand::pg

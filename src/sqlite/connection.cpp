@@ -104,6 +104,11 @@ void Statement::bind(int index, std::string_view text) {
   if (rc != SQLITE_OK) connection_.fail(rc, "bind");
 }
 
+void Statement::bind_blob(int index, std::string_view bytes) {
+  const int rc = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) connection_.fail(rc, "bind");
+}
+
 void Statement::bind(int index, double value) {
   const int rc = sqlite3_bind_double(stmt_, index, value);
   if (rc != SQLITE_OK) connection_.fail(rc, "bind");

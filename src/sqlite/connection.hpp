@@ -35,6 +35,7 @@ class Statement {
   void bind(int index, std::int64_t value);
   void bind(int index, std::string_view text);
   void bind(int index, double value);
+  void bind_blob(int index, std::string_view bytes);
   void bind_null(int index);
   // The text, or NULL.
   void bind_optional(int index, const std::optional<std::string>& text);

@@ -129,17 +129,15 @@ INSERT INTO errand_queues (name, updated_at)
   VALUES ('default', CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER));
 )sql",
     R"sql(
--- Unique jobs (docs/architecture.md, "Unique jobs"): a unique key is held by one job at a time, in
--- errand_unique_keys; an enqueue takes it with INSERT ... ON CONFLICT DO UPDATE ... WHERE the job
--- holding it does not block, read from errand_jobs / errand_finished_jobs in the enqueue's write
--- transaction (no triggers: they would cost the drain's statements an ephemeral table each).
-ALTER TABLE errand_jobs ADD COLUMN unique_key TEXT;
-ALTER TABLE errand_finished_jobs ADD COLUMN unique_key TEXT;
-CREATE TABLE errand_unique_keys (
-  key     TEXT    PRIMARY KEY,
-  job_id  INTEGER NOT NULL,
-  states  INTEGER NOT NULL                             -- UniqueState mask in which it blocks
-) WITHOUT ROWID;
+-- Unique jobs (docs/architecture.md, "Unique jobs"): a job's key (core/unique_sql.hpp) is in
+-- unique_key; the unique index holds each key once among live jobs, so an enqueue takes it with
+-- INSERT ... ON CONFLICT DO NOTHING. Finished jobs keep theirs (completed ones may block).
+ALTER TABLE errand_jobs ADD COLUMN unique_key BLOB;
+ALTER TABLE errand_finished_jobs ADD COLUMN unique_key BLOB;
+CREATE UNIQUE INDEX errand_jobs_unique_key ON errand_jobs (unique_key)
+  WHERE unique_key IS NOT NULL;
+CREATE INDEX errand_finished_jobs_unique_key ON errand_finished_jobs (unique_key, id)
+  WHERE unique_key IS NOT NULL;
 )sql",
 };
 

@@ -105,28 +105,18 @@ std::string_view insert_jobs(std::size_t rows) {
   return texts.at(rows - 1);
 }
 
-namespace {
-// Whether the job holding key row `row` blocks a new one at `now` (core/unique_sql.hpp's rule),
-// its state read from the job tables: this write transaction sees their latest rows.
-std::string unique_holder_blocks_sql(std::string_view row, std::string_view now) {
-  return fmt::format(
-      "({r}.states & coalesce("
-      "(SELECT CASE WHEN j.locked_by IS NOT NULL THEN 4 WHEN j.run_at > {now} THEN 1 ELSE 2 END"
-      " FROM errand_jobs j WHERE j.id = {r}.job_id),"
-      " (SELECT CASE f.state WHEN 'completed' THEN 8 WHEN 'cancelled' THEN 16"
-      " WHEN 'discarded' THEN 32 ELSE 0 END FROM errand_finished_jobs f WHERE f.id = {r}.job_id),"
-      " 0)) <> 0",
-      fmt::arg("r", row), fmt::arg("now", now));
+std::string_view live_unique_holder() {
+  static const std::string text =
+      fmt::format("SELECT id, (?2 & {}) <> 0 FROM errand_jobs j WHERE unique_key = ?1",
+                  detail::live_state_bit_sql("j", "?3"));
+  return text;
 }
 
-}  // namespace
-
-std::string_view take_unique_key() {
+std::string_view finished_unique_blocker() {
   static const std::string text = fmt::format(
-      "INSERT INTO errand_unique_keys AS x (key, job_id, states) VALUES (?1, ?2, ?3) "
-      "ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, states = excluded.states "
-      "WHERE NOT {} RETURNING job_id",
-      unique_holder_blocks_sql("x", "?4"));
+      "SELECT id FROM errand_finished_jobs f WHERE unique_key = ?1 AND (?2 & {}) <> 0 "
+      "ORDER BY id DESC LIMIT 1",
+      detail::finished_state_bit_sql("f"));
   return text;
 }
 
@@ -263,6 +253,13 @@ DeadWhere dead_where(DeadSelection::Kind kind) {
   return DeadWhere::none;
 }
 
+// A dead job moved back keeps its unique key unless a live job holds it now, or a newer dead job
+// with that key moves back with it (the unique index takes each key once).
+constexpr std::string_view kKeyMovedBack =
+    "CASE WHEN unique_key IS NULL OR EXISTS (SELECT 1 FROM errand_jobs j "
+    "WHERE j.unique_key = errand_finished_jobs.unique_key) OR row_number() OVER "
+    "(PARTITION BY unique_key ORDER BY id DESC) > 1 THEN NULL ELSE unique_key END";
+
 std::string_view copy_dead_back(DeadWhere where) {
   return per_dead_where(where, [](std::string_view condition) {
     return fmt::format(
@@ -271,8 +268,8 @@ std::string_view copy_dead_back(DeadWhere where) {
         "SELECT id, name, payload, context, priority, ?2, created_at, 0, last_error, "
         "last_failed_at, errors, queue, CASE WHEN partition_key <> '' THEN partition_key "
         "WHEN EXISTS (SELECT 1 FROM errand_queues q WHERE q.name = errand_finished_jobs.queue AND "
-        "q.per_key_limit IS NOT NULL) THEN '' END, unique_key FROM errand_finished_jobs {}",
-        condition);
+        "q.per_key_limit IS NOT NULL) THEN '' END, {} FROM errand_finished_jobs {}",
+        kKeyMovedBack, condition);
   });
 }
 

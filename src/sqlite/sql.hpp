@@ -44,19 +44,22 @@ inline constexpr std::size_t kRowsPerInsert = 64;
 // priority, run_at, created_at, queue, partition_key; returns their ids (in no particular order).
 std::string_view insert_jobs(std::size_t rows);
 
-// Unique jobs (errand/unique.hpp), one job at a time in the enqueue's transaction: the job with
-// its key ?9 (name, payload, context, priority, run_at, created_at, queue, partition_key as
-// insert_jobs); then take_unique_key; when that took nothing, the job is dropped again and the
-// key's holder read (and, for OnConflict::replace, given the new values while it waits).
+// Unique jobs (errand/unique.hpp), one job at a time in the enqueue's write transaction (which
+// sees the latest rows, and no other writer): the job with its key ?9 (name, payload, context,
+// priority, run_at, created_at, queue, partition_key as insert_jobs) unless a live job holds the
+// key (SqliteStore::insert_unique).
 inline constexpr std::string_view kInsertUniqueJob =
     "INSERT INTO errand_jobs (name, payload, context, priority, run_at, created_at, queue, "
-    "partition_key, unique_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id";
-// Key ?1 for job ?2 (states ?3), unless the job holding it blocks at time ?4 (read from the job
-// tables: this write transaction sees the latest rows): returns the job id when it took the key.
-std::string_view take_unique_key();
+    "partition_key, unique_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+    "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING RETURNING id";
+// The live job holding key ?1, and whether it blocks a job with states ?2 at time ?3.
+std::string_view live_unique_holder();
+// The newest finished job with key ?1 that blocks a job with states ?2.
+std::string_view finished_unique_blocker();
 inline constexpr std::string_view kDropNewJob = "DELETE FROM errand_jobs WHERE id = ?1";
-inline constexpr std::string_view kUniqueKeyHolder =
-    "SELECT job_id FROM errand_unique_keys WHERE key = ?1";
+// A live job gives its key up to a new one (its state no longer blocks the key).
+inline constexpr std::string_view kReleaseUniqueKey =
+    "UPDATE errand_jobs SET unique_key = NULL WHERE id = ?1";
 inline constexpr std::string_view kReplaceWaitingJob =
     "UPDATE errand_jobs SET payload = ?2, context = ?3, priority = ?4, run_at = ?5 "
     "WHERE id = ?1 AND locked_by IS NULL";

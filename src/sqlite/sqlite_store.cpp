@@ -125,50 +125,74 @@ std::vector<Enqueued> SqliteStore::insert_jobs(std::span<const NewJob> jobs) {
   return done;
 }
 
-// In the enqueue's transaction: inserts `job`, then takes its key unless the job holding it
-// blocks; when it does, drops the new job again and reports (or replaces) the holder.
+// In the enqueue's write transaction: inserts `job` unless a live job holds its key; then drops
+// it again when a finished job with the key blocks. A live holder that does not block gives the
+// key up to the new job; one that blocks is reported (or, for OnConflict::replace and while it
+// waits, given the new values).
 Enqueued SqliteStore::insert_unique(const NewJob& job, std::int64_t now, std::int64_t run_at,
                                     const std::function<void(Statement&, int&)>& bind_job) {
-  auto insert = connection_.query(sql::kInsertUniqueJob);
-  int column = 0;
-  bind_job(*insert, column);
   const std::string key = detail::stored_unique_key(
       job.unique_key, run_at,
       job.unique_period ? std::optional(job.unique_period->count()) : std::nullopt);
-  insert->bind(++column, key);
-  if (!insert->step()) connection_.fail(SQLITE_ERROR, sql::kInsertUniqueJob);
-  const JobId id = insert->int64(0);
-  insert->reset();
-  auto take = connection_.query(sql::take_unique_key());
-  take->bind(1, key);
-  take->bind(2, id);
-  take->bind(3, static_cast<std::int64_t>(job.unique_states));
-  take->bind(4, now);
-  const bool took = take->step();
-  take->reset();
-  if (took) return {.id = id};
-  auto drop = connection_.query(sql::kDropNewJob);
-  drop->bind(1, id);
-  drop->step();
-  drop->reset();
-  auto holder = connection_.query(sql::kUniqueKeyHolder);
-  holder->bind(1, key);
-  if (!holder->step()) connection_.fail(SQLITE_ERROR, sql::kUniqueKeyHolder);
-  const JobId existing = holder->int64(0);
-  holder->reset();
-  if (job.on_conflict == OnConflict::replace) {
-    auto replace = connection_.query(sql::kReplaceWaitingJob);
-    replace->bind(1, existing);
-    replace->bind(2, job.payload);
-    replace->bind(3, job.context);
-    replace->bind(4, std::int64_t{job.priority});
-    replace->bind(5, run_at);
-    replace->step();
-    replace->reset();
-    if (sqlite3_changes(connection_.handle()) > 0)
-      return {.id = existing, .outcome = EnqueueOutcome::replaced};
+  const auto states = static_cast<std::int64_t>(job.unique_states);
+  const auto insert = [&]() -> std::optional<JobId> {
+    auto statement = connection_.query(sql::kInsertUniqueJob);
+    int column = 0;
+    bind_job(*statement, column);
+    statement->bind_blob(++column, key);
+    std::optional<JobId> id;
+    if (statement->step()) id = statement->int64(0);
+    statement->reset();
+    return id;
+  };
+  const auto run = [&](std::string_view text, auto&&... values) {
+    auto statement = connection_.query(text);
+    int column = 0;
+    (statement->bind(++column, values), ...);
+    statement->step();
+    statement->reset();
+  };
+  const auto finished_blocker = [&]() -> std::optional<JobId> {
+    if ((job.unique_states & kUniqueFinishedStates) == 0) return std::nullopt;
+    auto blocker = connection_.query(sql::finished_unique_blocker());
+    blocker->bind_blob(1, key);
+    blocker->bind(2, states);
+    std::optional<JobId> id;
+    if (blocker->step()) id = blocker->int64(0);
+    blocker->reset();
+    return id;
+  };
+
+  if (const auto id = insert()) {
+    if (const auto blocker = finished_blocker()) {
+      run(sql::kDropNewJob, *id);
+      return {.id = *blocker, .outcome = EnqueueOutcome::duplicate};
+    }
+    return {.id = *id};
   }
-  return {.id = existing, .outcome = EnqueueOutcome::duplicate};
+  auto holder = connection_.query(sql::live_unique_holder());
+  holder->bind_blob(1, key);
+  holder->bind(2, states);
+  holder->bind(3, now);
+  if (!holder->step()) connection_.fail(SQLITE_ERROR, sql::live_unique_holder());
+  const JobId existing = holder->int64(0);
+  const bool blocks = holder->int64(1) != 0;
+  holder->reset();
+  if (blocks) {
+    if (job.on_conflict == OnConflict::replace) {
+      run(sql::kReplaceWaitingJob, existing, std::string_view(job.payload),
+          std::string_view(job.context), std::int64_t{job.priority}, run_at);
+      if (sqlite3_changes(connection_.handle()) > 0)
+        return {.id = existing, .outcome = EnqueueOutcome::replaced};
+    }
+    return {.id = existing, .outcome = EnqueueOutcome::duplicate};
+  }
+  if (const auto blocker = finished_blocker())
+    return {.id = *blocker, .outcome = EnqueueOutcome::duplicate};
+  run(sql::kReleaseUniqueKey, existing);
+  const auto id = insert();
+  if (!id) connection_.fail(SQLITE_ERROR, sql::kInsertUniqueJob);
+  return {.id = *id};
 }
 
 // One transaction: apply the outcomes; then, when it claims, unlock abandoned jobs and claim.

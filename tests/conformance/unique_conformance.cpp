@@ -185,6 +185,74 @@ TEST_P(UniqueConformance, ABatchReportsEachRowAndTheFirstOfAKeyDecides) {
   EXPECT_EQ(all_jobs().size(), 3u);
 }
 
+// A batch whose unique row must take its key from a running job (on PostgreSQL: the path that
+// rolls the first transaction back and runs the batch again) still inserts every row once.
+TEST_P(UniqueConformance, ABatchThatTakesAKeyOverInsertsEachRowOnce) {
+  store->register_worker(registration("w"));
+  const UniqueOptions waiting_only{.fields = {{"customer_id"}},
+                                   .states = errand::unique_scheduled | errand::unique_ready};
+  const Enqueued running = report(*store, 5, "", {.unique = waiting_only});
+  ASSERT_EQ(store->claim("w", 1, kLockTimeout).size(), 1u);
+  errand::Batch batch;
+  batch.add(RecordJob{.tag = 1})
+      .add(UniqueReportJob{.customer_id = 5, .note = ""}, {.unique = waiting_only})
+      .add(UniqueReportJob{.customer_id = 6, .note = ""})
+      .add(UniqueReportJob{.customer_id = 5, .note = ""}, {.unique = waiting_only});
+  const std::vector<Enqueued> done = errand::enqueue(*store, batch);
+  ASSERT_EQ(done.size(), 4u);
+  EXPECT_EQ(done[0].outcome, EnqueueOutcome::inserted);
+  EXPECT_EQ(done[1].outcome, EnqueueOutcome::inserted);
+  EXPECT_NE(done[1].id, running.id);
+  EXPECT_EQ(done[2].outcome, EnqueueOutcome::inserted);
+  EXPECT_EQ(done[3], (Enqueued{done[1].id, EnqueueOutcome::duplicate}));
+  EXPECT_EQ(all_jobs().size(), 4u);  // the running one and three new
+  // The new job holds the key now: it blocks while it waits.
+  EXPECT_EQ(report(*store, 5, "", {.unique = waiting_only}),
+            (Enqueued{done[1].id, EnqueueOutcome::duplicate}));
+}
+
+// A dead job moved back keeps its key unless a live job holds it, or a newer dead job with the
+// key moves back with it: the retry never fails on the key.
+TEST_P(UniqueConformance, RetryingDeadJobsWhoseKeyIsTakenMovesThemBackWithoutIt) {
+  store->register_worker(registration("w"));
+  const auto kill = [&] { finish_one(*store, Outcome::Kind::dead_letter); };
+  // With no live holder, the newest of the dead jobs moved back takes the key.
+  const Enqueued first = report(*store, 2);
+  kill();
+  const Enqueued second = report(*store, 2);  // dead jobs do not block by default
+  ASSERT_EQ(second.outcome, EnqueueOutcome::inserted);
+  kill();
+  EXPECT_EQ(store->retry_dead_jobs(errand::DeadSelection::with_ids({first.id, second.id})), 2u);
+  EXPECT_EQ(report(*store, 2), (Enqueued{second.id, EnqueueOutcome::duplicate}));
+  // A live job holds the key: they move back without it. (Priority 10: claimed before those.)
+  const errand::EnqueueOptions urgent{.priority = 10};
+  const Enqueued third = report(*store, 1, "", urgent);
+  kill();
+  const Enqueued fourth = report(*store, 1, "", urgent);
+  kill();
+  const Enqueued live = report(*store, 1, "", urgent);
+  ASSERT_EQ(live.outcome, EnqueueOutcome::inserted);
+  EXPECT_EQ(store->retry_dead_jobs(errand::DeadSelection::with_ids({third.id, fourth.id})), 2u);
+  EXPECT_EQ(all_jobs().size(), 5u);
+  EXPECT_EQ(report(*store, 1), (Enqueued{live.id, EnqueueOutcome::duplicate}));
+}
+
+// A NewJob handed to the store directly is checked like any input.
+TEST_P(UniqueConformance, AStoreRefusesAMalformedUniqueKeyAndWritesNothing) {
+  for (const errand::NewJob& job :
+       {errand::NewJob{.name = "X", .payload = "{}", .unique_key = "not hex"},
+        errand::NewJob{.name = "X", .payload = "{}", .unique_key = std::string(64, 'A')},
+        errand::NewJob{
+            .name = "X", .payload = "{}", .unique_key = std::string(64, 'a'), .unique_states = 0},
+        errand::NewJob{.name = "X",
+        .payload = "{}",
+        .unique_key = std::string(64, 'a'),
+        .unique_period = errand::Duration{0}}}) {
+    EXPECT_THROW(store->enqueue(std::span(&job, 1)), errand::StoreError);
+  }
+  EXPECT_TRUE(all_jobs().empty());
+}
+
 TEST_P(UniqueConformance, AMissingFieldIsRefusedAndNothingIsWritten) {
   const UniqueOptions by_region{.fields = {{"region"}}};
   try {

@@ -5,6 +5,9 @@
 //       results(job_id bigint, worker int) (one row per run: the job's number and this pid)
 //   errand_test_worker enqueue URL FIRST COUNT BATCH
 //       enqueues MarkJob{FIRST} ... MarkJob{FIRST + COUNT - 1}, BATCH per transaction
+//   errand_test_worker unique URL MODE THREADS CALLS OUT GO
+//       enqueues one unique job from THREADS threads CALLS times each once GO exists
+//       (support/unique_contention.hpp)
 //   errand_test_worker migrate URL
 //       opens the store (running migrations) and prints its schema version
 //   errand_test_worker block URL OUT HEARTBEAT_MS
@@ -39,6 +42,7 @@
 //       recorded) lines to RESULT.
 #include "support/mark_job.hpp"
 #include "support/postgres_storage.hpp"
+#include "support/unique_contention.hpp"
 
 #include <errand/errand.hpp>
 
@@ -441,6 +445,10 @@ int main(int argc, char** argv) {
     if (args.size() == 5 && args[0] == "enqueue") {
       return enqueue(args[1], std::stoll(args[2]), std::stoll(args[3]), std::stoll(args[4]));
     }
+    if (args.size() == 7 && args[0] == "unique") {
+      return errand_test::run_unique_enqueuer(args[1], args[2], std::stoi(args[3]),
+                                              std::stoi(args[4]), args[5], args[6]);
+    }
     if (args.size() == 2 && args[0] == "migrate") return migrate(args[1]);
     if (args.size() == 4 && args[0] == "block") return block(args[1], args[2], std::stol(args[3]));
     if (args.size() >= 3 && args[0] == "probe") return probe(args);
@@ -452,6 +460,7 @@ int main(int argc, char** argv) {
               << std::endl;
     return 1;
   }
-  std::cerr << "usage: errand_test_worker work|enqueue|migrate|block|probe|fill-settle ...\n";
+  std::cerr
+      << "usage: errand_test_worker work|enqueue|unique|migrate|block|probe|fill-settle ...\n";
   return 64;
 }

@@ -103,6 +103,9 @@ void add_bench(CLI::App& app, const Globals& globals, std::vector<Command>& comm
              "(0: none)");
   add_number(*cmd, "--job-sleep-ms", opts->job_sleep_ms, kSleep,
              "each job of the drain sleeps this long (jobs that wait on something)");
+  cmd->add_flag("--unique", opts->unique,
+                "both enqueue phases give each job a uniqueness key (by its whole payload; all "
+                "distinct, so every job is inserted)");
   commands.push_back({cmd, [&globals, opts] { return run_bench(globals, *opts); }});
 
   auto worker_opts = std::make_shared<WorkerProcessOptions>();

@@ -34,6 +34,9 @@ struct BenchOptions {
   // The drain's queue ("default") has this global limit (0: none), and each job sleeps this long.
   std::int64_t global_limit = 0;
   std::int64_t job_sleep_ms = 0;
+  // Both enqueue phases ask for uniqueness by the whole payload (every job distinct, so every
+  // one is inserted): the cost of a unique key against plain enqueue.
+  bool unique = false;
 
   bool skipped(std::string_view phase) const {
     return std::find(skip.begin(), skip.end(), phase) != skip.end();

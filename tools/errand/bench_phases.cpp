@@ -53,20 +53,31 @@ SteadyClock::time_point enqueue_on_idle(Store& store, std::int64_t seq) {
   return before;
 }
 
+// The bench's enqueue options: context "bench", and a uniqueness key by the whole payload with
+// --unique.
+EnqueueOptions enqueue_options(const BenchOptions& opts) {
+  EnqueueOptions options{.context = "bench"};
+  if (opts.unique) options.unique = UniqueOptions{};
+  return options;
+}
+
 }  // namespace
 
 double enqueue_single(Scratch& scratch, const BenchOptions& opts) {
   auto store = scratch.create("single").store;
-  progress("enqueue: {} jobs, one per call", opts.enqueue_single);
+  progress("enqueue: {} jobs, one per call{}", opts.enqueue_single, opts.unique ? ", unique" : "");
+  const auto options = enqueue_options(opts);
   const auto start = SteadyClock::now();
   for (std::int64_t i = 0; i < opts.enqueue_single; ++i) {
-    enqueue(*store, NoopJob{i}, "bench");
+    enqueue(*store, NoopJob{i}, options);
   }
   return static_cast<double>(opts.enqueue_single) / seconds_since(start);
 }
 
 double enqueue_batches(Store& store, const BenchOptions& opts) {
-  progress("enqueue: {} jobs in batches of {}", opts.jobs, batch_size);
+  progress("enqueue: {} jobs in batches of {}{}", opts.jobs, batch_size,
+           opts.unique ? ", unique" : "");
+  const auto options = enqueue_options(opts);
   std::vector<NoopJob> jobs;
   jobs.reserve(batch_size);
   const auto start = SteadyClock::now();
@@ -76,7 +87,7 @@ double enqueue_batches(Store& store, const BenchOptions& opts) {
     for (std::size_t i = 0; i < batch_size && done < opts.jobs; ++i, ++done) {
       jobs.push_back(NoopJob{done});
     }
-    enqueue_all(store, jobs, EnqueueOptions{.context = "bench"});
+    enqueue_all(store, jobs, options);
     if (SteadyClock::now() - last_report > 2s) {
       last_report = SteadyClock::now();
       progress("  {} / {} enqueued", done, opts.jobs);

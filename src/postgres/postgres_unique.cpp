@@ -1,0 +1,166 @@
+// Unique jobs on PostgreSQL (errand/unique.hpp; the SQL in sql_unique.cpp). A live job's key is
+// in the unique index on jobs.unique_key, so INSERT ... ON CONFLICT DO NOTHING lets one of any
+// number of concurrent enqueues take it. A second statement, in a snapshot taken after the insert
+// waited for whoever held the key, reads the holders and finished jobs that may block.
+//
+// One pipeline, one transaction, one round trip, unless a key must be taken from a live job that
+// no longer blocks (its states say so, or it ended in between): then that transaction fails on
+// purpose and the batch runs again in an explicit transaction, round by round, releasing such
+// keys (the release re-checks the holder's state under its row lock) until every row is settled.
+#include "postgres/postgres_store.hpp"
+
+#include <errand/error.hpp>
+
+#include "core/unique_sql.hpp"
+#include "core/wakeup.hpp"
+
+#include <fmt/format.h>
+
+#include <numeric>
+
+namespace errand::pg {
+
+namespace {
+
+// Rounds of the explicit transaction before giving up: each round settles every key whose holder
+// did not change hands again in between.
+constexpr int kTakeoverRounds = 16;
+
+std::string array_of(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const std::string& v : values) {
+    if (out.size() > 1) out += ',';
+    out += v;  // NULL, numbers, t/f and hex digits: nothing to quote
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+std::vector<std::size_t> PostgresStore::unique_round(
+    Connection& c, std::span<const NewJob> all, const std::vector<std::size_t>& places,
+    std::vector<Enqueued>& done, bool fail_open,
+    std::vector<std::pair<JobId, std::uint32_t>>& takeover) {
+  std::vector<NewJob> subset;
+  std::span<const NewJob> jobs = all;
+  if (places.size() != all.size()) {
+    for (const std::size_t place : places)
+      subset.push_back(all[place]);
+    jobs = subset;
+  }
+  std::vector<std::string> keys, periods, states, replace;
+  for (const NewJob& job : jobs) {
+    const bool unique = !job.unique_key.empty();
+    keys.push_back(unique ? job.unique_key.substr(0, detail::kStoredKeyHexDigits) : "NULL");
+    periods.push_back(unique && job.unique_period ? fmt::format("{}", job.unique_period->count())
+                                                  : "NULL");
+    states.push_back(fmt::format("{}", job.unique_states));
+    replace.push_back(job.on_conflict == OnConflict::replace ? "t" : "f");
+  }
+  Params insert = insert_params(jobs);
+  add_now(insert);
+  insert.add(channel_name_);
+  add_routing_arrays(insert, jobs);
+  insert.add(array_of(keys)).add(array_of(periods)).add(array_of(states));
+  insert.add(fmt::format("{}.jobs", schema_));
+  Params resolve;
+  resolve.append(insert).add(array_of(replace)).add(fail_open ? "t" : "f");
+  const Connection::Statement statements[] = {
+      {"errand_enqueue_unique", unique_insert_sql_, insert},
+      {"errand_unique_resolve", unique_resolve_sql_, resolve}};
+  const std::vector<Result> results = c.exec_pipeline(statements);
+
+  const auto place_of = [&](const Result& r, int row, int column) {
+    const auto at = r.int64(row, column) - 1;
+    if (at < 0 || static_cast<std::size_t>(at) >= places.size())
+      throw StoreError("enqueue: the database returned an unknown row");
+    return static_cast<std::size_t>(at);
+  };
+  std::vector<bool> settled(places.size(), false);
+  const Result& inserted = results[0];
+  for (int row = 0; row < inserted.rows(); ++row) {
+    const std::size_t at = place_of(inserted, row, 0);
+    done[places[at]] = {.id = inserted.int64(row, 1)};
+    settled[at] = true;
+  }
+  // Keyless rows were all inserted above; each row with a key follows its key's first row.
+  const Result& resolved = results[1];
+  std::vector<std::size_t> open;
+  for (int row = 0; row < resolved.rows(); ++row) {
+    const std::size_t at = place_of(resolved, row, 0);
+    const bool first = place_of(resolved, row, 1) == at;
+    const bool has_live = !resolved.is_null(row, 2);
+    const JobId live = has_live ? resolved.int64(row, 2) : 0;
+    const bool ours = resolved.int64(row, 3) == 1;
+    const bool blocks = resolved.int64(row, 4) == 1;
+    const bool has_finished = !resolved.is_null(row, 5);
+    const bool replaced = resolved.int64(row, 6) == 1;
+    Enqueued& result = done[places[at]];
+    if (ours && !has_finished) {
+      // The first row was inserted (above); a later row of its key is its duplicate.
+      if (!first) result = {.id = live, .outcome = EnqueueOutcome::duplicate};
+    } else if (ours) {
+      result = {.id = resolved.int64(row, 5), .outcome = EnqueueOutcome::duplicate};
+    } else if (blocks) {
+      result = {
+          .id = live,
+          .outcome = first && replaced ? EnqueueOutcome::replaced : EnqueueOutcome::duplicate};
+    } else if (has_finished) {
+      result = {.id = resolved.int64(row, 5), .outcome = EnqueueOutcome::duplicate};
+    } else {
+      open.push_back(places[at]);  // settled in a later round
+      if (first && has_live) takeover.emplace_back(live, jobs[at].unique_states);
+    }
+    settled[at] = true;
+  }
+  for (std::size_t at = 0; at < places.size(); ++at) {
+    if (!settled[at]) [[unlikely]]
+      throw StoreError("enqueue: the database returned no outcome for a unique job");
+  }
+  return open;
+}
+
+std::vector<Enqueued> PostgresStore::insert_unique_jobs(std::span<const NewJob> jobs) {
+  std::vector<Enqueued> done(jobs.size());
+  std::vector<std::size_t> all(jobs.size());
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  std::vector<std::pair<JobId, std::uint32_t>> takeover;
+  auto c = pool_.acquire();
+  try {
+    unique_round(*c, jobs, all, done, /*fail_open=*/true, takeover);
+    detail::publish_wakeup(wake_key_);
+    return done;
+  } catch (const StoreError& e) {
+    if (std::string_view(e.what()).find(kUniqueTakeoverMarker) == std::string_view::npos) throw;
+  }
+  // The fast path rolled back: every row again, in one explicit transaction.
+  done.assign(jobs.size(), Enqueued{});
+  takeover.clear();
+  Transaction tx(*c);
+  std::vector<std::size_t> open = all;
+  for (int round = 0; round < kTakeoverRounds && !open.empty(); ++round) {
+    open = unique_round(*c, jobs, open, done, /*fail_open=*/false, takeover);
+    if (takeover.empty()) continue;
+    std::vector<std::string> ids, masks;
+    for (const auto& [id, states] : takeover) {
+      ids.push_back(fmt::format("{}", id));
+      masks.push_back(fmt::format("{}", states));
+    }
+    Params release;
+    release.add(array_of(ids)).add(array_of(masks));
+    add_now(release);
+    c->exec_prepared("errand_release_unique_keys", release_unique_keys_sql_, release);
+    takeover.clear();
+  }
+  if (!open.empty()) {
+    throw StoreError(fmt::format(
+        "cannot enqueue job '{}': the job holding its unique key changed {} times while this "
+        "enqueue waited for it; nothing was inserted (try again)",
+        jobs[open.front()].name, kTakeoverRounds));
+  }
+  tx.commit();
+  detail::publish_wakeup(wake_key_);
+  return done;
+}
+
+}  // namespace errand::pg
