@@ -143,6 +143,22 @@ TEST_P(PostgresTest, FailedEnqueueOnTheCallersConnectionIsAStorageErrorAndAborts
   EXPECT_EQ(rows_in("jobs"), 0);
 }
 
+// Not supported yet: refused before anything is sent, the caller's transaction untouched.
+TEST_P(PostgresTest, AUniqueJobOnTheCallersConnectionIsRefusedAndItsTransactionGoesOn) {
+  PgConnection app(pg().conninfo());
+  app.exec("BEGIN");
+  try {
+    errand::enqueue(app.native(), RecordJob{.tag = 1}, {.unique = errand::UniqueOptions{}},
+                    pg().schema());
+    FAIL() << "expected EnqueueError";
+  } catch (const errand::EnqueueError& e) {
+    EXPECT_TRUE(contains(e.what(), "unique jobs are enqueued through a Store")) << e.what();
+  }
+  EXPECT_EQ(PQtransactionStatus(app.native()), PQTRANS_INTRANS);
+  app.exec("COMMIT");
+  EXPECT_EQ(rows_in("jobs"), 0);
+}
+
 TEST_P(PostgresTest, EnqueueOnTheCallersConnectionTakesRunAtAndADelayOnTheDatabaseClock) {
   PgConnection app(pg().conninfo());
   const auto when = errand::TimePoint{std::chrono::seconds{2'000'000'000}};

@@ -67,3 +67,9 @@ TEST(UniqueKey, BadInputIsRefusedClearly) {
 }
 
 }  // namespace
+
+TEST(EnqueueOutcomeNames, AreTheWordsTheDocsUse) {
+  EXPECT_EQ(errand::to_string(errand::EnqueueOutcome::inserted), "inserted");
+  EXPECT_EQ(errand::to_string(errand::EnqueueOutcome::duplicate), "duplicate");
+  EXPECT_EQ(errand::to_string(errand::EnqueueOutcome::replaced), "replaced");
+}

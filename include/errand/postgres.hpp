@@ -72,7 +72,8 @@ int postgres_schema_version();
 // Inserts rows on the caller's own connection, inside the caller's open transaction: the jobs
 // exist if and only if the caller commits (the outbox pattern), and workers are notified at that
 // commit. Times come from the database clock. Throws StoreError; the caller's transaction is then
-// aborted, as after any failed statement.
+// aborted, as after any failed statement. Unique jobs (errand/unique.hpp) are refused here, before
+// anything is sent: enqueue them through a Store.
 std::vector<JobId> enqueue_rows(PGconn* connection, std::span<const NewJob> rows,
                                 std::string_view schema = "errand");
 

@@ -65,6 +65,9 @@ enum class EnqueueOutcome {
   replaced,   // OnConflict::replace updated that (scheduled or ready) job: the id is that job's
 };
 
+// "inserted", "duplicate" or "replaced".
+std::string_view to_string(EnqueueOutcome outcome);
+
 namespace detail {
 // The key of a job of type `name` with `payload` (its JSON text) in `queue`, before the period:
 // 64 hex digits of SHA-256 over the parts UniqueOptions names. Throws EnqueueError

@@ -13,6 +13,22 @@
 
 #include <array>
 
+namespace errand {
+
+std::string_view to_string(EnqueueOutcome outcome) {
+  switch (outcome) {
+    case EnqueueOutcome::inserted:
+      return "inserted";
+    case EnqueueOutcome::duplicate:
+      return "duplicate";
+    case EnqueueOutcome::replaced:
+      return "replaced";
+  }
+  return "unknown";
+}
+
+}  // namespace errand
+
 namespace errand::detail {
 
 namespace {

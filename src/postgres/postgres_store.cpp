@@ -457,6 +457,14 @@ std::vector<JobId> enqueue_rows(PGconn* connection, std::span<const NewJob> rows
   if (rows.empty()) return {};
   if (!connection) throw StoreError("errand::enqueue: the PGconn is null");
   detail::check_new_jobs(rows);
+  for (const NewJob& row : rows) {
+    if (!row.unique_key.empty()) {
+      throw StoreError(fmt::format(
+          "cannot enqueue job '{}' on the application's connection: unique jobs are enqueued "
+          "through a Store (errand::open_postgres) for now; nothing was inserted",
+          row.name));
+    }
+  }
   Params params = insert_params(rows);
   params.add_null();  // the database clock
   params.add(notify_channel(schema));

@@ -16,7 +16,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <numeric>
+#include <set>
 
 namespace errand::pg {
 
@@ -70,49 +72,74 @@ std::vector<std::size_t> PostgresStore::unique_round(
       {"errand_unique_resolve", unique_resolve_sql_, resolve}};
   const std::vector<Result> results = c.exec_pipeline(statements);
 
-  const auto place_of = [&](const Result& r, int row, int column) {
-    const auto at = r.int64(row, column) - 1;
-    if (at < 0 || static_cast<std::size_t>(at) >= places.size())
+  const auto place_of = [&](std::int64_t ord) {
+    if (ord < 1 || static_cast<std::size_t>(ord) > places.size())
       throw StoreError("enqueue: the database returned an unknown row");
-    return static_cast<std::size_t>(at);
+    return static_cast<std::size_t>(ord - 1);
   };
-  std::vector<bool> settled(places.size(), false);
+  // The ids drawn for the rows (in their order) and those inserted.
   const Result& inserted = results[0];
-  for (int row = 0; row < inserted.rows(); ++row) {
-    const std::size_t at = place_of(inserted, row, 0);
-    done[places[at]] = {.id = inserted.int64(row, 1)};
+  const std::vector<JobId> ids = parse_id_array(inserted.text(0, 0));
+  if (ids.size() != places.size())
+    throw StoreError("enqueue: the database returned ids for the wrong number of rows");
+  std::set<JobId> taken;
+  if (!inserted.is_null(0, 1)) {
+    for (const JobId id : parse_id_array(inserted.text(0, 1)))
+      taken.insert(id);
+  }
+  std::vector<bool> settled(places.size(), false);
+  for (std::size_t at = 0; at < places.size(); ++at) {
+    if (!taken.contains(ids[at])) continue;
+    done[places[at]] = {.id = ids[at]};
     settled[at] = true;
   }
-  // Keyless rows were all inserted above; each row with a key follows its key's first row.
+  // Each key's first row in the batch (the one that could be inserted), then the others.
   const Result& resolved = results[1];
-  std::vector<std::size_t> open;
+  std::set<std::size_t> replaced, open_firsts;
+  std::vector<std::pair<std::size_t, std::size_t>> followers;  // (row, its key's first row)
   for (int row = 0; row < resolved.rows(); ++row) {
-    const std::size_t at = place_of(resolved, row, 0);
-    const bool first = place_of(resolved, row, 1) == at;
+    const std::size_t at = place_of(resolved.int64(row, 0));
+    const std::size_t first = place_of(resolved.int64(row, 1));
+    if (first != at) {
+      followers.emplace_back(at, first);
+      continue;
+    }
+    if (!resolved.is_null(row, 7)) {
+      for (const JobId ord : parse_id_array(resolved.text(row, 7)))
+        replaced.insert(place_of(ord));
+    }
     const bool has_live = !resolved.is_null(row, 2);
     const JobId live = has_live ? resolved.int64(row, 2) : 0;
     const bool ours = resolved.int64(row, 3) == 1;
     const bool blocks = resolved.int64(row, 4) == 1;
     const bool has_finished = !resolved.is_null(row, 5);
-    const bool replaced = resolved.int64(row, 6) == 1;
     Enqueued& result = done[places[at]];
     if (ours && !has_finished) {
-      // The first row was inserted (above); a later row of its key is its duplicate.
-      if (!first) result = {.id = live, .outcome = EnqueueOutcome::duplicate};
-    } else if (ours) {
+      // Inserted (above).
+    } else if (ours || (!blocks && has_finished)) {
       result = {.id = resolved.int64(row, 5), .outcome = EnqueueOutcome::duplicate};
     } else if (blocks) {
-      result = {
-          .id = live,
-          .outcome = first && replaced ? EnqueueOutcome::replaced : EnqueueOutcome::duplicate};
-    } else if (has_finished) {
-      result = {.id = resolved.int64(row, 5), .outcome = EnqueueOutcome::duplicate};
+      result = {.id = live, .outcome = EnqueueOutcome::duplicate};
     } else {
-      open.push_back(places[at]);  // settled in a later round
-      if (first && has_live) takeover.emplace_back(live, jobs[at].unique_states);
+      open_firsts.insert(at);  // settled in a later round
+      if (has_live) takeover.emplace_back(live, jobs[at].unique_states);
     }
     settled[at] = true;
   }
+  for (const std::size_t at : replaced)
+    done[places[at]].outcome = EnqueueOutcome::replaced;
+  std::vector<std::size_t> open;
+  for (const auto& [at, first] : followers) {
+    if (open_firsts.contains(first)) {
+      open.push_back(places[at]);
+    } else {
+      done[places[at]] = {.id = done[places[first]].id, .outcome = EnqueueOutcome::duplicate};
+    }
+    settled[at] = true;
+  }
+  for (const std::size_t at : open_firsts)
+    open.push_back(places[at]);
+  std::sort(open.begin(), open.end());
   for (std::size_t at = 0; at < places.size(); ++at) {
     if (!settled[at]) [[unlikely]]
       throw StoreError("enqueue: the database returned no outcome for a unique job");

@@ -26,23 +26,11 @@ namespace {
 const errand::TimePoint kPeriodStart =
     errand::TimePoint{std::chrono::sys_days{std::chrono::year{2100} / 1 / 1}.time_since_epoch()};
 
-std::string_view outcome_name(errand::EnqueueOutcome outcome) {
-  switch (outcome) {
-    case errand::EnqueueOutcome::inserted:
-      return "inserted";
-    case errand::EnqueueOutcome::duplicate:
-      return "duplicate";
-    case errand::EnqueueOutcome::replaced:
-      return "replaced";
-  }
-  return "?";
-}
-
 // One thread's calls; returns its lines.
 std::string enqueue_calls(errand::Store& store, std::string_view mode, int thread, int calls) {
   std::string lines;
   auto record = [&lines](const errand::Enqueued& done) {
-    lines += fmt::format("{} {}\n", done.id, outcome_name(done.outcome));
+    lines += fmt::format("{} {}\n", done.id, errand::to_string(done.outcome));
   };
   const MarkJob job{7};
   for (int call = 0; call < calls; ++call) {
