@@ -121,11 +121,6 @@ inline std::vector<Enqueued> enqueue(Store& store, const Batch& batch) {
   return detail::insert_rows(store, batch.rows());
 }
 
-// The ids of what enqueue returned, in order.
-inline std::vector<JobId> ids_of(std::span<const Enqueued> done) {
-  return std::vector<JobId>(done.begin(), done.end());
-}
-
 // Enqueues every job of a range with the same options, in one transaction.
 template <class Range>
 std::vector<Enqueued> enqueue_all(Store& store, const Range& jobs,

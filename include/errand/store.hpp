@@ -63,6 +63,11 @@ struct Enqueued {
   bool operator==(const Enqueued&) const = default;
 };
 
+// The ids of what an enqueue returned, in order.
+inline std::vector<JobId> ids_of(std::span<const Enqueued> done) {
+  return std::vector<JobId>(done.begin(), done.end());
+}
+
 // A job this worker has locked. `locked_at` together with the worker id is the lease: every
 // later change to the job is applied only while both still match the stored row.
 struct ClaimedJob {
@@ -308,10 +313,7 @@ class Store {
   // workers of this process after commit. Throws StoreError (then nothing was inserted).
   virtual std::vector<Enqueued> insert_jobs(std::span<const NewJob> jobs) = 0;
   // insert_jobs, the ids alone.
-  std::vector<JobId> enqueue(std::span<const NewJob> jobs) {
-    const std::vector<Enqueued> done = insert_jobs(jobs);
-    return std::vector<JobId>(done.begin(), done.end());
-  }
+  std::vector<JobId> enqueue(std::span<const NewJob> jobs) { return ids_of(insert_jobs(jobs)); }
 
   // What settle_and_claim did: the ids whose lease was lost, the ids whose outcome ended the job
   // `cancelled` instead (its cancel was requested), and the jobs claimed; `rate_opens_at`: when

@@ -1,6 +1,7 @@
 #include "core/stored_values.hpp"
 
 #include "core/text.hpp"
+#include "core/unique_key.hpp"
 
 #include <errand/error.hpp>
 
@@ -71,12 +72,7 @@ std::string unique_problem(const NewJob& job) {
                      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
                    });
   if (!hex) return "its unique key is not 64 lowercase hex digits (errand::detail::unique_key)";
-  if ((job.unique_states & kUniqueAllStates) == 0 || (job.unique_states & ~kUniqueAllStates) != 0)
-    return fmt::format("its unique states {:#x} are not a set of errand::UniqueState bits",
-                       job.unique_states);
-  if (job.unique_period && job.unique_period->count() <= 0)
-    return "its unique period is not positive";
-  return {};
+  return unique_settings_problem(job.unique_states, job.unique_period);
 }
 
 std::string routing_problem(const NewJob& job) {

@@ -56,16 +56,20 @@ void add_part(std::string& text, char tag, std::string_view part) {
 
 }  // namespace
 
+std::string unique_settings_problem(std::uint32_t states, std::optional<Duration> period) {
+  if ((states & kUniqueAllStates) == 0 || (states & ~kUniqueAllStates) != 0)
+    return fmt::format(
+        "its unique states must name at least one state (a mask of errand::UniqueState), not {}",
+        states);
+  if (period && period->count() <= 0) return "its unique period must be positive";
+  return {};
+}
+
 std::string unique_key_of(std::string_view name, std::string_view queue,
                           const nlohmann::json& payload, const UniqueOptions& options) {
-  if ((options.states & kUniqueAllStates) == 0 || (options.states & ~kUniqueAllStates) != 0)
-    throw_serialization_error(
-        name, fmt::format("its unique states must name at least one state (a mask of "
-                          "errand::UniqueState), not {}",
-                          options.states)
-                  .c_str());
-  if (options.period && options.period->count() <= 0)
-    throw_serialization_error(name, "its unique period must be positive");
+  if (const std::string problem = unique_settings_problem(options.states, options.period);
+      !problem.empty())
+    throw_serialization_error(name, problem.c_str());
   std::string text = "errand-unique-1\n";
   add_part(text, 'n', name);
   if (options.by_queue) add_part(text, 'q', queue);

@@ -28,15 +28,6 @@ namespace {
 // did not change hands again in between.
 constexpr int kTakeoverRounds = 16;
 
-std::string array_of(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (const std::string& v : values) {
-    if (out.size() > 1) out += ',';
-    out += v;  // NULL, numbers, t/f and hex digits: nothing to quote
-  }
-  return out + "}";
-}
-
 }  // namespace
 
 std::vector<std::size_t> PostgresStore::unique_round(
@@ -63,10 +54,10 @@ std::vector<std::size_t> PostgresStore::unique_round(
   add_now(insert);
   insert.add(channel_name_);
   add_routing_arrays(insert, jobs);
-  insert.add(array_of(keys)).add(array_of(periods)).add(array_of(states));
+  insert.add(array_literal(keys)).add(array_literal(periods)).add(array_literal(states));
   insert.add(fmt::format("{}.jobs", schema_));
   Params resolve;
-  resolve.append(insert).add(array_of(replace)).add(fail_open ? "t" : "f");
+  resolve.append(insert).add(array_literal(replace)).add(fail_open ? "t" : "f");
   const Connection::Statement statements[] = {
       {"errand_enqueue_unique", unique_insert_sql_, insert},
       {"errand_unique_resolve", unique_resolve_sql_, resolve}};
@@ -168,13 +159,13 @@ std::vector<Enqueued> PostgresStore::insert_unique_jobs(std::span<const NewJob> 
   for (int round = 0; round < kTakeoverRounds && !open.empty(); ++round) {
     open = unique_round(*c, jobs, open, done, /*fail_open=*/false, takeover);
     if (takeover.empty()) continue;
-    std::vector<std::string> ids, masks;
+    std::vector<std::int64_t> ids, masks;
     for (const auto& [id, states] : takeover) {
-      ids.push_back(fmt::format("{}", id));
-      masks.push_back(fmt::format("{}", states));
+      ids.push_back(id);
+      masks.push_back(states);
     }
     Params release;
-    release.add(array_of(ids)).add(array_of(masks));
+    release.add_array(ids).add_array(masks);
     add_now(release);
     c->exec_prepared("errand_release_unique_keys", release_unique_keys_sql_, release);
     takeover.clear();

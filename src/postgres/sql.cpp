@@ -12,14 +12,9 @@ namespace errand::pg {
 
 using detail::micros_of;
 
-namespace {
-
-// {a,b,NULL}: an array literal of numbers (NULL stays SQL NULL).
 std::string array_literal(const std::vector<std::string>& items) {
   return fmt::format("{{{}}}", fmt::join(items, ","));
 }
-
-}  // namespace
 
 // SQL true when `column` holds a time errand can represent (core/stored_values.hpp):
 // not +-infinity, from 0001-01-01 to 9999-12-31 UTC.

@@ -49,6 +49,9 @@ std::string notify_channel(std::string_view schema);
 // (add_routing_arrays: $9, $10), makes their queues known, and notifies channel $8 in the same
 // statement, so the NOTIFY fires exactly when the insert commits; returns the ids.
 std::string insert_sql(const std::string& quoted_schema);
+// {a,b,NULL}: an array literal of items that need no quoting (numbers, t/f, hex digits; NULL
+// stays SQL NULL).
+std::string array_literal(const std::vector<std::string>& items);
 Params insert_params(std::span<const NewJob> jobs);
 void add_routing_arrays(Params& params, std::span<const NewJob> jobs);
 // The ids insert_sql returned, ascending (identity values follow insertion order).
