@@ -98,6 +98,16 @@ Enqueued enqueue(Store& store, const J& job, std::string context = {}, std::int3
   return enqueue(store, job, EnqueueOptions{.context = std::move(context), .priority = priority});
 }
 
+// The job a schedule's ticks enqueue (errand::Schedule::job): `job` serialized with its queue,
+// priority and partition key. Throws EnqueueError as enqueue does.
+//   errand::Schedule{.name = "digest", .spec = "0 8 * * *", .zone = "Europe/London",
+//                    .job = errand::scheduled_job(DigestJob{}, {.queue = "mail"})}
+template <class J>
+NewJob scheduled_job(const J& job, EnqueueOptions options = {}) {
+  detail::check_enqueueable<J>();
+  return detail::to_row(job, std::move(options));
+}
+
 // Jobs of any types, inserted together in one transaction: all or none.
 class Batch {
  public:

@@ -3,6 +3,7 @@
 
 #include <errand/clock.hpp>
 #include <errand/run_context.hpp>
+#include <errand/schedule.hpp>
 #include <errand/store.hpp>
 
 #include <chrono>
@@ -123,6 +124,10 @@ struct WorkerOptions {
   // timeout_grace, fails the attempt with a timeout error (retried like any failure).
   std::chrono::milliseconds job_timeout{0};
   std::chrono::milliseconds timeout_grace{5'000};
+  // Recurring jobs this worker may fire (errand/schedule.hpp): each tick of each fires once
+  // across every worker and machine that has it. Names must be unique; every spec must parse
+  // and every job's type be registered (ConfigError when the worker is built).
+  std::vector<Schedule> schedules{};
   // Stored as locked_by; empty: "<host>:<pid>:<random>".
   std::string worker_id{};
   EventFn on_event{};

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <errand/clock.hpp>
+#include <errand/cron.hpp>
 #include <errand/lifecycle.hpp>
+#include <errand/new_job.hpp>
 #include <errand/queues.hpp>
+#include <errand/schedule.hpp>
 #include <errand/unique.hpp>
 
 #include <cstdint>
@@ -32,41 +35,6 @@ enum class OpenMode {
   // `workers`). Works on a read-only SQLite file; writing methods throw StoreError.
   read_only,
 };
-
-// A job to insert. `payload` must be a JSON document (the store does not parse it); `queue` a
-// valid queue name (check_queue_name); `partition_key` at most kMaxPartitionKeyBytes of UTF-8
-// (empty: no key; such jobs share one partition, the empty key).
-struct NewJob {
-  std::string name{};
-  std::string payload{};
-  std::string context{};
-  std::int32_t priority = 0;
-  std::string queue{kDefaultQueue};
-  std::string partition_key{};
-  std::optional<TimePoint> run_at{};  // not before this time; when empty ...
-  std::optional<Duration> delay{};    // ... not before the store's now + delay (else: now)
-  // Uniqueness (errand/unique.hpp): detail::unique_key's text, empty for none. The store appends
-  // the bucket of the job's run_at when unique_period is set, and inserts the job only when no
-  // job holding that key is in one of unique_states.
-  std::string unique_key{};
-  std::optional<Duration> unique_period{};
-  std::uint32_t unique_states = kUniqueDefaultStates;
-  OnConflict on_conflict = OnConflict::skip;
-};
-
-// What an enqueue did with one job: its id (a duplicate's: the existing job's) and the outcome.
-// Converts to the id, so that `JobId id = errand::enqueue(...)` reads as before uniqueness.
-struct Enqueued {
-  JobId id = 0;
-  EnqueueOutcome outcome = EnqueueOutcome::inserted;
-  operator JobId() const { return id; }  // NOLINT(google-explicit-constructor)
-  bool operator==(const Enqueued&) const = default;
-};
-
-// The ids of what an enqueue returned, in order.
-inline std::vector<JobId> ids_of(std::span<const Enqueued> done) {
-  return std::vector<JobId>(done.begin(), done.end());
-}
 
 // A job this worker has locked. `locked_at` together with the worker id is the lease: every
 // later change to the job is applied only while both still match the stored row.
@@ -414,6 +382,26 @@ class Store {
   virtual PruneResult prune(const Retention& retention, std::size_t limit) = 0;
   // Job `id` in whichever state; nullopt when there is no such job (or it was deleted).
   virtual std::optional<JobInfo> find_job(JobId id, Duration lock_timeout) = 0;
+
+  // --- recurring jobs (errand/schedule.hpp) ----------------------------------------------------
+
+  // Declares `schedule` (`spec`: its spec, parsed) and fires its due ticks, in one transaction
+  // holding the schedule's row: creates or updates the row (its definition; seen_at = now; a
+  // changed spec or zone starts afresh from now); then, unless the schedule is paused, plans the
+  // ticks in (the last tick handled, now] by its MissedTicks (a new schedule: from its
+  // creation), records each under the primary key (schedule, tick), enqueues its job (context:
+  // TickContext) or skips it (Overlap::skip_if_running while the previous tick's job is
+  // scheduled, ready or running), and advances the last tick handled. Wakes subscribed workers
+  // of this process after commit. Throws StoreError (then nothing was recorded).
+  virtual ScheduleFiring fire_schedule(const Schedule& schedule, const CronSpec& spec) = 0;
+  // Every schedule declared in the store, by name.
+  virtual std::vector<ScheduleInfo> list_schedules() = 0;
+  // Pauses schedule `name` (no tick fires; on resume, the ticks missed meanwhile follow its
+  // MissedTicks) or resumes it; returns it as it is now, or nullopt when there is none.
+  virtual std::optional<ScheduleInfo> pause_schedule(std::string_view name, bool paused) = 0;
+  // Enqueues schedule `name`'s job now from its stored definition (context: a manual trigger),
+  // paused or not; records no tick. nullopt when there is no such schedule.
+  std::optional<Enqueued> trigger_schedule(std::string_view name);
 
   // Inspection and dead-letter administration.
   virtual JobCounts counts(Duration lock_timeout) = 0;

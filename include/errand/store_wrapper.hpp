@@ -55,6 +55,13 @@ class StoreWrapper : public Store {
     return inner_->update_queue(name, update, create);
   }
   std::vector<QueueInfo> list_queues() override { return inner_->list_queues(); }
+  ScheduleFiring fire_schedule(const Schedule& schedule, const CronSpec& spec) override {
+    return inner_->fire_schedule(schedule, spec);
+  }
+  std::vector<ScheduleInfo> list_schedules() override { return inner_->list_schedules(); }
+  std::optional<ScheduleInfo> pause_schedule(std::string_view name, bool paused) override {
+    return inner_->pause_schedule(name, paused);
+  }
   CancelResult cancel_job(JobId id, std::string_view reason) override {
     return inner_->cancel_job(id, reason);
   }

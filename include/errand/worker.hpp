@@ -27,6 +27,8 @@ struct WorkerStats {
   std::uint64_t snoozed = 0;
   std::uint64_t cancelled = 0;  // runs that ended cancelled (their cancel was requested)
   std::uint64_t pruned = 0;     // finished jobs this worker's pruner deleted
+  std::uint64_t ticks_fired = 0;    // schedule ticks whose job this worker enqueued
+  std::uint64_t ticks_skipped = 0;  // ticks it handled without a job (missed, overlapping)
 };
 
 // What a job type declares about itself; empty fields take the WorkerOptions defaults.
@@ -85,6 +87,15 @@ WorkerEngine::PolicyFn policy_of(const Registry<AppState>& registry) {
                      registry.backoff(name)};
   };
 }
+// Throws ConfigError naming the first schedule of `options` whose job type `known` says is not
+// registered; returns `options`.
+WorkerOptions with_registered_schedules(WorkerOptions options,
+                                        const std::function<bool(std::string_view)>& known);
+template <class AppState>
+WorkerOptions with_registered_schedules(WorkerOptions options, const Registry<AppState>& registry) {
+  return with_registered_schedules(
+      std::move(options), [&registry](std::string_view name) { return registry.contains(name); });
+}
 }  // namespace detail
 
 // A worker for the jobs of one registry. `registry` and `state` must outlive the worker; `state`
@@ -95,7 +106,7 @@ class Worker {
   Worker(std::shared_ptr<Store> store, const Registry<AppState>& registry, AppState& state,
          WorkerOptions options = {})
       : engine_(std::move(store), detail::run_with(registry, state), detail::policy_of(registry),
-                std::move(options)) {}
+                detail::with_registered_schedules(std::move(options), registry)) {}
 
   void run(std::stop_token stop) { engine_.run(std::move(stop)); }
   std::size_t run_until_idle() { return engine_.run_until_idle(); }

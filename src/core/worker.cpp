@@ -78,6 +78,7 @@ WorkerEngine::Impl::Impl(std::shared_ptr<Store> s, RunFn r, PolicyFn p, WorkerOp
     throw ConfigError("errand worker: job_timeout and timeout_grace must not be negative");
   }
   if (!options.backoff) options.backoff = ExponentialBackoff{};
+  check_schedules();
   id = options.worker_id.empty() ? default_worker_id() : options.worker_id;
   registration.id = id;
   registration.host = host_name();
@@ -123,6 +124,7 @@ void WorkerEngine::Impl::run(std::stop_token stop) {
     SteadyTime until = check_timeouts();
     try {
       keep_alive();
+      until = std::min(until, fire_due_schedules());
       slots_full = io_settle_and_claim();
       store_retry = options.store_retry_min;
     } catch (const std::exception& e) {
@@ -155,6 +157,7 @@ std::size_t WorkerEngine::Impl::run_until_idle() {
     beat();
     rescue_lost_jobs();
     prune_when_due();
+    fire_due_schedules();
     for (;;) {
       const SteadyTime until = std::min(check_timeouts(), next_beat);
       if (clock.steady_now() >= next_beat) beat();
@@ -283,7 +286,8 @@ WorkerStats WorkerEngine::stats() const {
   return WorkerStats{s.started.load(),       s.succeeded.load(), s.retried.load(),
                      s.dead_lettered.load(), s.released.load(),  s.lock_lost.load(),
                      s.timed_out.load(),     s.rescued.load(),   s.snoozed.load(),
-                     s.cancelled.load(),     s.pruned.load()};
+                     s.cancelled.load(),     s.pruned.load(),    s.ticks_fired.load(),
+                     s.ticks_skipped.load()};
 }
 
 }  // namespace errand

@@ -5,6 +5,7 @@
 //   worker_liveness.cpp   registration, heartbeats, rescue of lost workers' jobs, unregistering
 //   worker_lifecycle.cpp  cancels of running jobs, progress, the pruner, outcomes' histories
 //   worker_timeouts.cpp   per-run timeouts
+//   worker_schedules.cpp  recurring jobs: firing the schedules' due ticks
 //
 // Threads:
 // - The I/O thread is the thread that calls run() or run_until_idle(). It does all store traffic
@@ -261,6 +262,22 @@ struct WorkerEngine::Impl {
   // Deletes finished jobs older than the retention, when a pruning is due. Throws StoreError.
   void prune_when_due();
 
+  // --- worker_schedules.cpp: recurring jobs ----------------------------------------------
+
+  // A schedule of options.schedules with its parsed spec; `due` (I/O thread only): when to fire
+  // it next, by steady time.
+  struct ScheduleEntry {
+    const Schedule* schedule;
+    CronSpec spec;
+    SteadyTime due{};
+  };
+  // Checks options.schedules (ConfigError, CronError) into `schedules`.
+  void check_schedules();
+  // Fires every schedule whose time has come (Store::fire_schedule); returns when one is due
+  // next (SteadyTime::max() without schedules). Throws StoreError (the rest wait for the next
+  // call).
+  SteadyTime fire_due_schedules();
+
   // --- worker_timeouts.cpp: per-run timeouts ----------------------------------------------
 
   // Fires the stop token of runs past their timeout and fails runs still going timeout_grace
@@ -276,6 +293,7 @@ struct WorkerEngine::Impl {
   WorkerOptions options;
   std::string id;
   std::size_t threads = 0;  // executor threads: the pools' concurrency together
+  std::vector<ScheduleEntry> schedules;  // options.schedules, checked; `due` I/O thread only
 
   // --- I/O thread only --------------------------------------------------------------------
 
@@ -292,7 +310,8 @@ struct WorkerEngine::Impl {
   std::atomic<std::size_t> runs_ended{0};  // counted by settles (I/O thread and lanes)
   struct AtomicStats {
     std::atomic<std::uint64_t> started{0}, succeeded{0}, retried{0}, dead_lettered{0}, released{0},
-        lock_lost{0}, timed_out{0}, rescued{0}, snoozed{0}, cancelled{0}, pruned{0};
+        lock_lost{0}, timed_out{0}, rescued{0}, snoozed{0}, cancelled{0}, pruned{0},
+        ticks_fired{0}, ticks_skipped{0};
   } stats;
 
   // --- locks and condition variables ------------------------------------------------------

@@ -2,6 +2,7 @@
 //   postgres_store.cpp      opening, enqueue, settle-and-claim (the hot path), the workers table
 //   postgres_lifecycle.cpp  cancel, retry, prune, and inspection of jobs in every state
 //   postgres_queues.cpp     claiming within the queues' settings; their administration
+//   postgres_schedules.cpp  recurring jobs: firing ticks, listing and pausing schedules
 #pragma once
 
 #include <errand/error.hpp>
@@ -73,6 +74,11 @@ class PostgresStore final : public Store {
   QueueInfo update_queue(std::string_view name, const QueueUpdate& update, bool create) override;
   std::vector<QueueInfo> list_queues() override;
 
+  // postgres_schedules.cpp
+  ScheduleFiring fire_schedule(const Schedule& schedule, const CronSpec& spec) override;
+  std::vector<ScheduleInfo> list_schedules() override;
+  std::optional<ScheduleInfo> pause_schedule(std::string_view name, bool paused) override;
+
   // postgres_lifecycle.cpp
   CancelResult cancel_job(JobId id, std::string_view reason) override;
   RetryResult retry_job(JobId id) override;
@@ -90,6 +96,8 @@ class PostgresStore final : public Store {
   DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) override;
 
  private:
+  class ScheduleTx;  // postgres_schedules.cpp: a firing's transaction (core/schedule_firing.hpp)
+
   // --- postgres_queues.cpp; inside the claim's transaction, its queues locked ---
   // A queue with limits, as the round's queue summary lists it.
   struct LimitedQueue {

@@ -17,7 +17,7 @@ namespace errand::sqlite {
 namespace {
 
 // Never edit a released migration: add a new one.
-constexpr std::array<std::string_view, 5> kMigrations{
+constexpr std::array<std::string_view, 6> kMigrations{
     R"sql(
 CREATE TABLE errand_jobs (
   id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
@@ -138,6 +138,40 @@ CREATE UNIQUE INDEX errand_jobs_unique_key ON errand_jobs (unique_key)
   WHERE unique_key IS NOT NULL;
 CREATE INDEX errand_finished_jobs_unique_key ON errand_finished_jobs (unique_key, id)
   WHERE unique_key IS NOT NULL;
+)sql",
+    R"sql(
+-- Recurring jobs (docs/architecture.md, "Recurring jobs"): each schedule a worker declared, and
+-- each tick taken. A tick's job is inserted in the transaction that records the tick.
+CREATE TABLE errand_schedules (
+  name           TEXT    PRIMARY KEY,
+  spec           TEXT    NOT NULL,
+  zone           TEXT    NOT NULL,
+  job_name       TEXT    NOT NULL,
+  payload        TEXT    NOT NULL,
+  queue          TEXT    NOT NULL,
+  priority       INTEGER NOT NULL,
+  partition_key  TEXT,
+  missed_policy  TEXT    NOT NULL,                     -- skip, once, all
+  missed_grace   INTEGER NOT NULL,                     -- durations: microseconds
+  missed_window  INTEGER NOT NULL,
+  missed_cap     INTEGER NOT NULL,
+  overlap        TEXT    NOT NULL,                     -- allow, skip_if_running
+  paused         INTEGER NOT NULL DEFAULT 0,
+  created_at     INTEGER NOT NULL,
+  seen_at        INTEGER NOT NULL,                     -- last declared by a worker
+  last_tick      INTEGER,                              -- the latest tick handled
+  last_job_id    INTEGER,                              -- the job of the latest tick with one
+  fired          INTEGER NOT NULL DEFAULT 0,
+  skipped        INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE errand_cron_ticks (
+  schedule  TEXT    NOT NULL,
+  tick_at   INTEGER NOT NULL,
+  catch_up  INTEGER NOT NULL,
+  job_id    INTEGER,                                   -- NULL: skipped (overlap)
+  taken_at  INTEGER NOT NULL,
+  PRIMARY KEY (schedule, tick_at)
+) WITHOUT ROWID;
 )sql",
 };
 

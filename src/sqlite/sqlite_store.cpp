@@ -49,11 +49,22 @@ std::vector<Enqueued> SqliteStore::insert_jobs(std::span<const NewJob> jobs) {
   require_writable("enqueue");
   detail::check_new_jobs(jobs);
   std::vector<Enqueued> done;
-  done.reserve(jobs.size());
   {
     std::lock_guard lock(mutex_);
     const auto now = micros_of(clock_->now());
     Transaction tx(connection_, Transaction::Behavior::immediate);
+    done = insert_in_transaction(jobs, now);
+    tx.commit();
+  }
+  detail::publish_wakeup(wake_key_);
+  return done;
+}
+
+std::vector<Enqueued> SqliteStore::insert_in_transaction(std::span<const NewJob> jobs,
+                                                         std::int64_t now) {
+  std::vector<Enqueued> done;
+  done.reserve(jobs.size());
+  {
     // A job without a key has the empty one in a queue with a per-key limit, none elsewhere.
     std::set<std::string, std::less<>> keyed;
     {
@@ -119,9 +130,7 @@ std::vector<Enqueued> SqliteStore::insert_jobs(std::span<const NewJob> jobs) {
       add_queue(job.queue, time_from_micros(now));
       last_queue = job.queue;
     }
-    tx.commit();
   }
-  detail::publish_wakeup(wake_key_);
   return done;
 }
 

@@ -2,6 +2,7 @@
 //   sqlite_store.cpp      opening, enqueue, settle-and-claim (the hot path), the workers table
 //   sqlite_lifecycle.cpp  cancel, retry, prune, and inspection of jobs in every state
 //   sqlite_queues.cpp     claiming within the queues' settings; their administration
+//   sqlite_schedules.cpp  recurring jobs: firing ticks, listing and pausing schedules
 #pragma once
 
 #include <errand/error.hpp>
@@ -47,6 +48,11 @@ class SqliteStore final : public Store {
   QueueInfo update_queue(std::string_view name, const QueueUpdate& update, bool create) override;
   std::vector<QueueInfo> list_queues() override;
 
+  // sqlite_schedules.cpp
+  ScheduleFiring fire_schedule(const Schedule& schedule, const CronSpec& spec) override;
+  std::vector<ScheduleInfo> list_schedules() override;
+  std::optional<ScheduleInfo> pause_schedule(std::string_view name, bool paused) override;
+
   // sqlite_lifecycle.cpp
   CancelResult cancel_job(JobId id, std::string_view reason) override;
   RetryResult retry_job(JobId id) override;
@@ -64,6 +70,8 @@ class SqliteStore final : public Store {
   DeadTally tally_selected_dead(const DeadSelection& which, std::size_t max_ids) override;
 
  private:
+  class ScheduleTx;  // sqlite_schedules.cpp: a firing's transaction (core/schedule_firing.hpp)
+
   // A table of the database, for messages about invalid stored values (core/stored_values.hpp).
   detail::StoredTable stored(std::string_view table) const {
     return {"SQLite database", connection_.path(), table};
@@ -82,6 +90,8 @@ class SqliteStore final : public Store {
   void lock_claimed(std::string_view worker_id, TimePoint at, std::span<const ClaimedJob> jobs);
   // The queues `request` names (in its order), or every queue in turn order.
   std::vector<detail::QueueSnapshot> claim_scope(const ClaimRequest& request);
+  // insert_jobs's inserts, in a write transaction the caller holds, at time `now`.
+  std::vector<Enqueued> insert_in_transaction(std::span<const NewJob> jobs, std::int64_t now);
   // A unique job (errand/unique.hpp), in the enqueue's transaction at time `now`: `bind_job`
   // binds its first 8 columns of sql::kInsertUniqueJob.
   Enqueued insert_unique(const NewJob& job, std::int64_t now, std::int64_t run_at,

@@ -114,6 +114,15 @@ TEST_P(StoreConformance, ForwardingStoreForwardsEveryVirtual) {
   f.remove_worker("forwarded");
   EXPECT_TRUE(worker_ids(*store).empty());
   EXPECT_EQ(locked_rows(), 0u);
+
+  // fire_schedule, list_schedules, pause_schedule
+  const errand::Schedule schedule{.name = "forwarded", .spec = "@every 1s",
+                                  .job = NewJob{.name = "Record", .payload = "{}"}};
+  f.fire_schedule(schedule, errand::CronSpec::parse(schedule.spec));
+  ASSERT_EQ(store->list_schedules().size(), 1u);
+  EXPECT_EQ(f.list_schedules().at(0).name, "forwarded");
+  ASSERT_TRUE(f.pause_schedule("forwarded", true));
+  EXPECT_TRUE(store->list_schedules().at(0).paused);
 }
 
 // A failed claim applies none of its outcomes (the store's transaction failed); a claim whose

@@ -119,6 +119,8 @@ class QueueConformance : public ConformanceTest {
 
 // unique_conformance.cpp: unique jobs.
 class UniqueConformance : public ConformanceTest {};
+// schedule_conformance.cpp: recurring jobs.
+class ScheduleConformance : public ConformanceTest {};
 
 }  // namespace errand_test
 
@@ -131,4 +133,5 @@ class UniqueConformance : public ConformanceTest {};
   INSTANTIATE_TEST_SUITE_P(prefix, ClockConformance, factories, ::errand_test::factory_name);     \
   INSTANTIATE_TEST_SUITE_P(prefix, LifecycleConformance, factories, ::errand_test::factory_name); \
   INSTANTIATE_TEST_SUITE_P(prefix, QueueConformance, factories, ::errand_test::factory_name);     \
-  INSTANTIATE_TEST_SUITE_P(prefix, UniqueConformance, factories, ::errand_test::factory_name)
+  INSTANTIATE_TEST_SUITE_P(prefix, UniqueConformance, factories, ::errand_test::factory_name);    \
+  INSTANTIATE_TEST_SUITE_P(prefix, ScheduleConformance, factories, ::errand_test::factory_name)
