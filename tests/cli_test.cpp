@@ -437,6 +437,71 @@ TEST_F(Cli, CronNextPrintsFireTimesWithTheZonesOffset) {
   EXPECT_TRUE(bad_count.out.empty());
 }
 
+// `errand cron`: each declared schedule with its definition, last tick and next 5 fire times;
+// pause, resume and trigger change the store; unknown names are refused, naming the known ones.
+TEST_F(Cli, CronListsPausesResumesAndTriggersSchedules) {
+  const auto empty = run({"cron", db()});
+  ASSERT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_TRUE(contains(empty.out, "no schedules")) << empty.out;
+
+  const errand::Schedule schedule{
+      .name = "nightly",
+      .spec = "30 2 * * *",
+      .zone = "America/New_York",
+      .job = errand::scheduled_job(errand_test::RecordJob{.tag = 4}, {.queue = "reports"}),
+      .missed = {.policy = errand::MissedPolicy::once}};
+  store->fire_schedule(schedule, errand::CronSpec::parse(schedule.spec, schedule.zone));
+
+  const auto text = run({"cron", db()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  for (const char* part : {"schedule nightly: active", "30 2 * * *  (time zone America/New_York)",
+                           "Record on queue reports", "once (on time within", "none yet",
+                           "0 fired, 0 skipped", "T02:30:00-0"}) {
+    EXPECT_TRUE(contains(text.out, part)) << part << "\n" << text.out;
+  }
+  const auto listed = run({"cron", db(), "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const auto rows = json_lines(listed.out);
+  ASSERT_EQ(rows.size(), 1u) << listed.out;
+  EXPECT_EQ(rows[0].at("name"), "nightly");
+  EXPECT_EQ(rows[0].at("zone"), "America/New_York");
+  EXPECT_EQ(rows[0].at("payload"), nlohmann::json({{"tag", 4}}));
+  EXPECT_EQ(rows[0].at("missed_policy"), "once");
+  EXPECT_EQ(rows[0].at("state"), "active");
+  EXPECT_EQ(rows[0].at("last_tick"), nullptr);
+  ASSERT_EQ(rows[0].at("next").size(), 5u);
+  for (const auto& at : rows[0].at("next"))
+    EXPECT_TRUE(at.get<std::string>().find("T02:30:00-0") != std::string::npos) << at;
+
+  ASSERT_EQ(run({"cron", "pause", "nightly", db()}).exit_code, 0);
+  EXPECT_TRUE(store->list_schedules().at(0).paused);
+  const auto paused = run({"cron", db()});
+  EXPECT_TRUE(contains(paused.out, "schedule nightly: paused")) << paused.out;
+  ASSERT_EQ(run({"cron", "resume", "nightly", db()}).exit_code, 0);
+  EXPECT_FALSE(store->list_schedules().at(0).paused);
+
+  const auto triggered = run({"cron", "trigger", "nightly", db(), "--json"});
+  ASSERT_EQ(triggered.exit_code, 0) << triggered.err;
+  const auto id = json_lines(triggered.out).at(0).at("id").get<errand::JobId>();
+  const auto job = store->find_job(id, 2h);
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->queue, "reports");
+  EXPECT_EQ(job->payload, R"({"tag":4})");
+  const auto context = errand::parse_tick_context(job->context);
+  ASSERT_TRUE(context) << job->context;
+  EXPECT_EQ(context->schedule, "nightly");
+
+  const auto ready = store->counts(2h).ready;
+  const auto unknown = run({"cron", "trigger", "daily", db()});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_TRUE(contains(unknown.err, "no schedule named 'daily'")) << unknown.err;
+  EXPECT_TRUE(contains(unknown.err, "known: nightly")) << unknown.err;
+  const auto bad_name = run({"cron", "pause", "no such", db()});
+  EXPECT_NE(bad_name.exit_code, 0);
+  EXPECT_TRUE(contains(bad_name.err, "schedule name")) << bad_name.err;
+  EXPECT_EQ(store->counts(2h).ready, ready) << "a refused command enqueued something";
+}
+
 TEST_F(Cli, VersionIsTheLibrarysVersionHeader) {
   const auto result = run({"--version"});
   ASSERT_EQ(result.exit_code, 0) << result.err;

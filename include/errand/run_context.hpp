@@ -6,6 +6,7 @@
 
 #include <errand/clock.hpp>
 #include <errand/lifecycle.hpp>
+#include <errand/schedule.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -80,6 +81,11 @@ class RunContext {
   // The job's queue and partition key (errand/queues.hpp).
   std::string_view queue() const;
   std::string_view partition_key() const;
+  // Why the job was enqueued (EnqueueOptions::context).
+  std::string_view context() const;
+  // The schedule tick this run is for, when a schedule enqueued the job (errand/schedule.hpp):
+  // the schedule, the tick's time (none for a manual trigger), whether it is a catch-up.
+  std::optional<TickContext> tick() const;
   // When this run's claim took the job, by the store's clock: the time a queue's rate limit
   // counts (its starts follow within the worker's hand-off to a thread).
   TimePoint claimed_at() const;

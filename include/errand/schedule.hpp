@@ -54,8 +54,8 @@ void check_schedule_name(std::string_view name);
 // schedule name must give it the same definition; the store keeps the one declared last.
 struct Schedule {
   std::string name{};
-  std::string spec{};         // errand/cron.hpp: "0 9 * * MON-FRI", "*/10 * * * * *", "@every 5m"
-  std::string zone{"UTC"};    // IANA time zone of the spec's wall-clock times
+  std::string spec{};       // errand/cron.hpp: "0 9 * * MON-FRI", "*/10 * * * * *", "@every 5m"
+  std::string zone{"UTC"};  // IANA time zone of the spec's wall-clock times
   // What each tick enqueues: errand::scheduled_job(ReportJob{...}, {.queue = "reports"}). Its
   // context is set by the tick (tick_context); run_at, delay and uniqueness must be empty.
   NewJob job{};

@@ -25,8 +25,8 @@ struct WorkerStats {
   std::uint64_t timed_out = 0;  // runs failed by their timeout
   std::uint64_t rescued = 0;    // jobs of lost workers this worker unlocked (and charged)
   std::uint64_t snoozed = 0;
-  std::uint64_t cancelled = 0;  // runs that ended cancelled (their cancel was requested)
-  std::uint64_t pruned = 0;     // finished jobs this worker's pruner deleted
+  std::uint64_t cancelled = 0;      // runs that ended cancelled (their cancel was requested)
+  std::uint64_t pruned = 0;         // finished jobs this worker's pruner deleted
   std::uint64_t ticks_fired = 0;    // schedule ticks whose job this worker enqueued
   std::uint64_t ticks_skipped = 0;  // ticks it handled without a job (missed, overlapping)
 };

@@ -29,6 +29,14 @@ std::int32_t RunContext::snoozes() const {
   return job_.snoozes;
 }
 
+std::string_view RunContext::context() const {
+  return job_.context;
+}
+
+std::optional<TickContext> RunContext::tick() const {
+  return parse_tick_context(job_.context);
+}
+
 std::string_view RunContext::queue() const {
   return job_.queue;
 }

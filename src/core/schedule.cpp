@@ -38,8 +38,8 @@ std::string_view to_string(Overlap overlap) {
 
 void check_schedule_name(std::string_view name) {
   const auto allowed = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == ':' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == ':' || c == '-';
   };
   if (name.empty() || name.size() > kMaxScheduleNameBytes ||
       !std::all_of(name.begin(), name.end(), allowed)) {
@@ -102,10 +102,8 @@ CronSpec check_schedule(const Schedule& schedule) {
     throw CronError(fmt::format("schedule '{}': {}", schedule.name, e.what()));
   }
   const NewJob& job = schedule.job;
-  if (job.name.empty())
-    refuse("no job: give one with .job = errand::scheduled_job(MyJob{...})");
-  if (!job.context.empty())
-    refuse("its job has a context; a tick sets it (errand::TickContext)");
+  if (job.name.empty()) refuse("no job: give one with .job = errand::scheduled_job(MyJob{...})");
+  if (!job.context.empty()) refuse("its job has a context; a tick sets it (errand::TickContext)");
   if (job.run_at || job.delay) refuse("its job has a run_at or delay; a tick's job is due at once");
   if (!job.unique_key.empty()) {
     refuse(
@@ -136,8 +134,7 @@ std::string manual_trigger_context(std::string_view schedule) {
   return nlohmann::json{{"schedule", schedule}, {"trigger", "manual"}}.dump();
 }
 
-ScheduleFiring fire_ticks(ScheduleTransaction& tx, const Schedule& schedule,
-                          const CronSpec& spec) {
+ScheduleFiring fire_ticks(ScheduleTransaction& tx, const Schedule& schedule, const CronSpec& spec) {
   const ScheduleTransaction::Row row = tx.declare(schedule);
   ScheduleFiring firing{.now = row.now, .paused = row.paused, .next = spec.next_after(row.now)};
   if (row.paused) return firing;

@@ -292,7 +292,7 @@ struct WorkerEngine::Impl {
   PolicyFn policy_of;
   WorkerOptions options;
   std::string id;
-  std::size_t threads = 0;  // executor threads: the pools' concurrency together
+  std::size_t threads = 0;               // executor threads: the pools' concurrency together
   std::vector<ScheduleEntry> schedules;  // options.schedules, checked; `due` I/O thread only
 
   // --- I/O thread only --------------------------------------------------------------------
@@ -310,8 +310,8 @@ struct WorkerEngine::Impl {
   std::atomic<std::size_t> runs_ended{0};  // counted by settles (I/O thread and lanes)
   struct AtomicStats {
     std::atomic<std::uint64_t> started{0}, succeeded{0}, retried{0}, dead_lettered{0}, released{0},
-        lock_lost{0}, timed_out{0}, rescued{0}, snoozed{0}, cancelled{0}, pruned{0},
-        ticks_fired{0}, ticks_skipped{0};
+        lock_lost{0}, timed_out{0}, rescued{0}, snoozed{0}, cancelled{0}, pruned{0}, ticks_fired{0},
+        ticks_skipped{0};
   } stats;
 
   // --- locks and condition variables ------------------------------------------------------

@@ -31,8 +31,7 @@ void WorkerEngine::Impl::check_schedules() {
   for (const Schedule& schedule : options.schedules) {
     CronSpec spec = detail::check_schedule(schedule);
     if (!names.insert(schedule.name).second) {
-      throw ConfigError(
-          fmt::format("errand worker: schedule '{}' is listed twice", schedule.name));
+      throw ConfigError(fmt::format("errand worker: schedule '{}' is listed twice", schedule.name));
     }
     schedules.push_back({.schedule = &schedule, .spec = std::move(spec)});
   }

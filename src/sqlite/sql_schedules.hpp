@@ -40,8 +40,8 @@ inline constexpr std::string_view kSetLastJob =
 inline constexpr std::string_view kAdvanceSchedule =
     "UPDATE errand_schedules SET last_tick = ?2, fired = fired + ?3, skipped = skipped + ?4 "
     "WHERE name = ?1";
-inline const std::string kScheduleRows = "SELECT " + std::string(detail::kScheduleColumns) +
-                                         " FROM errand_schedules ORDER BY name";
+inline const std::string kScheduleRows =
+    "SELECT " + std::string(detail::kScheduleColumns) + " FROM errand_schedules ORDER BY name";
 // Pauses (?2 = 1) or resumes schedule ?1; returns a row when there is one.
 inline constexpr std::string_view kPauseSchedule =
     "UPDATE errand_schedules SET paused = ?2 WHERE name = ?1 RETURNING 1";

@@ -116,8 +116,8 @@ TEST_P(StoreConformance, ForwardingStoreForwardsEveryVirtual) {
   EXPECT_EQ(locked_rows(), 0u);
 
   // fire_schedule, list_schedules, pause_schedule
-  const errand::Schedule schedule{.name = "forwarded", .spec = "@every 1s",
-                                  .job = NewJob{.name = "Record", .payload = "{}"}};
+  const errand::Schedule schedule{
+      .name = "forwarded", .spec = "@every 1s", .job = NewJob{.name = "Record", .payload = "{}"}};
   f.fire_schedule(schedule, errand::CronSpec::parse(schedule.spec));
   ASSERT_EQ(store->list_schedules().size(), 1u);
   EXPECT_EQ(f.list_schedules().at(0).name, "forwarded");

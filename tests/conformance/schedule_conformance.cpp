@@ -26,7 +26,6 @@ using std::chrono::hours;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-
 constexpr auto kMinute = minutes{1};
 
 Schedule every(std::string name, std::string spec, MissedPolicy policy = MissedPolicy::skip) {
@@ -255,13 +254,13 @@ TEST_P(ScheduleConformance, AChangedSpecStartsAfreshFromNow) {
 }
 
 TEST_P(ScheduleConformance, ListingShowsTheDefinitionAndRetiresWhatNoWorkerDeclares) {
-  Schedule schedule{.name = "report",
-                    .spec = "30 8 * * MON-FRI",
-                    .zone = "Europe/London",
-                    .job = errand::scheduled_job(RecordJob{.tag = 3},
-                                                 {.priority = 5, .queue = "reports"}),
-                    .missed = {.policy = MissedPolicy::all, .window = hours{48}, .cap = 7},
-                    .overlap = Overlap::skip_if_running};
+  Schedule schedule{
+      .name = "report",
+      .spec = "30 8 * * MON-FRI",
+      .zone = "Europe/London",
+      .job = errand::scheduled_job(RecordJob{.tag = 3}, {.priority = 5, .queue = "reports"}),
+      .missed = {.policy = MissedPolicy::all, .window = hours{48}, .cap = 7},
+      .overlap = Overlap::skip_if_running};
   EXPECT_TRUE(store->list_schedules().empty());
   fire(*store, schedule);
   auto info = listed(*store, "report");

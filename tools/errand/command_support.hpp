@@ -3,6 +3,7 @@
 #pragma once
 
 #include "commands.hpp"
+#include "format.hpp"
 
 #include <errand/errand.hpp>
 
@@ -35,6 +36,21 @@ std::string payload_text(const std::string& payload);
 std::string when(TimePoint t, TimePoint now);
 void print_limit_note(std::size_t shown, std::size_t limit);
 CLI::Option* add_lock_timeout(CLI::App& cmd, std::int64_t& seconds);
+// A CLI11 check of a name or value by errand's own rules (a queue name, a rate): ConfigError's
+// message, on one line (it quotes the text given, which may hold control characters).
+template <class Check>
+CLI::Validator errand_check(std::string description, Check check) {
+  return CLI::Validator(
+      [check](const std::string& text) {
+        try {
+          check(text);
+          return std::string();
+        } catch (const ConfigError& e) {
+          return one_line(e.what());
+        }
+      },
+      std::move(description));
+}
 // The store at --db. Inspection opens it read_only, changes `existing`: neither creates nor
 // migrates a database (see OpenMode).
 std::shared_ptr<Store> open_db(const Globals& globals, OpenMode mode);

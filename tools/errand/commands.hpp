@@ -38,7 +38,7 @@ void add_jobs(CLI::App& app, const Globals& globals, std::vector<Command>& comma
 void add_workers(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_dead(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_queues(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
-void add_cron(CLI::App& app, std::vector<Command>& commands);
+void add_cron(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_demo(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 
 }  // namespace errand::cli

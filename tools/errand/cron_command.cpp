@@ -1,15 +1,20 @@
-// `errand cron next SPEC`: the next fire times of a cron spec (errand/cron.hpp), to check the
-// parser and a schedule's time zone against another implementation.
+// `errand cron`: the schedules declared in the store (errand/schedule.hpp), each with its last
+// tick and next fire times; `cron pause|resume|trigger NAME`; and `cron next SPEC`, the next fire
+// times of any cron spec (errand/cron.hpp), to check the parser and a time zone against another
+// implementation.
 #include "command_support.hpp"
 #include "format.hpp"
 #include "numbers.hpp"
 
 #include <errand/cron.hpp>
+#include <errand/schedule.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace errand::cli {
 
@@ -53,11 +58,209 @@ int next(const NextOptions& opts) {
   return 0;
 }
 
+// --- cron (list) ---
+
+// How many fire times `errand cron` shows for each schedule.
+constexpr int kNextShown = 5;
+
+// The next kNextShown fire times of a stored schedule after its listing's now, each as ISO 8601
+// with the zone's offset; the error for a stored spec or zone that does not parse (the rows are
+// data from outside: shown, never trusted).
+struct NextFires {
+  std::vector<std::string> times;
+  std::string problem;
+};
+NextFires next_fires(const ScheduleInfo& s) {
+  NextFires next;
+  try {
+    const CronSpec spec = CronSpec::parse(s.spec, s.zone);
+    TimePoint at = s.now;
+    for (int i = 0; i < kNextShown; ++i) {
+      const std::optional<TimePoint> fire = spec.next_after(at);
+      if (!fire) break;
+      next.times.push_back(spec.format_local(*fire));
+      at = *fire;
+    }
+  } catch (const CronError& e) {
+    next.problem = one_line(e.what());
+  }
+  return next;
+}
+
+std::string state_text(const ScheduleInfo& s) {
+  if (s.retired()) return "retired";
+  return s.paused ? "paused" : "active";
+}
+
+std::string missed_text(const MissedTicks& m) {
+  std::string text =
+      fmt::format("{} (on time within {})", to_string(m.policy), human_duration(m.grace));
+  if (m.policy == MissedPolicy::all)
+    text += fmt::format(", up to {} within {}", m.cap, human_duration(m.window));
+  return text;
+}
+
+// A schedule as --json prints it (see README, "JSON output").
+nlohmann::json schedule_json(const ScheduleInfo& s) {
+  const NextFires next = next_fires(s);
+  return {{"name", s.name},
+          {"spec", s.spec},
+          {"zone", s.zone},
+          {"job", s.job_name},
+          {"payload", payload_json(s.payload)},
+          {"queue", s.queue},
+          {"priority", s.priority},
+          {"missed_policy", to_string(s.missed.policy)},
+          {"missed_grace_s", std::chrono::duration<double>(s.missed.grace).count()},
+          {"missed_window_s", std::chrono::duration<double>(s.missed.window).count()},
+          {"missed_cap", s.missed.cap},
+          {"overlap", to_string(s.overlap)},
+          {"state", state_text(s)},
+          {"paused", s.paused},
+          {"retired", s.retired()},
+          {"last_tick", optional_json(s.last_tick)},
+          {"last_job_id", optional_json(s.last_job_id)},
+          {"fired", s.fired},
+          {"skipped", s.skipped},
+          {"next", next.times},
+          {"spec_problem",
+           next.problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(next.problem)},
+          {"created_at", iso_utc(s.created_at, true)},
+          {"seen_at", iso_utc(s.seen_at, true)}};
+}
+
+std::string schedule_text(const ScheduleInfo& s) {
+  const NextFires next = next_fires(s);
+  std::string last = "none yet";
+  if (s.last_tick) {
+    last = when(*s.last_tick, s.now);
+    if (s.last_job_id) last += fmt::format(", job {}", *s.last_job_id);
+  }
+  std::string upcoming = next.problem.empty() ? fmt::format("{}", fmt::join(next.times, "\n"))
+                                              : "the stored spec does not parse: " + next.problem;
+  if (s.paused && next.problem.empty()) upcoming += "\n(paused: none fires until resumed)";
+  std::vector<std::pair<std::string, std::string>> fields{
+      {"spec", fmt::format("{}  (time zone {})", s.spec, s.zone)},
+      {"job", fmt::format("{} on queue {}, priority {}", s.job_name, s.queue, s.priority)},
+      {"payload", payload_text(s.payload)},
+      {"missed ticks", missed_text(s.missed)},
+      {"overlap", std::string(to_string(s.overlap))},
+      {"last tick", last},
+      {fmt::format("next {}", kNextShown), upcoming},
+      {"ticks", fmt::format("{} fired, {} skipped", s.fired, s.skipped)},
+      {"declared", when(s.seen_at, s.now)}};
+  if (s.retired()) {
+    fields.emplace_back("retired",
+                        fmt::format("no worker has declared it for over {}: it is no longer in "
+                                    "any running worker's code, and nothing fires it",
+                                    human_duration(kScheduleRetiredAfter)));
+  }
+  return field_block(fmt::format("schedule {}: {}", s.name, state_text(s)), fields);
+}
+
+struct ListOptions {
+  bool json = false;
+};
+
+int list(const Globals& globals, const ListOptions& opts) {
+  auto store = open_db(globals, OpenMode::read_only);
+  const std::vector<ScheduleInfo> rows = store->list_schedules();
+  if (opts.json) {
+    for (const ScheduleInfo& s : rows)
+      print_json_line(schedule_json(s));
+    return 0;
+  }
+  if (rows.empty()) {
+    fmt::print(
+        "no schedules in {} (a schedule is declared by the first worker that runs with it in "
+        "WorkerOptions::schedules)\n",
+        store->describe());
+    return 0;
+  }
+  for (const ScheduleInfo& s : rows)
+    fmt::print("{}\n", schedule_text(s));
+  fmt::print("change one with `{} cron pause|resume|trigger NAME`\n", globals.program);
+  return 0;
+}
+
+// --- cron pause / resume / trigger ---
+
+struct NameOptions {
+  std::string name;
+  bool json = false;
+};
+
+ConfigError unknown_schedule(Store& store, std::string_view name) {
+  std::vector<std::string> known;
+  for (const ScheduleInfo& s : store.list_schedules())
+    known.push_back(s.name);
+  return ConfigError(fmt::format("no schedule named '{}' in {}; {}", name, store.describe(),
+                                 known.empty() ? std::string("there are none")
+                                               : fmt::format("known: {}", fmt::join(known, ", "))));
+}
+
+int pause(const Globals& globals, const NameOptions& opts, bool paused) {
+  auto store = open_db(globals, OpenMode::existing);
+  const std::optional<ScheduleInfo> s = store->pause_schedule(opts.name, paused);
+  if (!s) throw unknown_schedule(*store, opts.name);
+  if (opts.json) {
+    print_json_line(schedule_json(*s));
+  } else {
+    fmt::print("{}", schedule_text(*s));
+  }
+  return 0;
+}
+
+int trigger(const Globals& globals, const NameOptions& opts) {
+  auto store = open_db(globals, OpenMode::existing);
+  const std::optional<Enqueued> job = store->trigger_schedule(opts.name);
+  if (!job) throw unknown_schedule(*store, opts.name);
+  if (opts.json) {
+    print_json_line({{"schedule", opts.name}, {"id", job->id}});
+  } else {
+    fmt::print("schedule {}: enqueued job {} now (no tick recorded)\n", opts.name, job->id);
+  }
+  return 0;
+}
+
+void add_name_options(CLI::App& cmd, NameOptions& opts) {
+  cmd.add_option("name", opts.name, "the schedule's name (`errand cron` lists them)")
+      ->required()
+      ->check(errand_check("SCHEDULE", [](const std::string& name) { check_schedule_name(name); }));
+  cmd.add_flag("--json", opts.json, "print one JSON object");
+}
+
 }  // namespace
 
-void add_cron(CLI::App& app, std::vector<Command>& commands) {
-  auto* cmd = app.add_subcommand("cron", "Cron specs: check one's next fire times");
-  cmd->require_subcommand(1);
+void add_cron(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {
+  auto list_opts = std::make_shared<ListOptions>();
+  auto* cmd = app.add_subcommand(
+      "cron",
+      "List recurring jobs with their last and next fire times; pause, resume, trigger one; "
+      "check a cron spec");
+  cmd->require_subcommand(0, 1);
+  cmd->add_flag("--json", list_opts->json, "print one JSON object per schedule");
+  commands.push_back({cmd, [&globals, list_opts] { return list(globals, *list_opts); }});
+
+  auto pause_opts = std::make_shared<NameOptions>();
+  auto* pause_cmd = cmd->add_subcommand(
+      "pause",
+      "Pause a schedule: no tick fires until resumed (then its missed-run policy says "
+      "what the ticks missed meanwhile do)");
+  add_name_options(*pause_cmd, *pause_opts);
+  commands.push_back(
+      {pause_cmd, [&globals, pause_opts] { return pause(globals, *pause_opts, true); }});
+  auto resume_opts = std::make_shared<NameOptions>();
+  auto* resume_cmd = cmd->add_subcommand("resume", "Resume a paused schedule");
+  add_name_options(*resume_cmd, *resume_opts);
+  commands.push_back(
+      {resume_cmd, [&globals, resume_opts] { return pause(globals, *resume_opts, false); }});
+  auto trigger_opts = std::make_shared<NameOptions>();
+  auto* trigger_cmd = cmd->add_subcommand(
+      "trigger", "Enqueue a schedule's job now, from its stored definition (paused or not)");
+  add_name_options(*trigger_cmd, *trigger_opts);
+  commands.push_back(
+      {trigger_cmd, [&globals, trigger_opts] { return trigger(globals, *trigger_opts); }});
 
   auto opts = std::make_shared<NextOptions>();
   auto* next_cmd = cmd->add_subcommand(

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   add_workers(app, globals, commands);
   add_dead(app, globals, commands);
   add_queues(app, globals, commands);
-  add_cron(app, commands);
+  add_cron(app, globals, commands);
   add_migrate(app, globals, commands);
   add_bench(app, globals, commands);
 

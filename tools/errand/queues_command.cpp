@@ -172,22 +172,6 @@ QueueUpdate limit_update(const LimitOptions& opts) {
   return update;
 }
 
-// A CLI11 check of a queue name or a rate by errand's own rules: ConfigError's message, on one
-// line (it quotes the text given, which may hold control characters).
-template <class Check>
-CLI::Validator errand_check(std::string description, Check check) {
-  return CLI::Validator(
-      [check](const std::string& text) {
-        try {
-          check(text);
-          return std::string();
-        } catch (const ConfigError& e) {
-          return one_line(e.what());
-        }
-      },
-      std::move(description));
-}
-
 // Declares NAME and --json of a change on `cmd`.
 void add_change_options(CLI::App& cmd, ChangeOptions& opts) {
   cmd.add_option("name", opts.name, "the queue's name (`errand queues` lists them)")
