@@ -1,5 +1,5 @@
 # shellcheck shell=bash source-path=SCRIPTDIR
-# The chaos scenarios of tests/chaos/errand_chaos.cpp (issues 4, 13, 14), shared by
+# The chaos scenarios of tests/chaos/errand_chaos.cpp (issues 4, 13, 14, 15), shared by
 # scripts/chaos and the chaos stage of scripts/test; source it, do not run it.
 #
 #   errand_chaos_run DRIVER [SCENARIO...] [-- DRIVER_ARGS...]
@@ -21,7 +21,7 @@ fi
 ERRAND_CHAOS_SCENARIOS=(kill9-sqlite kill9-postgres freeze-sqlite freeze-postgres restart-postgres
   sigterm-sqlite sigterm-postgres durability-sqlite cancel-sqlite cancel-postgres
   limits-global-sqlite limits-global-postgres limits-key-sqlite limits-key-postgres
-  limits-rate-sqlite limits-rate-postgres)
+  limits-rate-sqlite limits-rate-postgres cron-sqlite cron-postgres)
 
 # errand_chaos_args SCENARIO: sets chaos_args to the driver's arguments for it; false if unknown.
 errand_chaos_args() {
@@ -42,6 +42,8 @@ errand_chaos_args() {
     limits-key-postgres) chaos_args=(limits --kind key --store postgres) ;;
     limits-rate-sqlite) chaos_args=(limits --kind rate --store sqlite) ;;
     limits-rate-postgres) chaos_args=(limits --kind rate --store postgres) ;;
+    cron-sqlite) chaos_args=(cron --store sqlite) ;;
+    cron-postgres) chaos_args=(cron --store postgres) ;;
     *) return 1 ;;
   esac
 }

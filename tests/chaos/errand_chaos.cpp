@@ -33,7 +33,9 @@
 // (CancelJob's record lines are described in chaos_cancel.cpp; what the scenarios share is in
 // chaos_support.hpp.)
 #include "chaos_cancel.hpp"
+#include "chaos_cron.hpp"
 #include "chaos_limits.hpp"
+#include "chaos_restart.hpp"
 #include "chaos_run_table.hpp"
 #include "chaos_support.hpp"
 
@@ -141,11 +143,13 @@ struct WorkerArgs {
   int poll_ms = 100;
   int drain_timeout_ms = 5000;
   int backoff_unit_ms = 1000;
-  int keep_completed_s = 0;         // retention.completed: 0 deletes completed jobs at once
-  std::string worker_id;            // empty: errand's default, a new one per process
-  std::vector<std::string> queues;  // NAME:SLOTS (WorkerOptions::queues); none: every queue
-  std::string runs_db;              // LimitJob's table: a SQLite file, or a PostgreSQL URL
-  std::string runs_schema;          // with the schema that holds it
+  int keep_completed_s = 0;              // retention.completed: 0 deletes completed jobs at once
+  std::string worker_id;                 // empty: errand's default, a new one per process
+  std::vector<std::string> queues;       // NAME:SLOTS (WorkerOptions::queues); none: every queue
+  std::string runs_db;                   // LimitJob's table: a SQLite file, or a PostgreSQL URL
+  std::string runs_schema;               // with the schema that holds it
+  bool schedules = false;                // fire chaos_schedules() (the cron scenario) ...
+  std::string schedules_missed = "all";  // ... with this missed-run policy
 };
 
 // Runs a Worker until SIGTERM or SIGINT, then stops it gracefully; prints its stats.
@@ -170,7 +174,9 @@ int run_worker(const WorkerArgs& args) {
   registry.add<ChaosJob>();
   registry.add<CancelJob>();
   registry.add<LimitJob>();
+  registry.add<CronJob>();
   errand::WorkerOptions options;
+  if (args.schedules) options.schedules = chaos_schedules(args.schedules_missed);
   options.concurrency = args.concurrency;
   options.poll_interval = milliseconds{args.poll_ms};
   options.lock_timeout = milliseconds{args.lock_timeout_ms};
@@ -342,12 +348,6 @@ std::string sqlite_integrity_check(const fs::path& file) {
   sqlite3_finalize(statement);
   sqlite3_close(db);
   return result;
-}
-
-// Runs a shell command, its output appended to `log`; returns its wait status.
-int run_shell(const std::string& command, const fs::path& log) {
-  const std::string line = fmt::format("{} >>'{}' 2>&1 </dev/null", command, log.string());
-  return std::system(line.c_str());
 }
 
 // Sums the "chaos-worker-stats" lines that gracefully stopped workers printed in their logs.
@@ -563,71 +563,14 @@ int scenario_freeze(const Common& common, const FreezeArgs& args) {
 struct RestartArgs {
   // pg_ctl shutdown modes, one restart each; MODE:MS stops the server, waits MS ms, starts it.
   std::vector<std::string> modes{"fast", "immediate", "fast:4000"};
-  std::string pg_ctl;   // default: $ERRAND_TEST_PG_CTL
-  std::string pg_data;  // default: $ERRAND_TEST_PG_DATA (for MODE:MS)
+  PgServer server;
 };
-
-// The server's own arguments from DATA/postmaster.opts (what `pg_ctl restart` reuses), without
-// the program and -D, for `pg_ctl start -o`.
-std::string postmaster_options(const fs::path& data) {
-  FILE* file = std::fopen((data / "postmaster.opts").c_str(), "r");
-  if (!file) throw std::runtime_error(fmt::format("cannot read {}/postmaster.opts", data.string()));
-  std::string text;
-  char buffer[4096];
-  for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, file)) > 0;)
-    text.append(buffer, got);
-  std::fclose(file);
-  // /usr/lib/postgresql/15/bin/postgres "-D" "/path/data" "-p" "55432" ...
-  std::vector<std::string> quoted;
-  for (std::size_t pos = text.find('"'); pos != std::string::npos;) {
-    const auto close = text.find('"', pos + 1);
-    if (close == std::string::npos) break;
-    quoted.push_back(text.substr(pos, close - pos + 1));
-    pos = text.find('"', close + 1);
-  }
-  std::string options;
-  for (std::size_t i = 0; i < quoted.size(); ++i) {
-    if (quoted[i] == "\"-D\"") {
-      ++i;
-      continue;
-    }
-    if (quoted[i].find('\'') != std::string::npos)
-      throw std::runtime_error("postmaster.opts holds a single quote: cannot pass it on");
-    options += (options.empty() ? "" : " ") + quoted[i];
-  }
-  return options;
-}
-
-// Restarts the server: `spec` is a pg_ctl shutdown mode (restart), or MODE:MS (stop, wait MS
-// ms, start again with the same options). Returns an error message, empty on success.
-std::string restart_server(const RestartArgs& args, const std::string& spec, const fs::path& log) {
-  const auto colon = spec.find(':');
-  const std::string mode = spec.substr(0, colon);
-  if (colon == std::string::npos) {
-    const int status = run_shell(fmt::format("{} restart -m {} -w -t 60", args.pg_ctl, mode), log);
-    return exited_cleanly(status) ? "" : "pg_ctl restart: " + describe_status(status);
-  }
-  const std::string options = postmaster_options(args.pg_data);
-  int status = run_shell(fmt::format("{} stop -m {} -w -t 60", args.pg_ctl, mode), log);
-  if (!exited_cleanly(status)) return "pg_ctl stop: " + describe_status(status);
-  pause_for(milliseconds{std::stoi(spec.substr(colon + 1))});
-  status = run_shell(fmt::format("{} start -w -t 60 -o '{}'", args.pg_ctl, options), log);
-  return exited_cleanly(status) ? "" : "pg_ctl start: " + describe_status(status);
-}
 
 // Workers drain N jobs while the PostgreSQL server is restarted (once per mode, at evenly spaced
 // points of the drain); they reconnect and finish; nothing lost, nothing dead.
 int scenario_restart(Common common, RestartArgs args) {
   common.store = "postgres";
-  if (args.pg_ctl.empty()) {
-    const char* env = std::getenv("ERRAND_TEST_PG_CTL");
-    if (!env || !*env) throw std::runtime_error("restart needs --pg-ctl or ERRAND_TEST_PG_CTL");
-    args.pg_ctl = env;
-  }
-  if (args.pg_data.empty()) {
-    const char* env = std::getenv("ERRAND_TEST_PG_DATA");
-    if (env) args.pg_data = env;
-  }
+  args.server = server_from_environment(std::move(args.server));
   RecordedScenario s("restart", common);
   const auto& c = s.common();
   s.enqueue(1, c.jobs);
@@ -646,7 +589,7 @@ int scenario_restart(Common common, RestartArgs args) {
     if (record.lines() < due) return;
     const auto& spec = args.modes[restarts];
     const auto start = SteadyClock::now();
-    const std::string error = restart_server(args, spec, restart_log);
+    const std::string error = restart_server(args.server, spec, restart_log);
     const double took = seconds_since(start);
     if (!error.empty()) s.fail(fmt::format("restarting the server ({}): {}", spec, error));
     done.push_back(fmt::format("{} at {} runs, down {:.1f} s", spec, record.lines(), took));
@@ -956,8 +899,8 @@ void on_driver_signal(int) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "errand chaos tests (issues 4, 13, 14): kill -9, server restart, SIGTERM, SQLite "
-      "durability, cancel, queue limits"};
+      "errand chaos tests (issues 4, 13, 14, 15): kill -9, server restart, SIGTERM, SQLite "
+      "durability, cancel, queue limits, cron"};
   app.require_subcommand(1);
 
   WorkerArgs worker;
@@ -981,6 +924,9 @@ int main(int argc, char** argv) {
   worker_cmd->add_option("--runs-db", worker.runs_db,
                          "LimitJob's table: a SQLite file, or a PostgreSQL URL (--runs-schema)");
   worker_cmd->add_option("--runs-schema", worker.runs_schema, "the schema of LimitJob's table");
+  worker_cmd->add_flag("--schedules", worker.schedules, "fire the cron scenario's schedules");
+  worker_cmd->add_option("--schedules-missed", worker.schedules_missed,
+                         "their missed-run policy: all, once or skip");
 
   EnqueueArgs enqueue;
   auto* enqueue_cmd = app.add_subcommand("enqueue", "(child) enqueue numbered jobs in batches");
@@ -1023,9 +969,9 @@ int main(int argc, char** argv) {
                    "pg_ctl shutdown modes, one restart each; MODE:MS = stop, wait MS ms, start")
       ->delimiter(',')
       ->capture_default_str();
-  restart_cmd->add_option("--pg-ctl", restart.pg_ctl,
+  restart_cmd->add_option("--pg-ctl", restart.server.pg_ctl,
                           "pg_ctl command prefix (default: $ERRAND_TEST_PG_CTL)");
-  restart_cmd->add_option("--pg-data", restart.pg_data,
+  restart_cmd->add_option("--pg-data", restart.server.pg_data,
                           "the server's data directory (default: $ERRAND_TEST_PG_DATA)");
 
   Common sigterm_common;
@@ -1083,6 +1029,15 @@ int main(int argc, char** argv) {
   add_common_options(limits_cmd, limits_common, true);
   add_limits_options(limits_cmd, limits);
 
+  Common cron_common;
+  cron_common.workers = 4;
+  cron_common.timeout_s = 300;
+  CronArgs cron;
+  auto* cron_cmd = app.add_subcommand(
+      "cron", "3 schedules fire each tick once while their 4 workers are SIGKILLed");
+  add_common_options(cron_cmd, cron_common, true);
+  add_cron_options(cron_cmd, cron);
+
   CLI11_PARSE(app, argc, argv);
 
   std::string running = "errand_chaos";
@@ -1108,6 +1063,7 @@ int main(int argc, char** argv) {
     if (durability_cmd->parsed()) return scenario_durability(durability_common, durability);
     if (cancel_cmd->parsed()) return scenario_cancel(cancel_common, cancel);
     if (limits_cmd->parsed()) return scenario_limits(limits_common, limits);
+    if (cron_cmd->parsed()) return scenario_cron(cron_common, cron);
   } catch (const Interrupted&) {
     fmt::print(stderr, "{}: interrupted\n", running);
     return 130;
