@@ -39,4 +39,8 @@ TEST(ReadmeUniqueJobsExample, IsTheFileTheExamplesBuild) {
   expect_readme_holds("examples/unique_jobs.cpp", "Unique jobs");
 }
 
+TEST(ReadmeRecurringJobsExample, IsTheFileTheExamplesBuild) {
+  expect_readme_holds("examples/recurring_jobs.cpp", "Recurring jobs");
+}
+
 }  // namespace

@@ -62,7 +62,13 @@ struct Retention {
 struct PruneResult {
   std::size_t deleted = 0;
   bool busy = false;  // another pruner (another process, another machine) was at work
+  // Records of schedule ticks (errand/schedule.hpp) deleted: those more than kTickRecordsKept
+  // older than their schedule's last tick, which no firing can plan again.
+  std::size_t ticks_deleted = 0;
 };
+
+// How long a schedule's tick records are kept behind its last tick.
+inline constexpr Duration kTickRecordsKept = std::chrono::hours{24};
 
 // What Store::cancel_job did.
 struct CancelResult {

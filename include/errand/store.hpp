@@ -386,8 +386,9 @@ class Store {
   // --- recurring jobs (errand/schedule.hpp) ----------------------------------------------------
 
   // Declares `schedule` (`spec`: its spec, parsed) and fires its due ticks, in one transaction
-  // holding the schedule's row: creates or updates the row (its definition; seen_at = now; a
-  // changed spec or zone starts afresh from now); then, unless the schedule is paused, plans the
+  // holding the schedule's row: creates or updates the row (its definition; seen_at = now; after
+  // a change of spec or zone, only the new spec's ticks within missed.grace of now are due);
+  // then, unless the schedule is paused, plans the
   // ticks in (the last tick handled, now] by its MissedTicks (a new schedule: from its
   // creation), records each under the primary key (schedule, tick), enqueues its job (context:
   // TickContext) or skips it (Overlap::skip_if_running while the previous tick's job is

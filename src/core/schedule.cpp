@@ -123,15 +123,16 @@ CronSpec check_schedule(const Schedule& schedule) {
 }
 
 std::string tick_context(const Schedule& schedule, const CronSpec& spec, const TickToFire& tick) {
-  nlohmann::json j = {{"schedule", schedule.name},
-                      {"tick", spec.format_local(tick.tick)},
-                      {"catch_up", tick.catch_up}};
+  // Ordered: listings cut the context short, and the schedule's name should show first.
+  nlohmann::ordered_json j = {{"schedule", schedule.name},
+                              {"tick", spec.format_local(tick.tick)},
+                              {"catch_up", tick.catch_up}};
   if (schedule.missed.policy == MissedPolicy::once && tick.catch_up) j["missed"] = tick.missed;
   return j.dump();
 }
 
 std::string manual_trigger_context(std::string_view schedule) {
-  return nlohmann::json{{"schedule", schedule}, {"trigger", "manual"}}.dump();
+  return nlohmann::ordered_json{{"schedule", schedule}, {"trigger", "manual"}}.dump();
 }
 
 ScheduleFiring fire_ticks(ScheduleTransaction& tx, const Schedule& schedule, const CronSpec& spec) {

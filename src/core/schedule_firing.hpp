@@ -24,7 +24,8 @@ class ScheduleTransaction {
   };
   virtual ~ScheduleTransaction() = default;
   // Creates or updates the schedule's row (its definition, seen_at = now; a changed spec or zone
-  // sets last_tick to the later of it and now), locks it and returns it.
+  // moves last_tick up to now - missed.grace, so that the new spec's earlier ticks are not
+  // missed ones), locks it and returns it.
   virtual Row declare(const Schedule& schedule) = 0;
   // Records tick `tick` (schedule, tick) under the primary key; false when it was recorded before.
   virtual bool take_tick(TimePoint tick, bool catch_up) = 0;

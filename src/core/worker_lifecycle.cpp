@@ -111,7 +111,9 @@ void WorkerEngine::Impl::prune_when_due() {
   for (int round = 0; round < kMaxRounds; ++round) {
     const PruneResult result = store->prune(options.retention, options.prune_batch);
     stats.pruned += result.deleted;
-    if (result.busy || result.deleted < options.prune_batch) break;
+    if (result.busy ||
+        (result.deleted < options.prune_batch && result.ticks_deleted < options.prune_batch))
+      break;
   }
 }
 

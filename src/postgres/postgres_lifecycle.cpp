@@ -117,10 +117,12 @@ PruneResult PostgresStore::prune(const Retention& retention, std::size_t limit) 
   params.add(static_cast<std::int64_t>(
       std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
   params.add("errand-prune:" + options_.schema);
+  params.add(kTickRecordsKept.count());
   auto c = pool_.acquire();
   const Result r = c->exec(prune_sql(schema_), params);
   result.busy = r.int64(0, 0) == 0;
   result.deleted = static_cast<std::size_t>(r.int64(0, 1));
+  result.ticks_deleted = static_cast<std::size_t>(r.int64(0, 2));
   return result;
 }
 

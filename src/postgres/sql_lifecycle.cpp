@@ -105,8 +105,16 @@ std::string prune_sql(const std::string& s) {
       " doomed AS (SELECT id FROM ({completed} UNION ALL {cancelled} UNION ALL {discarded})"
       "   AS o(id) WHERE (SELECT got FROM lock) LIMIT $5),"
       " gone AS (DELETE FROM {s}.finished_jobs WHERE id = ANY(ARRAY(SELECT id FROM doomed))"
-      "   RETURNING 1)"
-      " SELECT (SELECT got FROM lock)::int, (SELECT count(*) FROM gone)",
+      "   RETURNING 1),"
+      // Tick records more than $7 microseconds older than their schedule's last tick.
+      " old_ticks AS (SELECT t.schedule, t.tick_at FROM {s}.schedules sc"
+      "   JOIN {s}.cron_ticks t ON t.schedule = sc.name"
+      "   WHERE (SELECT got FROM lock) AND t.tick_at < sc.last_tick - $7::int8 * interval"
+      "   '1 microsecond' LIMIT $5),"
+      " ticks_gone AS (DELETE FROM {s}.cron_ticks c USING old_ticks o"
+      "   WHERE c.schedule = o.schedule AND c.tick_at = o.tick_at RETURNING 1)"
+      " SELECT (SELECT got FROM lock)::int, (SELECT count(*) FROM gone),"
+      " (SELECT count(*) FROM ticks_gone)",
       fmt::arg("now", now_of(1)), fmt::arg("s", s), fmt::arg("completed", oldest("completed", 2)),
       fmt::arg("cancelled", oldest("cancelled", 3)), fmt::arg("discarded", oldest("discarded", 4)));
 }

@@ -16,7 +16,7 @@ inline constexpr std::string_view kDeclareSchedule =
     "seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) "
     "ON CONFLICT (name) DO UPDATE SET "
     "last_tick = CASE WHEN spec IS NOT excluded.spec OR zone IS NOT excluded.zone "
-    "THEN max(coalesce(last_tick, excluded.seen_at), excluded.seen_at) ELSE last_tick END, "
+    "THEN max(coalesce(last_tick, created_at), ?14 - ?10) ELSE last_tick END, "
     "spec = excluded.spec, zone = excluded.zone, job_name = excluded.job_name, "
     "payload = excluded.payload, queue = excluded.queue, priority = excluded.priority, "
     "partition_key = excluded.partition_key, missed_policy = excluded.missed_policy, "
@@ -45,5 +45,11 @@ inline const std::string kScheduleRows =
 // Pauses (?2 = 1) or resumes schedule ?1; returns a row when there is one.
 inline constexpr std::string_view kPauseSchedule =
     "UPDATE errand_schedules SET paused = ?2 WHERE name = ?1 RETURNING 1";
+
+// Deletes up to ?2 tick records more than ?1 microseconds older than their schedule's last tick.
+inline constexpr std::string_view kPruneTicks =
+    "DELETE FROM errand_cron_ticks WHERE (schedule, tick_at) IN (SELECT t.schedule, t.tick_at "
+    "FROM errand_schedules s JOIN errand_cron_ticks t ON t.schedule = s.name "
+    "WHERE t.tick_at < s.last_tick - ?1 LIMIT ?2)";
 
 }  // namespace errand::sqlite::sql

@@ -2,6 +2,8 @@
 // prune, and reading jobs in every state; dead-letter administration.
 #include "sqlite/sqlite_store.hpp"
 
+#include "sqlite/sql_schedules.hpp"
+
 #include <errand/error.hpp>
 
 #include "core/rows.hpp"
@@ -157,6 +159,11 @@ PruneResult SqliteStore::prune(const Retention& retention, std::size_t limit) {
   prune->bind(4, static_cast<std::int64_t>(
                      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
   result.deleted = static_cast<std::size_t>(prune->run());
+  auto ticks = connection_.query(sql::kPruneTicks);
+  ticks->bind(1, kTickRecordsKept.count());
+  ticks->bind(2, static_cast<std::int64_t>(
+                     std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
+  result.ticks_deleted = static_cast<std::size_t>(ticks->run());
   tx.commit();
   return result;
 }

@@ -239,18 +239,65 @@ TEST_P(ScheduleConformance, APausedScheduleFiresNothingAndCatchesUpByItsPolicyOn
   EXPECT_EQ(resumed.fired[0].missed, 19u);  // 20 ticks in the pause; the latest fires
 }
 
-TEST_P(ScheduleConformance, AChangedSpecStartsAfreshFromNow) {
+// After a change of spec, the new spec's earlier ticks are not missed ones: only those within the
+// grace fire (on time).
+TEST_P(ScheduleConformance, AChangedSpecFiresOnlyItsTicksFromNowOn) {
   to_next_minute(*clock);
   Schedule schedule = every("changing", "0 * * * *", MissedPolicy::all);
   fire(*store, schedule);
   clock->advance(minutes{30});
-  schedule.spec = "* * * * *";  // 30 of its ticks are in the past: none is a missed tick
-  EXPECT_TRUE(fire(*store, schedule).fired.empty());
+  schedule.spec = "* * * * *";  // 30 of its ticks are in the past; the one now is on time
+  const auto changed = fire(*store, schedule);
+  ASSERT_EQ(changed.fired.size(), 1u);
+  EXPECT_FALSE(changed.fired[0].catch_up);
+  EXPECT_EQ(us(changed.fired[0].tick), us(clock->now()));
+  EXPECT_EQ(changed.skipped, 0u);
   clock->advance(kMinute);
   const auto next = fire(*store, schedule);
   ASSERT_EQ(next.fired.size(), 1u);
   EXPECT_FALSE(next.fired[0].catch_up);
   EXPECT_EQ(listed(*store, "changing")->spec, "* * * * *");
+}
+
+// A rolling deploy: old and new workers, with two specs, fire the schedule by turns; each firing
+// fires its own spec's tick, so ticks keep coming (none is lost to the changes back and forth).
+TEST_P(ScheduleConformance, OldAndNewDefinitionsFiringByTurnsKeepFiring) {
+  Schedule old_definition = every("deployed", "*/10 * * * * *");
+  Schedule new_definition = every("deployed", "*/5 * * * * *");
+  fire(*store, old_definition);
+  std::size_t fired = 0;
+  for (int i = 0; i < 12; ++i) {
+    clock->advance(seconds{5});
+    const auto firing = fire(*store, i % 2 == 0 ? new_definition : old_definition);
+    for (const auto& tick : firing.fired)
+      EXPECT_EQ(us(tick.tick), us(clock->now())) << i;
+    fired += firing.fired.size();
+  }
+  // The new spec fires every 5 s (6 firings); the old one at the multiples of 10 s it sees.
+  EXPECT_GE(fired, 6u);
+  EXPECT_EQ(rows_in("cron_ticks"), static_cast<std::int64_t>(fired));
+}
+
+// Pruning deletes the tick records more than a day older than their schedule's last tick (no
+// firing plans a tick before the last one again), and keeps the rest.
+TEST_P(ScheduleConformance, PruningDeletesTickRecordsADayBehindTheLastTick) {
+  clock->advance(std::chrono::ceil<hours>(clock->now() + errand::Duration{1}) - clock->now());
+  const Schedule schedule = every("pruned", "0 * * * *");
+  fire(*store, schedule);
+  for (int hour = 0; hour < 30; ++hour) {
+    clock->advance(hours{1});
+    ASSERT_EQ(fire(*store, schedule).fired.size(), 1u) << hour;
+  }
+  ASSERT_EQ(rows_in("cron_ticks"), 30);
+  const errand::Retention keep_all{
+      .completed = std::nullopt, .cancelled = std::nullopt, .discarded = std::nullopt};
+  const auto first = store->prune(keep_all, 4);
+  EXPECT_EQ(first.ticks_deleted, 4u);
+  const auto second = store->prune(keep_all, 100);
+  EXPECT_EQ(second.ticks_deleted, 1u);  // 30 ticks; the last 25 are within a day of the last
+  EXPECT_EQ(rows_in("cron_ticks"), 25);
+  EXPECT_EQ(store->prune(keep_all, 100).ticks_deleted, 0u);
+  EXPECT_TRUE(fire(*store, schedule).fired.empty()) << "a pruned tick fired again";
 }
 
 TEST_P(ScheduleConformance, ListingShowsTheDefinitionAndRetiresWhatNoWorkerDeclares) {
