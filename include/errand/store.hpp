@@ -393,7 +393,8 @@ class Store {
   // creation), records each under the primary key (schedule, tick), enqueues its job (context:
   // TickContext) or skips it (Overlap::skip_if_running while the previous tick's job is
   // scheduled, ready or running), and advances the last tick handled. Wakes subscribed workers
-  // of this process after commit. Throws StoreError (then nothing was recorded).
+  // of this process after commit. Throws ConfigError for a definition a worker would refuse, or a
+  // `spec` that is not the schedule's; StoreError (then nothing was recorded).
   virtual ScheduleFiring fire_schedule(const Schedule& schedule, const CronSpec& spec) = 0;
   // Every schedule declared in the store, by name.
   virtual std::vector<ScheduleInfo> list_schedules() = 0;

@@ -92,15 +92,21 @@ namespace detail {
 
 CronSpec check_schedule(const Schedule& schedule) {
   check_schedule_name(schedule.name);
-  const auto refuse = [&](std::string_view what) {
-    throw ConfigError(fmt::format("schedule '{}': {}", schedule.name, what));
-  };
   std::optional<CronSpec> spec;
   try {
     spec = CronSpec::parse(schedule.spec, schedule.zone);
   } catch (const CronError& e) {
     throw CronError(fmt::format("schedule '{}': {}", schedule.name, e.what()));
   }
+  check_schedule_definition(schedule);
+  return *spec;
+}
+
+void check_schedule_definition(const Schedule& schedule) {
+  check_schedule_name(schedule.name);
+  const auto refuse = [&](std::string_view what) {
+    throw ConfigError(fmt::format("schedule '{}': {}", schedule.name, what));
+  };
   const NewJob& job = schedule.job;
   if (job.name.empty()) refuse("no job: give one with .job = errand::scheduled_job(MyJob{...})");
   if (!job.context.empty()) refuse("its job has a context; a tick sets it (errand::TickContext)");
@@ -119,7 +125,6 @@ CronSpec check_schedule(const Schedule& schedule) {
   if (missed.grace < Duration{0}) refuse("missed.grace must not be negative");
   if (missed.policy == MissedPolicy::all && (missed.window <= Duration{0} || missed.cap == 0))
     refuse("MissedPolicy::all needs a positive missed.window and missed.cap");
-  return *spec;
 }
 
 std::string tick_context(const Schedule& schedule, const CronSpec& spec, const TickToFire& tick) {
@@ -136,6 +141,12 @@ std::string manual_trigger_context(std::string_view schedule) {
 }
 
 ScheduleFiring fire_ticks(ScheduleTransaction& tx, const Schedule& schedule, const CronSpec& spec) {
+  check_schedule_definition(schedule);
+  if (spec.spec() != schedule.spec || spec.zone() != schedule.zone) {
+    throw ConfigError(fmt::format(
+        "fire_schedule: schedule '{}' is \"{}\" in {}, but the spec given is \"{}\" in {}",
+        schedule.name, schedule.spec, schedule.zone, spec.spec(), spec.zone()));
+  }
   const ScheduleTransaction::Row row = tx.declare(schedule);
   ScheduleFiring firing{.now = row.now, .paused = row.paused, .next = spec.next_after(row.now)};
   if (row.paused) return firing;

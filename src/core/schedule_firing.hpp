@@ -40,12 +40,16 @@ class ScheduleTransaction {
 
 // Store::fire_schedule's steps in `tx` (see there): plan_ticks from the last tick handled (or the
 // schedule's creation) to now, each planned tick recorded and its job enqueued (or skipped).
+// First checks the definition (check_schedule_definition, and that `spec` is its spec):
+// ConfigError, and nothing is written.
 ScheduleFiring fire_ticks(ScheduleTransaction& tx, const Schedule& schedule, const CronSpec& spec);
 
 // Checks a schedule's definition: its name, spec and zone (CronError, naming the schedule), its
 // job (ConfigError: none, a context, run_at or delay, uniqueness, a value enqueue refuses) and
 // MissedTicks. Returns the parsed spec.
 CronSpec check_schedule(const Schedule& schedule);
+// check_schedule but the spec and zone.
+void check_schedule_definition(const Schedule& schedule);
 
 // The context of a tick's job (errand::TickContext), and of a manual trigger's.
 std::string tick_context(const Schedule& schedule, const CronSpec& spec, const TickToFire& tick);

@@ -270,12 +270,14 @@ struct WorkerEngine::Impl {
     const Schedule* schedule;
     CronSpec spec;
     SteadyTime due{};
+    std::chrono::milliseconds retry{0};  // after a failed firing: the wait before the next try
   };
   // Checks options.schedules (ConfigError, CronError) into `schedules`.
   void check_schedules();
   // Fires every schedule whose time has come (Store::fire_schedule); returns when one is due
-  // next (SteadyTime::max() without schedules). Throws StoreError (the rest wait for the next
-  // call).
+  // next (SteadyTime::max() without schedules). A firing that fails is logged and tried again
+  // after a backoff (store_retry_min doubling to store_retry_max): a schedule whose row cannot be
+  // read never stops the worker from running jobs.
   SteadyTime fire_due_schedules();
 
   // --- worker_timeouts.cpp: per-run timeouts ----------------------------------------------

@@ -45,7 +45,20 @@ SteadyTime WorkerEngine::Impl::fire_due_schedules() {
   for (ScheduleEntry& entry : schedules) {
     if (clock.steady_now() >= entry.due) {
       const Schedule& schedule = *entry.schedule;
-      const ScheduleFiring firing = store->fire_schedule(schedule, entry.spec);
+      ScheduleFiring firing;
+      try {
+        firing = store->fire_schedule(schedule, entry.spec);
+        entry.retry = std::chrono::milliseconds{0};
+      } catch (const std::exception& e) {
+        entry.retry = entry.retry.count() == 0 ? options.store_retry_min
+                                               : std::min(options.store_retry_max, entry.retry * 2);
+        log(LogLevel::error,
+            fmt::format("worker {}: schedule '{}' could not fire, trying again in {} ms: {}", id,
+                        schedule.name, entry.retry.count(), e.what()));
+        entry.due = clock.steady_now() + entry.retry;
+        earliest = std::min(earliest, entry.due);
+        continue;
+      }
       for (const FiredTick& tick : firing.fired) {
         const std::string at = entry.spec.format_local(tick.tick);
         if (tick.job_id == 0) {

@@ -397,6 +397,38 @@ TEST_P(ScheduleConformance, AWorkerRefusesSchedulesItCannotFire) {
   EXPECT_TRUE(store->list_schedules().empty()) << "a refused schedule was declared";
 }
 
+// A schedule row holding a value errand cannot read (data from outside: hostile) fails that
+// schedule's firings, logged, and nothing else: the worker still runs every job.
+TEST_P(ScheduleConformance, AnUnreadableScheduleRowStopsOnlyThatSchedule) {
+  const Schedule broken = every("broken", "* * * * *");
+  fire(*store, broken);
+  // A time errand cannot read: SQLite's column holds any text; PostgreSQL's timestamptz infinity.
+  const std::string bad_time = GetParam().name == "sqlite" ? "'soon'" : "'infinity'";
+  storage->rows("UPDATE " + storage->table("schedules") + " SET last_tick = " + bad_time +
+                " WHERE name = 'broken'");
+  EXPECT_THROW(fire(*store, broken), errand::StoreError);
+  EXPECT_THROW(store->list_schedules(), errand::StoreError);
+
+  errand::enqueue(*store, RecordJob{.tag = 1});
+  auto options = worker_options();
+  options.schedules = {broken, every("fine", "@every 1s")};
+  errand::Worker worker(store, registry, state, options);
+  EXPECT_GE(run_until_idle_advancing(worker, *clock, seconds{1}), 1u);
+  EXPECT_EQ(state.snapshot().size(), 1u + worker.stats().ticks_fired);
+  EXPECT_TRUE(contains(logs.dump(), "schedule 'broken' could not fire")) << logs.dump();
+}
+
+// Store::fire_schedule checks what it is given, as a worker does, and writes nothing otherwise.
+TEST_P(ScheduleConformance, FireScheduleRefusesWhatAWorkerWouldRefuse) {
+  Schedule unique = every("x", "* * * * *");
+  unique.job = errand::scheduled_job(RecordJob{}, {.unique = errand::UniqueOptions{}});
+  EXPECT_THROW(fire(*store, unique), errand::ConfigError);
+  EXPECT_THROW(fire(*store, every("", "* * * * *")), errand::ConfigError);
+  const Schedule schedule = every("x", "* * * * *");
+  EXPECT_THROW(store->fire_schedule(schedule, CronSpec::parse("@hourly")), errand::ConfigError);
+  EXPECT_TRUE(store->list_schedules().empty());
+}
+
 }  // namespace
 
 }  // namespace errand_test
