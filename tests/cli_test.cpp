@@ -491,6 +491,11 @@ TEST_F(Cli, CronListsPausesResumesAndTriggersSchedules) {
   ASSERT_TRUE(context) << job->context;
   EXPECT_EQ(context->schedule, "nightly");
 
+  const auto in_use = run({"cron", "remove", "nightly", db()});
+  EXPECT_EQ(in_use.exit_code, 1);
+  EXPECT_TRUE(contains(in_use.err, "still in running code")) << in_use.err;
+  ASSERT_EQ(store->list_schedules().size(), 1u);
+
   const auto ready = store->counts(2h).ready;
   const auto unknown = run({"cron", "trigger", "daily", db()});
   EXPECT_EQ(unknown.exit_code, 1);
@@ -500,6 +505,9 @@ TEST_F(Cli, CronListsPausesResumesAndTriggersSchedules) {
   EXPECT_NE(bad_name.exit_code, 0);
   EXPECT_TRUE(contains(bad_name.err, "schedule name")) << bad_name.err;
   EXPECT_EQ(store->counts(2h).ready, ready) << "a refused command enqueued something";
+  const auto forced = run({"cron", "remove", "nightly", "--force", db()});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_TRUE(store->list_schedules().empty());
 }
 
 TEST_F(Cli, VersionIsTheLibrarysVersionHeader) {

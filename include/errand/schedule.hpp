@@ -94,6 +94,14 @@ struct ScheduleFiring {
   std::optional<TimePoint> next{};  // the schedule's next tick after `now`
 };
 
+// What Store::remove_schedule did.
+enum class ScheduleRemoval {
+  removed,            // the schedule's row and its tick records are gone
+  unknown,            // no schedule has that name
+  declared_recently,  // a worker declared it within the time given: still in running code
+};
+std::string_view to_string(ScheduleRemoval removal);
+
 inline constexpr Duration kScheduleDeclareEvery = std::chrono::minutes{10};
 inline constexpr Duration kScheduleRetiredAfter = std::chrono::hours{1};
 

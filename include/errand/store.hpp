@@ -401,6 +401,10 @@ class Store {
   // Pauses schedule `name` (no tick fires; on resume, the ticks missed meanwhile follow its
   // MissedTicks) or resumes it; returns it as it is now, or nullopt when there is none.
   virtual std::optional<ScheduleInfo> pause_schedule(std::string_view name, bool paused) = 0;
+  // Deletes schedule `name` and its tick records, only if no worker has declared it for
+  // `unseen_for` (by the store's clock; kScheduleRetiredAfter: only a retired one). A worker
+  // that still has it declares it again, afresh, at its next firing.
+  virtual ScheduleRemoval remove_schedule(std::string_view name, Duration unseen_for) = 0;
   // Enqueues schedule `name`'s job now from its stored definition (context: a manual trigger),
   // paused or not; records no tick. nullopt when there is no such schedule.
   std::optional<Enqueued> trigger_schedule(std::string_view name);

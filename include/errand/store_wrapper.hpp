@@ -62,6 +62,9 @@ class StoreWrapper : public Store {
   std::optional<ScheduleInfo> pause_schedule(std::string_view name, bool paused) override {
     return inner_->pause_schedule(name, paused);
   }
+  ScheduleRemoval remove_schedule(std::string_view name, Duration unseen_for) override {
+    return inner_->remove_schedule(name, unseen_for);
+  }
   CancelResult cancel_job(JobId id, std::string_view reason) override {
     return inner_->cancel_job(id, reason);
   }

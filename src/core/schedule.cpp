@@ -36,6 +36,18 @@ std::string_view to_string(Overlap overlap) {
   return "unknown";
 }
 
+std::string_view to_string(ScheduleRemoval removal) {
+  switch (removal) {
+    case ScheduleRemoval::removed:
+      return "removed";
+    case ScheduleRemoval::unknown:
+      return "unknown";
+    case ScheduleRemoval::declared_recently:
+      return "declared_recently";
+  }
+  return "unknown";
+}
+
 void check_schedule_name(std::string_view name) {
   const auto allowed = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||

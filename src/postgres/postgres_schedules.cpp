@@ -126,4 +126,14 @@ std::optional<ScheduleInfo> PostgresStore::pause_schedule(std::string_view name,
   return std::nullopt;
 }
 
+ScheduleRemoval PostgresStore::remove_schedule(std::string_view name, Duration unseen_for) {
+  Params params;
+  params.add(name).add(unseen_for.count());
+  add_now(params);
+  auto c = pool_.acquire();
+  const Result r = c->exec(remove_schedule_sql(schema_), params);
+  if (r.int64(0, 0) > 0) return ScheduleRemoval::removed;
+  return r.int64(0, 1) > 0 ? ScheduleRemoval::declared_recently : ScheduleRemoval::unknown;
+}
+
 }  // namespace errand::pg

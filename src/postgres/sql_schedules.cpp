@@ -65,4 +65,14 @@ std::string pause_schedule_sql(const std::string& s) {
   return fmt::format("UPDATE {}.schedules SET paused = $2 WHERE name = $1 RETURNING 1", s);
 }
 
+std::string remove_schedule_sql(const std::string& s) {
+  return fmt::format(
+      "WITH gone AS (DELETE FROM {0}.schedules WHERE name = $1"
+      "   AND seen_at <= {1} - $2::int8 * interval '1 microsecond' RETURNING name),"
+      " ticks AS (DELETE FROM {0}.cron_ticks WHERE schedule = (SELECT name FROM gone))"
+      " SELECT (SELECT count(*) FROM gone),"
+      " (SELECT count(*) FROM {0}.schedules WHERE name = $1)",
+      s, now_of(3));
+}
+
 }  // namespace errand::pg

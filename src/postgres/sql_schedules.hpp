@@ -24,4 +24,8 @@ std::string schedule_rows_sql(const std::string& quoted_schema);
 // Pauses ($2 true) or resumes schedule $1; returns a row when there is one.
 std::string pause_schedule_sql(const std::string& quoted_schema);
 
+// Deletes schedule $1 and its tick records if it was last declared at or before the store's now
+// ($3, now_of) minus $2 microseconds; returns (deleted 1/0, the schedule exists 1/0).
+std::string remove_schedule_sql(const std::string& quoted_schema);
+
 }  // namespace errand::pg

@@ -46,6 +46,14 @@ inline const std::string kScheduleRows =
 inline constexpr std::string_view kPauseSchedule =
     "UPDATE errand_schedules SET paused = ?2 WHERE name = ?1 RETURNING 1";
 
+// Deletes schedule ?1 if it was last declared at or before ?2; returns a row when it did.
+inline constexpr std::string_view kRemoveSchedule =
+    "DELETE FROM errand_schedules WHERE name = ?1 AND seen_at <= ?2 RETURNING 1";
+inline constexpr std::string_view kRemoveScheduleTicks =
+    "DELETE FROM errand_cron_ticks WHERE schedule = ?1";
+inline constexpr std::string_view kScheduleExists =
+    "SELECT 1 FROM errand_schedules WHERE name = ?1";
+
 // Deletes up to ?2 tick records more than ?1 microseconds older than their schedule's last tick.
 inline constexpr std::string_view kPruneTicks =
     "DELETE FROM errand_cron_ticks WHERE (schedule, tick_at) IN (SELECT t.schedule, t.tick_at "

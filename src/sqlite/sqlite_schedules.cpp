@@ -132,4 +132,27 @@ std::optional<ScheduleInfo> SqliteStore::pause_schedule(std::string_view name, b
   return std::nullopt;
 }
 
+ScheduleRemoval SqliteStore::remove_schedule(std::string_view name, Duration unseen_for) {
+  require_writable("remove_schedule");
+  std::lock_guard lock(mutex_);
+  Transaction tx(connection_, Transaction::Behavior::immediate);
+  bool removed = false;
+  {
+    auto q = connection_.query(sql::kRemoveSchedule);
+    q->bind(1, name);
+    q->bind(2, micros_of(clock_->now() - unseen_for));
+    removed = q->step();
+  }
+  if (!removed) {
+    auto exists = connection_.query(sql::kScheduleExists);
+    exists->bind(1, name);
+    return exists->step() ? ScheduleRemoval::declared_recently : ScheduleRemoval::unknown;
+  }
+  auto ticks = connection_.query(sql::kRemoveScheduleTicks);
+  ticks->bind(1, name);
+  ticks->run();
+  tx.commit();
+  return ScheduleRemoval::removed;
+}
+
 }  // namespace errand::sqlite

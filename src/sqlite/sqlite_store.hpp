@@ -52,6 +52,7 @@ class SqliteStore final : public Store {
   ScheduleFiring fire_schedule(const Schedule& schedule, const CronSpec& spec) override;
   std::vector<ScheduleInfo> list_schedules() override;
   std::optional<ScheduleInfo> pause_schedule(std::string_view name, bool paused) override;
+  ScheduleRemoval remove_schedule(std::string_view name, Duration unseen_for) override;
 
   // sqlite_lifecycle.cpp
   CancelResult cancel_job(JobId id, std::string_view reason) override;

@@ -123,6 +123,9 @@ TEST_P(StoreConformance, ForwardingStoreForwardsEveryVirtual) {
   EXPECT_EQ(f.list_schedules().at(0).name, "forwarded");
   ASSERT_TRUE(f.pause_schedule("forwarded", true));
   EXPECT_TRUE(store->list_schedules().at(0).paused);
+  // remove_schedule
+  EXPECT_EQ(f.remove_schedule("forwarded", errand::Duration{0}), errand::ScheduleRemoval::removed);
+  EXPECT_TRUE(store->list_schedules().empty());
 }
 
 // A failed claim applies none of its outcomes (the store's transaction failed); a claim whose

@@ -397,6 +397,35 @@ TEST_P(ScheduleConformance, AWorkerRefusesSchedulesItCannotFire) {
   EXPECT_TRUE(store->list_schedules().empty()) << "a refused schedule was declared";
 }
 
+// A retired schedule can be removed with its tick records; a recently declared one only when told
+// (unseen_for 0); a worker that still has it declares it afresh.
+TEST_P(ScheduleConformance, RemovingASchedulesDeletesItAndItsTicksOnlyOnceRetired) {
+  to_next_minute(*clock);
+  const Schedule schedule = every("old", "* * * * *");
+  fire(*store, schedule);
+  clock->advance(kMinute);
+  ASSERT_EQ(fire(*store, schedule).fired.size(), 1u);
+  EXPECT_EQ(store->remove_schedule("nope", errand::kScheduleRetiredAfter),
+            errand::ScheduleRemoval::unknown);
+  EXPECT_EQ(store->remove_schedule("old", errand::kScheduleRetiredAfter),
+            errand::ScheduleRemoval::declared_recently);
+  EXPECT_EQ(rows_in("cron_ticks"), 1);
+  clock->advance(errand::kScheduleRetiredAfter);
+  EXPECT_EQ(store->remove_schedule("old", errand::kScheduleRetiredAfter),
+            errand::ScheduleRemoval::removed);
+  EXPECT_TRUE(store->list_schedules().empty());
+  EXPECT_EQ(rows_in("cron_ticks"), 0);
+  EXPECT_EQ(rows_in("jobs"), 1) << "the tick's job was removed with the schedule";
+
+  // Forced: a worker that still has it declares it afresh (no tick from before fires).
+  fire(*store, schedule);
+  EXPECT_EQ(store->remove_schedule("old", errand::Duration{0}), errand::ScheduleRemoval::removed);
+  clock->advance(minutes{5});
+  const auto again = fire(*store, schedule);
+  EXPECT_TRUE(again.fired.empty());
+  ASSERT_EQ(store->list_schedules().size(), 1u);
+}
+
 // A schedule row holding a value errand cannot read (data from outside: hostile) fails that
 // schedule's firings, logged, and nothing else: the worker still runs every job.
 TEST_P(ScheduleConformance, AnUnreadableScheduleRowStopsOnlyThatSchedule) {

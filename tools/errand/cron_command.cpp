@@ -223,6 +223,31 @@ int trigger(const Globals& globals, const NameOptions& opts) {
   return 0;
 }
 
+struct RemoveOptions {
+  NameOptions name;
+  bool force = false;
+};
+
+int remove(const Globals& globals, const RemoveOptions& opts) {
+  auto store = open_db(globals, OpenMode::existing);
+  const Duration unseen_for = opts.force ? Duration{0} : kScheduleRetiredAfter;
+  const ScheduleRemoval removal = store->remove_schedule(opts.name.name, unseen_for);
+  if (removal == ScheduleRemoval::unknown) throw unknown_schedule(*store, opts.name.name);
+  if (removal == ScheduleRemoval::declared_recently) {
+    throw ConfigError(fmt::format(
+        "schedule '{}' was declared by a worker within the last {}: it is still in running "
+        "code, and that worker would declare it again. Remove it from WorkerOptions::schedules "
+        "and deploy; once `errand cron` shows it retired, remove it (or give --force)",
+        opts.name.name, human_duration(kScheduleRetiredAfter)));
+  }
+  if (opts.name.json) {
+    print_json_line({{"schedule", opts.name.name}, {"removed", true}});
+  } else {
+    fmt::print("schedule {}: removed, with its tick records\n", opts.name.name);
+  }
+  return 0;
+}
+
 void add_name_options(CLI::App& cmd, NameOptions& opts) {
   cmd.add_option("name", opts.name, "the schedule's name (`errand cron` lists them)")
       ->required()
@@ -261,6 +286,16 @@ void add_cron(CLI::App& app, const Globals& globals, std::vector<Command>& comma
   add_name_options(*trigger_cmd, *trigger_opts);
   commands.push_back(
       {trigger_cmd, [&globals, trigger_opts] { return trigger(globals, *trigger_opts); }});
+  auto remove_opts = std::make_shared<RemoveOptions>();
+  auto* remove_cmd = cmd->add_subcommand(
+      "remove",
+      "Delete a retired schedule (no worker declared it for an hour) and its tick records");
+  add_name_options(*remove_cmd, remove_opts->name);
+  remove_cmd->add_flag("--force", remove_opts->force,
+                       "remove it even if a worker declared it lately (that worker declares it "
+                       "again, afresh, at its next firing)");
+  commands.push_back(
+      {remove_cmd, [&globals, remove_opts] { return remove(globals, *remove_opts); }});
 
   auto opts = std::make_shared<NextOptions>();
   auto* next_cmd = cmd->add_subcommand(
