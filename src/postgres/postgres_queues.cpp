@@ -296,6 +296,14 @@ QueueInfo PostgresStore::update_queue(std::string_view name, const QueueUpdate& 
   throw unknown_queue(*c, name);
 }
 
+TimePoint PostgresStore::begin_snapshot(Connection& c, const detail::StoredTable& where) const {
+  Params now_params;
+  add_now(now_params);
+  c.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  const Result now_row = c.exec(limited_sql_.claim_now, now_params);
+  return detail::read_time(ResultRow{now_row, 0}, 0, where, "now()");
+}
+
 ConfigError PostgresStore::unknown_queue(Connection& c, std::string_view name) {
   std::vector<std::string> known;
   const Result r = c.exec(queue_rows_sql(schema_, /*named=*/false, /*lock=*/false));
@@ -306,13 +314,9 @@ ConfigError PostgresStore::unknown_queue(Connection& c, std::string_view name) {
 
 std::vector<QueueInfo> PostgresStore::list_queues() {
   auto c = pool_.acquire();
-  Params now_params;
-  add_now(now_params);
   // One snapshot for every count.
   Transaction tx(*c);
-  c->exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  const Result now_row = c->exec(limited_sql_.claim_now, now_params);
-  const TimePoint now = detail::read_time(ResultRow{now_row, 0}, 0, stored(queues_table_), "now()");
+  const TimePoint now = begin_snapshot(*c, stored(queues_table_));
   std::vector<QueueInfo> queues;
   std::map<std::string, std::size_t, std::less<>> index;
   {

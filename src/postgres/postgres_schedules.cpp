@@ -98,13 +98,9 @@ ScheduleFiring PostgresStore::fire_schedule(const Schedule& schedule, const Cron
 
 std::vector<ScheduleInfo> PostgresStore::list_schedules() {
   auto c = pool_.acquire();
-  Params now_params;
-  add_now(now_params);
   Transaction tx(*c);
-  c->exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
   const auto where = stored(options_.schema + ".schedules");
-  const Result now_row = c->exec(limited_sql_.claim_now, now_params);
-  const TimePoint now = detail::read_time(ResultRow{now_row, 0}, 0, where, "now()");
+  const TimePoint now = begin_snapshot(*c, where);
   const Result r = c->exec(schedule_rows_sql(schema_));
   std::vector<ScheduleInfo> schedules;
   for (int i = 0; i < r.rows(); ++i)

@@ -161,6 +161,9 @@ class PostgresStore final : public Store {
 
   // The error for a queue name with no row, naming the known ones.
   ConfigError unknown_queue(Connection& c, std::string_view name);
+  // In a transaction just begun on `c`: makes it one read-only snapshot and returns the store's
+  // now (`where`: the table named if the database's clock gives a time errand cannot use).
+  TimePoint begin_snapshot(Connection& c, const detail::StoredTable& where) const;
 
   // Moves finished jobs matching `where` (its parameters from $2 on, already in `tail`) back.
   std::size_t resurrect(std::string_view where, const Params& tail);
