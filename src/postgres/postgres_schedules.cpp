@@ -35,7 +35,7 @@ class PostgresStore::ScheduleTx final : public detail::ScheduleTransaction {
     store_.add_now(params);
     const Result r = c_.exec(declare_schedule_sql(store_.schema_), params);
     if (r.rows() != 1) throw StoreError("fire_schedule: the schedule's row was not returned");
-    const auto where = store_.stored(store_.options_.schema + ".schedules");
+    const auto where = store_.stored(store_.schedules_table_);
     const TimePoint now = detail::read_time(ResultRow{r, 0}, 3, where, "now()");
     return detail::read_declared_schedule(ResultRow{r, 0}, where, now);
   }
@@ -99,7 +99,7 @@ ScheduleFiring PostgresStore::fire_schedule(const Schedule& schedule, const Cron
 std::vector<ScheduleInfo> PostgresStore::list_schedules() {
   auto c = pool_.acquire();
   Transaction tx(*c);
-  const auto where = stored(options_.schema + ".schedules");
+  const auto where = stored(schedules_table_);
   const TimePoint now = begin_snapshot(*c, where);
   const Result r = c->exec(schedule_rows_sql(schema_));
   std::vector<ScheduleInfo> schedules;

@@ -215,6 +215,7 @@ class PostgresStore final : public Store {
   const std::string finished_jobs_table_ = options_.schema + ".finished_jobs";
   const std::string workers_table_ = options_.schema + ".workers";
   const std::string queues_table_ = options_.schema + ".queues";
+  const std::string schedules_table_ = options_.schema + ".schedules";
   mutable std::mutex queues_seen_mutex_;
   QueuesSeen queues_seen_;
   // Declared last, so destroyed first: the listener, then the VACUUM thread.
