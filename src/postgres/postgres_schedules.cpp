@@ -33,7 +33,7 @@ class PostgresStore::ScheduleTx final : public detail::ScheduleTransaction {
     params.add(static_cast<std::int64_t>(s.missed.cap));
     params.add(std::string(to_string(s.overlap)));
     store_.add_now(params);
-    const Result r = c_.exec(declare_schedule_sql(store_.schema_), params);
+    const Result r = c_.exec(store_.schedule_sql_.declare, params);
     if (r.rows() != 1) throw StoreError("fire_schedule: the schedule's row was not returned");
     const auto where = store_.stored(store_.schedules_table_);
     const TimePoint now = detail::read_time(ResultRow{r, 0}, 3, where, "now()");
@@ -44,23 +44,17 @@ class PostgresStore::ScheduleTx final : public detail::ScheduleTransaction {
     Params params;
     params.add(name_).add(micros_of(tick)).add(std::string(catch_up ? "t" : "f"));
     store_.add_now(params);
-    return c_.exec(take_tick_sql(store_.schema_), params).rows() == 1;
+    return c_.exec(store_.schedule_sql_.take_tick, params).rows() == 1;
   }
 
   bool previous_job_live() override {
     Params params;
     params.add(name_);
-    return c_.exec(previous_tick_job_live_sql(store_.schema_), params).rows() == 1;
+    return c_.exec(store_.schedule_sql_.previous_job_live, params).rows() == 1;
   }
 
   JobId enqueue(const NewJob& job) override {
-    const std::span<const NewJob> jobs(&job, 1);
-    Params params = insert_params(jobs);
-    store_.add_now(params);
-    params.add(store_.channel_name_);
-    add_routing_arrays(params, jobs);
-    const Result r = c_.exec_prepared("errand_enqueue", store_.insert_sql_, params);
-    const std::vector<JobId> ids = inserted_ids(r);
+    const std::vector<JobId> ids = store_.insert_plain(c_, std::span<const NewJob>(&job, 1));
     if (ids.size() != 1) throw StoreError("fire_schedule: the tick's job was not inserted");
     return ids.front();
   }
@@ -68,13 +62,13 @@ class PostgresStore::ScheduleTx final : public detail::ScheduleTransaction {
   void set_tick_job(TimePoint tick, JobId job) override {
     Params params;
     params.add(name_).add(micros_of(tick)).add(job);
-    c_.exec(set_tick_job_sql(store_.schema_), params);
+    c_.exec(store_.schedule_sql_.set_tick_job, params);
   }
 
   void advance(TimePoint handled, std::int64_t fired, std::int64_t skipped) override {
     Params params;
     params.add(name_).add(micros_of(handled)).add(fired).add(skipped);
-    c_.exec(advance_schedule_sql(store_.schema_), params);
+    c_.exec(store_.schedule_sql_.advance, params);
   }
 
  private:

@@ -95,14 +95,9 @@ std::vector<Enqueued> PostgresStore::insert_jobs(std::span<const NewJob> jobs) {
   const bool any_unique =
       std::any_of(jobs.begin(), jobs.end(), [](const NewJob& j) { return !j.unique_key.empty(); });
   if (any_unique) return insert_unique_jobs(jobs);
-  Params params = insert_params(jobs);
-  add_now(params);
-  params.add(channel_name_);
-  add_routing_arrays(params, jobs);
   auto c = pool_.acquire();
-  Result r = c->exec_prepared("errand_enqueue", insert_sql_, params);
+  const std::vector<JobId> ids = insert_plain(*c, jobs);
   detail::publish_wakeup(wake_key_);
-  const std::vector<JobId> ids = inserted_ids(r);
   std::vector<Enqueued> done;
   done.reserve(ids.size());
   for (const JobId id : ids)
@@ -438,6 +433,14 @@ Params PostgresStore::worker_params(const WorkerRegistration& worker) const {
   params.add(worker.id).add(worker.host).add(worker.pid).add(worker.concurrency);
   add_now(params);
   return params;
+}
+
+std::vector<JobId> PostgresStore::insert_plain(Connection& c, std::span<const NewJob> jobs) {
+  Params params = insert_params(jobs);
+  add_now(params);
+  params.add(channel_name_);
+  add_routing_arrays(params, jobs);
+  return inserted_ids(c.exec_prepared("errand_enqueue", insert_sql_, params));
 }
 
 void PostgresStore::add_now(Params& params) const {

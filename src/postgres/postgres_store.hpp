@@ -15,6 +15,7 @@
 #include "postgres/pq.hpp"
 #include "postgres/schema.hpp"
 #include "postgres/sql.hpp"
+#include "postgres/sql_schedules.hpp"
 
 #include <memory>
 #include <mutex>
@@ -171,6 +172,9 @@ class PostgresStore final : public Store {
   Params worker_params(const WorkerRegistration& worker) const;
   // The store's now: NULL (the database's now()) or the injected clock's, in microseconds.
   void add_now(Params& params) const;
+  // insert_jobs's statement for jobs without a unique key, on `c` (in its transaction, if any);
+  // the ids, ascending.
+  std::vector<JobId> insert_plain(Connection& c, std::span<const NewJob> jobs);
   // insert_jobs for a batch with unique jobs (errand/unique.hpp; postgres_unique.cpp).
   std::vector<Enqueued> insert_unique_jobs(std::span<const NewJob> jobs);
   // One round of it on connection `c`: the rows of `jobs` at `places` that are still open;
@@ -202,6 +206,7 @@ class PostgresStore final : public Store {
   const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;
   const std::string remove_worker_sql_, list_workers_sql_;  // unprepared
   const LimitedClaimSql limited_sql_{schema_};
+  const ScheduleSql schedule_sql_{schema_};  // a firing's statements (postgres_schedules.cpp)
   // First in a round's pipeline with asynchronous_claims: that transaction commits without
   // waiting for the WAL flush.
   const Params no_params_;

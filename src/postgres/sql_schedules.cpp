@@ -6,6 +6,13 @@
 
 namespace errand::pg {
 
+ScheduleSql::ScheduleSql(const std::string& s)
+    : declare(declare_schedule_sql(s)),
+      take_tick(take_tick_sql(s)),
+      previous_job_live(previous_tick_job_live_sql(s)),
+      set_tick_job(set_tick_job_sql(s)),
+      advance(advance_schedule_sql(s)) {}
+
 std::string declare_schedule_sql(const std::string& s) {
   return fmt::format(
       "INSERT INTO {0}.schedules AS s (name, spec, zone, job_name, payload, queue, priority, "

@@ -6,6 +6,12 @@
 
 namespace errand::pg {
 
+// The statements a firing runs (each described below), built once per store.
+struct ScheduleSql {
+  explicit ScheduleSql(const std::string& quoted_schema);
+  std::string declare, take_tick, previous_job_live, set_tick_job, advance;
+};
+
 // Declares schedule $1 at the store's now ($14, now_of) (see ScheduleTransaction::declare): its
 // definition $2..$13; returns paused (0/1), last_tick, created_at and now, in microseconds. The
 // upsert locks the row until the transaction ends.
