@@ -5,6 +5,7 @@
 #include <errand/enqueue.hpp>
 #include <errand/error.hpp>
 #include <errand/job.hpp>
+#include <errand/metrics.hpp>
 #include <errand/open.hpp>
 #include <errand/options.hpp>
 #include <errand/postgres.hpp>

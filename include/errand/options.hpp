@@ -9,11 +9,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace errand {
+
+class Metrics;
 
 // Delay before the next attempt, given the job's error count after this failure (1, 2, ...).
 using BackoffFn = std::function<Duration(std::int32_t error_count)>;
@@ -128,6 +131,8 @@ struct WorkerOptions {
   // across every worker and machine that has it. Names must be unique; every spec must parse
   // and every job's type be registered (ConfigError when the worker is built).
   std::vector<Schedule> schedules{};
+  // Where this worker counts what it runs (errand/metrics.hpp); null: errand::default_metrics().
+  std::shared_ptr<Metrics> metrics{};
   // Stored as locked_by; empty: "<host>:<pid>:<random>".
   std::string worker_id{};
   EventFn on_event{};

@@ -14,7 +14,8 @@ export ERRAND_ROOT
 ERRAND_BUILD_PACKAGES=(g++ cmake make pkg-config libsqlite3-dev libpq-dev nlohmann-json3-dev libfmt-dev
   libcli11-dev libhowardhinnant-date-dev tzdata libssl-dev)
 # ... and, in addition, to build and run the tests.
-ERRAND_TEST_PACKAGES=(libgtest-dev libgmock-dev)
+# prometheus: promtool, which checks the metrics exposition text (tests/conformance/metrics_conformance.cpp).
+ERRAND_TEST_PACKAGES=(libgtest-dev libgmock-dev prometheus)
 
 # CMake options of build/test (RelWithDebInfo), shared by scripts/test's unit stage and
 # scripts/chaos so that each reuses the other's build.

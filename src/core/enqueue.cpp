@@ -1,8 +1,10 @@
 #include <errand/enqueue.hpp>
+#include <errand/metrics.hpp>
 
 #include "core/stored_values.hpp"
 #include "core/text.hpp"
 #include "core/unique_key.hpp"
+#include "metrics/series.hpp"
 
 #include <fmt/format.h>
 
@@ -18,6 +20,19 @@ namespace {
 [[noreturn]] void refuse(std::string_view name, const std::string& why) {
   throw EnqueueError(EnqueueError::Kind::serialization,
                      fmt::format("cannot enqueue job '{}': {}", name, why));
+}
+
+// Counts what an insert did into default_metrics(), each run of rows of one queue and type with
+// one lookup.
+void count_enqueued(std::span<const NewJob> rows, const std::vector<Enqueued>& done) {
+  Metrics& metrics = default_metrics();
+  JobSeries* series = nullptr;
+  for (std::size_t i = 0; i < rows.size() && i < done.size(); ++i) {
+    if (!series || rows[i].queue != rows[i - 1].queue || rows[i].name != rows[i - 1].name)
+      series = &metrics.series(rows[i].queue, rows[i].name);
+    series->add(done[i].outcome == EnqueueOutcome::inserted ? JobCounter::enqueued
+                                                            : JobCounter::unique_conflicts);
+  }
 }
 
 // The partition key a payload gives in field `field`: a string as it is, a number or boolean as
@@ -84,7 +99,9 @@ NewJob make_row(std::string_view name, const nlohmann::json& payload, EnqueueOpt
 std::vector<Enqueued> insert_rows(Store& store, std::span<const NewJob> rows) {
   if (rows.empty()) return {};
   try {
-    return store.insert_jobs(rows);
+    std::vector<Enqueued> done = store.insert_jobs(rows);
+    count_enqueued(rows, done);
+    return done;
   } catch (const StoreError& e) {
     throw EnqueueError(EnqueueError::Kind::storage,
                        fmt::format("cannot enqueue {} job{} into {}: {}", rows.size(),

@@ -54,6 +54,7 @@
 #include <errand/worker.hpp>
 
 #include "core/clock_wait.hpp"
+#include "metrics/series.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -88,10 +89,11 @@ struct WorkerEngine::Impl {
     // Settled while still running (shutdown, timeout): its eventual outcome is dropped.
     bool released_early = false;
     bool abandoned = false;  // failed by its timeout while still running: its thread is stuck
-    std::atomic<bool> timed_out{false};  // its stop token fired because of the timeout
-    std::atomic<bool> cancelled{false};  // its cancel was requested: its stop token fired
-    std::size_t output_cap = 0;          // set at claim: options.max_output_bytes
-    std::size_t pool = 0;                // set at claim: its index in `pools`
+    std::atomic<bool> timed_out{false};   // its stop token fired because of the timeout
+    std::atomic<bool> cancelled{false};   // its cancel was requested: its stop token fired
+    std::size_t output_cap = 0;           // set at claim: options.max_output_bytes
+    std::size_t pool = 0;                 // set at claim: its index in `pools`
+    detail::JobSeries* series = nullptr;  // set at claim: its queue and type's metrics
 
     // RunSink, guarded by sink_mutex (the run's thread writes, the I/O thread reads).
     void record_output(std::string json) override;
@@ -293,6 +295,7 @@ struct WorkerEngine::Impl {
   RunFn run_job;
   PolicyFn policy_of;
   WorkerOptions options;
+  Metrics& metrics;  // options.metrics, or default_metrics()
   std::string id;
   std::size_t threads = 0;               // executor threads: the pools' concurrency together
   std::vector<ScheduleEntry> schedules;  // options.schedules, checked; `due` I/O thread only

@@ -39,7 +39,10 @@ void WorkerEngine::Impl::executor_loop() {
       io_cv.notify_one();
     }
     lock.unlock();
+    const SteadyTime began = clock.steady_now();
     Outcome outcome = execute(*task);
+    task->series->observe(JobHistogram::run_duration,
+                          std::chrono::duration_cast<Duration>(clock.steady_now() - began));
     lock.lock();
     task->running = false;
     task->finished = true;
@@ -64,6 +67,8 @@ void WorkerEngine::Impl::executor_loop() {
 Outcome WorkerEngine::Impl::execute(Task& task) {
   const ClaimedJob& job = task.job;
   ++stats.started;
+  task.series->add(JobCounter::started);
+  task.series->observe(JobHistogram::queue_latency, clock.now() - job.run_at);
   emit(WorkerEvent::Kind::started, job);
   Outcome outcome{.id = job.id, .locked_at = job.locked_at};
   try {

@@ -191,24 +191,31 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
       emit(WorkerEvent::Kind::lock_lost, job);
       continue;
     }
+    detail::JobSeries& series = *f.task->series;
     if (!cancelled.empty() &&
         std::find(cancelled.begin(), cancelled.end(), job.id) != cancelled.end()) {
       ++stats.cancelled;
+      series.add(JobCounter::cancelled);
       emit(WorkerEvent::Kind::cancelled, job, f.outcome.error);
       continue;
     }
     switch (f.outcome.kind) {
       case Outcome::Kind::completed:
         ++stats.succeeded;
+        series.add(JobCounter::completed);
         emit(WorkerEvent::Kind::succeeded, job);
         break;
       case Outcome::Kind::retry:
         ++stats.retried;
+        series.add(JobCounter::failed);
+        series.add(JobCounter::retried);
         due = std::min(due, now + f.outcome.retry_delay);
         emit(WorkerEvent::Kind::retry_scheduled, job, f.outcome.error, f.outcome.retry_delay);
         break;
       case Outcome::Kind::dead_letter:
         ++stats.dead_lettered;
+        if (f.ran) series.add(JobCounter::failed);
+        series.add(JobCounter::dead_lettered);
         emit(WorkerEvent::Kind::dead_lettered, job, f.outcome.error);
         break;
       case Outcome::Kind::released:
@@ -217,6 +224,7 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
         break;
       case Outcome::Kind::snoozed:
         ++stats.snoozed;
+        series.add(JobCounter::snoozed);
         due = std::min(due, now + f.outcome.retry_delay);
         emit(WorkerEvent::Kind::snoozed, job, {}, f.outcome.retry_delay);
         break;
@@ -246,13 +254,21 @@ void WorkerEngine::Impl::accept_claimed(std::vector<ClaimedJob>& jobs,
                                         const std::vector<std::size_t>& reserved) {
   std::size_t queued = 0;
   std::vector<std::string> set_aside;  // log lines, written outside the lock
+  // Each job's series, found before the lock (claims come mostly of one queue and type).
+  std::vector<detail::JobSeries*> series(jobs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const bool same =
+        i > 0 && jobs[i].queue == jobs[i - 1].queue && jobs[i].name == jobs[i - 1].name;
+    series[i] = same ? series[i - 1] : &metrics.series(jobs[i].queue, jobs[i].name);
+  }
   {
     std::lock_guard lock(mutex);
     for (std::size_t p = 0; p < pools.size(); ++p)
       pools[p].claiming -= reserved[p];
-    for (ClaimedJob& job : jobs) {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
       auto task = std::make_shared<Task>();
-      task->job = std::move(job);
+      task->job = std::move(jobs[i]);
+      task->series = series[i];
       task->pool = pool_of(task->job);
       if (pools[task->pool].queue.empty()) after_queue = task->job.queue;
       if (!in_flight.emplace(task->job.id, task).second) [[unlikely]] {

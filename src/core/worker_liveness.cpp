@@ -89,7 +89,9 @@ void WorkerEngine::Impl::rescue_lost_jobs() {
     const auto now = clock.now();
     std::map<std::string, std::vector<Outcome>> by_worker;
     std::map<std::string, const LostJob*> example;
+    std::map<JobId, const ClaimedJob*> job_of;
     for (const LostJob& l : lost) {
+      job_of.emplace(l.job.id, &l.job);
       const std::string why =
           l.worker_restarted
               ? fmt::format("worker '{}' was lost while running this job: it restarted",
@@ -114,10 +116,17 @@ void WorkerEngine::Impl::rescue_lost_jobs() {
       const std::size_t rescued = outcomes.size() - gone.size();
       stats.rescued += rescued;
       for (const Outcome& o : outcomes) {
-        if (o.kind == Outcome::Kind::retry &&
-            std::find(gone.begin(), gone.end(), o.id) == gone.end()) {
+        if (std::find(gone.begin(), gone.end(), o.id) != gone.end()) continue;
+        const ClaimedJob& job = *job_of.at(o.id);
+        detail::JobSeries& series = metrics.series(job.queue, job.name);
+        if (o.kind == Outcome::Kind::retry) {
+          series.add(JobCounter::failed);
+          series.add(JobCounter::retried);
           std::lock_guard lock(mutex);
           next_due = std::min(next_due, now + o.retry_delay);
+        } else if (o.kind == Outcome::Kind::dead_letter) {
+          if (!job.invalid) series.add(JobCounter::failed);
+          series.add(JobCounter::dead_lettered);
         }
       }
       if (rescued == 0) continue;

@@ -59,10 +59,12 @@ SteadyTime WorkerEngine::Impl::fire_due_schedules() {
         earliest = std::min(earliest, entry.due);
         continue;
       }
+      std::uint64_t fired = 0, skipped = firing.skipped;
       for (const FiredTick& tick : firing.fired) {
         const std::string at = entry.spec.format_local(tick.tick);
         if (tick.job_id == 0) {
           ++stats.ticks_skipped;
+          ++skipped;
           log(LogLevel::info,
               fmt::format("worker {}: schedule '{}' skipped its tick {}: the previous tick's job "
                           "is still waiting or running (Overlap::skip_if_running)",
@@ -70,6 +72,7 @@ SteadyTime WorkerEngine::Impl::fire_due_schedules() {
           continue;
         }
         ++stats.ticks_fired;
+        ++fired;
         if (tick.catch_up) {
           log(LogLevel::info, fmt::format("worker {}: schedule '{}' fired missed tick {}: job {}",
                                           id, schedule.name, at, tick.job_id));
@@ -78,6 +81,9 @@ SteadyTime WorkerEngine::Impl::fire_due_schedules() {
                                            schedule.name, at, tick.job_id));
         }
       }
+      if (fired + skipped > 0) metrics.add_ticks(schedule.name, fired, skipped);
+      if (fired > 0)
+        metrics.add(JobCounter::enqueued, schedule.job.queue, schedule.job.name, fired);
       if (firing.skipped > 0) {
         stats.ticks_skipped += firing.skipped;
         log(LogLevel::warning,

@@ -122,6 +122,18 @@ class UniqueConformance : public ConformanceTest {};
 // schedule_conformance.cpp: recurring jobs.
 class ScheduleConformance : public ConformanceTest {};
 
+// metrics_conformance.cpp: its SetUp adds the metrics tests' job types; workers built with
+// counted_options count into `metrics`.
+class MetricsConformance : public ConformanceTest {
+ protected:
+  void SetUp() override;
+  errand::WorkerOptions counted_options(std::size_t concurrency = 1);
+  // The series of (queue, type) in a snapshot of `metrics`; fails the test when there is none.
+  errand::JobSeriesValues series(std::string_view queue, std::string_view type);
+
+  std::shared_ptr<errand::Metrics> metrics = std::make_shared<errand::Metrics>();
+};
+
 }  // namespace errand_test
 
 #define ERRAND_INSTANTIATE_CONFORMANCE(prefix, factories)                                         \
@@ -134,4 +146,5 @@ class ScheduleConformance : public ConformanceTest {};
   INSTANTIATE_TEST_SUITE_P(prefix, LifecycleConformance, factories, ::errand_test::factory_name); \
   INSTANTIATE_TEST_SUITE_P(prefix, QueueConformance, factories, ::errand_test::factory_name);     \
   INSTANTIATE_TEST_SUITE_P(prefix, UniqueConformance, factories, ::errand_test::factory_name);    \
-  INSTANTIATE_TEST_SUITE_P(prefix, ScheduleConformance, factories, ::errand_test::factory_name)
+  INSTANTIATE_TEST_SUITE_P(prefix, ScheduleConformance, factories, ::errand_test::factory_name);  \
+  INSTANTIATE_TEST_SUITE_P(prefix, MetricsConformance, factories, ::errand_test::factory_name)
