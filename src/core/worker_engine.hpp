@@ -121,6 +121,11 @@ struct WorkerEngine::Impl {
     Outcome outcome;
     bool ran = true;                    // false: released at shutdown before or while running
     bool settle_failed_before = false;  // an earlier settle of it failed: it may have committed
+    // A run that ended by itself (its executor's outcome): the times record_settled puts in the
+    // histograms (there, on one thread, to keep shared atomics off the executors' path).
+    bool measured = false;
+    Duration waited{0};    // from run_at to the run's start
+    Duration run_time{0};  // the run, start to end
   };
 
   // --- worker.cpp: construction and helpers every part uses -------------------------------

@@ -39,10 +39,10 @@ void WorkerEngine::Impl::executor_loop() {
       io_cv.notify_one();
     }
     lock.unlock();
+    const Duration waited = clock.now() - task->job.run_at;
     const SteadyTime began = clock.steady_now();
     Outcome outcome = execute(*task);
-    task->series->observe(JobHistogram::run_duration,
-                          std::chrono::duration_cast<Duration>(clock.steady_now() - began));
+    const auto run_time = std::chrono::duration_cast<Duration>(clock.steady_now() - began);
     lock.lock();
     task->running = false;
     task->finished = true;
@@ -55,7 +55,13 @@ void WorkerEngine::Impl::executor_loop() {
       --pool.stuck;  // its slot is free again
       wake = true;
     }
-    if (!task->released_early) finished.push_back({std::move(task), std::move(outcome)});
+    if (!task->released_early) {
+      finished.push_back({.task = std::move(task),
+                          .outcome = std::move(outcome),
+                          .measured = true,
+                          .waited = waited,
+                          .run_time = run_time});
+    }
     if (io_exchanging && options.store_lanes > 1) {
       lane_cv.notify_one();
     } else {
@@ -68,7 +74,6 @@ Outcome WorkerEngine::Impl::execute(Task& task) {
   const ClaimedJob& job = task.job;
   ++stats.started;
   task.series->add(JobCounter::started);
-  task.series->observe(JobHistogram::queue_latency, clock.now() - job.run_at);
   emit(WorkerEvent::Kind::started, job);
   Outcome outcome{.id = job.id, .locked_at = job.locked_at};
   try {

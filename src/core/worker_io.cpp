@@ -192,6 +192,10 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
       continue;
     }
     detail::JobSeries& series = *f.task->series;
+    if (f.measured && f.outcome.kind != Outcome::Kind::released) {
+      series.observe(JobHistogram::run_duration, f.run_time);
+      series.observe(JobHistogram::queue_latency, f.waited);
+    }
     if (!cancelled.empty() &&
         std::find(cancelled.begin(), cancelled.end(), job.id) != cancelled.end()) {
       ++stats.cancelled;
