@@ -39,6 +39,7 @@ void add_workers(CLI::App& app, const Globals& globals, std::vector<Command>& co
 void add_dead(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_queues(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_cron(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
+void add_web(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_demo(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 
 }  // namespace errand::cli

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   add_dead(app, globals, commands);
   add_queues(app, globals, commands);
   add_cron(app, globals, commands);
+  add_web(app, globals, commands);
   add_migrate(app, globals, commands);
   add_bench(app, globals, commands);
 

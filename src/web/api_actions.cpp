@@ -1,0 +1,201 @@
+// errand::Web's POST /api/... handlers: each changes the store through its public API, audits who
+// did what and with what result, and answers with JSON. A selection never defaults to "all": a
+// bulk action names its jobs (ids, a type, or all: true).
+#include "web/api.hpp"
+#include "web/json_views.hpp"
+
+#include <errand/error.hpp>
+#include <errand/lifecycle.hpp>
+#include <errand/queues.hpp>
+#include <errand/store.hpp>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace errand {
+
+namespace {
+
+using nlohmann::json;
+
+// The most ids one bulk action names.
+constexpr std::size_t kMaxIds = 10'000;
+constexpr std::size_t kMaxReasonBytes = 1000;
+
+// Refuses any body field not in `known`.
+void only_fields(const json& body, std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : body.items()) {
+    bool ok = false;
+    for (const std::string_view k : known)
+      ok = ok || key == k;
+    if (!ok)
+      throw web::HttpError(400, fmt::format("unknown field {} (this action takes: {})",
+                                            web::quote(key), fmt::join(known, ", ")));
+  }
+}
+
+// An optional whole number field in [1, max]; null or absent: nullopt.
+std::optional<std::int32_t> limit_field(const json& body, const char* name) {
+  if (!body.contains(name) || body[name].is_null()) return std::nullopt;
+  const json& v = body[name];
+  if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 1'000'000)
+    throw web::HttpError(400,
+                         fmt::format("{} must be a whole number from 1 to 1000000, or null", name));
+  return static_cast<std::int32_t>(v.get<std::int64_t>());
+}
+
+DeadSelection dead_selection(const json& body) {
+  only_fields(body, {"ids", "type", "all"});
+  const int given = (body.contains("ids") ? 1 : 0) + (body.contains("type") ? 1 : 0) +
+                    (body.contains("all") ? 1 : 0);
+  if (given != 1)
+    throw web::HttpError(400,
+                         "say which dead jobs: exactly one of ids (a list), type or all: true");
+  if (body.contains("all")) {
+    if (body["all"] != true) throw web::HttpError(400, "all must be true (or leave it out)");
+    return DeadSelection::all();
+  }
+  if (body.contains("type")) {
+    if (!body["type"].is_string() || body["type"].get<std::string>().empty())
+      throw web::HttpError(400, "type must be a job type's name (a non-empty string)");
+    return DeadSelection::named(body["type"].get<std::string>());
+  }
+  const json& ids = body["ids"];
+  if (!ids.is_array() || ids.empty() || ids.size() > kMaxIds)
+    throw web::HttpError(400, fmt::format("ids must be a list of 1 to {} job ids", kMaxIds));
+  std::vector<JobId> out;
+  for (const json& id : ids) {
+    if (!id.is_number_integer() || id.get<std::int64_t>() < 1)
+      throw web::HttpError(400, "each id must be a positive whole number");
+    out.push_back(id.get<std::int64_t>());
+  }
+  return DeadSelection::with_ids(std::move(out));
+}
+
+std::string selection_text(const DeadSelection& s) {
+  switch (s.kind) {
+    case DeadSelection::Kind::all:
+      return "every dead job";
+    case DeadSelection::Kind::name:
+      return "the dead jobs of type " + web::quote(s.name);
+    case DeadSelection::Kind::ids:
+      return s.ids.size() <= 20 ? fmt::format("dead jobs {}", fmt::join(s.ids, ", "))
+                                : fmt::format("{} dead jobs by id", s.ids.size());
+    case DeadSelection::Kind::nothing:
+      break;
+  }
+  return "nothing";
+}
+
+}  // namespace
+
+WebResponse Web::Impl::cancel_job(const web::Call& call, std::int64_t id) {
+  const json body = call.body_object();
+  only_fields(body, {"reason"});
+  std::string reason = "cancelled from the dashboard by " + call.who;
+  if (body.contains("reason")) {
+    if (!body["reason"].is_string() || body["reason"].get<std::string>().size() > kMaxReasonBytes)
+      throw web::HttpError(400,
+                           fmt::format("reason must be text of at most {} bytes", kMaxReasonBytes));
+    reason = body["reason"].get<std::string>();
+  }
+  const CancelResult result = store->cancel_job(id, reason);
+  const auto done = [&](int status, std::string_view outcome) {
+    audit(fmt::format("web: {} from {}: cancel job {}: {}", call.who, call.request.remote, id,
+                      outcome));
+    if (status != 200) throw web::HttpError(status, fmt::format("job {}: {}", id, outcome));
+    return web::json_response({{"id", id}, {"result", outcome}});
+  };
+  switch (result.kind) {
+    case CancelResult::Kind::cancelled:
+      return done(200, "cancelled");
+    case CancelResult::Kind::requested:
+      return done(200, "requested");
+    case CancelResult::Kind::already_finished:
+      return done(409, fmt::format("already {}", to_string(result.state)));
+    case CancelResult::Kind::not_found:
+      break;
+  }
+  return done(404, "not found");
+}
+
+WebResponse Web::Impl::retry_job(const web::Call& call, std::int64_t id) {
+  only_fields(call.body_object(), {});
+  const RetryResult result = store->retry_job(id);
+  const std::string_view outcome = result.kind == RetryResult::Kind::retried ? "retried"
+                                   : result.kind == RetryResult::Kind::not_finished
+                                       ? "not finished (still to run or running)"
+                                       : "not found";
+  audit(
+      fmt::format("web: {} from {}: retry job {}: {}", call.who, call.request.remote, id, outcome));
+  if (result.kind == RetryResult::Kind::not_found)
+    throw web::HttpError(404, fmt::format("no job with id {}", id));
+  if (result.kind == RetryResult::Kind::not_finished)
+    throw web::HttpError(409, fmt::format("job {} is {}", id, outcome));
+  return web::json_response({{"id", id}, {"result", "retried"}});
+}
+
+WebResponse Web::Impl::dead_action(const web::Call& call, bool retry) {
+  const DeadSelection which = dead_selection(call.body_object());
+  const std::size_t n = retry ? store->retry_dead_jobs(which) : store->purge_dead_jobs(which);
+  audit(fmt::format("web: {} from {}: {} {}: {} job(s)", call.who, call.request.remote,
+                    retry ? "retry" : "purge", selection_text(which), n));
+  return web::json_response({{"result", retry ? "retried" : "purged"}, {"count", n}});
+}
+
+WebResponse Web::Impl::queue_action(const web::Call& call, const std::string& name,
+                                    const std::string& action) {
+  const json body = call.body_object();
+  QueueUpdate update;
+  if (action == "pause" || action == "resume") {
+    only_fields(body, {});
+    update.paused = action == "pause";
+  } else if (action == "limits") {
+    only_fields(body, {"global", "per_key", "rate", "clear"});
+    if (body.contains("clear")) {
+      if (!body["clear"].is_boolean()) throw web::HttpError(400, "clear must be true or false");
+      update.clear_limits = body["clear"].get<bool>();
+    }
+    update.global = limit_field(body, "global");
+    update.per_key = limit_field(body, "per_key");
+    if (body.contains("rate") && !body["rate"].is_null()) {
+      if (!body["rate"].is_string()) throw web::HttpError(400, "rate must be text like \"10/s\"");
+      update.rate = parse_rate(body["rate"].get<std::string>());  // ConfigError: 400
+    }
+  } else {
+    throw web::HttpError(404, "a queue's actions are pause, resume and limits");
+  }
+  check_queue_name(name);  // ConfigError: 400
+  QueueInfo queue;
+  try {
+    queue = store->update_queue(name, update, /*create=*/false);
+  } catch (const ConfigError& e) {
+    audit(fmt::format("web: {} from {}: {} queue {}: refused: {}", call.who, call.request.remote,
+                      action, web::quote(name), e.what()));
+    throw web::HttpError(404, e.what());
+  }
+  audit(fmt::format("web: {} from {}: {} queue {}: done", call.who, call.request.remote, action,
+                    web::quote(name)));
+  return web::json_response({{"result", action}, {"queue", views::queue_json(queue)}});
+}
+
+WebResponse Web::Impl::schedule_action(const web::Call& call, const std::string& name,
+                                       const std::string& action) {
+  only_fields(call.body_object(), {});
+  json result;
+  if (action == "pause" || action == "resume") {
+    const std::optional<ScheduleInfo> s = store->pause_schedule(name, action == "pause");
+    if (s) result = {{"result", action}, {"schedule", views::schedule_json(*s)}};
+  } else if (action == "trigger") {
+    const std::optional<Enqueued> job = store->trigger_schedule(name);
+    if (job) result = {{"result", "triggered"}, {"job_id", job->id}};
+  } else {
+    throw web::HttpError(404, "a schedule's actions are pause, resume and trigger");
+  }
+  audit(fmt::format("web: {} from {}: {} schedule {}: {}", call.who, call.request.remote, action,
+                    web::quote(name), result.is_null() ? "no such schedule" : "done"));
+  if (result.is_null()) throw web::HttpError(404, "no schedule named " + web::quote(name));
+  return web::json_response(result);
+}
+
+}  // namespace errand

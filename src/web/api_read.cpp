@@ -1,0 +1,156 @@
+// errand::Web's GET /api/... handlers and /metrics: each reads the store through its public API
+// and answers with the records' JSON (web/json_views.hpp). Unknown parameters are refused (400):
+// a typo must not read as "no filter".
+#include "web/api.hpp"
+#include "web/json_views.hpp"
+
+#include <errand/lifecycle.hpp>
+#include <errand/metrics.hpp>
+#include <errand/store.hpp>
+#include <errand/version.hpp>
+
+#include "core/human_text.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <initializer_list>
+
+namespace errand {
+
+namespace {
+
+using nlohmann::json;
+
+// Tells running jobs from abandoned ones: the workers' default lock_timeout.
+constexpr Duration kLockTimeout = std::chrono::hours{2};
+
+// Refuses any query parameter not in `known`.
+void only_params(const web::Call& call, std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : call.request.query) {
+    bool ok = false;
+    for (const std::string_view k : known)
+      ok = ok || key == k;
+    if (!ok) {
+      throw web::HttpError(400, fmt::format("unknown parameter {} (this call takes: {})",
+                                            web::quote(key), fmt::join(known, ", ")));
+    }
+  }
+}
+
+std::size_t page_size(const web::Call& call, std::int64_t fallback) {
+  const auto limit = call.param("limit");
+  return static_cast<std::size_t>(limit ? web::parse_int(*limit, 1, kMaxPageSize, "limit")
+                                        : fallback);
+}
+
+// A non-empty text parameter, if given.
+std::optional<std::string> text_param(const web::Call& call, std::string_view name) {
+  const auto value = call.param(name);
+  if (value && value->empty()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+WebResponse Web::Impl::session_info(const web::Call& call) {
+  only_params(call, {});
+  return web::json_response({{"store", options.store_label},
+                             {"version", ERRAND_VERSION_STRING},
+                             {"read_only", options.read_only},
+                             {"csrf", csrf},
+                             {"who", call.who},
+                             {"base_path", options.base_path}});
+}
+
+WebResponse Web::Impl::overview(const web::Call& call) {
+  only_params(call, {});
+  json queues = json::array();
+  for (const QueueInfo& q : store->list_queues())
+    queues.push_back(views::queue_json(q));
+  std::int64_t alive = 0, lost = 0;
+  for (const WorkerInfo& w : store->list_workers())
+    ++(w.silent_for > options.lost_after ? lost : alive);
+  return web::json_response({{"store", options.store_label},
+                             {"now", detail::iso_utc(store->clock().now(), true)},
+                             {"counts", views::counts_json(store->counts(kLockTimeout))},
+                             {"queues", queues},
+                             {"workers", {{"alive", alive}, {"lost", lost}}}});
+}
+
+WebResponse Web::Impl::jobs(const web::Call& call) {
+  only_params(call, {"state", "type", "queue", "failing", "limit"});
+  JobFilter filter;
+  if (const auto state = text_param(call, "state")) {
+    filter.state = parse_job_state(*state);
+    if (!filter.state) {
+      throw web::HttpError(400, fmt::format("unknown state {} (ready, scheduled, running, "
+                                            "abandoned, completed, cancelled, discarded)",
+                                            web::quote(*state)));
+    }
+  }
+  filter.name = text_param(call, "type");
+  filter.queue = text_param(call, "queue");
+  if (const auto failing = call.param("failing")) filter.failing_only = *failing == "true";
+  filter.limit = page_size(call, 50);
+  filter.lock_timeout = kLockTimeout;
+  json rows = json::array();
+  for (const JobInfo& j : store->list_jobs(filter))
+    rows.push_back(views::job_json(j));
+  return web::json_response({{"jobs", rows}, {"limit", filter.limit}});
+}
+
+WebResponse Web::Impl::job(const web::Call& call, std::int64_t id) {
+  only_params(call, {});
+  const std::optional<JobInfo> found = store->find_job(id, kLockTimeout);
+  if (!found) throw web::HttpError(404, fmt::format("no job with id {}", id));
+  return web::json_response(views::job_json(*found));
+}
+
+WebResponse Web::Impl::dead(const web::Call& call) {
+  only_params(call, {"type", "limit"});
+  DeadFilter filter;
+  filter.name = text_param(call, "type");
+  filter.limit = page_size(call, 50);
+  json rows = json::array();
+  for (const DeadJob& d : store->list_dead(filter))
+    rows.push_back(views::dead_json(d));
+  return web::json_response({{"dead", rows}, {"limit", filter.limit}});
+}
+
+WebResponse Web::Impl::queues(const web::Call& call) {
+  only_params(call, {});
+  json rows = json::array();
+  for (const QueueInfo& q : store->list_queues())
+    rows.push_back(views::queue_json(q));
+  return web::json_response({{"queues", rows}});
+}
+
+WebResponse Web::Impl::schedules(const web::Call& call) {
+  only_params(call, {});
+  json rows = json::array();
+  for (const ScheduleInfo& s : store->list_schedules())
+    rows.push_back(views::schedule_json(s));
+  return web::json_response({{"schedules", rows}});
+}
+
+WebResponse Web::Impl::workers(const web::Call& call) {
+  only_params(call, {});
+  json rows = json::array();
+  for (const WorkerInfo& w : store->list_workers())
+    rows.push_back(views::worker_json(w, options.lost_after));
+  return web::json_response({{"workers", rows}});
+}
+
+WebResponse Web::Impl::metrics(const web::Call& call) {
+  only_params(call, {});
+  const StoreGauges gauges = read_store_gauges(*store, options.lost_after);
+  const MetricsSnapshot snapshot =
+      options.metrics ? options.metrics->snapshot() : MetricsSnapshot{};
+  WebResponse response;
+  response.content_type = std::string(kPrometheusContentType);
+  response.body = prometheus_text(snapshot, &gauges);
+  return response;
+}
+
+}  // namespace errand

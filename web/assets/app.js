@@ -1,0 +1,294 @@
+// errand's dashboard: one script, no dependencies. Every view is drawn from the JSON API
+// (docs/api.md). Stored values (payloads, errors, names) are untrusted: they are only ever set
+// as text (el() makes text nodes), never parsed as HTML.
+"use strict";
+
+const base = document.querySelector('meta[name="errand-base"]').content;
+let session = null;  // GET /api/session: store, read_only, csrf
+let refreshTimer = null;
+
+// --- DOM helpers ---------------------------------------------------------------------------
+
+// el("td", {class: "num"}, "text", child, ...): strings become text nodes.
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function table(headers, rows) {
+  return el("table", {},
+    el("thead", {}, el("tr", {}, headers.map(h =>
+      el("th", {class: /^[A-Z ]*$/.test(h) && ["READY", "SCHEDULED", "RUNNING", "COMPLETED",
+        "CANCELLED", "DISCARDED", "ERRORS", "PRIORITY", "PID", "FIRED", "SKIPPED"]
+        .includes(h) ? "num" : null}, h)))),
+    el("tbody", {}, rows));
+}
+
+function stateCell(state) { return el("span", {class: "state " + state}, state); }
+function num(n) { return el("td", {class: "num"}, n === null || n === undefined ? "-" : n); }
+function text(value) { return el("td", {}, el("div", {class: "cell", title: value ?? ""}, value ?? "")); }
+
+function when(iso) {
+  if (!iso) return "-";
+  const t = new Date(iso);
+  const s = Math.round((Date.now() - t.getTime()) / 1000);
+  const ago = Math.abs(s) < 60 ? `${Math.abs(s)} s` : Math.abs(s) < 3600 ? `${Math.round(Math.abs(s) / 60)} min`
+    : `${Math.round(Math.abs(s) / 3600)} h`;
+  return `${iso.replace("T", " ").replace(/\.\d+/, "")} (${s >= 0 ? ago + " ago" : "in " + ago})`;
+}
+
+function pretty(value) {
+  return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+}
+
+// --- the API -------------------------------------------------------------------------------
+
+async function api(path, body) {
+  const init = {credentials: "same-origin", headers: {}};
+  if (body !== undefined) {
+    init.method = "POST";
+    init.headers["Content-Type"] = "application/json";
+    init.headers["X-Errand-CSRF"] = session.csrf;
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(base + path, init);
+  const data = await response.json().catch(() => ({error: `HTTP ${response.status}`}));
+  if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
+  return data;
+}
+
+function qs(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== "" && v !== undefined && v !== null && v !== false) q.set(k, v);
+  const s = q.toString();
+  return s ? "?" + s : "";
+}
+
+function banner(message, ok) {
+  const box = document.getElementById("banner");
+  box.replaceChildren();
+  if (message) box.append(el("div", {class: ok ? "banner ok" : "banner", role: "status"}, message));
+}
+
+// An action button: hidden in read-only mode; runs `act`, shows its result, redraws.
+function action(label, act, cls) {
+  if (session.read_only) return null;
+  return el("button", {class: cls || null, onclick: async (event) => {
+    event.target.disabled = true;
+    try {
+      const message = await act();
+      banner(message || "done", true);
+    } catch (e) {
+      banner(e.message);
+    }
+    event.target.disabled = false;
+    route();
+  }}, label);
+}
+
+// --- views ---------------------------------------------------------------------------------
+
+const views = {
+  async overview(main) {
+    const o = await api("/api/overview");
+    const c = o.counts;
+    main.append(el("h1", {}, "Overview"),
+      el("div", {class: "cards", id: "counts"}, ["ready", "scheduled", "running", "abandoned", "failing",
+        "dead", "completed", "cancelled"].map(k =>
+        el("a", {class: "card", href: `#/jobs?state=${k === "dead" ? "discarded" : k === "failing" ? "" : k}`, dataset: {state: k}},
+          el("div", {class: "n"}, c[k]), el("div", {class: "l"}, k)))),
+      el("h2", {}, "Queues"),
+      queueTable(o.queues, false),
+      el("h2", {}, "Workers"),
+      el("p", {}, el("a", {href: "#/workers"}, `${o.workers.alive} alive`), `, ${o.workers.lost} lost`),
+      el("p", {class: "muted"}, `As of ${when(o.now)}; refreshes every 5 s.`));
+    refreshTimer = setTimeout(route, 5000);
+  },
+
+  async jobs(main, params) {
+    const filter = {state: params.get("state") || "", type: params.get("type") || "",
+      queue: params.get("queue") || "", failing: params.get("failing") === "true", limit: params.get("limit") || 50};
+    const data = await api("/api/jobs" + qs(filter));
+    const form = el("form", {class: "filters", onsubmit: (e) => {
+      e.preventDefault();
+      const f = new FormData(e.target);
+      location.hash = "#/jobs" + qs({state: f.get("state"), type: f.get("type"), queue: f.get("queue"),
+        failing: f.get("failing") ? "true" : ""});
+    }},
+      el("label", {}, "State", el("select", {name: "state"}, ["", "ready", "scheduled", "running", "abandoned",
+        "completed", "cancelled", "discarded"].map(s => el("option", {value: s, selected: s === filter.state}, s || "any")))),
+      el("label", {}, "Type", el("input", {name: "type", value: filter.type})),
+      el("label", {}, "Queue", el("input", {name: "queue", value: filter.queue})),
+      el("label", {class: "inline"}, el("input", {type: "checkbox", name: "failing", checked: filter.failing}), "failing only"),
+      el("button", {type: "submit"}, "Filter"));
+    main.append(el("h1", {}, "Jobs"), form,
+      table(["ID", "TYPE", "QUEUE", "STATE", "PRIORITY", "ERRORS", "RUN AT", "LAST ERROR"],
+        data.jobs.map(j => el("tr", {dataset: {id: j.id}},
+          el("td", {}, el("a", {href: `#/jobs/${j.id}`}, j.id)), text(j.name), text(j.queue),
+          el("td", {}, stateCell(j.state)), num(j.priority), num(j.error_count), text(when(j.run_at)),
+          text(j.last_error)))),
+      el("p", {class: "muted"}, `${data.jobs.length} job(s) shown (at most ${data.limit}).`));
+  },
+
+  async job(main, params, id) {
+    const j = await api(`/api/jobs/${encodeURIComponent(id)}`);
+    const fields = [["id", j.id], ["type", j.name], ["state", stateCell(j.state)], ["queue", j.queue],
+      ["partition key", j.partition_key], ["priority", j.priority], ["errors", j.error_count],
+      ["snoozes", j.snoozes], ["run at", when(j.run_at)], ["created at", when(j.created_at)],
+      ["locked by", j.locked_by], ["locked at", when(j.locked_at)], ["finished at", when(j.finished_at)],
+      ["progress", j.progress === null ? null : `${Math.round(j.progress * 100)}% ${j.progress_message || ""}`],
+      ["cancel requested", j.cancel_requested_at ? `${when(j.cancel_requested_at)}: ${j.cancel_reason || ""}` : null],
+      ["context", j.context], ["last error", j.last_error]];
+    main.append(el("h1", {}, `Job ${j.id}`),
+      el("div", {class: "actions"},
+        action("Cancel", async () => { const r = await api(`/api/jobs/${j.id}/cancel`, {}); return `job ${j.id}: ${r.result}`; }, "danger"),
+        action("Retry", async () => { await api(`/api/jobs/${j.id}/retry`, {}); return `job ${j.id} retried`; })),
+      el("dl", {class: "fields"}, fields.filter(([, v]) => v !== null && v !== undefined && v !== "")
+        .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+      el("h2", {}, "Payload"), el("pre", {id: "payload"}, pretty(j.payload)),
+      j.output !== null ? [el("h2", {}, "Output"), el("pre", {}, pretty(j.output))] : null,
+      el("h2", {}, "Attempts"),
+      j.attempts.length ? table(["#", "AT", "WORKER", "ERROR"], j.attempts.map(a => el("tr", {},
+        num(a.attempt), text(when(a.at)), text(a.worker), el("td", {}, el("pre", {}, a.error)))))
+        : el("p", {class: "muted"}, j.attempts_unreadable || "No failed attempts."));
+  },
+
+  async dead(main, params) {
+    const type = params.get("type") || "";
+    const data = await api("/api/dead" + qs({type, limit: params.get("limit") || 50}));
+    const selected = () => [...main.querySelectorAll("input.pick:checked")].map(b => Number(b.value));
+    const form = el("form", {class: "filters", onsubmit: (e) => {
+      e.preventDefault();
+      location.hash = "#/dead" + qs({type: new FormData(e.target).get("type")});
+    }}, el("label", {}, "Type", el("input", {name: "type", value: type})), el("button", {type: "submit"}, "Filter"));
+    main.append(el("h1", {}, "Dead-letter queue"), form,
+      el("div", {class: "actions"},
+        action("Retry selected", async () => { const r = await api("/api/dead/retry", {ids: selected()}); return `${r.count} job(s) retried`; }),
+        action("Purge selected", async () => { const r = await api("/api/dead/purge", {ids: selected()}); return `${r.count} job(s) purged`; }, "danger"),
+        type ? action(`Retry every dead ${type}`, async () => { const r = await api("/api/dead/retry", {type}); return `${r.count} job(s) retried`; }, "secondary") : null),
+      table(["", "ID", "TYPE", "QUEUE", "ERRORS", "FAILED AT", "LAST ERROR"], data.dead.map(d => el("tr", {dataset: {id: d.id}},
+        el("td", {}, session.read_only ? null : el("input", {type: "checkbox", class: "pick", value: d.id, "aria-label": `select ${d.id}`})),
+        el("td", {}, el("a", {href: `#/jobs/${d.id}`}, d.id)), text(d.name), text(d.queue), num(d.error_count),
+        text(when(d.failed_at)), text(d.last_error)))),
+      el("p", {class: "muted"}, `${data.dead.length} dead job(s) shown (at most ${data.limit}).`));
+  },
+
+  async queues(main) {
+    const data = await api("/api/queues");
+    main.append(el("h1", {}, "Queues"), queueTable(data.queues, true));
+  },
+
+  async schedules(main) {
+    const data = await api("/api/schedules");
+    main.append(el("h1", {}, "Recurring jobs"),
+      table(["NAME", "SPEC", "JOB", "STATE", "LAST TICK", "NEXT", "FIRED", "SKIPPED", ""], data.schedules.map(s =>
+        el("tr", {dataset: {name: s.name}}, text(s.name), text(`${s.spec} (${s.zone})`), text(s.job),
+          el("td", {}, stateCell(s.state)), text(s.last_tick ? when(s.last_tick) : "none yet"),
+          el("td", {}, s.spec_problem ? el("span", {class: "error"}, s.spec_problem) : s.next.slice(0, 3).map(t => el("div", {}, t))),
+          num(s.fired), num(s.skipped),
+          el("td", {}, el("div", {class: "actions"},
+            s.paused ? action("Resume", () => api(`/api/schedules/${encodeURIComponent(s.name)}/resume`, {}).then(() => `${s.name} resumed`))
+                     : action("Pause", () => api(`/api/schedules/${encodeURIComponent(s.name)}/pause`, {}).then(() => `${s.name} paused`), "secondary"),
+            action("Trigger", () => api(`/api/schedules/${encodeURIComponent(s.name)}/trigger`, {}).then(r => `${s.name}: job ${r.job_id} enqueued`))))))));
+  },
+
+  async workers(main) {
+    const data = await api("/api/workers");
+    main.append(el("h1", {}, "Workers"),
+      table(["ID", "HOST", "PID", "STATE", "RUNNING", "STARTED", "LAST HEARTBEAT"], data.workers.map(w =>
+        el("tr", {}, text(w.id), text(w.host), num(w.pid), el("td", {}, stateCell(w.state)),
+          el("td", {class: "num"}, `${w.running}/${w.concurrency}`), text(when(w.started_at)), text(when(w.heartbeat_at))))),
+      data.workers.length ? null : el("p", {class: "muted"}, "No workers registered."));
+    refreshTimer = setTimeout(route, 5000);
+  },
+};
+
+function queueTable(queues, withActions) {
+  return table(["QUEUE", "STATE", "READY", "SCHEDULED", "RUNNING", "COMPLETED", "DISCARDED", "LIMITS", "OLDEST READY", withActions ? "" : null].filter(h => h !== null),
+    queues.map(q => el("tr", {dataset: {queue: q.name}},
+      el("td", {}, el("a", {href: `#/jobs?queue=${encodeURIComponent(q.name)}`}, q.name)),
+      el("td", {}, stateCell(q.paused ? "paused" : "active")),
+      num(q.ready), num(q.scheduled), num(q.running), num(q.completed), num(q.discarded),
+      text([q.global_limit && `global ${q.running}/${q.global_limit}`, q.per_key_limit && `per key ${q.busiest_key_running}/${q.per_key_limit}`,
+        q.rate_limit && `rate ${q.rate_limit}`].filter(Boolean).join(", ") || "none"),
+      text(q.oldest_ready_age_s === null ? "-" : `${q.oldest_ready_age_s.toFixed(1)} s`),
+      withActions ? el("td", {}, el("div", {class: "actions"},
+        q.paused ? action("Resume", () => api(`/api/queues/${encodeURIComponent(q.name)}/resume`, {}).then(() => `${q.name} resumed`))
+                 : action("Pause", () => api(`/api/queues/${encodeURIComponent(q.name)}/pause`, {}).then(() => `${q.name} paused`), "secondary"),
+        session.read_only ? null : limitsForm(q))) : null)));
+}
+
+function limitsForm(q) {
+  return el("form", {class: "filters", onsubmit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const value = (name) => f.get(name) === "" ? null : Number(f.get(name));
+    try {
+      await api(`/api/queues/${encodeURIComponent(q.name)}/limits`, {clear: true, global: value("global"),
+        per_key: value("per_key"), rate: f.get("rate") === "" ? null : f.get("rate")});
+      banner(`${q.name}: limits set`, true);
+    } catch (err) { banner(err.message); }
+    route();
+  }},
+    el("label", {}, "Global", el("input", {name: "global", size: 4, value: q.global_limit ?? ""})),
+    el("label", {}, "Per key", el("input", {name: "per_key", size: 4, value: q.per_key_limit ?? ""})),
+    el("label", {}, "Rate", el("input", {name: "rate", size: 7, placeholder: "10/s", value: q.rate_limit ?? ""})),
+    el("button", {type: "submit", class: "secondary"}, "Set limits"));
+}
+
+// --- routing -------------------------------------------------------------------------------
+
+async function route() {
+  clearTimeout(refreshTimer);
+  const hash = location.hash.replace(/^#\/?/, "") || "overview";
+  const [path, query] = hash.split("?");
+  const parts = path.split("/");
+  const params = new URLSearchParams(query || "");
+  let view = parts[0];
+  let id = null;
+  if (view === "jobs" && parts[1]) { view = "job"; id = parts[1]; }
+  for (const link of document.querySelectorAll("header nav a"))
+    link.classList.toggle("active", link.dataset.view === (view === "job" ? "jobs" : view));
+  const main = el("main", {id: "view"});
+  try {
+    if (!views[view]) throw new Error("no such page");
+    await views[view](main, params, id);
+  } catch (e) {
+    main.replaceChildren(el("div", {class: "banner"}, e.message));
+  }
+  document.getElementById("view").replaceWith(main);
+}
+
+async function start() {
+  const app = document.getElementById("app");
+  try {
+    session = await api("/api/session");
+  } catch (e) {
+    app.replaceChildren(el("div", {class: "banner"}, e.message));
+    return;
+  }
+  const link = (view, label) => el("a", {href: `#/${view}`, dataset: {view}}, label);
+  app.replaceChildren(
+    el("header", {},
+      el("span", {class: "brand"}, "errand"),
+      el("nav", {}, link("overview", "Overview"), link("jobs", "Jobs"), link("dead", "Dead"),
+        link("queues", "Queues"), link("schedules", "Recurring"), link("workers", "Workers")),
+      session.read_only ? el("span", {class: "badge ro", id: "read-only"}, "read-only") : null,
+      el("span", {class: "store"}, session.store)),
+    el("div", {id: "banner"}),
+    el("main", {id: "view"}));
+  window.addEventListener("hashchange", () => { banner(""); route(); });
+  route();
+}
+
+start();
