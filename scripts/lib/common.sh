@@ -12,7 +12,7 @@ export ERRAND_ROOT
 
 # Debian 12 packages needed to build the library and the CLI.
 ERRAND_BUILD_PACKAGES=(g++ cmake make pkg-config libsqlite3-dev libpq-dev nlohmann-json3-dev libfmt-dev
-  libcli11-dev libhowardhinnant-date-dev tzdata libssl-dev)
+  libcli11-dev libhowardhinnant-date-dev tzdata libssl-dev libcpp-httplib-dev)
 # ... and, in addition, to build and run the tests.
 # prometheus: promtool, which checks the metrics exposition text (tests/conformance/metrics_conformance.cpp).
 ERRAND_TEST_PACKAGES=(libgtest-dev libgmock-dev prometheus)

@@ -14,19 +14,6 @@ void print_json_line(json value) {
   fmt::print("{}\n", value.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
-json optional_json(const std::optional<std::string>& value) {
-  return value ? json(*value) : json(nullptr);
-}
-
-json optional_json(const std::optional<TimePoint>& value) {
-  return value ? json(iso_utc(*value, true)) : json(nullptr);
-}
-
-json payload_json(const std::string& payload) {
-  json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  return parsed.is_discarded() ? json(payload) : parsed;
-}
-
 std::string payload_text(const std::string& payload) {
   const json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
   return parsed.is_discarded() ? payload

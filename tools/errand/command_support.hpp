@@ -5,6 +5,8 @@
 #include "commands.hpp"
 #include "format.hpp"
 
+#include "web/json_views.hpp"
+
 #include <errand/errand.hpp>
 
 #include <nlohmann/json.hpp>
@@ -21,15 +23,9 @@ inline constexpr int kJsonVersion = 1;
 
 // Prints `value` with json_version on one line (invalid UTF-8 replaced).
 void print_json_line(nlohmann::json value);
-nlohmann::json optional_json(const std::optional<std::string>& value);
-nlohmann::json optional_json(const std::optional<TimePoint>& value);
-// A number (or any value nlohmann::json takes as it is), or null.
-template <class T>
-nlohmann::json optional_json(const std::optional<T>& value) {
-  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
-}
-// The payload (or any stored JSON text) as JSON when it parses, else as the stored string.
-nlohmann::json payload_json(const std::string& payload);
+// The records' JSON, shared with the web API (web/json_views.hpp).
+using views::optional_json;
+using views::payload_json;
 // The payload indented for people when it is JSON, else as stored.
 std::string payload_text(const std::string& payload);
 // "2026-12-03 07:00:00 UTC (5 minutes ago)".

@@ -42,16 +42,9 @@ int status(const Globals& globals, const StatusOptions& opts) {
   auto store = open_db(globals, OpenMode::read_only);
   const JobCounts c = store->counts(std::chrono::seconds{opts.lock_timeout_s});
   if (opts.json) {
-    print_json_line({{"db", store->describe()},
-                     {"ready", c.ready},
-                     {"scheduled", c.scheduled},
-                     {"running", c.running},
-                     {"abandoned", c.abandoned},
-                     {"failing", c.failing},
-                     {"dead", c.dead},
-                     {"discarded", c.dead},
-                     {"completed", c.completed},
-                     {"cancelled", c.cancelled}});
+    nlohmann::json line = views::counts_json(c);
+    line["db"] = store->describe();
+    print_json_line(std::move(line));
     return 0;
   }
   const std::string lock_timeout = human_duration(std::chrono::seconds{opts.lock_timeout_s});
@@ -86,15 +79,7 @@ int workers(const Globals& globals, const WorkersOptions& opts) {
   };
   if (opts.json) {
     for (const WorkerInfo& w : rows) {
-      print_json_line({{"id", w.id},
-                       {"host", w.host},
-                       {"pid", w.pid},
-                       {"state", state_of(w)},
-                       {"running", w.running},
-                       {"concurrency", w.concurrency},
-                       {"started_at", iso_utc(w.started_at, true)},
-                       {"heartbeat_at", iso_utc(w.heartbeat_at, true)},
-                       {"silent_for_s", std::chrono::duration<double>(w.silent_for).count()}});
+      print_json_line(views::worker_json(w, rescue_after));
     }
     return 0;
   }
@@ -237,17 +222,7 @@ int dead_list(const Globals& globals, const DeadOptions& opts) {
 
   if (opts.json) {
     for (const DeadJob& d : rows) {
-      print_json_line({{"id", d.id},
-                       {"name", d.name},
-                       {"priority", d.priority},
-                       {"queue", d.queue},
-                       {"partition_key", d.partition_key},
-                       {"error_count", d.error_count},
-                       {"created_at", iso_utc(d.created_at, true)},
-                       {"failed_at", iso_utc(d.failed_at, true)},
-                       {"context", d.context},
-                       {"last_error", d.last_error},
-                       {"payload", payload_json(d.payload)}});
+      print_json_line(views::dead_json(d));
     }
     return 0;
   }

@@ -60,33 +60,6 @@ int next(const NextOptions& opts) {
 
 // --- cron (list) ---
 
-// How many fire times `errand cron` shows for each schedule.
-constexpr int kNextShown = 5;
-
-// The next kNextShown fire times of a stored schedule after its listing's now, each as ISO 8601
-// with the zone's offset; the error for a stored spec or zone that does not parse (the rows are
-// data from outside: shown, never trusted).
-struct NextFires {
-  std::vector<std::string> times;
-  std::string problem;
-};
-NextFires next_fires(const ScheduleInfo& s) {
-  NextFires next;
-  try {
-    const CronSpec spec = CronSpec::parse(s.spec, s.zone);
-    TimePoint at = s.now;
-    for (int i = 0; i < kNextShown; ++i) {
-      const std::optional<TimePoint> fire = spec.next_after(at);
-      if (!fire) break;
-      next.times.push_back(spec.format_local(*fire));
-      at = *fire;
-    }
-  } catch (const CronError& e) {
-    next.problem = one_line(e.what());
-  }
-  return next;
-}
-
 std::string state_text(const ScheduleInfo& s) {
   if (s.retired()) return "retired";
   return s.paused ? "paused" : "active";
@@ -100,37 +73,8 @@ std::string missed_text(const MissedTicks& m) {
   return text;
 }
 
-// A schedule as --json prints it (see README, "JSON output").
-nlohmann::json schedule_json(const ScheduleInfo& s) {
-  const NextFires next = next_fires(s);
-  return {{"name", s.name},
-          {"spec", s.spec},
-          {"zone", s.zone},
-          {"job", s.job_name},
-          {"payload", payload_json(s.payload)},
-          {"queue", s.queue},
-          {"priority", s.priority},
-          {"missed_policy", to_string(s.missed.policy)},
-          {"missed_grace_s", std::chrono::duration<double>(s.missed.grace).count()},
-          {"missed_window_s", std::chrono::duration<double>(s.missed.window).count()},
-          {"missed_cap", s.missed.cap},
-          {"overlap", to_string(s.overlap)},
-          {"state", state_text(s)},
-          {"paused", s.paused},
-          {"retired", s.retired()},
-          {"last_tick", optional_json(s.last_tick)},
-          {"last_job_id", optional_json(s.last_job_id)},
-          {"fired", s.fired},
-          {"skipped", s.skipped},
-          {"next", next.times},
-          {"spec_problem",
-           next.problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(next.problem)},
-          {"created_at", iso_utc(s.created_at, true)},
-          {"seen_at", iso_utc(s.seen_at, true)}};
-}
-
 std::string schedule_text(const ScheduleInfo& s) {
-  const NextFires next = next_fires(s);
+  const views::NextFires next = views::next_fires(s);
   std::string last = "none yet";
   if (s.last_tick) {
     last = when(*s.last_tick, s.now);
@@ -146,7 +90,7 @@ std::string schedule_text(const ScheduleInfo& s) {
       {"missed ticks", missed_text(s.missed)},
       {"overlap", std::string(to_string(s.overlap))},
       {"last tick", last},
-      {fmt::format("next {}", kNextShown), upcoming},
+      {fmt::format("next {}", views::kNextFiresShown), upcoming},
       {"ticks", fmt::format("{} fired, {} skipped", s.fired, s.skipped)},
       {"declared", when(s.seen_at, s.now)}};
   if (s.retired()) {
@@ -167,7 +111,7 @@ int list(const Globals& globals, const ListOptions& opts) {
   const std::vector<ScheduleInfo> rows = store->list_schedules();
   if (opts.json) {
     for (const ScheduleInfo& s : rows)
-      print_json_line(schedule_json(s));
+      print_json_line(views::schedule_json(s));
     return 0;
   }
   if (rows.empty()) {
@@ -204,7 +148,7 @@ int pause(const Globals& globals, const NameOptions& opts, bool paused) {
   const std::optional<ScheduleInfo> s = store->pause_schedule(opts.name, paused);
   if (!s) throw unknown_schedule(*store, opts.name);
   if (opts.json) {
-    print_json_line(schedule_json(*s));
+    print_json_line(views::schedule_json(*s));
   } else {
     fmt::print("{}", schedule_text(*s));
   }

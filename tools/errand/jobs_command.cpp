@@ -27,46 +27,6 @@ struct JobsOptions {
   bool full = false;
 };
 
-json attempts_json(const JobInfo& j) {
-  json out = json::array();
-  for (const Attempt& a : j.attempts) {
-    out.push_back({{"attempt", a.attempt},
-                   {"at", iso_utc(a.at, true)},
-                   {"worker", a.worker},
-                   {"error", a.error}});
-  }
-  return out;
-}
-
-// Every field of a job, as --json prints it.
-json job_json(const JobInfo& j) {
-  return {{"id", j.id},
-          {"name", j.name},
-          {"state", to_string(j.state)},
-          {"priority", j.priority},
-          {"queue", j.queue},
-          {"partition_key", j.partition_key},
-          {"error_count", j.error_count},
-          {"snoozes", j.snoozes},
-          {"run_at", iso_utc(j.run_at, true)},
-          {"created_at", iso_utc(j.created_at, true)},
-          {"context", j.context},
-          {"locked_by", optional_json(j.locked_by)},
-          {"locked_at", optional_json(j.locked_at)},
-          {"last_error", optional_json(j.last_error)},
-          {"last_failed_at", optional_json(j.last_failed_at)},
-          {"attempts", attempts_json(j)},
-          {"attempts_unreadable", optional_json(j.attempts_unreadable)},
-          {"cancel_requested_at", optional_json(j.cancel_requested_at)},
-          {"cancel_reason", optional_json(j.cancel_reason)},
-          {"progress", optional_json(j.progress)},
-          {"progress_message", optional_json(j.progress_message)},
-          {"progress_at", optional_json(j.progress_at)},
-          {"finished_at", optional_json(j.finished_at)},
-          {"output", j.output ? payload_json(*j.output) : json(nullptr)},
-          {"payload", payload_json(j.payload)}};
-}
-
 // The labelled fields of a job for people, those it has.
 std::vector<std::pair<std::string, std::string>> job_fields(const JobInfo& j, TimePoint now) {
   std::vector<std::pair<std::string, std::string>> fields{
@@ -113,7 +73,7 @@ int jobs(const Globals& globals, const JobsOptions& opts) {
 
   if (opts.json) {
     for (const JobInfo& j : rows)
-      print_json_line(job_json(j));
+      print_json_line(views::job_json(j));
     return 0;
   }
   if (rows.empty()) {
@@ -166,7 +126,7 @@ int show(const Globals& globals, const ShowOptions& opts) {
         opts.id, store->describe()));
   }
   if (opts.json) {
-    print_json_line(job_json(*job));
+    print_json_line(views::job_json(*job));
     return 0;
   }
   const TimePoint now = store->clock().now();

@@ -20,31 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-// A queue as --json prints it (see README, "JSON output").
-json queue_json(const QueueInfo& q) {
-  using Seconds = std::chrono::duration<double>;
-  const QueueLimits& l = q.limits;
-  const auto rate = [&](auto field) { return l.rate ? json(field(*l.rate)) : json(nullptr); };
-  return {{"name", q.name},
-          {"paused", q.paused},
-          {"ready", q.ready},
-          {"scheduled", q.scheduled},
-          {"running", q.running},
-          {"completed", q.completed},
-          {"cancelled", q.cancelled},
-          {"discarded", q.discarded},
-          {"global_limit", optional_json(l.global)},
-          {"per_key_limit", optional_json(l.per_key)},
-          {"rate_limit", rate([](const RateLimit& r) { return format_rate(r); })},
-          {"rate_count", rate([](const RateLimit& r) { return r.limit; })},
-          {"rate_period_s", rate([](const RateLimit& r) { return Seconds(r.period).count(); })},
-          {"busiest_key_running", q.busiest_key_running},
-          {"rate_tokens", optional_json(q.rate_tokens)},
-          {"oldest_ready_age_s",
-           q.oldest_ready_age ? json(Seconds(*q.oldest_ready_age).count()) : json(nullptr)},
-          {"updated_at", iso_utc(q.updated_at, true)}};
-}
-
 std::string state_text(const QueueInfo& q) {
   return q.paused ? "paused" : "active";
 }
@@ -85,7 +60,7 @@ int list(const Globals& globals, const ListOptions& opts) {
   const std::vector<QueueInfo> rows = store->list_queues();
   if (opts.json) {
     for (const QueueInfo& q : rows)
-      print_json_line(queue_json(q));
+      print_json_line(views::queue_json(q));
     return 0;
   }
   if (rows.empty()) {
@@ -146,7 +121,7 @@ int change(const Globals& globals, const ChangeOptions& opts, const QueueUpdate&
   auto store = open_db(globals, OpenMode::existing);
   const QueueInfo q = store->update_queue(opts.name, update, /*create=*/false);
   if (opts.json) {
-    print_json_line(queue_json(q));
+    print_json_line(views::queue_json(q));
     return 0;
   }
   fmt::print("{}", field_block(fmt::format("queue {}: {}", q.name, state_text(q)),
