@@ -122,6 +122,9 @@ class UniqueConformance : public ConformanceTest {};
 // schedule_conformance.cpp: recurring jobs.
 class ScheduleConformance : public ConformanceTest {};
 
+// web_conformance.cpp: the web API over HTTP.
+class WebConformance : public ConformanceTest {};
+
 // metrics_conformance.cpp: its SetUp adds the metrics tests' job types; workers built with
 // counted_options count into `metrics`.
 class MetricsConformance : public ConformanceTest {
@@ -147,4 +150,5 @@ class MetricsConformance : public ConformanceTest {
   INSTANTIATE_TEST_SUITE_P(prefix, QueueConformance, factories, ::errand_test::factory_name);     \
   INSTANTIATE_TEST_SUITE_P(prefix, UniqueConformance, factories, ::errand_test::factory_name);    \
   INSTANTIATE_TEST_SUITE_P(prefix, ScheduleConformance, factories, ::errand_test::factory_name);  \
-  INSTANTIATE_TEST_SUITE_P(prefix, MetricsConformance, factories, ::errand_test::factory_name)
+  INSTANTIATE_TEST_SUITE_P(prefix, MetricsConformance, factories, ::errand_test::factory_name);   \
+  INSTANTIATE_TEST_SUITE_P(prefix, WebConformance, factories, ::errand_test::factory_name)

@@ -6,6 +6,7 @@
 const base = document.querySelector('meta[name="errand-base"]').content;
 let session = null;  // GET /api/session: store, read_only, csrf
 let refreshTimer = null;
+const finished = ["completed", "cancelled", "discarded"];
 
 // --- DOM helpers ---------------------------------------------------------------------------
 
@@ -18,7 +19,13 @@ function el(tag, attrs, ...children) {
     else if (key === "dataset") Object.assign(node.dataset, value);
     else node.setAttribute(key, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  return put(node, ...children);
+}
+
+// Appends children to `node`: nested lists flattened, null/undefined/false skipped, strings
+// and numbers as text nodes.
+function put(node, ...children) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -102,7 +109,7 @@ const views = {
   async overview(main) {
     const o = await api("/api/overview");
     const c = o.counts;
-    main.append(el("h1", {}, "Overview"),
+    put(main, el("h1", {}, "Overview"),
       el("div", {class: "cards", id: "counts"}, ["ready", "scheduled", "running", "abandoned", "failing",
         "dead", "completed", "cancelled"].map(k =>
         el("a", {class: "card", href: `#/jobs?state=${k === "dead" ? "discarded" : k === "failing" ? "" : k}`, dataset: {state: k}},
@@ -131,7 +138,7 @@ const views = {
       el("label", {}, "Queue", el("input", {name: "queue", value: filter.queue})),
       el("label", {class: "inline"}, el("input", {type: "checkbox", name: "failing", checked: filter.failing}), "failing only"),
       el("button", {type: "submit"}, "Filter"));
-    main.append(el("h1", {}, "Jobs"), form,
+    put(main, el("h1", {}, "Jobs"), form,
       table(["ID", "TYPE", "QUEUE", "STATE", "PRIORITY", "ERRORS", "RUN AT", "LAST ERROR"],
         data.jobs.map(j => el("tr", {dataset: {id: j.id}},
           el("td", {}, el("a", {href: `#/jobs/${j.id}`}, j.id)), text(j.name), text(j.queue),
@@ -145,14 +152,15 @@ const views = {
     const fields = [["id", j.id], ["type", j.name], ["state", stateCell(j.state)], ["queue", j.queue],
       ["partition key", j.partition_key], ["priority", j.priority], ["errors", j.error_count],
       ["snoozes", j.snoozes], ["run at", when(j.run_at)], ["created at", when(j.created_at)],
-      ["locked by", j.locked_by], ["locked at", when(j.locked_at)], ["finished at", when(j.finished_at)],
+      ["locked by", j.locked_by], ["locked at", j.locked_at && when(j.locked_at)],
+      ["finished at", j.finished_at && when(j.finished_at)],
       ["progress", j.progress === null ? null : `${Math.round(j.progress * 100)}% ${j.progress_message || ""}`],
       ["cancel requested", j.cancel_requested_at ? `${when(j.cancel_requested_at)}: ${j.cancel_reason || ""}` : null],
       ["context", j.context], ["last error", j.last_error]];
-    main.append(el("h1", {}, `Job ${j.id}`),
-      el("div", {class: "actions"},
-        action("Cancel", async () => { const r = await api(`/api/jobs/${j.id}/cancel`, {}); return `job ${j.id}: ${r.result}`; }, "danger"),
-        action("Retry", async () => { await api(`/api/jobs/${j.id}/retry`, {}); return `job ${j.id} retried`; })),
+    put(main, el("h1", {}, `Job ${j.id}`),
+      el("div", {class: "actions"}, finished.includes(j.state)
+        ? action("Retry", async () => { await api(`/api/jobs/${j.id}/retry`, {}); return `job ${j.id} retried`; })
+        : action("Cancel", async () => { const r = await api(`/api/jobs/${j.id}/cancel`, {}); return `job ${j.id}: ${r.result}`; }, "danger")),
       el("dl", {class: "fields"}, fields.filter(([, v]) => v !== null && v !== undefined && v !== "")
         .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
       el("h2", {}, "Payload"), el("pre", {id: "payload"}, pretty(j.payload)),
@@ -171,7 +179,7 @@ const views = {
       e.preventDefault();
       location.hash = "#/dead" + qs({type: new FormData(e.target).get("type")});
     }}, el("label", {}, "Type", el("input", {name: "type", value: type})), el("button", {type: "submit"}, "Filter"));
-    main.append(el("h1", {}, "Dead-letter queue"), form,
+    put(main, el("h1", {}, "Dead-letter queue"), form,
       el("div", {class: "actions"},
         action("Retry selected", async () => { const r = await api("/api/dead/retry", {ids: selected()}); return `${r.count} job(s) retried`; }),
         action("Purge selected", async () => { const r = await api("/api/dead/purge", {ids: selected()}); return `${r.count} job(s) purged`; }, "danger"),
@@ -185,12 +193,12 @@ const views = {
 
   async queues(main) {
     const data = await api("/api/queues");
-    main.append(el("h1", {}, "Queues"), queueTable(data.queues, true));
+    put(main, el("h1", {}, "Queues"), queueTable(data.queues, true));
   },
 
   async schedules(main) {
     const data = await api("/api/schedules");
-    main.append(el("h1", {}, "Recurring jobs"),
+    put(main, el("h1", {}, "Recurring jobs"),
       table(["NAME", "SPEC", "JOB", "STATE", "LAST TICK", "NEXT", "FIRED", "SKIPPED", ""], data.schedules.map(s =>
         el("tr", {dataset: {name: s.name}}, text(s.name), text(`${s.spec} (${s.zone})`), text(s.job),
           el("td", {}, stateCell(s.state)), text(s.last_tick ? when(s.last_tick) : "none yet"),
@@ -204,7 +212,7 @@ const views = {
 
   async workers(main) {
     const data = await api("/api/workers");
-    main.append(el("h1", {}, "Workers"),
+    put(main, el("h1", {}, "Workers"),
       table(["ID", "HOST", "PID", "STATE", "RUNNING", "STARTED", "LAST HEARTBEAT"], data.workers.map(w =>
         el("tr", {}, text(w.id), text(w.host), num(w.pid), el("td", {}, stateCell(w.state)),
           el("td", {class: "num"}, `${w.running}/${w.concurrency}`), text(when(w.started_at)), text(when(w.heartbeat_at))))),
@@ -261,7 +269,7 @@ async function route() {
     link.classList.toggle("active", link.dataset.view === (view === "job" ? "jobs" : view));
   const main = el("main", {id: "view"});
   try {
-    if (!views[view]) throw new Error("no such page");
+    if (!Object.hasOwn(views, view)) throw new Error("no such page");
     await views[view](main, params, id);
   } catch (e) {
     main.replaceChildren(el("div", {class: "banner"}, e.message));
