@@ -17,6 +17,9 @@ ERRAND_BUILD_PACKAGES=(g++ cmake make pkg-config libsqlite3-dev libpq-dev nlohma
 # prometheus: promtool, which checks the metrics exposition text (tests/conformance/metrics_conformance.cpp).
 ERRAND_TEST_PACKAGES=(libgtest-dev libgmock-dev prometheus)
 
+# ... and for the browser stage (node and npm come with the machine, or from nodejs and npm).
+ERRAND_BROWSER_PACKAGES=(chromium)
+
 # CMake options of build/test (RelWithDebInfo), shared by scripts/test's unit stage and
 # scripts/chaos so that each reuses the other's build.
 ERRAND_TEST_CMAKE_ARGS=(-DERRAND_BUILD_TESTS=ON -DERRAND_BUILD_TOOLS=ON -DERRAND_BUILD_EXAMPLES=ON

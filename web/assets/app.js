@@ -267,7 +267,7 @@ async function route() {
   if (view === "jobs" && parts[1]) { view = "job"; id = parts[1]; }
   for (const link of document.querySelectorAll("header nav a"))
     link.classList.toggle("active", link.dataset.view === (view === "job" ? "jobs" : view));
-  const main = el("main", {id: "view"});
+  const main = el("main", {id: "view", dataset: {route: hash}});
   try {
     if (!Object.hasOwn(views, view)) throw new Error("no such page");
     await views[view](main, params, id);
