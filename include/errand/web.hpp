@@ -44,7 +44,8 @@ struct WebOptions {
   std::string store_label{};
   // Workers silent longer than this are shown as lost (the workers' rescue_after).
   Duration lost_after = std::chrono::seconds{30};
-  // Counters and histograms for /metrics besides the store's gauges; null: none.
+  // Counters and histograms for /metrics besides the store's gauges; null: default_metrics()
+  // (this process's enqueues and workers).
   std::shared_ptr<Metrics> metrics{};
   // Receives one line per action (who, what, result) and per refused request; default: stderr.
   std::function<void(std::string_view line)> audit{};

@@ -146,7 +146,7 @@ WebResponse Web::Impl::metrics(const web::Call& call) {
   only_params(call, {});
   const StoreGauges gauges = read_store_gauges(*store, options.lost_after);
   const MetricsSnapshot snapshot =
-      options.metrics ? options.metrics->snapshot() : MetricsSnapshot{};
+      (options.metrics ? *options.metrics : default_metrics()).snapshot();
   WebResponse response;
   response.content_type = std::string(kPrometheusContentType);
   response.body = prometheus_text(snapshot, &gauges);

@@ -161,9 +161,12 @@ std::optional<std::string> Web::Impl::authenticate(const WebRequest& request) co
     if (basic_auth && a.starts_with("Basic ")) {
       const std::string pair = decode_base64(a.substr(6));
       const std::size_t colon = pair.find(':');
-      if (colon != std::string::npos &&
-          same_secret(pair.substr(0, colon), options.basic_user) &
-              same_secret(pair.substr(colon + 1), options.basic_password)) {
+      // Both halves compared in full, whichever differs.
+      const bool user =
+          colon != std::string::npos && same_secret(pair.substr(0, colon), options.basic_user);
+      const bool password =
+          colon != std::string::npos && same_secret(pair.substr(colon + 1), options.basic_password);
+      if (user && password) {
         return "basic:" + options.basic_user;
       }
     }

@@ -127,12 +127,7 @@ TEST_P(MetricsConformance, AWorkerCountsEachOutcomeByQueueAndJobType) {
 
 TEST_P(MetricsConformance, ACancelledRunIsCountedCancelled) {
   Gate started;
-  state.hook = [&](const std::string&, std::stop_token token) {
-    started.open();
-    Gate never;
-    never.wait(token);
-    throw std::runtime_error("stopped");
-  };
+  state.hook = wait_for_cancel(started);
   const JobId id = errand::enqueue(*store, HookJob{.tag = "c"});
   errand::Worker worker(store, registry, state, counted_options());
   {

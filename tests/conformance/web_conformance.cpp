@@ -213,12 +213,7 @@ TEST_P(WebConformance, ActionsChangeTheStoreAndAreAudited) {
 
 TEST_P(WebConformance, CancellingARunningJobFiresItsStopToken) {
   Gate started;
-  state.hook = [&](const std::string&, std::stop_token token) {
-    started.open();
-    Gate never;
-    never.wait(token);
-    throw std::runtime_error("stopped");
-  };
+  state.hook = wait_for_cancel(started);
   const JobId id = errand::enqueue(*store, HookJob{.tag = "long"});
   errand::Worker worker(store, registry, state, worker_options());
   Served web(store);

@@ -75,6 +75,17 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   LogCapture logs;
 };
 
+// A HookJob hook that opens `started`, waits for the run's stop token (its cancel), then throws
+// "stopped".
+inline std::function<void(const std::string&, std::stop_token)> wait_for_cancel(Gate& started) {
+  return [&started](const std::string&, std::stop_token token) {
+    started.open();
+    Gate never;
+    never.wait(token);
+    throw std::runtime_error("stopped");
+  };
+}
+
 // Microseconds since the epoch: compare times as integers for readable failure messages.
 inline std::int64_t us(errand::TimePoint t) {
   return t.time_since_epoch().count();
