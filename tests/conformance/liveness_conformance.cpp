@@ -403,6 +403,9 @@ TEST_P(LivenessConformance, AJobIgnoringItsTimeoutIsFailedAfterTheGracePeriod) {
   options.timeout_grace = 20ms;
   errand::Worker worker(store, registry, state, options);
   std::jthread runner([&] { worker.run_until_idle(); });
+  // Record:2 must end before the clock moves: advanced 40 ms past its start while a slow
+  // (sanitized) run of it was still going, it would be timed out too.
+  ASSERT_TRUE(events.wait_for(errand::WorkerEvent::Kind::succeeded, 1)) << logs.dump();
   // The stuck run is failed while its thread is still inside the job.
   ASSERT_TRUE(advance_until(*clock, 5ms, [&] {
     const auto job = find_job(id);
