@@ -65,17 +65,16 @@ WebResponse Web::Impl::session_info(const web::Call& call) {
 
 WebResponse Web::Impl::overview(const web::Call& call) {
   only_params(call, {});
+  const StoreGauges gauges = read_store_gauges(*store, options.lost_after);
   json queues = json::array();
-  for (const QueueInfo& q : store->list_queues())
+  for (const QueueInfo& q : gauges.queues)
     queues.push_back(views::queue_json(q));
-  std::int64_t alive = 0, lost = 0;
-  for (const WorkerInfo& w : store->list_workers())
-    ++(w.silent_for > options.lost_after ? lost : alive);
-  return web::json_response({{"store", options.store_label},
-                             {"now", detail::iso_utc(store->clock().now(), true)},
-                             {"counts", views::counts_json(store->counts(kLockTimeout))},
-                             {"queues", queues},
-                             {"workers", {{"alive", alive}, {"lost", lost}}}});
+  return web::json_response(
+      {{"store", options.store_label},
+       {"now", detail::iso_utc(store->clock().now(), true)},
+       {"counts", views::counts_json(store->counts(kLockTimeout))},
+       {"queues", queues},
+       {"workers", {{"alive", gauges.workers_alive}, {"lost", gauges.workers_lost}}}});
 }
 
 WebResponse Web::Impl::jobs(const web::Call& call) {
