@@ -199,9 +199,10 @@ class PostgresStore final : public Store {
   std::string channel_name_;  // the NOTIFY channel, unquoted: a parameter of pg_notify
   Pool pool_;
   // The statements used often, built once (postgres/sql.hpp); the rare others per call.
-  const std::string insert_sql_, unique_insert_sql_, unique_resolve_sql_, settle_lock_sql_,
-      settle_cancelled_sql_, settle_sql_, settle_completed_sql_, sweep_sql_, open_claim_sql_,
-      single_queue_claim_sql_, release_unique_keys_sql_,
+  const std::string insert_sql_, unique_insert_sql_, unique_insert_one_sql_, unique_resolve_sql_,
+      unique_resolve_one_sql_, settle_lock_sql_, settle_cancelled_sql_, settle_sql_,
+      settle_completed_sql_, sweep_sql_, open_claim_sql_, single_queue_claim_sql_,
+      release_unique_keys_sql_,
       queue_summary_sql_;  // prepared
   const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;
   const std::string remove_worker_sql_, list_workers_sql_;  // unprepared

@@ -73,6 +73,13 @@ std::vector<JobId> inserted_ids(const Result& r);
 // kUniqueTakeoverMarker, rolling the transaction back.
 std::string unique_insert_sql(const std::string& quoted_schema);
 std::string unique_resolve_sql(const std::string& quoted_schema);
+// unique_insert_sql for a batch of one row (returns 0 as the id of a row not inserted).
+std::string unique_insert_one_sql(const std::string& quoted_schema);
+// unique_resolve_sql for a batch of one row, as with $16, from that row's key ($1, 32 hex
+// digits), period ($2), run_at and delay ($3, $4, as in insert_params), states ($5) and replace
+// flag ($6) at time $7 (now_of): it modifies nothing, and fails with the marker also where
+// unique_resolve_sql would drop the inserted row or replace the holder.
+std::string unique_resolve_one_sql(const std::string& quoted_schema);
 inline constexpr std::string_view kUniqueTakeoverMarker = "errand: unique key to take over";
 // Takes the key away from live jobs $1 whose states no longer block a job with states $2 at $3
 // (now_of): they no longer hold it, and a new job can take it.

@@ -41,6 +41,21 @@ std::string stored_unique_key_sql(std::string_view at) {
       fmt::arg("at", at));
 }
 
+// For each row `r` (its key, its UniqueState mask `ustates`) at `t` (now, own: this
+// transaction's id): `l`, the live job holding the key (id; ours: this transaction inserted it;
+// blocks: its state blocks the row) and `d`, the newest finished job with the key that blocks.
+std::string holder_lookups_sql(const std::string& s) {
+  return fmt::format(
+      "LEFT JOIN LATERAL (SELECT j.id, coalesce(j.xmin::text::int8 = t.own, false) AS ours,"
+      " (r.ustates & {live_bit}) <> 0 AS blocks FROM {s}.jobs j, t"
+      " WHERE j.unique_key = r.key AND j.unique_key IS NOT NULL) AS l ON true"
+      " LEFT JOIN LATERAL (SELECT d.id FROM {s}.finished_jobs d"
+      " WHERE d.unique_key = r.key AND d.unique_key IS NOT NULL AND (r.ustates & {fin_bit}) <> 0"
+      " ORDER BY d.unique_key DESC, d.id DESC LIMIT 1) AS d ON true",
+      fmt::arg("s", s), fmt::arg("live_bit", detail::live_state_bit_sql("j", "t.now")),
+      fmt::arg("fin_bit", detail::finished_state_bit_sql("d")));
+}
+
 }  // namespace
 
 std::string unique_insert_sql(const std::string& s) {
@@ -63,6 +78,25 @@ std::string unique_insert_sql(const std::string& s) {
       fmt::arg("pkey", stored_key_sql(s, "u.partition_key", "u.queue")));
 }
 
+std::string unique_insert_one_sql(const std::string& s) {
+  // unique_insert_sql for one row: the id comes from the column's default, so no id sequence is
+  // looked up and nothing is materialized; 0 stands for the id of a row not inserted.
+  return fmt::format(
+      "WITH t AS (SELECT {now} AS now),"
+      " ins AS (INSERT INTO {s}.jobs (name, payload, context, priority, run_at, created_at,"
+      "  queue, partition_key, unique_key)"
+      "  SELECT u.name, u.payload, u.context, u.priority, {at}, t.now, u.queue, {pkey}, {key}"
+      "  FROM {rows}, t WHERE $14::text IS NOT NULL"
+      "  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING RETURNING id),"
+      " known AS (INSERT INTO {s}.queues (name) SELECT DISTINCT unnest($9::text[])"
+      "  ON CONFLICT (name) DO NOTHING)"
+      " SELECT ARRAY[coalesce((SELECT id FROM ins), 0)]::text, (SELECT array_agg(id) FROM ins)"
+      " FROM (SELECT pg_notify($8, '')) AS n",
+      fmt::arg("now", now_of(7)), fmt::arg("at", run_at_sql()), fmt::arg("rows", kRows),
+      fmt::arg("s", s), fmt::arg("key", stored_unique_key_sql(fmt::format("({})", run_at_sql()))),
+      fmt::arg("pkey", stored_key_sql(s, "u.partition_key", "u.queue")));
+}
+
 std::string unique_resolve_sql(const std::string& s) {
   // A new statement, so a new snapshot: it sees every job that held a key unique_insert_sql
   // could not take, as committed by the time that insert waited for it. This transaction's
@@ -76,13 +110,7 @@ std::string unique_resolve_sql(const std::string& s) {
       "   {key} AS key FROM {rows_replace}, t"
       "   WHERE u.ukey IS NOT NULL AND $8::text IS NOT NULL AND $14::text IS NOT NULL) AS u),"
       " look AS MATERIALIZED (SELECT r.*, l.id AS live_id, coalesce(l.ours, false) AS ours,"
-      "  coalesce(l.blocks, false) AS blocks, d.id AS fin_id FROM r"
-      "  LEFT JOIN LATERAL (SELECT j.id, coalesce(j.xmin::text::int8 = t.own, false) AS ours,"
-      "   (r.ustates & {live_bit}) <> 0 AS blocks FROM {s}.jobs j, t"
-      "   WHERE j.unique_key = r.key AND j.unique_key IS NOT NULL) AS l ON true"
-      "  LEFT JOIN LATERAL (SELECT d.id FROM {s}.finished_jobs d"
-      "   WHERE d.unique_key = r.key AND d.unique_key IS NOT NULL AND (r.ustates & {fin_bit}) <> 0"
-      "   ORDER BY d.unique_key DESC, d.id DESC LIMIT 1) AS d ON true"
+      "  coalesce(l.blocks, false) AS blocks, d.id AS fin_id FROM r {holders}"
       "  WHERE r.ord = r.first),"
       " dropped AS (DELETE FROM {s}.jobs j USING look"
       "  WHERE j.id = look.live_id AND look.ours AND look.fin_id IS NOT NULL),"
@@ -103,9 +131,32 @@ std::string unique_resolve_sql(const std::string& s) {
       fmt::arg("now", now_of(7)), fmt::arg("at", run_at_sql()),
       fmt::arg("rows_replace", kRowsWithReplace), fmt::arg("s", s),
       fmt::arg("key", stored_unique_key_sql(fmt::format("({})", run_at_sql()))),
-      fmt::arg("live_bit", detail::live_state_bit_sql("j", "t.now")),
-      fmt::arg("fin_bit", detail::finished_state_bit_sql("d")),
-      fmt::arg("marker", kUniqueTakeoverMarker));
+      fmt::arg("holders", holder_lookups_sql(s)), fmt::arg("marker", kUniqueTakeoverMarker));
+}
+
+std::string unique_resolve_one_sql(const std::string& s) {
+  // unique_resolve_sql for one row, with no data-modifying CTE, no window, no materialization
+  // and only the parameters it needs (their executor start-up and the arrays' parsing were most
+  // of a single keyed enqueue's extra cost). What would modify a row fails on purpose with the
+  // marker instead: drop the row this transaction inserted (a finished job blocks), replace the
+  // holder, take the key over. (The cast's text is not a constant: the planner would fold a
+  // constant one, and fail every time.)
+  return fmt::format(
+      "WITH t AS (SELECT {now} AS now,"
+      "  pg_current_xact_id_if_assigned()::text::int8 % 4294967296 AS own),"
+      " r AS (SELECT u.ustates, u.replace, {key} AS key FROM (SELECT $1::text AS ukey,"
+      "  $2::int8 AS period_us, $3::int8 AS run_at_us, $4::int8 AS delay_us, $5::int4 AS ustates,"
+      "  $6::bool AS replace) AS u, t),"
+      " look AS (SELECT r.replace, l.id AS live_id, coalesce(l.ours, false) AS ours,"
+      "  coalesce(l.blocks, false) AS blocks, d.id AS fin_id FROM r {holders})"
+      " SELECT 1::int8, 1::int8, live_id, ours::int, blocks::int, fin_id,"
+      "  CASE WHEN (ours AND fin_id IS NOT NULL) OR (NOT ours AND blocks AND replace)"
+      "   OR (NOT ours AND NOT blocks AND fin_id IS NULL)"
+      "  THEN CAST('{marker} ' || ours::int AS int) END, NULL::text"
+      " FROM look",
+      fmt::arg("now", now_of(7)), fmt::arg("s", s),
+      fmt::arg("key", stored_unique_key_sql(fmt::format("({})", run_at_sql()))),
+      fmt::arg("holders", holder_lookups_sql(s)), fmt::arg("marker", kUniqueTakeoverMarker));
 }
 
 std::string release_unique_keys_sql(const std::string& s) {
