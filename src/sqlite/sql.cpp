@@ -120,16 +120,6 @@ std::string_view finished_unique_blocker() {
   return text;
 }
 
-std::string_view insert_unique_job() {
-  static const std::string text = fmt::format(
-      "INSERT INTO errand_jobs (name, payload, context, priority, run_at, created_at, queue, "
-      "partition_key, unique_key) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE NOT EXISTS "
-      "(SELECT 1 FROM errand_finished_jobs f WHERE f.unique_key = ?9 AND (?10 & {}) <> 0) "
-      "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING RETURNING id",
-      detail::finished_state_bit_sql("f"));
-  return text;
-}
-
 std::string_view insert_claim_ids(std::size_t ids) {
   static const std::array<std::string, std::bit_width(kIdsPerInsert)> texts = [] {
     std::array<std::string, std::bit_width(kIdsPerInsert)> built;

@@ -45,14 +45,18 @@ inline constexpr std::size_t kRowsPerInsert = 64;
 std::string_view insert_jobs(std::size_t rows);
 
 // Unique jobs (errand/unique.hpp), one job at a time in the enqueue's write transaction (which
-// sees the latest rows, and no other writer; SqliteStore::insert_unique): the job with its key
-// ?9 (name, payload, context, priority, run_at, created_at, queue, partition_key as insert_jobs)
-// unless a live job holds the key or a finished job with it blocks a job with states ?10.
-std::string_view insert_unique_job();
+// sees the latest rows, and no other writer): the job with its key ?9 (name, payload, context,
+// priority, run_at, created_at, queue, partition_key as insert_jobs) unless a live job holds the
+// key (SqliteStore::insert_unique).
+inline constexpr std::string_view kInsertUniqueJob =
+    "INSERT INTO errand_jobs (name, payload, context, priority, run_at, created_at, queue, "
+    "partition_key, unique_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+    "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING RETURNING id";
 // The live job holding key ?1, and whether it blocks a job with states ?2 at time ?3.
 std::string_view live_unique_holder();
 // The newest finished job with key ?1 that blocks a job with states ?2.
 std::string_view finished_unique_blocker();
+inline constexpr std::string_view kDropNewJob = "DELETE FROM errand_jobs WHERE id = ?1";
 // A live job gives its key up to a new one (its state no longer blocks the key).
 inline constexpr std::string_view kReleaseUniqueKey =
     "UPDATE errand_jobs SET unique_key = NULL WHERE id = ?1";

@@ -134,10 +134,10 @@ std::vector<Enqueued> SqliteStore::insert_in_transaction(std::span<const NewJob>
   return done;
 }
 
-// In the enqueue's write transaction: inserts `job` unless a live job holds its key or a
-// finished job with it blocks. A live holder that does not block gives the key up to the new job;
-// one that blocks is reported (or, for OnConflict::replace and while it waits, given the new
-// values).
+// In the enqueue's write transaction: inserts `job` unless a live job holds its key; then drops
+// it again when a finished job with the key blocks. A live holder that does not block gives the
+// key up to the new job; one that blocks is reported (or, for OnConflict::replace and while it
+// waits, given the new values).
 Enqueued SqliteStore::insert_unique(const NewJob& job, std::int64_t now, std::int64_t run_at,
                                     const std::function<void(Statement&, int&)>& bind_job) {
   const std::string key = detail::stored_unique_key(
@@ -145,15 +145,21 @@ Enqueued SqliteStore::insert_unique(const NewJob& job, std::int64_t now, std::in
       job.unique_period ? std::optional(job.unique_period->count()) : std::nullopt);
   const auto states = static_cast<std::int64_t>(job.unique_states);
   const auto insert = [&]() -> std::optional<JobId> {
-    auto statement = connection_.query(sql::insert_unique_job());
+    auto statement = connection_.query(sql::kInsertUniqueJob);
     int column = 0;
     bind_job(*statement, column);
     statement->bind_blob(++column, key);
-    statement->bind(++column, states);
     std::optional<JobId> id;
     if (statement->step()) id = statement->int64(0);
     statement->reset();
     return id;
+  };
+  const auto run = [&](std::string_view text, auto&&... values) {
+    auto statement = connection_.query(text);
+    int column = 0;
+    (statement->bind(++column, values), ...);
+    statement->step();
+    statement->reset();
   };
   const auto finished_blocker = [&]() -> std::optional<JobId> {
     if ((job.unique_states & kUniqueFinishedStates) == 0) return std::nullopt;
@@ -165,23 +171,21 @@ Enqueued SqliteStore::insert_unique(const NewJob& job, std::int64_t now, std::in
     blocker->reset();
     return id;
   };
-  const auto run = [&](std::string_view text, auto&&... values) {
-    auto statement = connection_.query(text);
-    int column = 0;
-    (statement->bind(++column, values), ...);
-    statement->step();
-    statement->reset();
-  };
 
-  if (const auto id = insert()) return {.id = *id};
-  // Held by a live job, or blocked by a finished one.
+  if (const auto id = insert()) {
+    if (const auto blocker = finished_blocker()) {
+      run(sql::kDropNewJob, *id);
+      return {.id = *blocker, .outcome = EnqueueOutcome::duplicate};
+    }
+    return {.id = *id};
+  }
   auto holder = connection_.query(sql::live_unique_holder());
   holder->bind_blob(1, key);
   holder->bind(2, states);
   holder->bind(3, now);
-  const bool held = holder->step();
-  const JobId existing = held ? holder->int64(0) : 0;
-  const bool blocks = held && holder->int64(1) != 0;
+  if (!holder->step()) connection_.fail(SQLITE_ERROR, sql::live_unique_holder());
+  const JobId existing = holder->int64(0);
+  const bool blocks = holder->int64(1) != 0;
   holder->reset();
   if (blocks) {
     if (job.on_conflict == OnConflict::replace) {
@@ -194,10 +198,9 @@ Enqueued SqliteStore::insert_unique(const NewJob& job, std::int64_t now, std::in
   }
   if (const auto blocker = finished_blocker())
     return {.id = *blocker, .outcome = EnqueueOutcome::duplicate};
-  if (!held) connection_.fail(SQLITE_ERROR, sql::live_unique_holder());
   run(sql::kReleaseUniqueKey, existing);
   const auto id = insert();
-  if (!id) connection_.fail(SQLITE_ERROR, sql::insert_unique_job());
+  if (!id) connection_.fail(SQLITE_ERROR, sql::kInsertUniqueJob);
   return {.id = *id};
 }
 
