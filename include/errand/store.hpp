@@ -140,16 +140,40 @@ struct DeadJob {
   TimePoint failed_at{};  // when it was discarded
 };
 
-// Which jobs list_jobs lists. Without a state: the jobs still to run (or running), in claim order;
-// with a finished state: those, most recently finished first.
+// The order list_jobs lists jobs in.
+enum class JobOrder {
+  natural,  // live jobs in claim order (priority, then run_at, then id); finished jobs most
+            // recently finished first
+  newest,   // the most recently enqueued first (id descending)
+  oldest,   // the first enqueued first (id ascending)
+};
+
+// Where a page of list_jobs ends: the sort key of its last job (cursor_of), from which the next
+// page (JobFilter::after) goes on. Keyset pagination: no rows are skipped or repeated when jobs
+// are added or removed between pages, and a page costs the same however deep it is.
+struct JobCursor {
+  JobId id = 0;
+  std::int32_t priority = 0;  // JobOrder::natural, live jobs
+  TimePoint at{};             // JobOrder::natural: run_at (live) or finished_at (finished)
+};
+
+// Which jobs list_jobs lists (every condition given must hold). Without a state: the jobs still
+// to run (or running); with a finished state: those.
 struct JobFilter {
   std::optional<JobState> state{};
   std::optional<std::string> name{};
   std::optional<std::string> queue{};
-  bool failing_only = false;  // only jobs with error_count > 0
+  bool failing_only = false;                                   // only jobs with error_count > 0
+  std::optional<std::int32_t> min_priority{}, max_priority{};  // inclusive
+  std::optional<TimePoint> created_from{}, created_before{};   // created_at in [from, before)
+  JobOrder order = JobOrder::natural;
+  std::optional<JobCursor> after{};  // only the jobs after this one in `order`
   std::size_t limit = 100;
   Duration lock_timeout = std::chrono::hours{2};  // tells running from abandoned
 };
+
+// The cursor after `job` in a listing with `filter`'s state and order.
+JobCursor cursor_of(const JobInfo& job, const JobFilter& filter);
 
 struct DeadFilter {
   std::optional<std::string> name{};

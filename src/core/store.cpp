@@ -1,4 +1,5 @@
 #include <errand/error.hpp>
+#include <errand/lifecycle.hpp>
 #include <errand/store.hpp>
 
 #include <fmt/format.h>
@@ -19,6 +20,14 @@ constexpr std::array<std::pair<JobState, std::string_view>, 7> kStateNames{{
     {JobState::discarded, "discarded"},
 }};
 }  // namespace
+
+JobCursor cursor_of(const JobInfo& job, const JobFilter& filter) {
+  const bool finished = filter.state && is_finished(*filter.state);
+  JobCursor cursor{.id = job.id, .priority = job.priority};
+  if (filter.order == JobOrder::natural)
+    cursor.at = finished ? job.finished_at.value_or(TimePoint{}) : job.run_at;
+  return cursor;
+}
 
 std::string_view to_string(JobState state) {
   for (const auto& [value, name] : kStateNames) {

@@ -173,8 +173,12 @@ std::vector<JobInfo> PostgresStore::list_jobs(const JobFilter& filter) {
   params.add_optional(filter.name);
   params.add(static_cast<std::int64_t>(filter.limit));
   params.add_optional(filter.queue);
+  std::vector<detail::FilterParam> used;
+  const std::string sql = list_jobs_sql(schema_, filter, used);
+  for (const detail::FilterParam p : used)
+    params.add(detail::filter_param_value(filter, p));
   auto c = pool_.acquire();
-  Result r = c->exec(list_jobs_sql(schema_, filter), params);
+  Result r = c->exec(sql, params);
   std::vector<JobInfo> jobs;
   const bool finished = filter.state && is_finished(*filter.state);
   const auto where = stored(finished ? finished_jobs_table_ : jobs_table_);

@@ -43,7 +43,8 @@ std::string finished_job_columns() {
       fmt::arg("finished_at", us_of("finished_at")));
 }
 
-std::string list_jobs_sql(const std::string& s, const JobFilter& filter) {
+std::string list_jobs_sql(const std::string& s, const JobFilter& filter,
+                          std::vector<detail::FilterParam>& params) {
   std::string where = "true";
   const bool finished = filter.state && is_finished(*filter.state);
   if (filter.state) {
@@ -69,6 +70,21 @@ std::string list_jobs_sql(const std::string& s, const JobFilter& filter) {
   }
   where += " AND ($3::text IS NULL OR name = $3) AND ($5::text IS NULL OR queue = $5)";
   if (filter.failing_only) where += " AND error_count > 0";
+  // $6 on: the filter's ranges and cursor, in the order of `params`.
+  where += detail::job_filter_conditions(filter, finished, [&](detail::FilterParam p) {
+    params.push_back(p);
+    const auto n = 5 + params.size();
+    switch (p) {
+      case detail::FilterParam::created_from:
+      case detail::FilterParam::created_before:
+      case detail::FilterParam::cursor_at:
+        return ts_of(fmt::format("${}::int8", n));
+      case detail::FilterParam::cursor_id:
+        return fmt::format("${}::int8", n);
+      default:
+        return fmt::format("${}::int4", n);
+    }
+  });
   const std::string columns = finished ? finished_job_columns() : live_job_columns();
   return fmt::format(
       "WITH t AS (SELECT {now} AS now, {cutoff} AS cutoff)"
@@ -77,7 +93,7 @@ std::string list_jobs_sql(const std::string& s, const JobFilter& filter) {
       fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", s),
       fmt::arg("table", finished ? "finished_jobs" : "jobs"), fmt::arg("where", where),
       fmt::arg("now_us", us_of("t.now")), fmt::arg("columns", columns),
-      fmt::arg("order", finished ? "finished_at DESC, id DESC" : "priority DESC, run_at, id"));
+      fmt::arg("order", detail::job_order_sql(filter, finished)));
 }
 
 std::string list_dead_sql(const std::string& s, bool named) {

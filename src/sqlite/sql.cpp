@@ -170,8 +170,7 @@ std::string_view find_lost_jobs() {
   return text;
 }
 
-std::string_view list_jobs(const JobFilter& filter) {
-  // One text per state (or none), name filter (or none) and failing_only.
+std::string list_jobs(const JobFilter& filter, std::vector<detail::FilterParam>& params) {
   constexpr std::array<std::string_view, 8> kStates{
       "",
       " AND locked_by IS NULL AND run_at <= ?1",         // JobState::ready
@@ -183,21 +182,18 @@ std::string_view list_jobs(const JobFilter& filter) {
       " AND state = ?5",                                 // JobState::discarded
   };
   static_assert(static_cast<int>(JobState::discarded) == 6);
-  static const std::array<std::string, kStates.size()* 4> texts = [&] {
-    std::array<std::string, kStates.size() * 4> built;
-    for (std::size_t i = 0; i < built.size(); ++i) {
-      const bool finished = i / 4 > static_cast<std::size_t>(JobState::abandoned) + 1;
-      built[i] = fmt::format(
-          "SELECT {} FROM {} WHERE (?6 IS NULL OR queue = ?6){}{}{} ORDER BY {} LIMIT ?4",
-          finished ? kFinishedColumns : kLiveColumns,
-          finished ? "errand_finished_jobs" : "errand_jobs", kStates[i / 4],
-          i & 2 ? " AND name = ?3" : "", i & 1 ? " AND error_count > 0" : "",
-          finished ? "finished_at DESC, id DESC" : "priority DESC, run_at, id");
-    }
-    return built;
-  }();
-  const std::size_t state = filter.state ? static_cast<std::size_t>(*filter.state) + 1 : 0;
-  return texts[state * 4 + (filter.name ? 2 : 0) + (filter.failing_only ? 1 : 0)];
+  const bool finished = filter.state && is_finished(*filter.state);
+  const std::string more =
+      detail::job_filter_conditions(filter, finished, [&](detail::FilterParam p) {
+        params.push_back(p);
+        return fmt::format("?{}", 6 + params.size());
+      });
+  return fmt::format(
+      "SELECT {} FROM {} WHERE (?6 IS NULL OR queue = ?6){}{}{}{} ORDER BY {} LIMIT ?4",
+      finished ? kFinishedColumns : kLiveColumns, finished ? "errand_finished_jobs" : "errand_jobs",
+      kStates[filter.state ? static_cast<std::size_t>(*filter.state) + 1 : 0],
+      filter.name ? " AND name = ?3" : "", filter.failing_only ? " AND error_count > 0" : "", more,
+      detail::job_order_sql(filter, finished));
 }
 
 std::string_view find_live_job() {

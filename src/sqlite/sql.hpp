@@ -7,6 +7,8 @@
 
 #include <errand/store.hpp>
 
+#include "core/job_filter_sql.hpp"
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -260,10 +262,10 @@ inline constexpr std::string_view kCountJobs =
 // The finished jobs by state: (state, count) rows.
 inline constexpr std::string_view kCountFinished =
     "SELECT state, count(*) FROM errand_finished_jobs GROUP BY state";
-// The jobs `filter` selects (its state, name and failing_only) in the columns read_job_info
-// reads, at most ?4: now ?1, locks at or before ?2 abandoned, name ?3, the finished state ?5.
-// Jobs still to run in claim order; finished ones most recently finished first.
-std::string_view list_jobs(const JobFilter& filter);
+// The jobs `filter` selects in the columns read_job_info reads, in its order, at most ?4: now ?1,
+// locks at or before ?2 abandoned, name ?3, the finished state ?5, queue ?6 (NULL: any); from ?7
+// on, the filter's ranges and cursor in the order list_jobs appends to `params`.
+std::string list_jobs(const JobFilter& filter, std::vector<detail::FilterParam>& params);
 // Job ?1 in the columns read_job_info reads: in the jobs table, in the finished jobs table.
 std::string_view find_live_job();
 std::string_view find_finished_job();

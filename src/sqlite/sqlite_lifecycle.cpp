@@ -232,7 +232,8 @@ JobCounts SqliteStore::counts(Duration lock_timeout) {
 std::vector<JobInfo> SqliteStore::list_jobs(const JobFilter& filter) {
   std::lock_guard lock(mutex_);
   const auto now = clock_->now();
-  auto query = connection_.query(sql::list_jobs(filter));
+  std::vector<detail::FilterParam> used;
+  auto query = connection_.query(sql::list_jobs(filter, used));
   query->bind(1, micros_of(now));
   query->bind(2, micros_of(now - filter.lock_timeout));
   query->bind(3, filter.name.value_or(""));
@@ -240,6 +241,8 @@ std::vector<JobInfo> SqliteStore::list_jobs(const JobFilter& filter) {
   const bool finished = filter.state && is_finished(*filter.state);
   if (finished) query->bind(5, to_string(*filter.state));
   query->bind_optional(6, filter.queue);
+  for (std::size_t i = 0; i < used.size(); ++i)
+    query->bind(static_cast<int>(7 + i), detail::filter_param_value(filter, used[i]));
   std::vector<JobInfo> jobs;
   const auto where = stored(finished ? "errand_finished_jobs" : "errand_jobs");
   while (query->step()) {

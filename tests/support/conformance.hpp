@@ -135,6 +135,7 @@ class ScheduleConformance : public ConformanceTest {};
 
 // web_conformance.cpp: the web API over HTTP.
 class WebConformance : public ConformanceTest {};
+class ListingConformance : public ConformanceTest {};
 
 // metrics_conformance.cpp: its SetUp adds the metrics tests' job types; workers built with
 // counted_options count into `metrics`.
@@ -162,4 +163,5 @@ class MetricsConformance : public ConformanceTest {
   INSTANTIATE_TEST_SUITE_P(prefix, UniqueConformance, factories, ::errand_test::factory_name);    \
   INSTANTIATE_TEST_SUITE_P(prefix, ScheduleConformance, factories, ::errand_test::factory_name);  \
   INSTANTIATE_TEST_SUITE_P(prefix, MetricsConformance, factories, ::errand_test::factory_name);   \
-  INSTANTIATE_TEST_SUITE_P(prefix, WebConformance, factories, ::errand_test::factory_name)
+  INSTANTIATE_TEST_SUITE_P(prefix, WebConformance, factories, ::errand_test::factory_name);       \
+  INSTANTIATE_TEST_SUITE_P(prefix, ListingConformance, factories, ::errand_test::factory_name)

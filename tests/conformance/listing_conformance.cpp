@@ -1,0 +1,156 @@
+// Store::list_jobs beyond state, type and queue (errand/store.hpp): priority and creation-time
+// ranges, the three orders, and keyset pages that cover every job exactly once.
+#include "support/conformance.hpp"
+
+#include <algorithm>
+#include <set>
+
+using errand::JobFilter;
+using errand::JobId;
+using errand::JobOrder;
+using errand::JobState;
+using errand::Outcome;
+using namespace std::chrono_literals;
+
+namespace errand_test {
+namespace {
+
+errand::NewJob job(std::int32_t priority, errand::TimePoint run_at) {
+  return errand::NewJob{.name = "L", .payload = "{}", .priority = priority, .run_at = run_at};
+}
+
+std::vector<JobId> ids_of(const std::vector<errand::JobInfo>& jobs) {
+  std::vector<JobId> ids;
+  for (const auto& j : jobs)
+    ids.push_back(j.id);
+  return ids;
+}
+
+// Every page of `filter` (page size `size`), each from the cursor of the one before.
+std::vector<JobId> paged(errand::Store& store, JobFilter filter, std::size_t size) {
+  std::vector<JobId> ids;
+  filter.limit = size;
+  for (int pages = 0; pages < 100; ++pages) {
+    const auto page = store.list_jobs(filter);
+    for (const auto& j : page)
+      ids.push_back(j.id);
+    if (page.size() < size) return ids;
+    filter.after = errand::cursor_of(page.back(), filter);
+  }
+  ADD_FAILURE() << "more than 100 pages";
+  return ids;
+}
+
+TEST_P(ListingConformance, PriorityAndCreationTimeRangesSelectExactlyTheirJobs) {
+  const auto start = clock->now();
+  std::vector<JobId> ids;  // created 10 s apart, priorities -2..2
+  for (std::int32_t p = -2; p <= 2; ++p) {
+    ids.push_back(store->enqueue(std::vector{job(p, start)})[0]);
+    clock->advance(10s);
+  }
+  JobFilter f;
+  f.order = JobOrder::oldest;
+  f.min_priority = 0;
+  EXPECT_EQ(ids_of(store->list_jobs(f)), (std::vector{ids[2], ids[3], ids[4]}));
+  f.max_priority = 1;
+  EXPECT_EQ(ids_of(store->list_jobs(f)), (std::vector{ids[2], ids[3]}));
+  JobFilter t;
+  t.order = JobOrder::oldest;
+  t.created_from = start + 10s;    // inclusive
+  t.created_before = start + 30s;  // exclusive
+  EXPECT_EQ(ids_of(store->list_jobs(t)), (std::vector{ids[1], ids[2]}));
+  t.min_priority = 2;
+  EXPECT_TRUE(store->list_jobs(t).empty());
+  JobFilter none;
+  none.created_from = start + 1h;
+  EXPECT_TRUE(store->list_jobs(none).empty());
+}
+
+TEST_P(ListingConformance, KeysetPagesCoverEveryJobOnceInEachOrder) {
+  const auto now = clock->now();
+  // Ties on priority and on run_at, so the id decides between them.
+  for (int i = 0; i < 23; ++i)
+    store->enqueue(std::vector{job(i % 3, now - std::chrono::seconds{i % 4})});
+  for (const JobOrder order : {JobOrder::natural, JobOrder::newest, JobOrder::oldest}) {
+    JobFilter f;
+    f.order = order;
+    f.limit = 1000;
+    const auto whole = ids_of(store->list_jobs(f));
+    ASSERT_EQ(whole.size(), 23u);
+    for (const std::size_t size : {1u, 4u, 23u, 50u})
+      EXPECT_EQ(paged(*store, f, size), whole)
+          << "order " << static_cast<int>(order) << " size " << size;
+  }
+  JobFilter newest;
+  newest.order = JobOrder::newest;
+  newest.limit = 1000;
+  auto ids = ids_of(store->list_jobs(newest));
+  EXPECT_TRUE(std::is_sorted(ids.rbegin(), ids.rend()));
+  // The natural order is the claim order: priority descending, then run_at, then id.
+  JobFilter natural;
+  natural.limit = 1000;
+  const auto jobs = store->list_jobs(natural);
+  for (std::size_t i = 1; i < jobs.size(); ++i) {
+    const auto& a = jobs[i - 1];
+    const auto& b = jobs[i];
+    EXPECT_TRUE(a.priority > b.priority ||
+                (a.priority == b.priority &&
+                 (a.run_at < b.run_at || (a.run_at == b.run_at && a.id < b.id))))
+        << a.id << " before " << b.id;
+  }
+}
+
+TEST_P(ListingConformance, APageGoesOnWhereTheLastEndedWhenJobsComeAndGo) {
+  const auto now = clock->now();
+  std::vector<JobId> ids;
+  for (int i = 0; i < 6; ++i)
+    ids.push_back(store->enqueue(std::vector{job(0, now)})[0]);
+  JobFilter f;
+  f.order = JobOrder::oldest;
+  f.limit = 3;
+  const auto first = store->list_jobs(f);
+  ASSERT_EQ(ids_of(first), (std::vector{ids[0], ids[1], ids[2]}));
+  // The first page's jobs end and new ones arrive: the next page neither skips nor repeats.
+  auto claimed = store->claim("A", 3, kLockTimeout);
+  std::vector<Outcome> done;
+  for (const auto& c : claimed)
+    done.push_back(Outcome{.id = c.id, .locked_at = c.locked_at, .kind = Outcome::Kind::completed});
+  store->settle("A", done);
+  const JobId late = store->enqueue(std::vector{job(0, now)})[0];
+  f.after = errand::cursor_of(first.back(), f);
+  EXPECT_EQ(ids_of(store->list_jobs(f)), (std::vector{ids[3], ids[4], ids[5]}));
+  f.after = errand::cursor_of(store->list_jobs(f).back(), f);
+  EXPECT_EQ(ids_of(store->list_jobs(f)), (std::vector{late}));
+}
+
+TEST_P(ListingConformance, FinishedJobsPageMostRecentlyFinishedFirst) {
+  std::vector<JobId> ids;
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(store->enqueue(std::vector{job(0, clock->now())})[0]);
+  // Dead-lettered one at a time, 1 s apart, in the order 3, 1, 4, 0, 2; two at the same time.
+  for (const std::size_t at : {3u, 1u, 4u, 0u, 2u}) {
+    auto claimed = store->claim("A", 5, kLockTimeout);
+    std::vector<Outcome> dead, back;
+    for (const auto& c : claimed) {
+      (c.id == ids[at] ? dead : back)
+          .push_back(Outcome{
+              .id = c.id,
+              .locked_at = c.locked_at,
+              .kind = c.id == ids[at] ? Outcome::Kind::dead_letter : Outcome::Kind::released});
+    }
+    store->settle("A", dead);
+    store->settle("A", back);
+    if (at != 4) clock->advance(1s);  // 4 and 0 finish at the same time: the id decides
+  }
+  JobFilter f;
+  f.state = JobState::discarded;
+  f.limit = 100;
+  const auto whole = ids_of(store->list_jobs(f));
+  EXPECT_EQ(whole, (std::vector{ids[2], ids[4], ids[0], ids[1], ids[3]}));
+  EXPECT_EQ(paged(*store, f, 2), whole);
+  f.order = JobOrder::oldest;
+  EXPECT_EQ(paged(*store, f, 2), (std::vector{ids[0], ids[1], ids[2], ids[3], ids[4]}));
+}
+
+}  // namespace
+}  // namespace errand_test
