@@ -24,14 +24,8 @@ constexpr std::size_t kMaxReasonBytes = 1000;
 
 // Refuses any body field not in `known`.
 void only_fields(const json& body, std::initializer_list<std::string_view> known) {
-  for (const auto& [key, value] : body.items()) {
-    bool ok = false;
-    for (const std::string_view k : known)
-      ok = ok || key == k;
-    if (!ok)
-      throw web::HttpError(400, fmt::format("unknown field {} (this action takes: {})",
-                                            web::quote(key), fmt::join(known, ", ")));
-  }
+  for (const auto& item : body.items())
+    web::refuse_unknown(item.key(), known, "field", "this action");
 }
 
 // An optional whole number field in [1, max]; null or absent: nullopt.

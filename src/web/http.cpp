@@ -73,4 +73,15 @@ std::int64_t parse_id(std::string_view text, std::string_view what) {
   return parse_int(text, 1, INT64_MAX, what);
 }
 
+void refuse_unknown(std::string_view key, std::initializer_list<std::string_view> known,
+                    std::string_view what, std::string_view owner, std::string_view prefix) {
+  if (!prefix.empty() && key.starts_with(prefix) && key.size() > prefix.size()) return;
+  for (const std::string_view k : known) {
+    if (key == k) return;
+  }
+  std::string takes = fmt::format("{}", fmt::join(known, ", "));
+  if (!prefix.empty()) takes += fmt::format(", {}NAME", prefix);
+  throw HttpError(400, fmt::format("unknown {} {} ({} takes: {})", what, quote(key), owner, takes));
+}
+
 }  // namespace errand::web

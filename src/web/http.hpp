@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -42,6 +43,11 @@ WebResponse error_response(int status, std::string_view message);
 
 // `text` for a message: valid UTF-8, at most 100 bytes, as a JSON string ("a \"b\"").
 std::string quote(std::string_view text);
+
+// HttpError 400 unless `key` is one of `known` (or, with a `prefix`, starts with it): "unknown
+// {what} KEY ({owner} takes: ...)". A typo must not read as "no filter".
+void refuse_unknown(std::string_view key, std::initializer_list<std::string_view> known,
+                    std::string_view what, std::string_view owner, std::string_view prefix = {});
 
 // Parses a positive job id ("42"); HttpError 400 naming `what` otherwise.
 std::int64_t parse_id(std::string_view text, std::string_view what);

@@ -2,6 +2,10 @@
 // ranges, the three orders, and keyset pages that cover every job exactly once.
 #include "support/conformance.hpp"
 
+#include <errand/job_search.hpp>
+
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <set>
 
@@ -150,6 +154,48 @@ TEST_P(ListingConformance, FinishedJobsPageMostRecentlyFinishedFirst) {
   EXPECT_EQ(paged(*store, f, 2), whole);
   f.order = JobOrder::oldest;
   EXPECT_EQ(paged(*store, f, 2), (std::vector{ids[0], ids[1], ids[2], ids[3], ids[4]}));
+}
+
+TEST_P(ListingConformance, APayloadSearchReadsAtMostItsScanLimitAndGoesOnFromWhereItStopped) {
+  std::vector<JobId> ids;
+  for (int i = 0; i < 7; ++i) {
+    const std::string payload = i == 1 ? "not json"
+                                : i == 2
+                                    ? "[1]"
+                                    : fmt::format(R"({{"customer_id": {}}})", i % 3 == 0 ? 42 : i);
+    ids.push_back(store->enqueue(std::vector{errand::NewJob{.name = "P", .payload = payload}})[0]);
+  }
+  // customer_id 42: jobs 0, 3 and 6; 1 and 2 are not JSON objects (they match nothing).
+  errand::JobSearch search;
+  search.filter.order = JobOrder::oldest;
+  search.filter.limit = 10;
+  search.payload = {{"customer_id", "42"}};
+  auto page = errand::search_jobs(*store, search);
+  EXPECT_EQ(ids_of(page.jobs), (std::vector{ids[0], ids[3], ids[6]}));
+  EXPECT_EQ(page.scanned, 7u);
+  EXPECT_FALSE(page.scan_limited);
+  EXPECT_FALSE(page.next);
+
+  search.scan_limit = 3;  // reads jobs 0..2, finds 0, stops
+  page = errand::search_jobs(*store, search);
+  EXPECT_EQ(ids_of(page.jobs), (std::vector{ids[0]}));
+  EXPECT_TRUE(page.scan_limited);
+  ASSERT_TRUE(page.next);
+  EXPECT_EQ(page.next->id, ids[2]);
+  search.filter.after = page.next;  // reads 3..5
+  page = errand::search_jobs(*store, search);
+  EXPECT_EQ(ids_of(page.jobs), (std::vector{ids[3]}));
+  search.filter.after = page.next;  // reads 6, the end
+  page = errand::search_jobs(*store, search);
+  EXPECT_EQ(ids_of(page.jobs), (std::vector{ids[6]}));
+  EXPECT_FALSE(page.scan_limited);
+  EXPECT_FALSE(page.next);
+
+  search.scan_limit = 0;
+  EXPECT_THROW(errand::search_jobs(*store, search), errand::ConfigError);
+  search.scan_limit = 10;
+  search.payload = {{"", "1"}};
+  EXPECT_THROW(errand::search_jobs(*store, search), errand::ConfigError);
 }
 
 }  // namespace

@@ -8,6 +8,11 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <fmt/chrono.h>
+
+#include <ctime>
+#include <set>
+
 using errand::JobId;
 using errand::WorkerEvent;
 using nlohmann::json;
@@ -114,6 +119,58 @@ TEST_P(WebConformance, TheApiShowsWhatTheStoreHolds) {
   EXPECT_EQ(status(web.get("/assets/nope.js")), 404);
 }
 
+TEST_P(WebConformance, JobsFilterByPriorityTimeAndPayloadAndPageOnFromTheCursor) {
+  const auto start = clock->now();
+  std::vector<JobId> ids;  // tag 0..5, priority tag % 3, created 10 s apart
+  for (int tag = 0; tag < 6; ++tag) {
+    ids.push_back(errand::enqueue(*store, RecordJob{.tag = tag},
+                                  errand::EnqueueOptions{.priority = tag % 3}));
+    clock->advance(10s);
+  }
+  Served web(store);
+  const auto ids_in = [&](const std::string& query) {
+    const auto r = web.get("/api/jobs?" + query);
+    std::vector<JobId> got;
+    EXPECT_EQ(status(r), 200) << query << ": " << (r ? r->body : "");
+    const json body = Served::body(r);
+    for (const json& j : body["jobs"])
+      got.push_back(j["id"].get<JobId>());
+    return got;
+  };
+  EXPECT_EQ(ids_in("payload.tag=3"), (std::vector{ids[3]}));
+  EXPECT_EQ(ids_in("payload.tag=3&priority_min=1"), (std::vector<JobId>{}));  // tag 3: priority 0
+  EXPECT_EQ(ids_in("payload.tag=%223%22"), (std::vector<JobId>{}));  // the string "3" is not 3
+  EXPECT_EQ(ids_in("payload.tag=3&payload.other=1"), (std::vector<JobId>{}));
+  EXPECT_EQ(ids_in("payload.tag=3.0"), (std::vector{ids[3]}));  // numbers by value
+  EXPECT_EQ(ids_in("priority_min=2&sort=oldest"), (std::vector{ids[2], ids[5]}));
+  EXPECT_EQ(ids_in("priority_min=1&priority_max=1&sort=newest"), (std::vector{ids[4], ids[1]}));
+  const auto iso = [](errand::TimePoint t) {
+    const auto seconds = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+    return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(static_cast<std::time_t>(seconds)));
+  };
+  EXPECT_EQ(ids_in("sort=oldest&created_from=" + percent_encoded(iso(start + 10s)) +
+                   "&created_before=" + percent_encoded(iso(start + 30s))),
+            (std::vector{ids[1], ids[2]}));
+  // Pages of 4 in claim order, then the rest from the cursor.
+  const json first = Served::body(web.get("/api/jobs?limit=4"));
+  ASSERT_EQ(first["jobs"].size(), 4u);
+  ASSERT_TRUE(first["next"].is_string());
+  const json rest = Served::body(
+      web.get("/api/jobs?limit=4&after=" + percent_encoded(first["next"].get<std::string>())));
+  ASSERT_EQ(rest["jobs"].size(), 2u);
+  EXPECT_TRUE(rest["next"].is_null());
+  std::set<JobId> seen;
+  for (const json* page : {&first, &rest}) {
+    for (const json& j : (*page)["jobs"])
+      seen.insert(j["id"].get<JobId>());
+  }
+  EXPECT_EQ(seen.size(), 6u);
+  // A payload search says how many rows it read.
+  const json searched = Served::body(web.get("/api/jobs?payload.tag=5"));
+  EXPECT_EQ(searched["scanned"], 6);
+  EXPECT_EQ(searched["scan_limited"], false);
+}
+
 TEST_P(WebConformance, BadInputGetsAClear4xxAndChangesNothing) {
   const JobId id = errand::enqueue(*store, RecordJob{.tag = 1});
   Served web(store);
@@ -126,6 +183,15 @@ TEST_P(WebConformance, BadInputGetsAClear4xxAndChangesNothing) {
   expect_4xx(web.get("/api/jobs?limit=-1"), 400, "limit must be");
   expect_4xx(web.get("/api/jobs?colour=red"), 400, "unknown parameter");
   expect_4xx(web.get("/api/jobs?state=ready%27%20OR%20%271%27%3D%271"), 400, "unknown state");
+  expect_4xx(web.get("/api/jobs?after=1.2"), 400, "not a cursor");
+  expect_4xx(web.get("/api/jobs?after=0.0.0"), 400, "not a cursor");
+  expect_4xx(web.get("/api/jobs?after=1.0.x%27"), 400, "not a cursor");
+  expect_4xx(web.get("/api/jobs?sort=id%20DESC"), 400, "unknown sort");
+  expect_4xx(web.get("/api/jobs?priority_min=high"), 400, "priority_min");
+  expect_4xx(web.get("/api/jobs?priority_max=99999999999"), 400, "priority_max");
+  expect_4xx(web.get("/api/jobs?created_from=yesterday"), 400, "created_from");
+  expect_4xx(web.get("/api/jobs?created_before=2026-13-01"), 400, "created_before");
+  expect_4xx(web.get("/api/jobs?payload.=1"), 400, "unknown parameter");
   expect_4xx(web.get("/api/jobs/abc"), 400, "job id");
   expect_4xx(web.get("/api/jobs/99999999"), 404, "no job");
   expect_4xx(web.get("/api/nothing"), 404, "no such API");
@@ -146,6 +212,10 @@ TEST_P(WebConformance, BadInputGetsAClear4xxAndChangesNothing) {
              "unknown field");
   // SQL and LIKE metacharacters are values, never syntax: they match nothing.
   for (const std::string hostile : {"%", "_", "Rec%", "' OR '1'='1", "\\", "Record' --"}) {
+    const auto p =
+        web.get("/api/jobs?payload." + percent_encoded(hostile) + "=" + percent_encoded(hostile));
+    ASSERT_EQ(status(p), 200) << hostile;
+    EXPECT_EQ(Served::body(p)["jobs"].size(), 0u) << hostile;
     const auto r = web.get("/api/jobs?type=" + percent_encoded(hostile));
     ASSERT_EQ(status(r), 200) << hostile;
     EXPECT_EQ(Served::body(r)["jobs"].size(), 0u) << hostile;
