@@ -110,6 +110,35 @@ async function main() {
   assert.equal(await page.locator("tbody tr").count(), 2);
   ok("jobs filter by state and type");
 
+  // Filter by a payload field: the two Notes for customer 42 (one ready, one scheduled).
+  await page.selectOption('select[name="state"]', "");
+  await page.fill('input[name="payload_field"]', "customer_id");
+  await page.fill('input[name="payload_value"]', "42");
+  await page.click('form.filters button[type="submit"]');
+  await page.waitForSelector('main[data-route*="payload.customer_id=42"] tbody tr');
+  assert.equal(await page.locator("tbody tr").count(), 2);
+  assert.match(await page.textContent("#jobs-summary"), /payload condition was checked/);
+  await page.selectOption('select[name="state"]', "ready");
+  await page.click('form.filters button[type="submit"]');
+  await page.waitForSelector('main[data-route*="state=ready"][data-route*="payload.customer_id=42"] tbody tr');
+  assert.equal(await page.locator("tbody tr").count(), 1);
+  ok("jobs filter by a payload field");
+
+  // Keyset pages: one Note per page, each page a different one, then no next page.
+  await go("jobs?type=Note&state=ready&limit=1", "tbody tr");
+  const firstId = await page.getAttribute("tbody tr", "data-id");
+  await page.click("#next-page");
+  await page.waitForSelector('main[data-route*="after="] tbody tr');
+  const secondId = await page.getAttribute("tbody tr", "data-id");
+  assert.notEqual(firstId, secondId);
+  const secondRoute = await page.getAttribute("main", "data-route");
+  await page.click("#next-page");
+  await page.waitForFunction((r) => document.querySelector("main").dataset.route !== r, secondRoute);
+  await page.waitForSelector("#jobs-summary");
+  assert.equal(await page.locator("tbody tr").count(), 0);
+  assert.equal(await page.locator("#next-page").count(), 0);
+  ok("jobs page on with the keyset cursor");
+
   // A job's page shows untrusted payloads as text.
   const notes = (await api(base, "/api/jobs?type=Note&state=ready")).jobs;
   for (const note of notes) {

@@ -123,28 +123,51 @@ const views = {
   },
 
   async jobs(main, params) {
-    const filter = {state: params.get("state") || "", type: params.get("type") || "",
-      queue: params.get("queue") || "", failing: params.get("failing") === "true", limit: params.get("limit") || 50};
+    // The page's address carries the API's parameters as they are (payload.FIELD=VALUE too).
+    const keys = ["state", "type", "queue", "failing", "priority_min", "priority_max", "created_from",
+      "created_before", "sort", "after", "limit"];
+    const filter = {};
+    for (const [k, v] of params) if (keys.includes(k) || k.startsWith("payload.")) filter[k] = v;
+    const payload = Object.keys(filter).find(k => k.startsWith("payload.")) || "";
     const data = await api("/api/jobs" + qs(filter));
     const form = el("form", {class: "filters", onsubmit: (e) => {
       e.preventDefault();
       const f = new FormData(e.target);
-      location.hash = "#/jobs" + qs({state: f.get("state"), type: f.get("type"), queue: f.get("queue"),
-        failing: f.get("failing") ? "true" : ""});
+      const next = {};
+      for (const k of ["state", "type", "queue", "priority_min", "priority_max", "created_from", "created_before", "sort"])
+        next[k] = f.get(k).trim();
+      next.failing = f.get("failing") ? "true" : "";
+      const field = f.get("payload_field").trim();
+      if (field) next["payload." + field] = f.get("payload_value");
+      location.hash = "#/jobs" + qs(next);
     }},
       el("label", {}, "State", el("select", {name: "state"}, ["", "ready", "scheduled", "running", "abandoned",
-        "completed", "cancelled", "discarded"].map(s => el("option", {value: s, selected: s === filter.state}, s || "any")))),
-      el("label", {}, "Type", el("input", {name: "type", value: filter.type})),
-      el("label", {}, "Queue", el("input", {name: "queue", value: filter.queue})),
-      el("label", {class: "inline"}, el("input", {type: "checkbox", name: "failing", checked: filter.failing}), "failing only"),
+        "completed", "cancelled", "discarded"].map(s => el("option", {value: s, selected: s === (filter.state || "")}, s || "any")))),
+      el("label", {}, "Type", el("input", {name: "type", value: filter.type || ""})),
+      el("label", {}, "Queue", el("input", {name: "queue", value: filter.queue || ""})),
+      el("label", {}, "Priority from", el("input", {name: "priority_min", class: "short", inputmode: "numeric", value: filter.priority_min || ""})),
+      el("label", {}, "to", el("input", {name: "priority_max", class: "short", inputmode: "numeric", value: filter.priority_max || ""})),
+      el("label", {}, "Enqueued from", el("input", {name: "created_from", placeholder: "2026-12-01T00:00:00Z", value: filter.created_from || ""})),
+      el("label", {}, "before", el("input", {name: "created_before", placeholder: "2026-12-02", value: filter.created_before || ""})),
+      el("label", {}, "Payload field", el("input", {name: "payload_field", placeholder: "customer_id", value: payload.slice(8)})),
+      el("label", {}, "equals", el("input", {name: "payload_value", placeholder: "42", value: payload ? filter[payload] : ""})),
+      el("label", {}, "Sort", el("select", {name: "sort"}, [["", "claim order"], ["newest", "newest first"],
+        ["oldest", "oldest first"]].map(([v, l]) => el("option", {value: v, selected: v === (filter.sort || "")}, l)))),
+      el("label", {class: "inline"}, el("input", {type: "checkbox", name: "failing", checked: filter.failing === "true"}), "failing only"),
       el("button", {type: "submit"}, "Filter"));
+    const page = (after) => "#/jobs" + qs({...filter, after});
     put(main, el("h1", {}, "Jobs"), form,
-      table(["ID", "TYPE", "QUEUE", "STATE", "PRIORITY", "ERRORS", "RUN AT", "LAST ERROR"],
+      table(["ID", "TYPE", "QUEUE", "STATE", "PRIORITY", "ERRORS", "ENQUEUED", "RUN AT", "LAST ERROR"],
         data.jobs.map(j => el("tr", {dataset: {id: j.id}},
           el("td", {}, el("a", {href: `#/jobs/${j.id}`}, j.id)), text(j.name), text(j.queue),
-          el("td", {}, stateCell(j.state)), num(j.priority), num(j.error_count), text(when(j.run_at)),
-          text(j.last_error)))),
-      el("p", {class: "muted"}, `${data.jobs.length} job(s) shown (at most ${data.limit}).`));
+          el("td", {}, stateCell(j.state)), num(j.priority), num(j.error_count), text(when(j.created_at)),
+          text(when(j.run_at)), text(j.last_error)))),
+      el("p", {class: "muted", id: "jobs-summary"}, `${data.jobs.length} job(s) on this page (at most ${data.limit}).`,
+        data.scanned !== undefined ? ` The payload condition was checked on ${data.scanned} job(s) read${data.scan_limited
+          ? " (the most one page reads); the next page goes on from there" : ""}.` : ""),
+      el("p", {class: "pager"},
+        filter.after ? el("a", {href: page(""), id: "first-page"}, "« First page") : null, " ",
+        data.next ? el("a", {href: page(data.next), id: "next-page"}, "Next page »") : null));
   },
 
   async job(main, params, id) {
