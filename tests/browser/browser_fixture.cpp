@@ -2,6 +2,9 @@
 //   errand_browser_fixture seed URL          untrusted payloads, dead jobs, a scheduled job
 //   errand_browser_fixture enqueue URL TYPE N  N jobs of TYPE (Note or Sleeper)
 //   errand_browser_fixture work URL          a worker of every type until SIGTERM
+//   errand_browser_fixture fill URL N        N jobs across states for bench/web-pages: 20%
+//                                            completed (kept), 10% dead, then 60% ready in
+//                                            queues q0..q3 and 10% scheduled
 // Note completes; Doomed always throws (dead at once: max_retries 0); Sleeper waits for its stop
 // token (a cancel) for up to 120 s.
 #include <errand/errand.hpp>
@@ -93,6 +96,44 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
+    if (command == "fill" && argc == 4) {
+      auto store = errand::open_store(url);
+      const long n = std::atol(argv[3]);
+      const auto add = [&](long count, auto make) {
+        for (long done = 0; done < count;) {
+          errand::Batch batch;
+          for (int i = 0; i < 1000 && done < count; ++i, ++done)
+            make(batch, done);
+          errand::enqueue(*store, batch);
+        }
+      };
+      // The finished ones first (a worker runs them, keeping the completed), then the rest.
+      add(n / 5, [](errand::Batch& b, long i) {
+        b.add(Note{.text = "done", .customer_id = static_cast<int>(i % 10'000)},
+              errand::EnqueueOptions{.queue = "done"});
+      });
+      add(n / 10, [](errand::Batch& b, long i) {
+        b.add(Doomed{.why = fmt::format("failure {}", i % 100)},
+              errand::EnqueueOptions{.queue = "doomed"});
+      });
+      errand::WorkerOptions o = options();
+      o.concurrency = 16;
+      o.queues = {{"done", 16}, {"doomed", 16}};
+      o.retention.completed = std::chrono::hours(24 * 365);
+      State state;
+      const auto types = registry();
+      errand::Worker<State> worker(store, types, state, o);
+      worker.run_until_idle();
+      const long rest = n - n / 5 - n / 10;
+      add(rest, [&](errand::Batch& b, long i) {
+        errand::EnqueueOptions e{.priority = static_cast<std::int32_t>(i % 5),
+                                 .queue = fmt::format("q{}", i % 4)};
+        if (i % 7 == 0) e.delay = std::chrono::hours(1 + i % 48);
+        b.add(Note{.text = fmt::format("note {}", i), .customer_id = static_cast<int>(i % 10'000)},
+              e);
+      });
+      return 0;
+    }
     if (command == "work" && argc == 3) {
       errand::StopOnSignals signals;
       auto store = errand::open_store(url);
@@ -102,7 +143,8 @@ int main(int argc, char** argv) {
       worker.run(signals.token());
       return 0;
     }
-    fmt::print(stderr, "usage: errand_browser_fixture seed|work URL, enqueue URL TYPE N\n");
+    fmt::print(stderr,
+               "usage: errand_browser_fixture seed|work URL, enqueue URL TYPE N, fill URL N\n");
     return 64;
   } catch (const std::exception& e) {
     fmt::print(stderr, "errand_browser_fixture: {}\n", e.what());
