@@ -3,6 +3,7 @@
 // store maps to its own placeholder (and, for times, to its column's representation).
 #pragma once
 
+#include <errand/lifecycle.hpp>
 #include <errand/store.hpp>
 
 #include "core/rows.hpp"
@@ -15,6 +16,11 @@
 #include <string_view>
 
 namespace errand::detail {
+
+// Whether `filter` lists the finished jobs table (a finished state) rather than the live one.
+inline bool lists_finished(const JobFilter& filter) {
+  return filter.state && is_finished(*filter.state);
+}
 
 // The parameters job_filter_conditions may name, bound by the store when the filter has them.
 enum class FilterParam {

@@ -1,6 +1,7 @@
 #include <errand/error.hpp>
-#include <errand/lifecycle.hpp>
 #include <errand/store.hpp>
+
+#include "core/job_filter_sql.hpp"
 
 #include <fmt/format.h>
 
@@ -22,7 +23,7 @@ constexpr std::array<std::pair<JobState, std::string_view>, 7> kStateNames{{
 }  // namespace
 
 JobCursor cursor_of(const JobInfo& job, const JobFilter& filter) {
-  const bool finished = filter.state && is_finished(*filter.state);
+  const bool finished = detail::lists_finished(filter);
   JobCursor cursor{.id = job.id, .priority = job.priority};
   if (filter.order == JobOrder::natural)
     cursor.at = finished ? job.finished_at.value_or(TimePoint{}) : job.run_at;

@@ -180,7 +180,7 @@ std::vector<JobInfo> PostgresStore::list_jobs(const JobFilter& filter) {
   auto c = pool_.acquire();
   Result r = c->exec(sql, params);
   std::vector<JobInfo> jobs;
-  const bool finished = filter.state && is_finished(*filter.state);
+  const bool finished = detail::lists_finished(filter);
   const auto where = stored(finished ? finished_jobs_table_ : jobs_table_);
   for (int i = 0; i < r.rows(); ++i) {
     const ResultRow row{r, i};

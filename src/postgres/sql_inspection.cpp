@@ -46,7 +46,7 @@ std::string finished_job_columns() {
 std::string list_jobs_sql(const std::string& s, const JobFilter& filter,
                           std::vector<detail::FilterParam>& params) {
   std::string where = "true";
-  const bool finished = filter.state && is_finished(*filter.state);
+  const bool finished = detail::lists_finished(filter);
   if (filter.state) {
     switch (*filter.state) {
       case JobState::ready:

@@ -182,7 +182,7 @@ std::string list_jobs(const JobFilter& filter, std::vector<detail::FilterParam>&
       " AND state = ?5",                                 // JobState::discarded
   };
   static_assert(static_cast<int>(JobState::discarded) == 6);
-  const bool finished = filter.state && is_finished(*filter.state);
+  const bool finished = detail::lists_finished(filter);
   const std::string more =
       detail::job_filter_conditions(filter, finished, [&](detail::FilterParam p) {
         params.push_back(p);

@@ -238,7 +238,7 @@ std::vector<JobInfo> SqliteStore::list_jobs(const JobFilter& filter) {
   query->bind(2, micros_of(now - filter.lock_timeout));
   query->bind(3, filter.name.value_or(""));
   query->bind(4, static_cast<std::int64_t>(filter.limit));
-  const bool finished = filter.state && is_finished(*filter.state);
+  const bool finished = detail::lists_finished(filter);
   if (finished) query->bind(5, to_string(*filter.state));
   query->bind_optional(6, filter.queue);
   for (std::size_t i = 0; i < used.size(); ++i)
