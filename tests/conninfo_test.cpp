@@ -21,7 +21,7 @@ std::map<std::string, std::string> params_of(const PgConnInfo& info) {
   return {info.params.begin(), info.params.end()};
 }
 
-std::string config_error_of(std::string_view text) {
+std::string target_error_of(std::string_view text) {
   try {
     errand::pg::make_target(text);
   } catch (const errand::ConfigError& e) {
@@ -79,7 +79,7 @@ TEST(ConnInfo, ErrandsOwnParametersAreTakenOut) {
   EXPECT_EQ(parse_pg_conninfo("postgres://h/db").asynchronous_claims, std::nullopt);
   EXPECT_EQ(params_of(info), (std::map<std::string, std::string>{
                                  {"host", "h"}, {"dbname", "db"}, {"sslmode", "disable"}}));
-  EXPECT_TRUE(contains(config_error_of("postgres://h/db?pooler=session"), "expected transaction"));
+  EXPECT_TRUE(contains(target_error_of("postgres://h/db?pooler=session"), "expected transaction"));
 }
 
 TEST(ConnInfo, KeywordValueStrings) {
@@ -106,13 +106,13 @@ TEST(ConnInfo, DescribeNeverShowsASecretAndParsesBackToTheSameTarget) {
 }
 
 TEST(ConnInfo, UnknownKeywordsAreRefusedWithoutShowingThem) {
-  const std::string error = config_error_of("postgres://h/db?passwrd=hunter22");
+  const std::string error = target_error_of("postgres://h/db?passwrd=hunter22");
   EXPECT_TRUE(contains(error, "the 1st query parameter names a parameter libpq does not know"))
       << error;
   EXPECT_TRUE(contains(error, "did you mean 'password'?")) << error;
   EXPECT_FALSE(contains(error, "passwrd")) << error;
   EXPECT_FALSE(contains(error, "hunter22")) << error;
-  const std::string kv = config_error_of("host=h hunter22=1");
+  const std::string kv = target_error_of("host=h hunter22=1");
   EXPECT_FALSE(contains(kv, "hunter22")) << kv;
   EXPECT_TRUE(contains(kv, "connection string: the 2nd item")) << kv;
 }
@@ -157,7 +157,7 @@ TEST(ConnInfo, MalformedTextNeverShowsThePassword) {
       {"host=127.0.0.1 passwd=Sup3rSecret", "does not know"},
   };
   for (const Case& c : cases) {
-    const std::string error = config_error_of(c.text);
+    const std::string error = target_error_of(c.text);
     EXPECT_TRUE(contains(error, c.says)) << c.text << "\n  " << error;
     for (const char* piece : {"Sup3r", "Secret", "3rSe"}) {
       EXPECT_FALSE(contains(error, piece)) << c.text << "\n  " << error;

@@ -98,7 +98,7 @@ class PlanTest : public ::testing::Test {
         plan("plan_settle_cancelled('w', NULL, '{3}', '{0}', '{1}', '{e}', '{h}')"));
     expect_no_scan_of_every_row(
         "heartbeat", plan("plan_heartbeat('w', 'h', 1, 1, NULL, 0, '{1}', 'errand_plan_test',"
-                          " '{1}', '{0}', '{0.5}', '{m}')"));
+                          " '{1}', '{0}', '{0.5}', '{m}', '[\"mail\"]')"));
     expect_no_scan_of_every_row("prune", plan("plan_prune(NULL, 0, 0, 0, 1000, 'k', 86400000000)"));
   }
 

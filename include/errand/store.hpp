@@ -217,6 +217,8 @@ struct WorkerRegistration {
   std::int64_t pid = 0;
   std::int64_t concurrency = 0;
   TimePoint started_at{};  // as returned by Store::register_worker
+  // The queues it serves (WorkerOptions::queues, in order); empty: every queue.
+  std::vector<std::string> queues{};
 };
 
 // A row of the workers table, for inspection (`errand workers`).
@@ -227,8 +229,9 @@ struct WorkerInfo {
   std::int64_t concurrency = 0;
   TimePoint started_at{};
   TimePoint heartbeat_at{};
-  std::int64_t running = 0;  // jobs locked by this worker now
-  Duration silent_for{0};    // store's now - heartbeat_at
+  std::int64_t running = 0;           // jobs locked by this worker now
+  Duration silent_for{0};             // store's now - heartbeat_at
+  std::vector<std::string> queues{};  // the queues it serves; empty: every queue
 };
 
 // A job locked by a worker that is lost: its heartbeat is older than rescue_after, or the

@@ -304,6 +304,10 @@ WorkerInfo read_worker_info(const Row& row, const StoredTable& where, TimePoint 
   worker.started_at = r.time(4, "started_at");
   worker.heartbeat_at = r.time(5, "heartbeat_at");
   worker.running = r.integer(6, "the count of jobs it holds", kCountRange);
+  if (const auto queues = r.optional_text(7, "queues")) {
+    if (!parse_worker_queues(*queues, worker.queues))
+      r.refuse(7, "queues", "a JSON array of queue names, or NULL (every queue)");
+  }
   r.check();
   worker.silent_for = now - worker.heartbeat_at;
   return worker;

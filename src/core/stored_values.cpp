@@ -6,6 +6,7 @@
 #include <errand/error.hpp>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -114,6 +115,24 @@ int parse_schema_version(std::string_view text, const StoredTable& where) {
         where.store_kind, where.location, where.table, quoted_value(text)));
   }
   return version;
+}
+
+std::optional<std::string> worker_queues_text(const std::vector<std::string>& queues) {
+  if (queues.empty()) return std::nullopt;
+  return nlohmann::json(queues).dump();
+}
+
+bool parse_worker_queues(std::string_view text, std::vector<std::string>& queues) {
+  queues.clear();
+  const auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_array()) return false;
+  std::vector<std::string> names;
+  for (const auto& name : parsed) {
+    if (!name.is_string()) return false;
+    names.push_back(name.get<std::string>());
+  }
+  queues = std::move(names);
+  return true;
 }
 
 }  // namespace errand::detail

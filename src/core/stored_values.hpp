@@ -9,9 +9,11 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace errand::detail {
 
@@ -90,5 +92,11 @@ inline constexpr std::string_view kRefusalAdvice =
 // The stored schema version (the text of <table>.schema_version), strictly: a whole number from
 // 0, digits only. Throws StoreError otherwise, naming the store and the value.
 int parse_schema_version(std::string_view text, const StoredTable& where);
+
+// A worker's queues as its row stores them: a JSON array of their names; nullopt (NULL) for
+// every queue (an empty list).
+std::optional<std::string> worker_queues_text(const std::vector<std::string>& queues);
+// The reverse: false, leaving `queues` empty, unless `text` is a JSON array of strings.
+bool parse_worker_queues(std::string_view text, std::vector<std::string>& queues);
 
 }  // namespace errand::detail

@@ -85,6 +85,8 @@ WorkerEngine::Impl::Impl(std::shared_ptr<Store> s, RunFn r, PolicyFn p, WorkerOp
   registration.host = host_name();
   registration.pid = getpid();
   registration.concurrency = static_cast<std::int64_t>(threads);
+  for (const QueueConcurrency& queue : options.queues)
+    registration.queues.push_back(queue.name);
 }
 
 std::string WorkerEngine::Impl::clean_message(std::string_view text) {

@@ -336,6 +336,7 @@ void PostgresStore::remember_queues_seen(QueuesSeen seen) {
 
 TimePoint PostgresStore::register_worker(const WorkerRegistration& worker) {
   Params params = worker_params(worker);
+  params.add_optional(detail::worker_queues_text(worker.queues));
   auto c = pool_.acquire();
   const Result r = c->exec_prepared("errand_register", register_sql_, params);
   return detail::read_time(ResultRow{r, 0}, 0, stored(workers_table_), "started_at");
@@ -360,6 +361,7 @@ std::vector<JobId> PostgresStore::heartbeat(const WorkerRegistration& worker,
   params.add(fmt::format("{{{}}}", fmt::join(ats, ",")));
   params.add(fmt::format("{{{}}}", fmt::join(values, ",")));
   params.add_array(messages);
+  params.add_optional(detail::worker_queues_text(worker.queues));
   // Beat, and unlock what this worker locked since registering but does not know it holds.
   auto c = pool_.acquire();
   const Result r = c->exec_prepared("errand_heartbeat", heartbeat_sql_, params);
@@ -386,7 +388,7 @@ std::vector<WorkerInfo> PostgresStore::list_workers() {
   for (int i = 0; i < r.rows(); ++i) {
     const ResultRow row{r, i};
     workers.push_back(detail::read_worker_info(
-        row, where, detail::read_time(row, 7, where, "the database's now()")));
+        row, where, detail::read_time(row, 8, where, "the database's now()")));
   }
   return workers;
 }

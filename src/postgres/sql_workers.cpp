@@ -9,14 +9,16 @@ namespace {
 
 // Inserts or replaces the worker row of $1..$4 (id, host, pid, concurrency), started at
 // `started`, beating at t.now.
-std::string upsert_worker_sql(const std::string& s, std::string_view started) {
+// `queues`: the parameter holding the worker's queues (a JSON array, or NULL).
+std::string upsert_worker_sql(const std::string& s, std::string_view started,
+                              std::string_view queues) {
   return fmt::format(
-      "INSERT INTO {s}.workers AS w (id, host, pid, concurrency, started_at, heartbeat_at)"
-      " SELECT $1, $2, $3::int8, $4::int8, {started}, t.now FROM t"
+      "INSERT INTO {s}.workers AS w (id, host, pid, concurrency, started_at, heartbeat_at, queues)"
+      " SELECT $1, $2, $3::int8, $4::int8, {started}, t.now, {queues}::text FROM t"
       " ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,"
       "  concurrency = excluded.concurrency, started_at = excluded.started_at,"
-      "  heartbeat_at = excluded.heartbeat_at",
-      fmt::arg("s", s), fmt::arg("started", started));
+      "  heartbeat_at = excluded.heartbeat_at, queues = excluded.queues",
+      fmt::arg("s", s), fmt::arg("started", started), fmt::arg("queues", queues));
 }
 
 }  // namespace
@@ -30,7 +32,8 @@ std::string count_and_notify(std::string_view rows, int channel_param) {
 
 std::string register_worker_sql(const std::string& s) {
   return fmt::format("WITH t AS (SELECT {now} AS now) {upsert} RETURNING {started_at}",
-                     fmt::arg("now", now_of(5)), fmt::arg("upsert", upsert_worker_sql(s, "t.now")),
+                     fmt::arg("now", now_of(5)),
+                     fmt::arg("upsert", upsert_worker_sql(s, "t.now", "$6")),
                      fmt::arg("started_at", us_of("started_at")));
 }
 
@@ -51,8 +54,8 @@ std::string heartbeat_sql(const std::string& s) {
       "    AND cancel_requested_at IS NOT NULL ORDER BY id)"
       " FROM (SELECT count(*) AS n FROM freed) AS c",
       fmt::arg("now", now_of(5)), fmt::arg("s", s),
-      fmt::arg("upsert", upsert_worker_sql(s, ts_of("$6"))), fmt::arg("started", ts_of("$6")),
-      fmt::arg("at", ts_of("u.at")));
+      fmt::arg("upsert", upsert_worker_sql(s, ts_of("$6"), "$13")),
+      fmt::arg("started", ts_of("$6")), fmt::arg("at", ts_of("u.at")));
 }
 
 std::string remove_worker_sql(const std::string& s) {
@@ -70,7 +73,7 @@ std::string list_workers_sql(const std::string& s) {
   return fmt::format(
       "WITH t AS (SELECT {now} AS now)"
       " SELECT id, host, pid, concurrency, {started_at}, {heartbeat_at},"
-      "  (SELECT count(*) FROM {s}.jobs j WHERE j.locked_by = w.id), {now_us}"
+      "  (SELECT count(*) FROM {s}.jobs j WHERE j.locked_by = w.id), queues, {now_us}"
       " FROM {s}.workers w, t ORDER BY heartbeat_at DESC, id",
       fmt::arg("now", now_of(1)), fmt::arg("s", s), fmt::arg("started_at", us_of("started_at")),
       fmt::arg("heartbeat_at", us_of("heartbeat_at")), fmt::arg("now_us", us_of("t.now")));

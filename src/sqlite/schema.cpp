@@ -17,7 +17,7 @@ namespace errand::sqlite {
 namespace {
 
 // Never edit a released migration: add a new one.
-constexpr std::array<std::string_view, 6> kMigrations{
+constexpr std::array<std::string_view, 7> kMigrations{
     R"sql(
 CREATE TABLE errand_jobs (
   id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
@@ -172,6 +172,11 @@ CREATE TABLE errand_cron_ticks (
   taken_at  INTEGER NOT NULL,
   PRIMARY KEY (schedule, tick_at)
 ) WITHOUT ROWID;
+)sql",
+    R"sql(
+-- The queues each worker serves (`errand workers`, the dashboard): a JSON array of their names,
+-- NULL for every queue.
+ALTER TABLE errand_workers ADD COLUMN queues TEXT;
 )sql",
 };
 

@@ -208,10 +208,11 @@ inline constexpr std::string_view kQueueBusiestKeys =
 
 // Inserts or replaces worker ?1 (host ?2, pid ?3, concurrency ?4, started at ?5, beating at ?6).
 inline constexpr std::string_view kUpsertWorker =
-    "INSERT INTO errand_workers (id, host, pid, concurrency, started_at, heartbeat_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET host = excluded.host, "
+    "INSERT INTO errand_workers (id, host, pid, concurrency, started_at, heartbeat_at, queues) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET host = excluded.host, "
     "pid = excluded.pid, concurrency = excluded.concurrency, "
-    "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at";
+    "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, "
+    "queues = excluded.queues";
 // Heartbeat: unlocks, uncharged, what worker ?1 locked since it started (?2) but does not hold
 // (?3, a JSON array of ids).
 inline constexpr std::string_view kReleaseUnheld =
@@ -235,7 +236,7 @@ inline constexpr std::string_view kDeleteWorker = "DELETE FROM errand_workers WH
 // count of jobs each holds.
 inline constexpr std::string_view kListWorkers =
     "SELECT id, host, pid, concurrency, started_at, heartbeat_at, "
-    "(SELECT count(*) FROM errand_jobs j WHERE j.locked_by = w.id) "
+    "(SELECT count(*) FROM errand_jobs j WHERE j.locked_by = w.id), queues "
     "FROM errand_workers w ORDER BY heartbeat_at DESC, id";
 // Up to ?2 jobs of workers whose heartbeat is at or before ?1 (or that restarted since locking),
 // oldest lock first, in the columns read_lost_job reads. A lock at an invalid time is no lease

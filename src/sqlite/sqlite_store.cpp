@@ -366,6 +366,7 @@ void SqliteStore::upsert_worker(const WorkerRegistration& worker, TimePoint star
   upsert->bind(4, worker.concurrency);
   upsert->bind(5, micros_of(started_at));
   upsert->bind(6, micros_of(now));
+  upsert->bind_optional(7, detail::worker_queues_text(worker.queues));
   upsert->run();
 }
 

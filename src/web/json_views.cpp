@@ -124,6 +124,7 @@ json worker_json(const WorkerInfo& w, Duration lost_after) {
   return {{"id", w.id},
           {"host", w.host},
           {"pid", w.pid},
+          {"queues", w.queues},
           {"state", w.silent_for > lost_after ? "lost" : "alive"},
           {"running", w.running},
           {"concurrency", w.concurrency},

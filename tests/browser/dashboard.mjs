@@ -189,6 +189,14 @@ async function main() {
     (await api(base, `/api/jobs/${sleeper}`)).state === "cancelled");
   ok("cancelling a running job from its page");
 
+  // The Workers page shows the running worker and the queues it serves (every queue here).
+  await go("workers", "table tbody tr");
+  const [registered] = (await api(base, "/api/workers")).workers;
+  assert.deepEqual(registered.queues, []);
+  const workerRow = await page.textContent("table tbody tr");
+  assert.ok(workerRow.includes(registered.id) && workerRow.includes("every queue"), workerRow);
+  ok("the workers page shows each worker with the queues it serves");
+
   assert.deepEqual(problems, [], "no dialog, page error or console error");
   ok("no dialog, page error or console error on any page");
 

@@ -67,6 +67,41 @@ TEST_P(LivenessConformance, WorkersTableRecordsRegistrationHeartbeatsAndRemoval)
   }
 }
 
+TEST_P(LivenessConformance, WorkersTableKeepsTheQueuesEachWorkerServesInOrder) {
+  auto served = registration("served");
+  served.queues = {"mail", "reports", "o'dd \"queue\" \u00e9"};
+  served.started_at = store->register_worker(served);
+  auto every = registration("every");
+  every.started_at = store->register_worker(every);
+  EXPECT_EQ(find_worker(*store, "served")->queues, served.queues);
+  EXPECT_TRUE(find_worker(*store, "every")->queues.empty());
+
+  // A heartbeat writes them again (a row forgotten meanwhile comes back whole).
+  served.queues = {"reports"};
+  clock->advance(1s);
+  store->heartbeat(served, {}, {});
+  EXPECT_EQ(find_worker(*store, "served")->queues, std::vector<std::string>{"reports"});
+  EXPECT_TRUE(find_worker(*store, "every")->queues.empty());
+
+  // A running worker registers the queues of its options; one without any serves every queue.
+  const auto queues_while_running = [&](std::vector<errand::QueueConcurrency> queues) {
+    auto options = worker_options();
+    options.worker_id = "from-options";
+    options.queues = std::move(queues);
+    errand::Worker worker(store, registry, state, options);
+    BackgroundWorker background(worker);
+    std::optional<errand::WorkerInfo> info;
+    EXPECT_TRUE(advance_until(*clock, 1s, [&] {
+      info = find_worker(*store, "from-options");
+      return info.has_value();
+    }));
+    return info ? info->queues : std::vector<std::string>{"(not registered)"};
+  };
+  EXPECT_EQ(queues_while_running({{"mail", 2}, {"default", 1}}),
+            (std::vector<std::string>{"mail", "default"}));
+  EXPECT_EQ(queues_while_running({}), std::vector<std::string>{});
+}
+
 TEST_P(LivenessConformance, HeartbeatUnlocksJobsWhoseClaimReplyNeverArrived) {
   auto worker = registration("w1");
   worker.started_at = store->register_worker(worker);

@@ -102,6 +102,12 @@ constexpr Corruption kWorkerRows[] = {
      "'infinity'"},
     {"workers", "heartbeat_at", "heartbeat_at = 1.5", "heartbeat_at = '-infinity'", "1.5 (a REAL)",
      "'-infinity'"},
+    {"workers", "queues", "queues = '{\"a\":1}'", "queues = '{\"a\":1}'", "'{\"a\":1}' (TEXT)",
+     "'{\"a\":1}'"},
+    {"workers", "queues", "queues = '[\"mail\",2]'", "queues = '[\"mail\",2]'",
+     "'[\"mail\",2]' (TEXT)", "'[\"mail\",2]'"},
+    {"workers", "queues", "queues = 'mail'", "queues = 'mail'", "'mail' (TEXT)", "'mail'"},
+    {"workers", "queues", "queues = X'5b5d'", "", "a BLOB of 2 bytes", ""},
 };
 
 // Stored schema versions: text on both stores.

@@ -8,10 +8,10 @@ namespace errand_test {
 
 namespace {
 
-constexpr errand::Duration kLockTimeout = std::chrono::hours{2};
+constexpr errand::Duration kFixtureLockTimeout = std::chrono::hours{2};
 
 errand::JobInfo job(errand::Store& store, errand::JobId id) {
-  const auto found = store.find_job(id, kLockTimeout);
+  const auto found = store.find_job(id, kFixtureLockTimeout);
   if (!found) throw std::runtime_error("job " + std::to_string(id) + " is gone");
   return *found;
 }
@@ -28,7 +28,7 @@ errand::TimePoint v2_fixture_time(errand::TimePoint first_created_at) {
 
 void expect_v2_jobs_migrated(errand::Store& store, const std::string& unicode_payload) {
   EXPECT_EQ(store.schema_version() >= 3, true);
-  const auto counts = store.counts(kLockTimeout);
+  const auto counts = store.counts(kFixtureLockTimeout);
   EXPECT_EQ(counts.ready, 4);
   EXPECT_EQ(counts.scheduled, 3);
   EXPECT_EQ(counts.running, 2);
@@ -45,7 +45,7 @@ void expect_v2_jobs_migrated(errand::Store& store, const std::string& unicode_pa
       {10, JobState::discarded}, {11, JobState::ready}};
   for (const auto& [id, state] : states) {
     SCOPED_TRACE("job " + std::to_string(id));
-    const auto found = store.find_job(id, kLockTimeout);
+    const auto found = store.find_job(id, kFixtureLockTimeout);
     ASSERT_TRUE(found);
     EXPECT_EQ(found->id, id);
     EXPECT_EQ(found->state, state) << errand::to_string(found->state);
@@ -93,7 +93,7 @@ void expect_v2_store_works(errand::Store& store) {
   // The ready jobs in claim order: the retried 9 (priority 100), 2 (5), 11 and the new 12 (0),
   // 3 (-3).
   store.register_worker({.id = "w", .host = "h", .pid = 1, .concurrency = 1});
-  const auto claimed = store.claim("w", 100, kLockTimeout);
+  const auto claimed = store.claim("w", 100, kFixtureLockTimeout);
   std::vector<errand::JobId> claimed_ids;
   std::vector<errand::Outcome> done;
   for (const auto& c : claimed) {
@@ -102,7 +102,7 @@ void expect_v2_store_works(errand::Store& store) {
   }
   EXPECT_EQ(claimed_ids, (std::vector<errand::JobId>{9, 2, 11, 12, 3}));
   EXPECT_TRUE(store.settle("w", done).empty());
-  EXPECT_EQ(store.counts(kLockTimeout).ready, 0);
+  EXPECT_EQ(store.counts(kFixtureLockTimeout).ready, 0);
 }
 
 }  // namespace errand_test

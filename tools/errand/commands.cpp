@@ -91,6 +91,7 @@ int workers(const Globals& globals, const WorkersOptions& opts) {
   Table table({{"ID", 40},
                {"HOST", 24},
                {"PID", 8, true},
+               {"QUEUES", 24},
                {"STATE", 6},
                {"RUNNING", 9, true},
                {"STARTED", 40},
@@ -98,8 +99,10 @@ int workers(const Globals& globals, const WorkersOptions& opts) {
   for (const WorkerInfo& w : rows) {
     // The store's own "now" (silent_for) is authoritative; this host's clock may differ.
     const TimePoint beat = now - w.silent_for;
-    table.add({w.id, w.host, std::to_string(w.pid), state_of(w),
-               fmt::format("{}/{}", w.running, w.concurrency), when(w.started_at, now),
+    table.add({w.id, w.host, std::to_string(w.pid),
+               w.queues.empty() ? std::string("(every queue)")
+                                : fmt::format("{}", fmt::join(w.queues, ",")),
+               state_of(w), fmt::format("{}/{}", w.running, w.concurrency), when(w.started_at, now),
                fmt::format("{} ({})", iso_utc(w.heartbeat_at), relative_time(beat, now))});
   }
   fmt::print("{}", table.render(terminal_width()));

@@ -236,8 +236,10 @@ const views = {
   async workers(main) {
     const data = await api("/api/workers");
     put(main, el("h1", {}, "Workers"),
-      table(["ID", "HOST", "PID", "STATE", "RUNNING", "STARTED", "LAST HEARTBEAT"], data.workers.map(w =>
-        el("tr", {}, text(w.id), text(w.host), num(w.pid), el("td", {}, stateCell(w.state)),
+      table(["ID", "HOST", "PID", "QUEUES", "STATE", "RUNNING", "STARTED", "LAST HEARTBEAT"], data.workers.map(w =>
+        el("tr", {}, text(w.id), text(w.host), num(w.pid),
+          w.queues.length ? text(w.queues.join(", ")) : el("td", {class: "muted"}, "every queue"),
+          el("td", {}, stateCell(w.state)),
           el("td", {class: "num"}, `${w.running}/${w.concurrency}`), text(when(w.started_at)), text(when(w.heartbeat_at))))),
       data.workers.length ? null : el("p", {class: "muted"}, "No workers registered."));
     refreshTimer = setTimeout(route, 5000);
