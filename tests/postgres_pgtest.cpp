@@ -547,7 +547,9 @@ TEST_P(PostgresServerRestart, WorkerSurvivesARestartAndLosesNoJob) {
   });
 
   ASSERT_TRUE(eventually([&] { return enqueued.load() >= kJobs / 3; }));
-  const auto [status, output] = run_command(*ctl + " restart -m fast -w");
+  // -t 300: a fast shutdown still writes its checkpoint, which took more than pg_ctl's default
+  // 60 s once on a loaded 2-core machine (the test cluster had taken every other test's rows).
+  const auto [status, output] = run_command(*ctl + " restart -m fast -w -t 300");
   ASSERT_EQ(status, 0) << "restart failed: " << output;
 
   producer.join();

@@ -99,7 +99,8 @@ class PlanTest : public ::testing::Test {
     expect_no_scan_of_every_row(
         "heartbeat", plan("plan_heartbeat('w', 'h', 1, 1, NULL, 0, '{1}', 'errand_plan_test',"
                           " '{1}', '{0}', '{0.5}', '{m}', '[\"mail\"]')"));
-    expect_no_scan_of_every_row("prune", plan("plan_prune(NULL, 0, 0, 0, 1000, 'k', 86400000000)"));
+    expect_no_scan_of_every_row(
+        "prune", plan("plan_prune(NULL, 0, 0, 0, 1000, 'k', 86400000000, 86400000000)"));
   }
 
   static void expect_no_scan_of_every_row(const std::string& statement, const std::string& plan) {

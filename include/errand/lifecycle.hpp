@@ -65,6 +65,8 @@ struct PruneResult {
   // Records of schedule ticks (errand/schedule.hpp) deleted: those more than kTickRecordsKept
   // older than their schedule's last tick, which no firing can plan again.
   std::size_t ticks_deleted = 0;
+  // Minutes of activity (Store::list_activity) older than kActivityKept, deleted.
+  std::size_t activity_deleted = 0;
 };
 
 // How long a schedule's tick records are kept behind its last tick.

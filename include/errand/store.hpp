@@ -234,6 +234,21 @@ struct WorkerInfo {
   std::vector<std::string> queues{};  // the queues it serves; empty: every queue
 };
 
+// What the workers of a store did in one minute on one queue: the dashboard's throughput and
+// latency charts (Store::record_activity, list_activity).
+struct ActivityMinute {
+  TimePoint minute{};  // the minute's start (UTC, a whole minute)
+  std::string queue{};
+  std::int64_t completed = 0;  // runs recorded as completed
+  std::int64_t failed = 0;     // failed attempts recorded (retried or dead-lettered)
+  std::int64_t started = 0;    // runs measured from their due time to their start...
+  Duration latency_sum{0};     // ... their waits summed (the average: latency_sum / started)
+  Duration latency_max{0};     // ... and the longest of them
+};
+
+// How long the stored minutes of activity are kept (Store::prune deletes older ones).
+inline constexpr Duration kActivityKept = std::chrono::hours{24};
+
 // A job locked by a worker that is lost: its heartbeat is older than rescue_after, or the
 // worker id registered again after the job was locked (the process restarted).
 struct LostJob {
@@ -360,6 +375,13 @@ class Store {
   virtual void remove_worker(std::string_view worker_id) = 0;
   // Registered workers, most recent heartbeat first.
   virtual std::vector<WorkerInfo> list_workers() = 0;
+  // Adds each row's counts to its stored minute and queue (created when missing); the longest
+  // wait is kept. Workers call it with their heartbeat (a worker killed meanwhile loses at most
+  // one heartbeat's counts). Throws ConfigError for a minute that is not whole or a count below
+  // zero (nothing is recorded then).
+  virtual void record_activity(std::span<const ActivityMinute> minutes) = 0;
+  // The stored minutes from `since` on, oldest first, then by queue.
+  virtual std::vector<ActivityMinute> list_activity(TimePoint since) = 0;
   // Up to `limit` jobs held by lost workers (see LostJob), oldest lock first. The caller
   // settles them with the lost worker's id and lease, so a worker that was only slow loses the
   // race cleanly.

@@ -39,6 +39,12 @@ class StoreWrapper : public Store {
   }
   void remove_worker(std::string_view worker_id) override { inner_->remove_worker(worker_id); }
   std::vector<WorkerInfo> list_workers() override { return inner_->list_workers(); }
+  void record_activity(std::span<const ActivityMinute> minutes) override {
+    inner_->record_activity(minutes);
+  }
+  std::vector<ActivityMinute> list_activity(TimePoint since) override {
+    return inner_->list_activity(since);
+  }
   std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override {
     return inner_->find_lost_jobs(rescue_after, limit);
   }

@@ -313,6 +313,23 @@ WorkerInfo read_worker_info(const Row& row, const StoredTable& where, TimePoint 
   return worker;
 }
 
+// Columns: minute, queue, completed, failed, started, latency_sum, latency_max (times and
+// durations in microseconds). Throws StoreError for an invalid value.
+template <class Row>
+ActivityMinute read_activity_minute(const Row& row, const StoredTable& where) {
+  RowReader r(row, where);
+  ActivityMinute m;
+  m.minute = r.time(0, "minute");
+  m.queue = r.text(1, "queue");
+  m.completed = r.integer(2, "completed", kCountRange);
+  m.failed = r.integer(3, "failed", kCountRange);
+  m.started = r.integer(4, "started", kCountRange);
+  m.latency_sum = Duration{r.integer(5, "latency_sum", kCountRange)};
+  m.latency_max = Duration{r.integer(6, "latency_max", kCountRange)};
+  r.check();
+  return m;
+}
+
 // Columns: those of read_claimed_job, then locked_at, worker id, worker started_at, heartbeat_at
 // (`jobs` and `workers` name the two tables). nullopt when the lease (id, locked_at, worker id)
 // is unreadable: such a row cannot be settled. Another invalid value sets job.invalid.

@@ -53,6 +53,7 @@
 
 #include <errand/worker.hpp>
 
+#include "core/activity.hpp"
 #include "core/clock_wait.hpp"
 #include "metrics/series.hpp"
 
@@ -268,6 +269,11 @@ struct WorkerEngine::Impl {
   void restore_progress(const std::vector<JobProgress>& progress);
   // Deletes finished jobs older than the retention, when a pruning is due. Throws StoreError.
   void prune_when_due();
+  // Adds a settled batch's counts (any thread) to what the next heartbeat writes.
+  void add_activity(detail::ActivityTally& batch);
+  // Writes the counts since the last heartbeat (Store::record_activity); keeps them for the next
+  // one when the store fails (logged). Never throws: the heartbeat it follows stands.
+  void write_activity();
 
   // --- worker_schedules.cpp: recurring jobs ----------------------------------------------
 
@@ -331,6 +337,8 @@ struct WorkerEngine::Impl {
   std::condition_variable exec_cv;  // wakes executors: ready jobs, quit
   std::condition_variable lane_cv;  // wakes lanes: finished jobs while the I/O thread is busy
   std::shared_mutex exchange_gate;  // settle_and_claim shares it; a heartbeat holds it alone
+  std::mutex activity_mutex;        // guards activity
+  detail::ActivityTally activity;   // counts for Store::record_activity, by minute and queue
   // The I/O thread's timed waits on io_cv, by `clock`; a ManualClock's moves notify io_cv.
   detail::ClockWait io_wait{clock, mutex, io_cv};
 

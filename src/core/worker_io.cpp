@@ -170,6 +170,7 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
   }
   TimePoint due = TimePoint::max();
   const auto now = clock.now();
+  detail::ActivityTally counted;  // added to `activity` once, after the loop
   for (const Finished& f : batch) {
     const ClaimedJob& job = f.task->job;
     if (f.ran) ++runs_ended;
@@ -195,6 +196,7 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
     if (f.measured && f.outcome.kind != Outcome::Kind::released) {
       series.observe(JobHistogram::run_duration, f.run_time);
       series.observe(JobHistogram::queue_latency, f.waited);
+      counted.started(now, job.queue, f.waited);
     }
     if (!cancelled.empty() &&
         std::find(cancelled.begin(), cancelled.end(), job.id) != cancelled.end()) {
@@ -207,18 +209,23 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
       case Outcome::Kind::completed:
         ++stats.succeeded;
         series.add(JobCounter::completed);
+        counted.completed(now, job.queue);
         emit(WorkerEvent::Kind::succeeded, job);
         break;
       case Outcome::Kind::retry:
         ++stats.retried;
         series.add(JobCounter::failed);
         series.add(JobCounter::retried);
+        counted.failed(now, job.queue);
         due = std::min(due, now + f.outcome.retry_delay);
         emit(WorkerEvent::Kind::retry_scheduled, job, f.outcome.error, f.outcome.retry_delay);
         break;
       case Outcome::Kind::dead_letter:
         ++stats.dead_lettered;
-        if (f.ran) series.add(JobCounter::failed);
+        if (f.ran) {
+          series.add(JobCounter::failed);
+          counted.failed(now, job.queue);
+        }
         series.add(JobCounter::dead_lettered);
         emit(WorkerEvent::Kind::dead_lettered, job, f.outcome.error);
         break;
@@ -234,6 +241,7 @@ void WorkerEngine::Impl::record_settled(const std::vector<Finished>& batch,
         break;
     }
   }
+  add_activity(counted);
   if (due != TimePoint::max()) {
     std::lock_guard lock(mutex);
     next_due = std::min(next_due, due);

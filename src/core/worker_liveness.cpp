@@ -66,6 +66,7 @@ void WorkerEngine::Impl::beat() {
   if (!in_touch_since || now - last_beat > options.rescue_after) in_touch_since = now;
   last_beat = now;
   next_beat = now + options.heartbeat_interval;
+  write_activity();
 }
 
 bool WorkerEngine::Impl::may_rescue_others() const {
@@ -114,6 +115,7 @@ void WorkerEngine::Impl::rescue_lost_jobs() {
     for (const auto& [worker, outcomes] : by_worker) {
       const std::vector<JobId> gone = store->settle(worker, outcomes);
       const std::size_t rescued = outcomes.size() - gone.size();
+      detail::ActivityTally rescued_failures;
       stats.rescued += rescued;
       for (const Outcome& o : outcomes) {
         if (std::find(gone.begin(), gone.end(), o.id) != gone.end()) continue;
@@ -122,13 +124,18 @@ void WorkerEngine::Impl::rescue_lost_jobs() {
         if (o.kind == Outcome::Kind::retry) {
           series.add(JobCounter::failed);
           series.add(JobCounter::retried);
+          rescued_failures.failed(now, job.queue);
           std::lock_guard lock(mutex);
           next_due = std::min(next_due, now + o.retry_delay);
         } else if (o.kind == Outcome::Kind::dead_letter) {
-          if (!job.invalid) series.add(JobCounter::failed);
+          if (!job.invalid) {
+            series.add(JobCounter::failed);
+            rescued_failures.failed(now, job.queue);
+          }
           series.add(JobCounter::dead_lettered);
         }
       }
+      add_activity(rescued_failures);
       if (rescued == 0) continue;
       const LostJob& l = *example.at(worker);
       log(LogLevel::warning,
@@ -148,10 +155,38 @@ void WorkerEngine::Impl::rescue_lost_jobs() {
   store->forget_lost_workers(options.rescue_after);
 }
 
+void WorkerEngine::Impl::add_activity(detail::ActivityTally& batch) {
+  if (batch.empty()) return;
+  std::lock_guard lock(activity_mutex);
+  activity.restore(batch.take());
+}
+
+void WorkerEngine::Impl::write_activity() {
+  std::vector<ActivityMinute> minutes;
+  {
+    std::lock_guard lock(activity_mutex);
+    minutes = activity.take();
+  }
+  if (minutes.empty()) return;
+  try {
+    store->record_activity(minutes);
+  } catch (const StoreError& e) {
+    log(LogLevel::warning,
+        fmt::format("worker {}: could not record its activity (kept for the next heartbeat): {}",
+                    id, e.what()));
+    std::lock_guard lock(activity_mutex);
+    activity.restore(std::move(minutes));
+  } catch (const std::exception& e) {
+    // Never a reason to stop beating: the counts that cannot be written are dropped.
+    log(LogLevel::error, fmt::format("worker {}: dropped its activity counts: {}", id, e.what()));
+  }
+}
+
 void WorkerEngine::Impl::unregister() {
   if (!registered) return;
   registered = false;
   try {
+    write_activity();  // what ran since the last heartbeat
     store->remove_worker(id);
   } catch (const std::exception& e) {
     log(LogLevel::error,

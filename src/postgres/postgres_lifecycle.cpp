@@ -118,11 +118,13 @@ PruneResult PostgresStore::prune(const Retention& retention, std::size_t limit) 
       std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
   params.add("errand-prune:" + options_.schema);
   params.add(kTickRecordsKept.count());
+  params.add(kActivityKept.count());
   auto c = pool_.acquire();
   const Result r = c->exec(prune_sql(schema_), params);
   result.busy = r.int64(0, 0) == 0;
   result.deleted = static_cast<std::size_t>(r.int64(0, 1));
   result.ticks_deleted = static_cast<std::size_t>(r.int64(0, 2));
+  result.activity_deleted = static_cast<std::size_t>(r.int64(0, 3));
   return result;
 }
 

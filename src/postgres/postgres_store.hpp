@@ -3,6 +3,7 @@
 //   postgres_lifecycle.cpp  cancel, retry, prune, and inspection of jobs in every state
 //   postgres_queues.cpp     claiming within the queues' settings; their administration
 //   postgres_schedules.cpp  recurring jobs: firing ticks, listing and pausing schedules
+//   postgres_activity.cpp   the minutes of activity behind the dashboard's charts
 #pragma once
 
 #include <errand/error.hpp>
@@ -15,6 +16,7 @@
 #include "postgres/pq.hpp"
 #include "postgres/schema.hpp"
 #include "postgres/sql.hpp"
+#include "postgres/sql_activity.hpp"
 #include "postgres/sql_schedules.hpp"
 
 #include <memory>
@@ -65,6 +67,8 @@ class PostgresStore final : public Store {
                                std::span<const JobProgress> progress) override;
   void remove_worker(std::string_view worker_id) override;
   std::vector<WorkerInfo> list_workers() override;
+  void record_activity(std::span<const ActivityMinute> minutes) override;
+  std::vector<ActivityMinute> list_activity(TimePoint since) override;
   std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override;
   std::size_t forget_lost_workers(Duration rescue_after) override;
 
@@ -206,6 +210,9 @@ class PostgresStore final : public Store {
       queue_summary_sql_;  // prepared
   const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;
   const std::string remove_worker_sql_, list_workers_sql_;  // unprepared
+  // Minutes of activity (postgres_activity.cpp), unprepared: once per heartbeat, or a page.
+  const std::string record_activity_sql_ = record_activity_sql(schema_);
+  const std::string list_activity_sql_ = list_activity_sql(schema_);
   const LimitedClaimSql limited_sql_{schema_};
   const ScheduleSql schedule_sql_{schema_};  // a firing's statements (postgres_schedules.cpp)
   // First in a round's pipeline with asynchronous_claims: that transaction commits without
@@ -220,6 +227,7 @@ class PostgresStore final : public Store {
   const std::string jobs_table_ = options_.schema + ".jobs";
   const std::string finished_jobs_table_ = options_.schema + ".finished_jobs";
   const std::string workers_table_ = options_.schema + ".workers";
+  const std::string activity_table_ = options_.schema + ".activity";
   const std::string queues_table_ = options_.schema + ".queues";
   const std::string schedules_table_ = options_.schema + ".schedules";
   mutable std::mutex queues_seen_mutex_;

@@ -246,8 +246,8 @@ std::string request_cancel_sql(const std::string& quoted_schema, CancelWhere whe
 // At now $1, deletes up to $5 finished jobs older than the retention of their state ($2
 // completed, $3 cancelled, $4 discarded: microseconds, NULL for ever), when it gets the advisory
 // lock of name $6 (tried, not waited for), and up to $5 schedule tick records more than $7
-// microseconds older than their schedule's last tick. Returns (1 if it got the lock, jobs
-// deleted, tick records deleted).
+// microseconds older than their schedule's last tick, and up to $5 minutes of activity more than
+// $8 microseconds old. Returns (1 if it got the lock, jobs, tick records and minutes deleted).
 std::string prune_sql(const std::string& quoted_schema);
 // Job $2 at now $1 in the columns read_job_info reads, then now.
 std::string find_job_sql(const std::string& quoted_schema, bool finished);

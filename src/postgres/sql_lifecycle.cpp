@@ -112,9 +112,15 @@ std::string prune_sql(const std::string& s) {
       "   WHERE (SELECT got FROM lock) AND t.tick_at < sc.last_tick - $7::int8 * interval"
       "   '1 microsecond' LIMIT $5),"
       " ticks_gone AS (DELETE FROM {s}.cron_ticks c USING old_ticks o"
-      "   WHERE c.schedule = o.schedule AND c.tick_at = o.tick_at RETURNING 1)"
+      "   WHERE c.schedule = o.schedule AND c.tick_at = o.tick_at RETURNING 1),"
+      // Minutes of activity more than $8 microseconds old.
+      " old_minutes AS (SELECT minute, queue FROM {s}.activity WHERE (SELECT got FROM lock)"
+      "   AND minute < (SELECT now FROM t) - $8::int8 * interval '1 microsecond'"
+      "   ORDER BY minute LIMIT $5),"
+      " minutes_gone AS (DELETE FROM {s}.activity a USING old_minutes o"
+      "   WHERE a.minute = o.minute AND a.queue = o.queue RETURNING 1)"
       " SELECT (SELECT got FROM lock)::int, (SELECT count(*) FROM gone),"
-      " (SELECT count(*) FROM ticks_gone)",
+      " (SELECT count(*) FROM ticks_gone), (SELECT count(*) FROM minutes_gone)",
       fmt::arg("now", now_of(1)), fmt::arg("s", s), fmt::arg("completed", oldest("completed", 2)),
       fmt::arg("cancelled", oldest("cancelled", 3)), fmt::arg("discarded", oldest("discarded", 4)));
 }

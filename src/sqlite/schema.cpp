@@ -17,7 +17,7 @@ namespace errand::sqlite {
 namespace {
 
 // Never edit a released migration: add a new one.
-constexpr std::array<std::string_view, 7> kMigrations{
+constexpr std::array<std::string_view, 8> kMigrations{
     R"sql(
 CREATE TABLE errand_jobs (
   id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
@@ -177,6 +177,20 @@ CREATE TABLE errand_cron_ticks (
 -- The queues each worker serves (`errand workers`, the dashboard): a JSON array of their names,
 -- NULL for every queue.
 ALTER TABLE errand_workers ADD COLUMN queues TEXT;
+)sql",
+    R"sql(
+-- What the workers did per minute and queue (Store::record_activity): the dashboard's charts.
+-- Times and durations in microseconds; pruned after kActivityKept.
+CREATE TABLE errand_activity (
+  minute       INTEGER NOT NULL,
+  queue        TEXT    NOT NULL,
+  completed    INTEGER NOT NULL,
+  failed       INTEGER NOT NULL,
+  started      INTEGER NOT NULL,
+  latency_sum  INTEGER NOT NULL,
+  latency_max  INTEGER NOT NULL,
+  PRIMARY KEY (minute, queue)
+) WITHOUT ROWID;
 )sql",
 };
 

@@ -2,6 +2,7 @@
 // prune, and reading jobs in every state; dead-letter administration.
 #include "sqlite/sqlite_store.hpp"
 
+#include "sqlite/sql_activity.hpp"
 #include "sqlite/sql_schedules.hpp"
 
 #include <errand/error.hpp>
@@ -150,20 +151,24 @@ PruneResult SqliteStore::prune(const Retention& retention, std::size_t limit) {
   if (limit == 0) return result;
   std::lock_guard lock(mutex_);
   const auto now = micros_of(clock_->now());
+  const auto batch = static_cast<std::int64_t>(
+      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
   // The write lock makes this the only pruning (and the only writer) while it runs.
   Transaction tx(connection_, Transaction::Behavior::immediate);
   auto prune = connection_.query(sql::prune_finished());
   bind_cutoff(*prune, 1, now, retention.completed);
   bind_cutoff(*prune, 2, now, retention.cancelled);
   bind_cutoff(*prune, 3, now, retention.discarded);
-  prune->bind(4, static_cast<std::int64_t>(
-                     std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
+  prune->bind(4, batch);
   result.deleted = static_cast<std::size_t>(prune->run());
   auto ticks = connection_.query(sql::kPruneTicks);
   ticks->bind(1, kTickRecordsKept.count());
-  ticks->bind(2, static_cast<std::int64_t>(
-                     std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
+  ticks->bind(2, batch);
   result.ticks_deleted = static_cast<std::size_t>(ticks->run());
+  auto activity = connection_.query(sql::kPruneActivity);
+  activity->bind(1, now - kActivityKept.count());
+  activity->bind(2, batch);
+  result.activity_deleted = static_cast<std::size_t>(activity->run());
   tx.commit();
   return result;
 }

@@ -3,6 +3,7 @@
 //   sqlite_lifecycle.cpp  cancel, retry, prune, and inspection of jobs in every state
 //   sqlite_queues.cpp     claiming within the queues' settings; their administration
 //   sqlite_schedules.cpp  recurring jobs: firing ticks, listing and pausing schedules
+//   sqlite_activity.cpp   the minutes of activity behind the dashboard's charts
 #pragma once
 
 #include <errand/error.hpp>
@@ -38,6 +39,8 @@ class SqliteStore final : public Store {
                                std::span<const JobProgress> progress) override;
   void remove_worker(std::string_view worker_id) override;
   std::vector<WorkerInfo> list_workers() override;
+  void record_activity(std::span<const ActivityMinute> minutes) override;
+  std::vector<ActivityMinute> list_activity(TimePoint since) override;
   std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override;
   std::size_t forget_lost_workers(Duration rescue_after) override;
 

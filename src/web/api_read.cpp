@@ -115,9 +115,14 @@ WebResponse Web::Impl::overview(const web::Call& call) {
   json queues = json::array();
   for (const QueueInfo& q : gauges.queues)
     queues.push_back(views::queue_json(q));
+  const TimePoint now = store->clock().now();
+  const auto this_minute = std::chrono::floor<std::chrono::minutes>(now);
+  const auto activity =
+      store->list_activity(this_minute - std::chrono::minutes{views::kActivityMinutesShown - 1});
   return web::json_response(
       {{"store", options.store_label},
-       {"now", detail::iso_utc(store->clock().now(), true)},
+       {"now", detail::iso_utc(now, true)},
+       {"activity", views::activity_json(activity, this_minute)},
        {"counts", views::counts_json(store->counts(kLockTimeout))},
        {"queues", queues},
        {"workers", {{"alive", gauges.workers_alive}, {"lost", gauges.workers_lost}}}});

@@ -6,6 +6,7 @@
 #include <errand/lifecycle.hpp>
 #include <errand/queues.hpp>
 
+#include "core/activity.hpp"
 #include "core/human_text.hpp"
 
 #include <chrono>
@@ -131,6 +132,29 @@ json worker_json(const WorkerInfo& w, Duration lost_after) {
           {"started_at", iso_utc(w.started_at, true)},
           {"heartbeat_at", iso_utc(w.heartbeat_at, true)},
           {"silent_for_s", Seconds(w.silent_for).count()}};
+}
+
+json activity_json(const std::vector<ActivityMinute>& minutes, TimePoint last) {
+  const TimePoint first = last - std::chrono::minutes{kActivityMinutesShown - 1};
+  std::vector<ActivityMinute> sums(kActivityMinutesShown);
+  for (const ActivityMinute& m : minutes) {
+    if (m.minute < first || m.minute > last) continue;
+    const auto i = std::chrono::duration_cast<std::chrono::minutes>(m.minute - first).count();
+    detail::add_activity(sums[static_cast<std::size_t>(i)], m);
+  }
+  json rows = json::array();
+  for (std::size_t i = 0; i < sums.size(); ++i) {
+    const ActivityMinute& m = sums[i];
+    const bool waited = m.started > 0;
+    rows.push_back(
+        {{"minute", iso_utc(first + std::chrono::minutes{static_cast<std::int64_t>(i)}, false)},
+         {"completed", m.completed},
+         {"failed", m.failed},
+         {"started", m.started},
+         {"latency_avg_s", waited ? json(Seconds(m.latency_sum).count() / m.started) : json()},
+         {"latency_max_s", waited ? json(Seconds(m.latency_max).count()) : json()}});
+  }
+  return rows;
 }
 
 NextFires next_fires(const ScheduleInfo& s) {

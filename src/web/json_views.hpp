@@ -32,6 +32,13 @@ nlohmann::json queue_json(const QueueInfo& queue);
 // `lost_after`: a worker silent longer is "lost", else "alive".
 nlohmann::json worker_json(const WorkerInfo& worker, Duration lost_after);
 
+// The overview's charts: kActivityMinutesShown minutes up to and including `last` (a minute's
+// start), oldest first, each the sum over every queue of `minutes` (a minute without any is 0):
+// completed, failed, started, and the waits from due to start (average and longest, seconds;
+// null without a start).
+inline constexpr int kActivityMinutesShown = 60;
+nlohmann::json activity_json(const std::vector<ActivityMinute>& minutes, TimePoint last);
+
 // A schedule's next fire times (kNextFiresShown, in its zone, ISO 8601 with offsets) from the
 // store's now, or why its stored spec does not parse.
 inline constexpr int kNextFiresShown = 5;

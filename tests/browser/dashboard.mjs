@@ -21,6 +21,11 @@ for (const needed of ["errand", "fixture", "db"])
   if (!args[needed]) { console.error(`usage: missing --${needed}`); process.exit(64); }
 
 const children = [];
+// For a failure's report: the browser and its page, what each `errand web` wrote to stderr.
+let browser = null;
+let page = null;
+const problems = [];
+const webLogs = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let checks = 0;
 function ok(what) { checks++; console.log(`ok ${checks} - ${what}`); }
@@ -38,7 +43,9 @@ function startWeb(...extra) {
     {stdio: ["ignore", "pipe", "pipe"]});
   children.push(child);
   let err = "";
-  child.stderr.on("data", (d) => { err += d; });
+  const log = {args: extra.join(" ") || "(default)", text: ""};
+  webLogs.push(log);
+  child.stderr.on("data", (d) => { err += d; log.text = (log.text + d).slice(-4000); });
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout.on("data", (d) => {
@@ -69,10 +76,9 @@ async function until(what, check, seconds = 30) {
 async function main() {
   fixture("seed", args.db);
   const base = await startWeb();
-  const browser = await chromium.launch({executablePath: process.env.ERRAND_CHROMIUM || "/usr/bin/chromium",
+  browser = await chromium.launch({executablePath: process.env.ERRAND_CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox"]});
-  const page = await browser.newPage({viewport: {width: 1280, height: 860}});
-  const problems = [];
+  page = await browser.newPage({viewport: {width: 1280, height: 860}});
   page.on("dialog", (d) => { problems.push(`dialog: ${d.message()}`); d.dismiss(); });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
@@ -189,12 +195,29 @@ async function main() {
     (await api(base, `/api/jobs/${sleeper}`)).state === "cancelled");
   ok("cancelling a running job from its page");
 
+  // The overview charts the last hour: the worker's runs reach it with its heartbeats (5 s).
+  const completedInTheLastHour = async () =>
+    (await api(base, "/api/overview")).activity.reduce((n, m) => n + m.completed, 0);
+  await until("the overview's chart shows the worker's runs", async () => {
+    await go("overview", "#chart-throughput");
+    const completed = await completedInTheLastHour();
+    const caption = await page.textContent("#chart-throughput figcaption");
+    return completed > 0 && Number(caption.match(/completed (\d+)/)?.[1]) === completed;
+  });
+  const points = await page.$$eval("#chart-throughput polyline", (lines) =>
+    lines.map((l) => l.getAttribute("points").trim().split(/\s+/).length));
+  assert.deepEqual(points, [60, 60], "a point per minute for completed and for failed");
+  assert.match(await page.textContent("#chart-latency figcaption"), /average \d/);
+  await shot("overview");
+  ok("the overview charts the last hour's completed and failed runs and their waits");
+
   // The Workers page shows the running worker and the queues it serves (every queue here).
   await go("workers", "table tbody tr");
   const [registered] = (await api(base, "/api/workers")).workers;
   assert.deepEqual(registered.queues, []);
   const workerRow = await page.textContent("table tbody tr");
   assert.ok(workerRow.includes(registered.id) && workerRow.includes("every queue"), workerRow);
+  await shot("workers");
   ok("the workers page shows each worker with the queues it serves");
 
   assert.deepEqual(problems, [], "no dialog, page error or console error");
@@ -238,6 +261,14 @@ try {
 } catch (e) {
   console.error(`FAIL: ${e.stack || e}`);
   process.exitCode = 1;
+  // What the page showed and what the servers said, to tell a slow answer from an error.
+  const shown = page ? await page.textContent("main", {timeout: 5000}).catch((x) => `(${x.message})`) : "";
+  console.error(`the page's main: ${shown}`);
+  console.error(`page problems: ${JSON.stringify(problems)}`);
+  for (const log of webLogs) console.error(`errand web ${log.args} stderr (last 4000 bytes):\n${log.text}`);
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
+  // A failure leaves the browser open: close it (bounded), so that node exits now.
+  if (browser) await Promise.race([browser.close().catch(() => {}), sleep(10000)]);
 }
+process.exit(process.exitCode ?? 0);

@@ -115,6 +115,15 @@ TEST_P(StoreConformance, ForwardingStoreForwardsEveryVirtual) {
   EXPECT_TRUE(worker_ids(*store).empty());
   EXPECT_EQ(locked_rows(), 0u);
 
+  // record_activity, list_activity
+  const auto minute = std::chrono::floor<std::chrono::minutes>(clock->now());
+  const errand::ActivityMinute activity[] = {{.minute = minute, .queue = "q", .completed = 3}};
+  f.record_activity(activity);
+  ASSERT_EQ(store->list_activity(minute).size(), 1u);
+  EXPECT_EQ(store->list_activity(minute).at(0).completed, 3);
+  ASSERT_EQ(f.list_activity(minute).size(), 1u);
+  EXPECT_EQ(f.list_activity(minute).at(0).completed, 3);
+
   // fire_schedule, list_schedules, pause_schedule
   const errand::Schedule schedule{
       .name = "forwarded", .spec = "@every 1s", .job = NewJob{.name = "Record", .payload = "{}"}};

@@ -110,6 +110,18 @@ constexpr Corruption kWorkerRows[] = {
     {"workers", "queues", "queues = X'5b5d'", "", "a BLOB of 2 bytes", ""},
 };
 
+// Every column of the activity table, as Store::list_activity reads it (its rows have no id).
+constexpr Corruption kActivityRows[] = {
+    // (a value the read's "minute >= since" still selects)
+    {"activity", "minute", "minute = 'abc'", "minute = 'infinity'", "'abc' (TEXT)", "'infinity'"},
+    {"activity", "queue", "queue = X'71'", "", "a BLOB of 1 bytes", ""},
+    {"activity", "completed", "completed = -1", "completed = -1", "-1", "'-1'"},
+    {"activity", "failed", "failed = 'abc'", "", "'abc' (TEXT)", ""},
+    {"activity", "started", "started = -2", "started = -2", "-2", "'-2'"},
+    {"activity", "latency_sum", "latency_sum = 2.5", "", "2.5 (a REAL)", ""},
+    {"activity", "latency_max", "latency_max = -5", "latency_max = -5", "-5", "'-5'"},
+};
+
 // Stored schema versions: text on both stores.
 constexpr std::string_view kBadVersions[] = {
     "-2", "-1", "abc", "2abc", "", "99999999999999999999", "+2", " 2", "2 ", "1.0", "0x2",
@@ -151,7 +163,7 @@ void expect_refusal(Read read, const std::string& table, const std::string& row,
     ADD_FAILURE() << "expected a StoreError for " << said;
   } catch (const errand::StoreError& e) {
     const std::string message = e.what();
-    EXPECT_TRUE(contains(message, table + " row " + row)) << message;
+    EXPECT_TRUE(contains(message, row.empty() ? table + ": " : table + " row " + row)) << message;
     EXPECT_TRUE(contains(message, said)) << message;
     EXPECT_TRUE(contains(message, "; expected ")) << message;
   }
@@ -193,12 +205,15 @@ class StoredValues {
       make();
       corrupt(c);
       const std::string table = storage_.table(c.table);
-      const auto key = storage_.text("SELECT id FROM " + table);
-      ASSERT_TRUE(key);
-      const bool text_key = c.table == "workers";  // worker ids are text
-      const std::string row = !text_key          ? "id " + *key
-                              : c.column == "id" ? "id " + std::string(c.shown)
-                                                 : "id '" + *key + "'";
+      std::string row;  // empty for a table without ids (activity)
+      if (c.table != "activity") {
+        const auto key = storage_.text("SELECT id FROM " + table);
+        ASSERT_TRUE(key);
+        const bool text_key = c.table == "workers";  // worker ids are text
+        row = !text_key          ? "id " + *key
+              : c.column == "id" ? "id " + std::string(c.shown)
+                                 : "id '" + *key + "'";
+      }
       expect_refusal(read, table_name(c.table), row, said(c));
       EXPECT_EQ(storage_.count(c.table), 1);
       storage_.rows("DELETE FROM " + table);
@@ -236,6 +251,15 @@ TEST_P(LivenessConformance, StoredValueInvalidWorkerRowsAreRefusedByName) {
       .expect_each_refused(
           kWorkerRows, [&] { store->register_worker(registration("w-1")); },
           [&] { store->list_workers(); });
+}
+
+TEST_P(MetricsConformance, StoredValueInvalidActivityRowsAreRefusedByName) {
+  const auto minute = std::chrono::floor<std::chrono::minutes>(clock->now());
+  const errand::ActivityMinute one[] = {{.minute = minute, .queue = "q", .completed = 1}};
+  StoredValues(GetParam(), *storage)
+      .expect_each_refused(
+          kActivityRows, [&] { store->record_activity(one); },
+          [&] { store->list_activity(minute - std::chrono::hours{1}); });
 }
 
 TEST_P(StoreConformance, StoredValueSchemaVersionIsParsedStrictlyOnOpenAndRead) {

@@ -119,6 +119,52 @@ TEST_P(WebConformance, TheApiShowsWhatTheStoreHolds) {
   EXPECT_EQ(status(web.get("/assets/nope.js")), 404);
 }
 
+TEST_P(WebConformance, TheOverviewChartsTheLastHourOfActivityMinuteByMinute) {
+  const auto now = std::chrono::floor<std::chrono::minutes>(clock->now());
+  const errand::ActivityMinute rows[] = {
+      {.minute = now - 60min, .queue = "default", .completed = 100},  // more than an hour ago
+      {.minute = now - 59min, .queue = "default", .completed = 7},
+      {.minute = now,
+       .queue = "default",
+       .completed = 5,
+       .failed = 1,
+       .started = 4,
+       .latency_sum = 8s,
+       .latency_max = 4s},
+      {.minute = now,
+       .queue = "mail",
+       .completed = 2,
+       .started = 2,
+       .latency_sum = 2s,
+       .latency_max = 1s},
+  };
+  store->record_activity(rows);
+  Served web(store);
+  const json activity = Served::body(web.get("/api/overview"))["activity"];
+  ASSERT_EQ(activity.size(), 60u);
+  std::int64_t completed = 0;
+  for (std::size_t i = 0; i < activity.size(); ++i) {
+    completed += activity[i]["completed"].get<std::int64_t>();
+    if (i > 0) {
+      EXPECT_LT(activity[i - 1]["minute"], activity[i]["minute"]);
+    }
+    EXPECT_TRUE(contains(activity[i]["minute"].get<std::string>(), ":00Z"))
+        << activity[i]["minute"];
+  }
+  EXPECT_EQ(completed, 14);
+  const json& first = activity.front();
+  EXPECT_EQ(first["completed"], 7);
+  EXPECT_EQ(first["started"], 0);
+  EXPECT_TRUE(first["latency_avg_s"].is_null());
+  EXPECT_EQ(activity[1]["completed"], 0);
+  const json& last = activity.back();
+  EXPECT_EQ(last["completed"], 7);
+  EXPECT_EQ(last["failed"], 1);
+  EXPECT_EQ(last["started"], 6);
+  EXPECT_DOUBLE_EQ(last["latency_avg_s"].get<double>(), 10.0 / 6.0);
+  EXPECT_DOUBLE_EQ(last["latency_max_s"].get<double>(), 4.0);
+}
+
 TEST_P(WebConformance, JobsFilterByPriorityTimeAndPayloadAndPageOnFromTheCursor) {
   const auto start = clock->now();
   std::vector<JobId> ids;  // tag 0..5, priority tag % 3, created 10 s apart

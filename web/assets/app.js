@@ -54,6 +54,31 @@ function when(iso) {
   return `${iso.replace("T", " ").replace(/\.\d+/, "")} (${s >= 0 ? ago + " ago" : "in " + ago})`;
 }
 
+// A line chart of the last hour, one point per minute: `series` are {label, cls (line-good,
+// line-bad, line-accent, line-warn), values (a number or null per minute), total (its caption)}.
+function chart(id, title, series, unit) {
+  const ns = "http://www.w3.org/2000/svg", w = 600, h = 120, pad = 4;
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  const all = series.flatMap(s => s.values.filter(v => v !== null));
+  const top = Math.max(...all, 0) || 1;
+  const points = series[0].values.length;
+  for (const s of series) {
+    const line = document.createElementNS(ns, "polyline");
+    line.setAttribute("class", s.cls);
+    line.setAttribute("points", s.values.map((v, i) => v === null ? null
+      : `${pad + i * (w - 2 * pad) / Math.max(1, points - 1)},${h - pad - v / top * (h - 2 * pad)}`)
+      .filter(p => p !== null).join(" "));
+    svg.append(line);
+  }
+  return el("figure", {class: "chart", id: `chart-${id}`},
+    el("figcaption", {}, el("b", {}, title),
+      series.map(s => [el("span", {class: "key " + s.cls}), `${s.label} ${s.total}`]),
+      el("span", {class: "muted"}, ` (top of the scale: ${+top.toPrecision(3)} ${unit})`)),
+    svg);
+}
+
 function pretty(value) {
   return typeof value === "string" ? value : JSON.stringify(value, null, 2);
 }
@@ -103,6 +128,24 @@ function action(label, act, cls) {
   }}, label);
 }
 
+// The overview's charts of GET /api/overview's `activity` (a minute each, oldest first).
+function activityCharts(minutes) {
+  const sum = key => minutes.reduce((n, m) => n + m[key], 0);
+  const started = sum("started");
+  const waited = minutes.reduce((n, m) => n + (m.latency_avg_s ?? 0) * m.started, 0);
+  const longest = Math.max(0, ...minutes.map(m => m.latency_max_s ?? 0));
+  const seconds = s => `${+s.toPrecision(3)} s`;
+  return el("div", {class: "charts"},
+    chart("throughput", "Jobs per minute", [
+      {label: "completed", cls: "line-good", values: minutes.map(m => m.completed), total: sum("completed")},
+      {label: "failed", cls: "line-bad", values: minutes.map(m => m.failed), total: sum("failed")}], "jobs"),
+    chart("latency", "Wait from due to start", [
+      {label: "average", cls: "line-accent", values: minutes.map(m => m.latency_avg_s),
+        total: started ? seconds(waited / started) : "-"},
+      {label: "longest", cls: "line-warn", values: minutes.map(m => m.latency_max_s),
+        total: started ? seconds(longest) : "-"}], "s"));
+}
+
 // --- views ---------------------------------------------------------------------------------
 
 const views = {
@@ -114,6 +157,8 @@ const views = {
         "dead", "completed", "cancelled"].map(k =>
         el("a", {class: "card", href: `#/jobs?state=${k === "dead" ? "discarded" : k === "failing" ? "" : k}`, dataset: {state: k}},
           el("div", {class: "n"}, c[k]), el("div", {class: "l"}, k)))),
+      el("h2", {}, "The last hour"),
+      activityCharts(o.activity),
       el("h2", {}, "Queues"),
       queueTable(o.queues, false),
       el("h2", {}, "Workers"),

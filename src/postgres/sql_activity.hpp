@@ -1,0 +1,16 @@
+// The PostgreSQL store's statements for minutes of activity (postgres_activity.cpp); sql.hpp's
+// rules hold: built from the quoted schema only, every value a bound parameter.
+#pragma once
+
+#include <string>
+
+namespace errand::pg {
+
+// Adds the rows of the arrays $1 (minutes, microseconds), $2 (queues), $3 completed, $4 failed,
+// $5 started, $6 latency_sum, $7 latency_max (one row per minute and queue, in that order) to
+// the stored minutes, keeping the longest wait.
+std::string record_activity_sql(const std::string& quoted_schema);
+// The minutes from $1 (microseconds) on, in read_activity_minute's columns, oldest first.
+std::string list_activity_sql(const std::string& quoted_schema);
+
+}  // namespace errand::pg
