@@ -64,13 +64,25 @@ function chart(id, title, series, unit) {
   const all = series.flatMap(s => s.values.filter(v => v !== null));
   const top = Math.max(...all, 0) || 1;
   const points = series[0].values.length;
+  const x = i => pad + i * (w - 2 * pad) / Math.max(1, points - 1);
+  const y = v => h - pad - v / top * (h - 2 * pad);
   for (const s of series) {
     const line = document.createElementNS(ns, "polyline");
     line.setAttribute("class", s.cls);
-    line.setAttribute("points", s.values.map((v, i) => v === null ? null
-      : `${pad + i * (w - 2 * pad) / Math.max(1, points - 1)},${h - pad - v / top * (h - 2 * pad)}`)
+    line.setAttribute("points", s.values.map((v, i) => v === null ? null : `${x(i)},${y(v)}`)
       .filter(p => p !== null).join(" "));
     svg.append(line);
+    // A minute between two without a value would be no line at all: a dot shows it.
+    s.values.forEach((v, i) => {
+      if (v === null || (s.values[i - 1] ?? null) !== null || (s.values[i + 1] ?? null) !== null) return;
+      const dot = document.createElementNS(ns, "ellipse");
+      dot.setAttribute("class", "dot " + s.cls);
+      dot.setAttribute("cx", x(i));
+      dot.setAttribute("cy", y(v));
+      dot.setAttribute("rx", 4);
+      dot.setAttribute("ry", 4);
+      svg.append(dot);
+    });
   }
   return el("figure", {class: "chart", id: `chart-${id}`},
     el("figcaption", {}, el("b", {}, title),
