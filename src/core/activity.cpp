@@ -13,6 +13,20 @@ TimePoint minute_of(TimePoint at) {
   return std::chrono::floor<std::chrono::minutes>(at);
 }
 
+namespace {
+
+// The rows of `rows` in key order (minute, then queue), leaving it empty.
+std::vector<ActivityMinute> take_rows(ActivityRows& rows) {
+  std::vector<ActivityMinute> out;
+  out.reserve(rows.size());
+  for (auto& [key, m] : rows)
+    out.push_back(std::move(m));
+  rows.clear();
+  return out;
+}
+
+}  // namespace
+
 void add_activity(ActivityMinute& into, const ActivityMinute& m) {
   into.completed += m.completed;
   into.failed += m.failed;
@@ -38,11 +52,7 @@ std::vector<ActivityMinute> merged_activity(std::span<const ActivityMinute> minu
     auto [it, added] = merged.try_emplace(ActivityRows::key_type{m.minute, m.queue}, m);
     if (!added) add_activity(it->second, m);
   }
-  std::vector<ActivityMinute> rows;
-  rows.reserve(merged.size());
-  for (auto& [key, m] : merged)
-    rows.push_back(std::move(m));
-  return rows;
+  return take_rows(merged);
 }
 
 void ActivityTally::started(TimePoint at, std::string_view queue, Duration waited) {
@@ -62,12 +72,7 @@ ActivityMinute& ActivityTally::row(TimePoint at, std::string_view queue) {
 }
 
 std::vector<ActivityMinute> ActivityTally::take() {
-  std::vector<ActivityMinute> rows;
-  rows.reserve(rows_.size());
-  for (auto& [key, m] : rows_)
-    rows.push_back(std::move(m));
-  rows_.clear();
-  return rows;
+  return take_rows(rows_);
 }
 
 void ActivityTally::restore(std::vector<ActivityMinute> minutes) {
