@@ -94,6 +94,16 @@ struct RetryResult {
   Kind kind = Kind::not_found;
 };
 
+// What Store::delete_job did.
+struct DeleteResult {
+  enum class Kind {
+    deleted,    // the job (waiting, scheduled or finished) is gone for good, with its history
+    held,       // a worker holds it (running, or abandoned until rescued): nothing changed
+    not_found,  // no job has that id
+  };
+  Kind kind = Kind::not_found;
+};
+
 // Which jobs a bulk cancel touches. "Every job" is never a default: use a factory.
 struct JobSelection {
   enum class Kind {

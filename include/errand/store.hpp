@@ -425,6 +425,10 @@ class Store {
   // Moves finished job `id` (completed, cancelled or discarded) back to run: same id, due now,
   // error and snooze counts reset, error history kept.
   virtual RetryResult retry_job(JobId id) = 0;
+  // Deletes job `id` for good, in whichever state but held by a worker (cancel a running job
+  // first): its payload, history and output go with it; its unique key (if any) blocks nothing
+  // any more; a schedule's tick record stays (the tick is not fired again).
+  virtual DeleteResult delete_job(JobId id) = 0;
   // Deletes up to `limit` finished jobs older than `retention` allows, oldest first. At most one
   // pruning runs at a time across every process and machine (PostgreSQL: an advisory lock,
   // tried, not waited for: `busy` then; SQLite: the write lock).

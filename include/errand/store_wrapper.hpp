@@ -75,6 +75,7 @@ class StoreWrapper : public Store {
     return inner_->cancel_job(id, reason);
   }
   RetryResult retry_job(JobId id) override { return inner_->retry_job(id); }
+  DeleteResult delete_job(JobId id) override { return inner_->delete_job(id); }
   PruneResult prune(const Retention& retention, std::size_t limit) override {
     return inner_->prune(retention, limit);
   }

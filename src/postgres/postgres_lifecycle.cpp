@@ -106,6 +106,17 @@ RetryResult PostgresStore::retry_job(JobId id) {
   return RetryResult{live ? RetryResult::Kind::not_finished : RetryResult::Kind::not_found};
 }
 
+DeleteResult PostgresStore::delete_job(JobId id) {
+  Params params;
+  params.add(std::int64_t{id});
+  auto c = pool_.acquire();
+  // One statement: a claim racing it locks the row first (then it is held) or after (gone).
+  const Result r = c->exec(delete_job_sql(schema_), params);
+  if (r.int64(0, 0) > 0) return DeleteResult{DeleteResult::Kind::deleted};
+  return DeleteResult{r.text(0, 1) == "t" ? DeleteResult::Kind::held
+                                          : DeleteResult::Kind::not_found};
+}
+
 PruneResult PostgresStore::prune(const Retention& retention, std::size_t limit) {
   PruneResult result;
   if (limit == 0) return result;

@@ -235,6 +235,9 @@ std::string cancel_lock_sql(const std::string& quoted_schema);
 std::string finished_state_sql(const std::string& quoted_schema);
 // Whether job $1 is in the jobs table (still to run, or running): one row, or none.
 std::string job_exists_sql(const std::string& quoted_schema);
+// Deletes job $1 when it is finished or waiting (not locked by a worker); one row: how many rows
+// went (0 or 1), and whether the jobs table held it before (then, with 0: a worker holds it).
+std::string delete_job_sql(const std::string& quoted_schema);
 // Which jobs the cancel statements touch: job $3, the jobs of type $3, the ready jobs.
 enum class CancelWhere { id, name, ready };
 // At now $1, moves the waiting (unlocked) jobs `where` selects to `cancelled` with reason $2;

@@ -64,6 +64,15 @@ std::string job_exists_sql(const std::string& s) {
   return fmt::format("SELECT 1 FROM {}.jobs WHERE id = $1", s);
 }
 
+std::string delete_job_sql(const std::string& s) {
+  return fmt::format(
+      "WITH finished AS (DELETE FROM {0}.finished_jobs WHERE id = $1 RETURNING 1),"
+      " waiting AS (DELETE FROM {0}.jobs WHERE id = $1 AND locked_by IS NULL RETURNING 1)"
+      " SELECT (SELECT count(*) FROM finished) + (SELECT count(*) FROM waiting),"
+      " EXISTS (SELECT 1 FROM {0}.jobs WHERE id = $1)",
+      s);
+}
+
 std::string cancel_waiting_sql(const std::string& s, CancelWhere where) {
   std::string_view condition = "j.id = $3";
   if (where == CancelWhere::name) condition = "j.name = $3";

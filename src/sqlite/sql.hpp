@@ -278,6 +278,11 @@ std::string_view list_dead(bool named);
 // Job ?1: whether it is locked (1 or 0; no row: not in the jobs table).
 inline constexpr std::string_view kLockedState =
     "SELECT locked_by IS NOT NULL FROM errand_jobs WHERE id = ?1";
+// Delete job ?1: finished, or still to run and not held by a worker.
+inline constexpr std::string_view kDeleteFinished =
+    "DELETE FROM errand_finished_jobs WHERE id = ?1";
+inline constexpr std::string_view kDeleteUnheld =
+    "DELETE FROM errand_jobs WHERE id = ?1 AND locked_by IS NULL";
 // The state of finished job ?1 (no row: none).
 inline constexpr std::string_view kFinishedState =
     "SELECT state FROM errand_finished_jobs WHERE id = ?1";

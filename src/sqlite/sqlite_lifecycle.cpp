@@ -145,6 +145,24 @@ RetryResult SqliteStore::retry_job(JobId id) {
   return RetryResult{live->step() ? RetryResult::Kind::not_finished : RetryResult::Kind::not_found};
 }
 
+DeleteResult SqliteStore::delete_job(JobId id) {
+  require_writable("delete");
+  std::lock_guard lock(mutex_);
+  Transaction tx(connection_, Transaction::Behavior::immediate);
+  int deleted = 0;
+  for (const std::string_view statement : {sql::kDeleteFinished, sql::kDeleteUnheld}) {
+    auto remove = connection_.query(statement);
+    remove->bind(1, id);
+    deleted += remove->run();
+  }
+  auto live = connection_.query(sql::kLockedState);
+  live->bind(1, id);
+  const bool held = live->step();
+  tx.commit();
+  if (deleted > 0) return DeleteResult{DeleteResult::Kind::deleted};
+  return DeleteResult{held ? DeleteResult::Kind::held : DeleteResult::Kind::not_found};
+}
+
 PruneResult SqliteStore::prune(const Retention& retention, std::size_t limit) {
   require_writable("prune");
   PruneResult result;

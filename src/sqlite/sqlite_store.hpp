@@ -60,6 +60,7 @@ class SqliteStore final : public Store {
   // sqlite_lifecycle.cpp
   CancelResult cancel_job(JobId id, std::string_view reason) override;
   RetryResult retry_job(JobId id) override;
+  DeleteResult delete_job(JobId id) override;
   PruneResult prune(const Retention& retention, std::size_t limit) override;
   std::optional<JobInfo> find_job(JobId id, Duration lock_timeout) override;
   JobCounts counts(Duration lock_timeout) override;

@@ -6,6 +6,9 @@
 
 #include "web/http.hpp"
 
+#include <errand/clock.hpp>
+
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,8 +19,11 @@ class Store;
 
 inline constexpr std::string_view kSessionCookie = "errand_session";
 inline constexpr std::string_view kCsrfHeader = "X-Errand-CSRF";
-// The most rows one listing returns (?limit=).
+// The most rows one listing returns (?limit=), and how many without a limit.
 inline constexpr std::int64_t kMaxPageSize = 500;
+inline constexpr std::int64_t kDefaultPageSize = 50;
+// Tells running jobs from abandoned ones: the workers' default lock_timeout.
+inline constexpr Duration kLockTimeout = std::chrono::hours{2};
 
 struct Web::Impl {
   std::shared_ptr<Store> store;
@@ -54,6 +60,8 @@ struct Web::Impl {
   // api_actions.cpp: POST /api/... (each audited)
   WebResponse cancel_job(const web::Call& call, std::int64_t id);
   WebResponse retry_job(const web::Call& call, std::int64_t id);
+  WebResponse delete_job(const web::Call& call, std::int64_t id);
+  WebResponse jobs_action(const web::Call& call, const std::string& action);
   WebResponse dead_action(const web::Call& call, bool retry);
   WebResponse queue_action(const web::Call& call, const std::string& name,
                            const std::string& action);

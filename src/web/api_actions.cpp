@@ -2,6 +2,7 @@
 // did what and with what result, and answers with JSON. A selection never defaults to "all": a
 // bulk action names its jobs (ids, a type, or all: true).
 #include "web/api.hpp"
+#include "web/job_params.hpp"
 #include "web/json_views.hpp"
 
 #include <errand/error.hpp>
@@ -12,6 +13,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <map>
+
 namespace errand {
 
 namespace {
@@ -20,6 +23,9 @@ using nlohmann::json;
 
 // The most ids one bulk action names.
 constexpr std::size_t kMaxIds = 10'000;
+// The most jobs one bulk action on the jobs acts on: by ids, or per call on "all matching the
+// filter" (the answer's `next` goes on from there).
+constexpr std::size_t kJobsPerBulkCall = 500;
 constexpr std::size_t kMaxReasonBytes = 1000;
 
 // Refuses any body field not in `known`.
@@ -38,6 +44,81 @@ std::optional<std::int32_t> limit_field(const json& body, const char* name) {
   return static_cast<std::int32_t>(v.get<std::int64_t>());
 }
 
+std::string_view outcome_of(const CancelResult& result) {
+  switch (result.kind) {
+    case CancelResult::Kind::cancelled:
+      return "cancelled";
+    case CancelResult::Kind::requested:
+      return "requested";
+    case CancelResult::Kind::already_finished:
+      return "already finished";
+    case CancelResult::Kind::not_found:
+      break;
+  }
+  return "not found";
+}
+
+std::string_view outcome_of(const RetryResult& result) {
+  switch (result.kind) {
+    case RetryResult::Kind::retried:
+      return "retried";
+    case RetryResult::Kind::not_finished:
+      return "not finished";
+    case RetryResult::Kind::not_found:
+      break;
+  }
+  return "not found";
+}
+
+std::string_view outcome_of(const DeleteResult& result) {
+  switch (result.kind) {
+    case DeleteResult::Kind::deleted:
+      return "deleted";
+    case DeleteResult::Kind::held:
+      return "held by a worker";
+    case DeleteResult::Kind::not_found:
+      break;
+  }
+  return "not found";
+}
+
+// The reason field of a cancel ({} when not given).
+std::optional<std::string> reason_field(const json& body) {
+  if (!body.contains("reason")) return std::nullopt;
+  if (!body["reason"].is_string() || body["reason"].get<std::string>().size() > kMaxReasonBytes)
+    throw web::HttpError(400,
+                         fmt::format("reason must be text of at most {} bytes", kMaxReasonBytes));
+  return body["reason"].get<std::string>();
+}
+
+// The ids a bulk action names: a list of 1 to `max` positive whole numbers.
+std::vector<JobId> ids_field(const json& ids, std::size_t max) {
+  if (!ids.is_array() || ids.empty() || ids.size() > max)
+    throw web::HttpError(400, fmt::format("ids must be a list of 1 to {} job ids", max));
+  std::vector<JobId> out;
+  for (const json& id : ids) {
+    if (!id.is_number_integer() || id.get<std::int64_t>() < 1)
+      throw web::HttpError(400, "each id must be a positive whole number");
+    out.push_back(id.get<std::int64_t>());
+  }
+  return out;
+}
+
+// A bulk action's "filter" object as parameters (values: text, or numbers and booleans as JSON).
+web::Params filter_params(const json& filter) {
+  if (!filter.is_object())
+    throw web::HttpError(400, "filter must be an object of GET /api/jobs's parameters");
+  web::Params params;
+  for (const auto& item : filter.items()) {
+    const json& v = item.value();
+    if (!v.is_string() && !v.is_number() && !v.is_boolean())
+      throw web::HttpError(400, fmt::format("filter field {} must be text, a number or a boolean",
+                                            web::quote(item.key())));
+    params.emplace_back(item.key(), v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return params;
+}
+
 DeadSelection dead_selection(const json& body) {
   only_fields(body, {"ids", "type", "all"});
   const int given = (body.contains("ids") ? 1 : 0) + (body.contains("type") ? 1 : 0) +
@@ -54,16 +135,7 @@ DeadSelection dead_selection(const json& body) {
       throw web::HttpError(400, "type must be a job type's name (a non-empty string)");
     return DeadSelection::named(body["type"].get<std::string>());
   }
-  const json& ids = body["ids"];
-  if (!ids.is_array() || ids.empty() || ids.size() > kMaxIds)
-    throw web::HttpError(400, fmt::format("ids must be a list of 1 to {} job ids", kMaxIds));
-  std::vector<JobId> out;
-  for (const json& id : ids) {
-    if (!id.is_number_integer() || id.get<std::int64_t>() < 1)
-      throw web::HttpError(400, "each id must be a positive whole number");
-    out.push_back(id.get<std::int64_t>());
-  }
-  return DeadSelection::with_ids(std::move(out));
+  return DeadSelection::with_ids(ids_field(body["ids"], kMaxIds));
 }
 
 std::string selection_text(const DeadSelection& s) {
@@ -86,13 +158,8 @@ std::string selection_text(const DeadSelection& s) {
 WebResponse Web::Impl::cancel_job(const web::Call& call, std::int64_t id) {
   const json body = call.body_object();
   only_fields(body, {"reason"});
-  std::string reason = "cancelled from the dashboard by " + call.who;
-  if (body.contains("reason")) {
-    if (!body["reason"].is_string() || body["reason"].get<std::string>().size() > kMaxReasonBytes)
-      throw web::HttpError(400,
-                           fmt::format("reason must be text of at most {} bytes", kMaxReasonBytes));
-    reason = body["reason"].get<std::string>();
-  }
+  const std::string reason =
+      reason_field(body).value_or("cancelled from the dashboard by " + call.who);
   const CancelResult result = store->cancel_job(id, reason);
   const auto done = [&](int status, std::string_view outcome) {
     audit(fmt::format("web: {} from {}: cancel job {}: {}", call.who, call.request.remote, id,
@@ -116,17 +183,93 @@ WebResponse Web::Impl::cancel_job(const web::Call& call, std::int64_t id) {
 WebResponse Web::Impl::retry_job(const web::Call& call, std::int64_t id) {
   only_fields(call.body_object(), {});
   const RetryResult result = store->retry_job(id);
-  const std::string_view outcome = result.kind == RetryResult::Kind::retried ? "retried"
-                                   : result.kind == RetryResult::Kind::not_finished
-                                       ? "not finished (still to run or running)"
-                                       : "not found";
-  audit(
-      fmt::format("web: {} from {}: retry job {}: {}", call.who, call.request.remote, id, outcome));
+  audit(fmt::format("web: {} from {}: retry job {}: {}", call.who, call.request.remote, id,
+                    outcome_of(result)));
   if (result.kind == RetryResult::Kind::not_found)
     throw web::HttpError(404, fmt::format("no job with id {}", id));
   if (result.kind == RetryResult::Kind::not_finished)
-    throw web::HttpError(409, fmt::format("job {} is {}", id, outcome));
+    throw web::HttpError(409, fmt::format("job {} is not finished (still to run or running)", id));
   return web::json_response({{"id", id}, {"result", "retried"}});
+}
+
+WebResponse Web::Impl::delete_job(const web::Call& call, std::int64_t id) {
+  only_fields(call.body_object(), {});
+  const DeleteResult result = store->delete_job(id);
+  audit(fmt::format("web: {} from {}: delete job {}: {}", call.who, call.request.remote, id,
+                    outcome_of(result)));
+  if (result.kind == DeleteResult::Kind::not_found)
+    throw web::HttpError(404, fmt::format("no job with id {}", id));
+  if (result.kind == DeleteResult::Kind::held)
+    throw web::HttpError(409, fmt::format("job {} is held by a worker: cancel it first", id));
+  return web::json_response({{"id", id}, {"result", "deleted"}});
+}
+
+WebResponse Web::Impl::jobs_action(const web::Call& call, const std::string& action) {
+  if (action != "retry" && action != "cancel" && action != "delete")
+    throw web::HttpError(404, "the jobs' bulk actions are retry, cancel and delete");
+  const json body = call.body_object();
+  if (action == "cancel") {
+    only_fields(body, {"ids", "all", "filter", "after", "reason"});
+  } else {
+    only_fields(body, {"ids", "all", "filter", "after"});
+  }
+  if (body.contains("ids") == body.contains("all"))
+    throw web::HttpError(400, "say which jobs: either ids (a list) or all: true with a filter");
+  std::vector<JobId> ids;
+  std::optional<JobCursor> next;
+  std::string which;
+  std::size_t scanned = 0;
+  if (body.contains("ids")) {
+    if (body.contains("filter") || body.contains("after"))
+      throw web::HttpError(400, "filter and after go with all: true, not with ids");
+    ids = ids_field(body["ids"], kJobsPerBulkCall);
+    which = ids.size() <= 20 ? fmt::format("jobs {}", fmt::join(ids, ", "))
+                             : fmt::format("{} jobs by id", ids.size());
+  } else {
+    if (body["all"] != true) throw web::HttpError(400, "all must be true (or leave it out)");
+    if (!body.contains("filter"))
+      throw web::HttpError(400,
+                           "all: true needs a filter (an object; {} for every job the "
+                           "jobs listing shows without one)");
+    JobSearch search = web::parse_job_search(filter_params(body["filter"]), web::JobParamsUse::bulk,
+                                             kJobsPerBulkCall);
+    if (body.contains("after")) {
+      if (!body["after"].is_string())
+        throw web::HttpError(400, "after must be a cursor this API returned (next)");
+      search.filter.after = web::parse_cursor(body["after"].get<std::string>());
+    }
+    const JobSearchPage page = search_jobs(*store, search);
+    for (const JobInfo& j : page.jobs)
+      ids.push_back(j.id);
+    next = page.next;
+    scanned = page.scanned;
+    which = fmt::format("the jobs matching {}{}", body["filter"].dump(),
+                        search.filter.after ? fmt::format(" after job {}", search.filter.after->id)
+                                            : std::string());
+  }
+  const std::string reason =
+      reason_field(body).value_or("cancelled from the dashboard by " + call.who);
+  std::map<std::string_view, std::size_t> counts;
+  for (const JobId id : ids) {
+    if (action == "retry") {
+      ++counts[outcome_of(store->retry_job(id))];
+    } else if (action == "cancel") {
+      ++counts[outcome_of(store->cancel_job(id, reason))];
+    } else {
+      ++counts[outcome_of(store->delete_job(id))];
+    }
+  }
+  std::vector<std::string> tally;
+  for (const auto& [outcome, n] : counts)
+    tally.push_back(fmt::format("{} {}", outcome, n));
+  audit(fmt::format("web: {} from {}: {} {}: {}", call.who, call.request.remote, action, which,
+                    tally.empty() ? "none" : fmt::format("{}", fmt::join(tally, ", "))));
+  json result = {{"action", action},
+                 {"read", ids.size()},
+                 {"counts", counts},
+                 {"next", next ? json(web::cursor_text(*next)) : json(nullptr)}};
+  if (body.contains("all")) result["scanned"] = scanned;
+  return web::json_response(result);
 }
 
 WebResponse Web::Impl::dead_action(const web::Call& call, bool retry) {

@@ -2,6 +2,7 @@
 // and answers with the records' JSON (web/json_views.hpp). Unknown parameters are refused (400):
 // a typo must not read as "no filter".
 #include "web/api.hpp"
+#include "web/job_params.hpp"
 #include "web/json_views.hpp"
 
 #include <errand/cron.hpp>
@@ -25,9 +26,6 @@ namespace {
 
 using nlohmann::json;
 
-// Tells running jobs from abandoned ones: the workers' default lock_timeout.
-constexpr Duration kLockTimeout = std::chrono::hours{2};
-
 // Refuses any query parameter not in `known` (or starting with `prefix`, when given).
 void only_params(const web::Call& call, std::initializer_list<std::string_view> known,
                  std::string_view prefix = {}) {
@@ -41,60 +39,11 @@ std::size_t page_size(const web::Call& call, std::int64_t fallback) {
                                         : fallback);
 }
 
-// Payload conditions are the parameters named payload.FIELD (errand/job_search.hpp).
-constexpr std::string_view kPayloadPrefix = "payload.";
-
-JobOrder parse_order(std::string_view text) {
-  if (text == "natural") return JobOrder::natural;
-  if (text == "newest") return JobOrder::newest;
-  if (text == "oldest") return JobOrder::oldest;
-  throw web::HttpError(400,
-                       fmt::format("unknown sort {} (natural, newest, oldest)", web::quote(text)));
-}
-
-// A keyset cursor as the API shows it: "ID.PRIORITY.AT" (AT in microseconds since the epoch).
-std::string cursor_text(const JobCursor& cursor) {
-  return fmt::format("{}.{}.{}", cursor.id, cursor.priority, cursor.at.time_since_epoch().count());
-}
-
-JobCursor parse_cursor(std::string_view text) {
-  const auto bad = [&] {
-    return web::HttpError(
-        400, fmt::format("after {} is not a cursor this API returned (next)", web::quote(text)));
-  };
-  const auto first = text.find('.');
-  const auto second = first == std::string_view::npos ? first : text.find('.', first + 1);
-  if (second == std::string_view::npos) throw bad();
-  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-  try {
-    JobCursor cursor;
-    cursor.id = web::parse_int(text.substr(0, first), 1, kMax, "after");
-    cursor.priority = static_cast<std::int32_t>(web::parse_int(
-        text.substr(first + 1, second - first - 1), std::numeric_limits<std::int32_t>::min(),
-        std::numeric_limits<std::int32_t>::max(), "after"));
-    cursor.at = TimePoint{Duration{web::parse_int(text.substr(second + 1), -kMax, kMax, "after")}};
-    return cursor;
-  } catch (const web::HttpError&) {
-    throw bad();
-  }
-}
-
 // A non-empty text parameter, if given.
 std::optional<std::string> text_param(const web::Call& call, std::string_view name) {
   const auto value = call.param(name);
   if (value && value->empty()) return std::nullopt;
   return value;
-}
-
-// A time parameter (ISO 8601 with Z or an offset, or a date: UTC), if given.
-std::optional<TimePoint> time_param(const web::Call& call, std::string_view name) {
-  const auto value = text_param(call, name);
-  if (!value) return std::nullopt;
-  try {
-    return parse_time_in_zone(*value, "UTC");
-  } catch (const CronError& e) {
-    throw web::HttpError(400, fmt::format("{}: {}", name, e.what()));
-  }
 }
 
 }  // namespace
@@ -129,45 +78,16 @@ WebResponse Web::Impl::overview(const web::Call& call) {
 }
 
 WebResponse Web::Impl::jobs(const web::Call& call) {
-  only_params(call,
-              {"state", "type", "queue", "failing", "priority_min", "priority_max", "created_from",
-               "created_before", "sort", "after", "limit"},
-              kPayloadPrefix);
-  JobSearch search;
-  JobFilter& filter = search.filter;
-  if (const auto state = text_param(call, "state")) {
-    filter.state = parse_job_state(*state);
-    if (!filter.state) {
-      throw web::HttpError(400, fmt::format("unknown state {} (ready, scheduled, running, "
-                                            "abandoned, completed, cancelled, discarded)",
-                                            web::quote(*state)));
-    }
-  }
-  filter.name = text_param(call, "type");
-  filter.queue = text_param(call, "queue");
-  if (const auto failing = call.param("failing")) filter.failing_only = *failing == "true";
-  constexpr std::int64_t kPriorityLimit = std::numeric_limits<std::int32_t>::max();
-  if (const auto p = text_param(call, "priority_min"))
-    filter.min_priority = web::parse_int(*p, -kPriorityLimit, kPriorityLimit, "priority_min");
-  if (const auto p = text_param(call, "priority_max"))
-    filter.max_priority = web::parse_int(*p, -kPriorityLimit, kPriorityLimit, "priority_max");
-  filter.created_from = time_param(call, "created_from");
-  filter.created_before = time_param(call, "created_before");
-  if (const auto sort = text_param(call, "sort")) filter.order = parse_order(*sort);
-  if (const auto after = text_param(call, "after")) filter.after = parse_cursor(*after);
-  filter.limit = page_size(call, 50);
-  filter.lock_timeout = kLockTimeout;
-  for (const auto& [key, value] : call.request.query) {
-    if (key.starts_with(kPayloadPrefix))
-      search.payload.push_back({key.substr(kPayloadPrefix.size()), value});
-  }
+  const JobSearch search =
+      web::parse_job_search(call.request.query, web::JobParamsUse::listing, kDefaultPageSize);
+  const JobFilter& filter = search.filter;
   const JobSearchPage page = search_jobs(*store, search);
   json rows = json::array();
   for (const JobInfo& j : page.jobs)
     rows.push_back(views::job_json(j));
   json body = {{"jobs", rows},
                {"limit", filter.limit},
-               {"next", page.next ? json(cursor_text(*page.next)) : json(nullptr)}};
+               {"next", page.next ? json(web::cursor_text(*page.next)) : json(nullptr)}};
   if (!search.payload.empty()) {
     body["scanned"] = page.scanned;
     body["scan_limited"] = page.scan_limited;
@@ -186,7 +106,7 @@ WebResponse Web::Impl::dead(const web::Call& call) {
   only_params(call, {"type", "limit"});
   DeadFilter filter;
   filter.name = text_param(call, "type");
-  filter.limit = page_size(call, 50);
+  filter.limit = page_size(call, kDefaultPageSize);
   json rows = json::array();
   for (const DeadJob& d : store->list_dead(filter))
     rows.push_back(views::dead_json(d));

@@ -39,7 +39,9 @@ WebResponse Web::Impl::route(const web::Call& call) {
     const std::int64_t id = web::parse_id(s[2], "the job id");
     if (s[3] == "cancel") return cancel_job(call, id);
     if (s[3] == "retry") return retry_job(call, id);
+    if (s[3] == "delete") return delete_job(call, id);
   }
+  if (s.size() == 3 && what == "jobs") return jobs_action(call, s[2]);
   if (s.size() == 3 && what == "dead" && (s[2] == "retry" || s[2] == "purge"))
     return dead_action(call, s[2] == "retry");
   if (s.size() == 4 && what == "queues") return queue_action(call, s[2], s[3]);

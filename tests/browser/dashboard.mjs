@@ -1,6 +1,7 @@
 // The dashboard in a real browser (Debian's chromium driven by playwright-core), against a real
-// `errand web` on one store: every page loads without errors; filters; a job's page; bulk retry
-// from the dead-letter queue; pausing a queue stops its workers; cancelling a running job;
+// `errand web` on one store: every page loads without errors; filters; a job's page; bulk cancel,
+// retry and delete on the jobs page (ticked rows, all matching the filter); bulk retry from the
+// dead-letter queue; pausing a queue stops its workers; cancelling a running job;
 // untrusted payloads render as text; a POST without the CSRF token is refused; read-only shows
 // no action and refuses POSTs; a reachable address without a token refuses to start.
 //
@@ -156,6 +157,32 @@ async function main() {
   }
   await shot("job");
   ok("a job's page shows every field; <script> and onerror payloads render as text");
+
+  // Bulk actions on the Jobs page: on the ticked rows, and on all jobs matching the filter.
+  const quick = fixture("enqueue", args.db, "Note", "3").map(Number);
+  const stateOf = async (id) => {
+    const r = await fetch(`${base}/api/jobs/${id}`);
+    return r.status === 404 ? "gone" : (await r.json()).state;
+  };
+  const bulk = async (hash, rows, tick, button, expected) => {
+    await go("queues", "table");  // away first: the same address again would not redraw
+    await go(hash, "tbody tr");
+    assert.equal(await page.locator("tbody tr").count(), rows, `${hash}: rows`);
+    if (tick === "all") await page.check("#all-matching");
+    else await page.check(`input.pick[value="${tick}"]`);
+    await page.click(`main .actions button:has-text("${button}")`);
+    await page.waitForSelector(".banner.ok");
+    assert.equal(await page.textContent(".banner.ok"), expected);
+  };
+  await bulk("jobs?type=Note&payload.text=quick", 3, quick[0], "Cancel", "cancel: 1 cancelled");
+  assert.equal(await stateOf(quick[0]), "cancelled");
+  await bulk("jobs?type=Note&payload.text=quick", 2, "all", "Delete", "delete: 2 deleted");
+  assert.deepEqual([await stateOf(quick[1]), await stateOf(quick[2])], ["gone", "gone"]);
+  await bulk("jobs?state=cancelled&type=Note", 1, "all", "Retry", "retry: 1 retried");
+  assert.equal(await stateOf(quick[0]), "ready");
+  await bulk("jobs?type=Note&payload.text=quick", 1, quick[0], "Delete", "delete: 1 deleted");
+  assert.equal(await stateOf(quick[0]), "gone");
+  ok("bulk cancel, retry and delete of ticked jobs and of all jobs matching the filter");
 
   // Bulk retry from the dead-letter queue: the jobs move back to ready.
   await go("dead", "input.pick");

@@ -1,6 +1,7 @@
 // The CLI test table's rows for the lifecycle commands (issue 13): `jobs show`, `jobs cancel`,
-// `jobs retry`, and the finished states in `jobs` and `status` (see cli_table.hpp). The standard
-// database: Record 1 and 2 ready, Record 3 scheduled, a failing Fail scheduled, Record 4 running
+// `jobs retry`, `jobs delete`, and the finished states in `jobs` and `status` (see cli_table.hpp).
+// The standard database: Record 1 and 2 ready, Record 3 scheduled, a failing Fail scheduled, Record
+// 4 running
 // ({running}), {dead_a} (Fail) and {dead_b} (Text) discarded.
 #include "cli/cli_table.hpp"
 
@@ -14,6 +15,7 @@ void lifecycle_rows(std::vector<CliRow>& r) {
   const Args cancel = {"jobs", "cancel", "--db={db}"};
   const Args retry = {"jobs", "retry", "--db={db}"};
   const Args show = {"jobs", "show", "--db={db}"};
+  const Args remove = {"jobs", "delete", "--db={db}"};
   const auto with = [](Args args, const Args& more) {
     args.insert(args.end(), more.begin(), more.end());
     return args;
@@ -83,6 +85,19 @@ void lifecycle_rows(std::vector<CliRow>& r) {
                {"job {running} has not finished"}});
   r.push_back(
       {"jobs_retry_unknown_id", with(retry, {"999999"}), kFailed, {"no job with id 999999"}});
+  // delete: any job but a held one.
+  r.push_back({"jobs_delete_discarded_job",
+               with(remove, {"{dead_a}"}),
+               kOk,
+               {"job {dead_a}: deleted"},
+               {},
+               Db::changed});
+  r.push_back({"jobs_delete_running_job",
+               with(remove, {"{running}"}),
+               kFailed,
+               {"a worker holds job {running} (cancel it first)"}});
+  r.push_back(
+      {"jobs_delete_unknown_id", with(remove, {"999999"}), kFailed, {"no job with id 999999"}});
   // show: every field; the attempts; unknown ids.
   r.push_back({"jobs_show_discarded_job",
                with(show, {"{dead_a}"}),

@@ -641,6 +641,40 @@ TEST_P(LifecycleConformance, RetryingAFinishedJobRunsItAgainUnderItsIdWithItsHis
   EXPECT_EQ(state.count("Record:7"), 2u);
 }
 
+TEST_P(LifecycleConformance, DeletingAJobRemovesItInEveryStateButHeld) {
+  auto options = worker_options();
+  options.retention.completed = hours{1};
+  const JobId completed = errand::enqueue(*store, RecordJob{.tag = 7});
+  const JobId discarded = errand::enqueue(*store, DiscardJob{.reason = "r"});
+  {
+    errand::Worker worker(store, registry, state, options);
+    worker.run_until_idle();
+  }
+  const JobId ready = enqueue_one(lifecycle_job("Record"));
+  const JobId scheduled = enqueue_one(lifecycle_job("Record", hours{1}));
+  const JobId cancelled = enqueue_one(lifecycle_job("Record", hours{2}));
+  store->cancel_job(cancelled, "");
+  ASSERT_EQ(job(completed).state, JobState::completed);
+  ASSERT_EQ(job(discarded).state, JobState::discarded);
+  for (const JobId id : {completed, discarded, ready, scheduled, cancelled}) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(store->delete_job(id).kind, errand::DeleteResult::Kind::deleted);
+    EXPECT_FALSE(store->find_job(id, kLockTimeout));
+    EXPECT_EQ(store->delete_job(id).kind, errand::DeleteResult::Kind::not_found);
+  }
+  // A job a worker holds stays, running, until it is settled.
+  const JobId held = enqueue_one(lifecycle_job("Record"));
+  const auto claimed = claim_one("w");
+  ASSERT_EQ(claimed.id, held);
+  EXPECT_EQ(store->delete_job(held).kind, errand::DeleteResult::Kind::held);
+  EXPECT_EQ(job(held).state, JobState::running);
+  const Outcome done[] = {outcome(claimed, Outcome::Kind::completed)};
+  EXPECT_TRUE(store->settle("w", done).empty());
+  EXPECT_EQ(store->delete_job(held + 1000).kind, errand::DeleteResult::Kind::not_found);
+  EXPECT_TRUE(all_jobs().empty());
+  EXPECT_EQ(state.count("Record:7"), 1u);
+}
+
 // --- workers -------------------------------------------------------------------------------
 
 TEST_P(LifecycleConformance, ASilentWorkerHoldingNothingIsForgottenByAnyWorker) {

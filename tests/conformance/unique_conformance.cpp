@@ -83,6 +83,18 @@ TEST_P(UniqueConformance, TheKeyBlocksWhileRunningAndFreesWhenTheJobIsGone) {
   EXPECT_NE(next.id, first.id);
 }
 
+TEST_P(UniqueConformance, DeletingTheJobThatHoldsAKeyFreesIt) {
+  store->register_worker(registration("w"));
+  const Enqueued waiting = report(*store, 1);
+  ASSERT_EQ(store->delete_job(waiting.id).kind, errand::DeleteResult::Kind::deleted);
+  EXPECT_EQ(report(*store, 1).outcome, EnqueueOutcome::inserted);
+  finish_one(*store, Outcome::Kind::completed, /*keep=*/true);
+  const Enqueued kept = report(*store, 1);
+  ASSERT_EQ(kept.outcome, EnqueueOutcome::duplicate);  // the kept completed job blocks
+  ASSERT_EQ(store->delete_job(kept.id).kind, errand::DeleteResult::Kind::deleted);
+  EXPECT_EQ(report(*store, 1).outcome, EnqueueOutcome::inserted);
+}
+
 TEST_P(UniqueConformance, AKeptCompletedJobBlocksAndDeadOrCancelledOnesDoNot) {
   store->register_worker(registration("w"));
   const Enqueued kept = report(*store, 1);

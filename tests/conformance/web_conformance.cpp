@@ -256,6 +256,28 @@ TEST_P(WebConformance, BadInputGetsAClear4xxAndChangesNothing) {
   expect_4xx(web.post("/api/schedules/nope/trigger"), 404, "no schedule");
   expect_4xx(web.post("/api/jobs/" + std::to_string(id) + "/cancel", R"({"why": 1})"), 400,
              "unknown field");
+  // Bulk actions on the jobs name them on purpose, with a filter the listing would take.
+  expect_4xx(web.post("/api/jobs/cancel", "{}"), 400, "say which jobs");
+  expect_4xx(web.post("/api/jobs/delete", R"({"ids": [1], "all": true})"), 400, "say which jobs");
+  expect_4xx(web.post("/api/jobs/delete", R"({"all": true})"), 400, "needs a filter");
+  expect_4xx(web.post("/api/jobs/delete", R"({"all": false, "filter": {}})"), 400, "all must be");
+  expect_4xx(web.post("/api/jobs/delete", R"({"all": true, "filter": []})"), 400, "filter must");
+  expect_4xx(web.post("/api/jobs/delete", R"({"all": true, "filter": {"colour": "red"}})"), 400,
+             "unknown filter field");
+  expect_4xx(web.post("/api/jobs/delete", R"({"all": true, "filter": {"limit": "5"}})"), 400,
+             "unknown filter field");
+  expect_4xx(web.post("/api/jobs/delete", R"({"all": true, "filter": {"state": "all"}})"), 400,
+             "unknown state");
+  expect_4xx(web.post("/api/jobs/delete", R"({"all": true, "filter": {"type": {"$ne": 1}}})"), 400,
+             "must be text");
+  expect_4xx(web.post("/api/jobs/delete", R"({"all": true, "filter": {}, "after": "1"})"), 400,
+             "not a cursor");
+  expect_4xx(web.post("/api/jobs/delete", R"({"ids": [1], "after": "1.0.0"})"), 400, "go with all");
+  expect_4xx(web.post("/api/jobs/retry", R"({"ids": [1], "reason": "x"})"), 400, "unknown field");
+  expect_4xx(web.post("/api/jobs/delete", json{{"ids", std::vector<int>(501, 1)}}.dump()), 400,
+             "ids must be");
+  expect_4xx(web.post("/api/jobs/explode", R"({"ids": [1]})"), 404, "retry, cancel and delete");
+  expect_4xx(web.post("/api/jobs/99999999/delete"), 404, "no job");
   // SQL and LIKE metacharacters are values, never syntax: they match nothing.
   for (const std::string hostile : {"%", "_", "Rec%", "' OR '1'='1", "\\", "Record' --"}) {
     const auto p =
@@ -268,6 +290,13 @@ TEST_P(WebConformance, BadInputGetsAClear4xxAndChangesNothing) {
     const auto q = web.get("/api/jobs?queue=" + percent_encoded(hostile));
     ASSERT_EQ(status(q), 200) << hostile;
     EXPECT_EQ(Served::body(q)["jobs"].size(), 0u) << hostile;
+    for (const std::string& field :
+         std::vector<std::string>{"type", "queue", "payload.tag", "payload." + hostile}) {
+      const auto d =
+          web.post("/api/jobs/delete", json{{"all", true}, {"filter", {{field, hostile}}}}.dump());
+      ASSERT_EQ(status(d), 200) << hostile;
+      EXPECT_EQ(Served::body(d)["read"], 0) << hostile;
+    }
   }
   // Nothing changed.
   ASSERT_TRUE(store->find_job(id, kLockTimeout));
@@ -325,6 +354,70 @@ TEST_P(WebConformance, ActionsChangeTheStoreAndAreAudited) {
   EXPECT_TRUE(logged("purge the dead jobs of type \"Unknown\": 1 job(s)"));
   EXPECT_TRUE(logged("pause queue \"default\": done"));
   EXPECT_TRUE(logged("cancel job " + std::to_string(d1) + ": cancelled"));
+}
+
+TEST_P(WebConformance, BulkActionsTakeSelectedJobsOrAllMatchingTheFilterPageByPage) {
+  // 502 scheduled Bulk jobs (tags 0..501), one Record job in another queue.
+  std::vector<errand::NewJob> batch;
+  for (int i = 0; i <= 501; ++i) {
+    batch.push_back(errand::NewJob{.name = "Bulk",
+                                   .payload = json{{"tag", i}, {"even", i % 2 == 0}}.dump(),
+                                   .delay = std::chrono::hours{1}});
+  }
+  const std::vector<JobId> ids = store->enqueue(batch);
+  const JobId other = errand::enqueue(*store, RecordJob{.tag = 1},
+                                      errand::EnqueueOptions{.delay = 1h, .queue = "mail"});
+  Served web(store);
+  const auto state_of = [&](JobId id) {
+    const auto job = store->find_job(id, kLockTimeout);
+    return job ? std::optional(job->state) : std::nullopt;
+  };
+  // Cancel by a payload field: one job.
+  const auto one = web.post("/api/jobs/cancel",
+                            R"({"all": true, "filter": {"type": "Bulk", "payload.tag": 3}})");
+  ASSERT_EQ(status(one), 200) << one->body;
+  EXPECT_EQ(Served::body(one)["counts"], (json{{"cancelled", 1}}));
+  EXPECT_EQ(Served::body(one)["next"], nullptr);
+  EXPECT_EQ(state_of(ids[3]), errand::JobState::cancelled);
+  // Retry it and a waiting one by id: one retried, one not finished.
+  const auto retried = web.post("/api/jobs/retry", json{{"ids", {ids[3], ids[4]}}}.dump());
+  EXPECT_EQ(Served::body(retried)["counts"], (json{{"not finished", 1}, {"retried", 1}}));
+  EXPECT_EQ(state_of(ids[3]), errand::JobState::ready);
+  // Delete every scheduled Bulk job: 500 a call, the second call goes on from `next`.
+  const json filter = {{"type", "Bulk"}, {"state", "scheduled"}};
+  const auto first = web.post("/api/jobs/delete", json{{"all", true}, {"filter", filter}}.dump());
+  ASSERT_EQ(status(first), 200) << first->body;
+  EXPECT_EQ(Served::body(first)["counts"], (json{{"deleted", 500}}));
+  ASSERT_TRUE(Served::body(first)["next"].is_string());
+  const auto second = web.post(
+      "/api/jobs/delete",
+      json{{"all", true}, {"filter", filter}, {"after", Served::body(first)["next"]}}.dump());
+  EXPECT_EQ(Served::body(second)["counts"], (json{{"deleted", 1}}));  // 502 less the ready one
+  EXPECT_EQ(Served::body(second)["next"], nullptr);
+  for (const JobId id : ids)
+    EXPECT_EQ(state_of(id), id == ids[3] ? std::optional(errand::JobState::ready) : std::nullopt);
+  EXPECT_EQ(state_of(other), errand::JobState::scheduled);
+  // A job a worker holds is not deleted; a single delete says so.
+  store->register_worker(registration("w"));
+  ASSERT_EQ(store->claim("w", 1, kLockTimeout).size(), 1u);
+  const auto held = web.post("/api/jobs/" + std::to_string(ids[3]) + "/delete");
+  EXPECT_EQ(status(held), 409);
+  EXPECT_TRUE(contains(Served::body(held).value("error", ""), "cancel it first"));
+  const auto bulk_held = web.post("/api/jobs/delete", json{{"ids", {ids[3], other}}}.dump());
+  EXPECT_EQ(Served::body(bulk_held)["counts"], (json{{"deleted", 1}, {"held by a worker", 1}}));
+  EXPECT_EQ(state_of(ids[3]), errand::JobState::running);
+  EXPECT_EQ(state_of(other), std::nullopt);
+  const std::vector<std::string> audit = web.audit();
+  const auto logged = [&](std::string_view what) {
+    return std::any_of(audit.begin(), audit.end(),
+                       [&](const std::string& line) { return contains(line, what); });
+  };
+  EXPECT_TRUE(logged(R"(cancel the jobs matching {"payload.tag":3,"type":"Bulk"}: cancelled 1)"));
+  EXPECT_TRUE(
+      logged("delete the jobs matching {\"state\":\"scheduled\",\"type\":\"Bulk\"} after "
+             "job " +
+             std::to_string(ids[500]) + ": deleted 1"));
+  EXPECT_TRUE(logged("delete job " + std::to_string(ids[3]) + ": held by a worker"));
 }
 
 TEST_P(WebConformance, CancellingARunningJobFiresItsStopToken) {

@@ -239,6 +239,35 @@ int retry(const Globals& globals, const RetryOptions& opts) {
   return 0;
 }
 
+// --- jobs delete ---
+
+struct DeleteOptions {
+  std::vector<JobId> ids;
+};
+
+int remove(const Globals& globals, const DeleteOptions& opts) {
+  auto store = open_db(globals, OpenMode::existing);
+  std::vector<std::string> failures;
+  for (const JobId id : opts.ids) {
+    switch (store->delete_job(id).kind) {
+      case DeleteResult::Kind::deleted:
+        fmt::print("job {}: deleted\n", id);
+        break;
+      case DeleteResult::Kind::held:
+        failures.push_back(fmt::format("a worker holds job {} (cancel it first)", id));
+        break;
+      case DeleteResult::Kind::not_found:
+        failures.push_back(fmt::format("no job with id {}", id));
+        break;
+    }
+  }
+  if (!failures.empty()) {
+    throw std::runtime_error(
+        fmt::format("cannot delete: {} (in {})", fmt::join(failures, "; "), store->describe()));
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_jobs(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {
@@ -246,7 +275,7 @@ void add_jobs(CLI::App& app, const Globals& globals, std::vector<Command>& comma
   auto* cmd = app.add_subcommand(
       "jobs",
       "List jobs (still to run, next first; or finished, with --state); show, cancel, "
-      "retry");
+      "retry, delete");
   cmd->require_subcommand(0, 1);
   std::vector<std::string> states;
   for (const auto state :
@@ -293,6 +322,14 @@ void add_jobs(CLI::App& app, const Globals& globals, std::vector<Command>& comma
       "retry", "Run finished jobs (completed, cancelled, discarded) again under their ids");
   add_number(*retry_cmd, "ids", retry_opts->ids, kJobId, "ids of the finished jobs")->required();
   commands.push_back({retry_cmd, [&globals, retry_opts] { return retry(globals, *retry_opts); }});
+
+  auto delete_opts = std::make_shared<DeleteOptions>();
+  auto* delete_cmd = cmd->add_subcommand(
+      "delete",
+      "Delete jobs for good: waiting, scheduled or finished (not while a worker holds one)");
+  add_number(*delete_cmd, "ids", delete_opts->ids, kJobId, "ids of the jobs to delete")->required();
+  commands.push_back(
+      {delete_cmd, [&globals, delete_opts] { return remove(globals, *delete_opts); }});
 }
 
 }  // namespace errand::cli

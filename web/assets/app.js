@@ -213,9 +213,34 @@ const views = {
       el("label", {class: "inline"}, el("input", {type: "checkbox", name: "failing", checked: filter.failing === "true"}), "failing only"),
       el("button", {type: "submit"}, "Filter"));
     const page = (after) => "#/jobs" + qs({...filter, after});
+    // Bulk actions: on the ticked rows, or (with "all matching") on every job the filter selects,
+    // 500 a call, each call going on from the last one's `next` (docs/api.md).
+    const picks = () => [...main.querySelectorAll("input.pick:checked")].map(b => Number(b.value));
+    const selection = Object.fromEntries(Object.entries(filter).filter(([k]) => !["sort", "after", "limit"].includes(k)));
+    const tally = (total) => Object.entries(total).map(([k, n]) => `${n} ${k}`).join(", ") || "no job matched";
+    const bulk = (verb) => async () => {
+      const everything = main.querySelector("#all-matching").checked;
+      let body = everything ? {all: true, filter: selection} : {ids: picks()};
+      if (!everything && !body.ids.length) throw new Error("Tick some jobs first, or “all matching the filter”.");
+      const total = {};
+      for (;;) {
+        const r = await api(`/api/jobs/${verb}`, body);
+        for (const [k, n] of Object.entries(r.counts)) total[k] = (total[k] || 0) + n;
+        if (!everything || !r.next) break;
+        banner(`${verb}: ${tally(total)} so far…`, true);
+        body = {...body, after: r.next};
+      }
+      return `${verb}: ${tally(total)}`;
+    };
     put(main, el("h1", {}, "Jobs"), form,
-      table(["ID", "TYPE", "QUEUE", "STATE", "PRIORITY", "ERRORS", "ENQUEUED", "RUN AT", "LAST ERROR"],
+      session.read_only ? null : el("div", {class: "actions"},
+        action("Retry", bulk("retry")), action("Cancel", bulk("cancel"), "danger"),
+        action("Delete", bulk("delete"), "danger"),
+        el("label", {class: "inline"}, el("input", {type: "checkbox", id: "all-matching"}),
+          "all jobs matching the filter, not only the ticked ones")),
+      table(["", "ID", "TYPE", "QUEUE", "STATE", "PRIORITY", "ERRORS", "ENQUEUED", "RUN AT", "LAST ERROR"],
         data.jobs.map(j => el("tr", {dataset: {id: j.id}},
+          el("td", {}, session.read_only ? null : el("input", {type: "checkbox", class: "pick", value: j.id, "aria-label": `select ${j.id}`})),
           el("td", {}, el("a", {href: `#/jobs/${j.id}`}, j.id)), text(j.name), text(j.queue),
           el("td", {}, stateCell(j.state)), num(j.priority), num(j.error_count), text(when(j.created_at)),
           text(when(j.run_at)), text(j.last_error)))),
@@ -240,7 +265,9 @@ const views = {
     put(main, el("h1", {}, `Job ${j.id}`),
       el("div", {class: "actions"}, finished.includes(j.state)
         ? action("Retry", async () => { await api(`/api/jobs/${j.id}/retry`, {}); return `job ${j.id} retried`; })
-        : action("Cancel", async () => { const r = await api(`/api/jobs/${j.id}/cancel`, {}); return `job ${j.id}: ${r.result}`; }, "danger")),
+        : action("Cancel", async () => { const r = await api(`/api/jobs/${j.id}/cancel`, {}); return `job ${j.id}: ${r.result}`; }, "danger"),
+        ["running", "abandoned"].includes(j.state) ? null
+          : action("Delete", async () => { await api(`/api/jobs/${j.id}/delete`, {}); return `job ${j.id} deleted`; }, "danger")),
       el("dl", {class: "fields"}, fields.filter(([, v]) => v !== null && v !== undefined && v !== "")
         .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
       el("h2", {}, "Payload"), el("pre", {id: "payload"}, pretty(j.payload)),
@@ -263,7 +290,10 @@ const views = {
       el("div", {class: "actions"},
         action("Retry selected", async () => { const r = await api("/api/dead/retry", {ids: selected()}); return `${r.count} job(s) retried`; }),
         action("Purge selected", async () => { const r = await api("/api/dead/purge", {ids: selected()}); return `${r.count} job(s) purged`; }, "danger"),
-        type ? action(`Retry every dead ${type}`, async () => { const r = await api("/api/dead/retry", {type}); return `${r.count} job(s) retried`; }, "secondary") : null),
+        type ? action(`Retry every dead ${type}`, async () => { const r = await api("/api/dead/retry", {type}); return `${r.count} job(s) retried`; }, "secondary")
+          : action("Retry every dead job", async () => { const r = await api("/api/dead/retry", {all: true}); return `${r.count} job(s) retried`; }, "secondary"),
+        type ? action(`Purge every dead ${type}`, async () => { const r = await api("/api/dead/purge", {type}); return `${r.count} job(s) purged`; }, "danger")
+          : null),
       table(["", "ID", "TYPE", "QUEUE", "ERRORS", "FAILED AT", "LAST ERROR"], data.dead.map(d => el("tr", {dataset: {id: d.id}},
         el("td", {}, session.read_only ? null : el("input", {type: "checkbox", class: "pick", value: d.id, "aria-label": `select ${d.id}`})),
         el("td", {}, el("a", {href: `#/jobs/${d.id}`}, d.id)), text(d.name), text(d.queue), num(d.error_count),
@@ -338,7 +368,11 @@ function limitsForm(q) {
 
 // --- routing -------------------------------------------------------------------------------
 
+// Draws the view the address names. Calls overlap (an action redraws as the user navigates on):
+// only the latest one draws, so an earlier, slower one never replaces a newer page.
+let routeGeneration = 0;
 async function route() {
+  const generation = ++routeGeneration;
   clearTimeout(refreshTimer);
   const hash = location.hash.replace(/^#\/?/, "") || "overview";
   const [path, query] = hash.split("?");
@@ -356,6 +390,7 @@ async function route() {
   } catch (e) {
     main.replaceChildren(el("div", {class: "banner"}, e.message));
   }
+  if (generation !== routeGeneration) return;
   document.getElementById("view").replaceWith(main);
 }
 
