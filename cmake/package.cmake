@@ -21,8 +21,8 @@ set(CPACK_PACKAGE_DESCRIPTION "\
 errand stores an application's background jobs in SQLite or PostgreSQL and
 runs them in worker threads, with retries, a dead-letter queue and rescue of
 lost workers' jobs. This package holds the errand command-line tool, the
-${library_kind} liberrand with its C++20 headers, and the files for
-find_package(errand) and pkg-config.")
+${library_kind} liberrand with its C++20 headers, the web dashboard's library
+liberrand_web, and the files for find_package(errand) and pkg-config.")
 set(ERRAND_PACKAGE_CONTACT "errand maintainers <maintainers@errand.invalid>" CACHE STRING
   "Maintainer field of the Debian package")
 set(CPACK_PACKAGE_CONTACT "${ERRAND_PACKAGE_CONTACT}")
@@ -35,6 +35,10 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # errand_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "${ERRAND_DEB_DEPENDS}")  # shlibdeps' list is appended
+if(TARGET errand_web)
+  # find_package(errand COMPONENTS web) finds cpp-httplib with pkg-config (errandConfig.cmake).
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libcpp-httplib-dev (>= 0.11), pkg-config")
+endif()
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "cmake, pkg-config")
 
 include(CPack)

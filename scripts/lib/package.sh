@@ -9,7 +9,8 @@ ERRAND_PACKAGE_PACKAGES=(dpkg-dev file)
 # What the .deb must depend on: shlibdeps' shared libraries of the errand command, and the -dev
 # packages a program needs to build against the headers and the static library.
 ERRAND_DEB_EXPECTED_DEPENDS=(libc6 libstdc++6 libgcc-s1 libfmt9 libpq5 libsqlite3-0 libdate-tz3
-  nlohmann-json3-dev libfmt-dev libpq-dev libsqlite3-dev libhowardhinnant-date-dev libssl-dev)
+  nlohmann-json3-dev libfmt-dev libpq-dev libsqlite3-dev libhowardhinnant-date-dev libssl-dev
+  libcpp-httplib-dev pkg-config)
 
 # errand_consumer_build PREFIX BUILD_DIR [CMAKE_ARGS...]: configures and builds tests/consumer
 # with find_package(errand), checks that the package found is the one installed under PREFIX, and
@@ -30,6 +31,8 @@ errand_consumer_build() {
   cmake --build "$build" --parallel "$(errand_jobs)" || return 1
   errand_log "running the consumer"
   "$build/errand_consumer" "$build/consumer.db" || return 1
+  errand_log "running the consumer's dashboard (errand::web)"
+  "$build/errand_consumer_web" "$build/consumer_web.db" || return 1
   errand_log "running the consumer's tests (errand::testing with GoogleTest)"
   "$build/errand_consumer_test"
 }
@@ -146,6 +149,7 @@ errand_deb_inspect() {
     /usr/include/errand/version.hpp '/usr/lib/(.*/)?cmake/errand/errandConfig\.cmake'
     '/usr/lib/(.*/)?cmake/errand/errandConfigVersion\.cmake'
     '/usr/lib/(.*/)?cmake/errand/errandTargets\.cmake'
+    '/usr/lib/(.*/)?liberrand_web\.(a|so)' '/usr/lib/(.*/)?cmake/errand/errandWebTargets\.cmake'
     '/usr/lib/(.*/)?pkgconfig/errand\.pc')
   for path in "$ERRAND_ROOT"/include/errand/*.hpp; do
     expected+=("/usr/include/errand/${path##*/}")

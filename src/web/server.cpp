@@ -8,7 +8,9 @@
 
 #include <arpa/inet.h>
 
+#include <atomic>
 #include <charconv>
+#include <chrono>
 #include <thread>
 
 namespace errand {
@@ -80,6 +82,7 @@ struct WebServer::Impl {
   Address address;
   httplib::Server server;
   std::thread thread;
+  std::atomic<bool> listen_returned{false};
   int port = 0;
 };
 
@@ -132,12 +135,27 @@ void WebServer::start() {
                     impl_->web->options().listen));
   }
   if (a.port != 0) impl_->port = a.port;
-  impl_->thread = std::thread([&server] { server.listen_after_bind(); });
+  impl_->listen_returned = false;
+  impl_->thread = std::thread([impl = impl_.get()] {
+    impl->server.listen_after_bind();
+    impl->listen_returned = true;
+  });
 }
 
 void WebServer::stop() {
   if (!impl_->thread.joinable()) return;
-  impl_->server.stop();
+  // cpp-httplib's stop() acts only on a server in its accept loop (and once: it closes the
+  // socket): one called before the thread got there would leave it in accept() for good. So it
+  // waits for the loop, stops it once, and waits for the thread (which is running already: the
+  // wait lasts until the scheduler lets it reach the loop).
+  bool stopped = false;
+  while (!impl_->listen_returned) {
+    if (!stopped && impl_->server.is_running()) {
+      impl_->server.stop();
+      stopped = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
   impl_->thread.join();
 }
 

@@ -489,6 +489,18 @@ TEST_P(WebConformance, ATokenOrBasicAuthGuardsEverything) {
   }
 }
 
+TEST_P(WebConformance, AServerStoppedRightAfterItStartedStops) {
+  // Before the fix, a stop() that came before the server's thread reached its accept loop left
+  // that thread in accept() for good: stop() and the destructor never returned.
+  for (int i = 0; i < 50; ++i) {
+    errand::WebServer server(store, errand::WebOptions{.listen = "127.0.0.1:0"});
+    server.start();
+    server.stop();
+  }
+  errand::WebServer server(store, errand::WebOptions{.listen = "127.0.0.1:0"});
+  server.start();  // the destructor stops it
+}
+
 TEST_P(WebConformance, AReachableAddressNeedsATokenOrBasicAuth) {
   try {
     errand::WebServer server(store, {.listen = "0.0.0.0:0"});

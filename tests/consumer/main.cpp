@@ -3,6 +3,8 @@
 // Exits 0 on success, 1 on any failure.
 //
 //   errand_consumer [DATABASE_PATH]
+#include "checks.hpp"
+
 #include <errand/errand.hpp>
 
 #include <unistd.h>
@@ -28,23 +30,12 @@ struct GreetJob {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GreetJob, who)
 
-int failures = 0;
-
-void check(bool ok, const char* what) {
-  std::printf("%s: %s\n", ok ? "ok" : "FAILED", what);
-  if (!ok) ++failures;
-}
-
-void remove_database(const std::filesystem::path& path) {
-  std::error_code ignored;
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-    std::filesystem::remove(path.string() + suffix, ignored);
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  using consumer::check;
+  using consumer::failures;
+  using consumer::remove_database;
   const std::filesystem::path db =
       argc > 1 ? std::filesystem::path(argv[1])
                : std::filesystem::temp_directory_path() /
