@@ -178,6 +178,7 @@ TEST_P(WebConformance, JobsFilterByPriorityTimeAndPayloadAndPageOnFromTheCursor)
     const auto r = web.get("/api/jobs?" + query);
     std::vector<JobId> got;
     EXPECT_EQ(status(r), 200) << query << ": " << (r ? r->body : "");
+    std::cerr << (r ? r->body.substr(0, 600) : "") << "\n";
     const json body = Served::body(r);
     for (const json& j : body["jobs"])
       got.push_back(j["id"].get<JobId>());
@@ -372,6 +373,20 @@ TEST_P(WebConformance, BulkActionsTakeSelectedJobsOrAllMatchingTheFilterPageByPa
     const auto job = store->find_job(id, kLockTimeout);
     return job ? std::optional(job->state) : std::nullopt;
   };
+  // A payload search lists newest first unless told otherwise.
+  const auto listed = [&](const std::string& query) {
+    std::vector<JobId> got;
+    const auto r = web.get("/api/jobs?" + query);
+    EXPECT_EQ(status(r), 200) << query << ": " << (r ? r->body : "");
+    const json body = Served::body(r);
+    for (const json& j : body["jobs"])
+      got.push_back(j["id"].get<JobId>());
+    return got;
+  };
+  EXPECT_EQ(listed("type=Bulk&payload.even=true&limit=3"),
+            (std::vector{ids[500], ids[498], ids[496]}));
+  EXPECT_EQ(listed("type=Bulk&payload.even=true&limit=3&sort=natural"),
+            (std::vector{ids[0], ids[2], ids[4]}));
   // Cancel by a payload field: one job.
   const auto one = web.post("/api/jobs/cancel",
                             R"({"all": true, "filter": {"type": "Bulk", "payload.tag": 3}})");

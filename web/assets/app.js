@@ -186,6 +186,8 @@ const views = {
     const filter = {};
     for (const [k, v] of params) if (keys.includes(k) || k.startsWith("payload.")) filter[k] = v;
     const payload = Object.keys(filter).find(k => k.startsWith("payload.")) || "";
+    // What the API lists first without a sort: a payload search, newest.
+    const newestByDefault = !!payload;
     const data = await api("/api/jobs" + qs(filter));
     const form = el("form", {class: "filters", onsubmit: (e) => {
       e.preventDefault();
@@ -208,8 +210,9 @@ const views = {
       el("label", {}, "before", el("input", {name: "created_before", placeholder: "2026-12-02", value: filter.created_before || ""})),
       el("label", {}, "Payload field", el("input", {name: "payload_field", placeholder: "customer_id", value: payload.slice(8)})),
       el("label", {}, "equals", el("input", {name: "payload_value", placeholder: "42", value: payload ? filter[payload] : ""})),
-      el("label", {}, "Sort", el("select", {name: "sort"}, [["", "claim order"], ["newest", "newest first"],
-        ["oldest", "oldest first"]].map(([v, l]) => el("option", {value: v, selected: v === (filter.sort || "")}, l)))),
+      el("label", {}, "Sort", el("select", {name: "sort"}, [
+        ["", newestByDefault ? "newest first (the default with a payload field)" : "claim order"],
+        ...(newestByDefault ? [["natural", "claim order"]] : []), ["newest", "newest first"], ["oldest", "oldest first"]].map(([v, l]) => el("option", {value: v, selected: v === (filter.sort || "")}, l)))),
       el("label", {class: "inline"}, el("input", {type: "checkbox", name: "failing", checked: filter.failing === "true"}), "failing only"),
       el("button", {type: "submit"}, "Filter"));
     const page = (after) => "#/jobs" + qs({...filter, after});
