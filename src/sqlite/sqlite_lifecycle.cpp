@@ -155,12 +155,13 @@ DeleteResult SqliteStore::delete_job(JobId id) {
     remove->bind(1, id);
     deleted += remove->run();
   }
-  auto live = connection_.query(sql::kLockedState);
+  if (deleted > 0) {
+    tx.commit();
+    return DeleteResult{DeleteResult::Kind::deleted};
+  }
+  auto live = connection_.query(sql::kLockedState);  // still there: a worker holds it
   live->bind(1, id);
-  const bool held = live->step();
-  tx.commit();
-  if (deleted > 0) return DeleteResult{DeleteResult::Kind::deleted};
-  return DeleteResult{held ? DeleteResult::Kind::held : DeleteResult::Kind::not_found};
+  return DeleteResult{live->step() ? DeleteResult::Kind::held : DeleteResult::Kind::not_found};
 }
 
 PruneResult SqliteStore::prune(const Retention& retention, std::size_t limit) {

@@ -104,6 +104,25 @@ std::vector<JobId> ids_field(const json& ids, std::size_t max) {
   return out;
 }
 
+// `ids` for the audit log: each of up to 20, else how many ("jobs 1, 2" or "300 jobs by id").
+std::string ids_text(const std::vector<JobId>& ids, std::string_view noun) {
+  return ids.size() <= 20 ? fmt::format("{} {}", noun, fmt::join(ids, ", "))
+                          : fmt::format("{} {} by id", ids.size(), noun);
+}
+
+// A cancel's reason: the body's, else who cancelled from the dashboard.
+std::string cancel_reason(const json& body, const std::string& who) {
+  return reason_field(body).value_or("cancelled from the dashboard by " + who);
+}
+
+// The jobs a bulk action on the jobs acts on in this call.
+struct BulkJobs {
+  std::vector<JobId> ids;
+  std::optional<JobCursor> next;       // "all": where the next call goes on
+  std::optional<std::size_t> scanned;  // "all": the rows the search read
+  std::string text;                    // for the audit log
+};
+
 // A bulk action's "filter" object as parameters (values: text, or numbers and booleans as JSON).
 web::Params filter_params(const json& filter) {
   if (!filter.is_object())
@@ -145,12 +164,47 @@ std::string selection_text(const DeadSelection& s) {
     case DeadSelection::Kind::name:
       return "the dead jobs of type " + web::quote(s.name);
     case DeadSelection::Kind::ids:
-      return s.ids.size() <= 20 ? fmt::format("dead jobs {}", fmt::join(s.ids, ", "))
-                                : fmt::format("{} dead jobs by id", s.ids.size());
+      return ids_text(s.ids, "dead jobs");
     case DeadSelection::Kind::nothing:
       break;
   }
   return "nothing";
+}
+
+// The jobs a bulk action's body selects for this call: its ids, or the next page of "all"
+// matching its filter.
+BulkJobs bulk_jobs(Store& store, const json& body) {
+  if (body.contains("ids") == body.contains("all"))
+    throw web::HttpError(400, "say which jobs: either ids (a list) or all: true with a filter");
+  BulkJobs jobs;
+  if (body.contains("ids")) {
+    if (body.contains("filter") || body.contains("after"))
+      throw web::HttpError(400, "filter and after go with all: true, not with ids");
+    jobs.ids = ids_field(body["ids"], kJobsPerBulkCall);
+    jobs.text = ids_text(jobs.ids, "jobs");
+    return jobs;
+  }
+  if (body["all"] != true) throw web::HttpError(400, "all must be true (or leave it out)");
+  if (!body.contains("filter"))
+    throw web::HttpError(400,
+                         "all: true needs a filter (an object; {} for every job the "
+                         "jobs listing shows without one)");
+  JobSearch search = web::parse_job_search(filter_params(body["filter"]), web::JobParamsUse::bulk,
+                                           kJobsPerBulkCall);
+  if (body.contains("after")) {
+    if (!body["after"].is_string())
+      throw web::HttpError(400, "after must be a cursor this API returned (next)");
+    search.filter.after = web::parse_cursor(body["after"].get<std::string>());
+  }
+  const JobSearchPage page = search_jobs(store, search);
+  for (const JobInfo& j : page.jobs)
+    jobs.ids.push_back(j.id);
+  jobs.next = page.next;
+  jobs.scanned = page.scanned;
+  jobs.text = fmt::format(
+      "the jobs matching {}{}", body["filter"].dump(),
+      search.filter.after ? fmt::format(" after job {}", search.filter.after->id) : std::string());
+  return jobs;
 }
 
 }  // namespace
@@ -158,8 +212,7 @@ std::string selection_text(const DeadSelection& s) {
 WebResponse Web::Impl::cancel_job(const web::Call& call, std::int64_t id) {
   const json body = call.body_object();
   only_fields(body, {"reason"});
-  const std::string reason =
-      reason_field(body).value_or("cancelled from the dashboard by " + call.who);
+  const std::string reason = cancel_reason(body, call.who);
   const CancelResult result = store->cancel_job(id, reason);
   const auto done = [&](int status, std::string_view outcome) {
     audit(fmt::format("web: {} from {}: cancel job {}: {}", call.who, call.request.remote, id,
@@ -213,44 +266,10 @@ WebResponse Web::Impl::jobs_action(const web::Call& call, const std::string& act
   } else {
     only_fields(body, {"ids", "all", "filter", "after"});
   }
-  if (body.contains("ids") == body.contains("all"))
-    throw web::HttpError(400, "say which jobs: either ids (a list) or all: true with a filter");
-  std::vector<JobId> ids;
-  std::optional<JobCursor> next;
-  std::string which;
-  std::size_t scanned = 0;
-  if (body.contains("ids")) {
-    if (body.contains("filter") || body.contains("after"))
-      throw web::HttpError(400, "filter and after go with all: true, not with ids");
-    ids = ids_field(body["ids"], kJobsPerBulkCall);
-    which = ids.size() <= 20 ? fmt::format("jobs {}", fmt::join(ids, ", "))
-                             : fmt::format("{} jobs by id", ids.size());
-  } else {
-    if (body["all"] != true) throw web::HttpError(400, "all must be true (or leave it out)");
-    if (!body.contains("filter"))
-      throw web::HttpError(400,
-                           "all: true needs a filter (an object; {} for every job the "
-                           "jobs listing shows without one)");
-    JobSearch search = web::parse_job_search(filter_params(body["filter"]), web::JobParamsUse::bulk,
-                                             kJobsPerBulkCall);
-    if (body.contains("after")) {
-      if (!body["after"].is_string())
-        throw web::HttpError(400, "after must be a cursor this API returned (next)");
-      search.filter.after = web::parse_cursor(body["after"].get<std::string>());
-    }
-    const JobSearchPage page = search_jobs(*store, search);
-    for (const JobInfo& j : page.jobs)
-      ids.push_back(j.id);
-    next = page.next;
-    scanned = page.scanned;
-    which = fmt::format("the jobs matching {}{}", body["filter"].dump(),
-                        search.filter.after ? fmt::format(" after job {}", search.filter.after->id)
-                                            : std::string());
-  }
-  const std::string reason =
-      reason_field(body).value_or("cancelled from the dashboard by " + call.who);
+  const BulkJobs jobs = bulk_jobs(*store, body);
+  const std::string reason = cancel_reason(body, call.who);
   std::map<std::string_view, std::size_t> counts;
-  for (const JobId id : ids) {
+  for (const JobId id : jobs.ids) {
     if (action == "retry") {
       ++counts[outcome_of(store->retry_job(id))];
     } else if (action == "cancel") {
@@ -262,13 +281,13 @@ WebResponse Web::Impl::jobs_action(const web::Call& call, const std::string& act
   std::vector<std::string> tally;
   for (const auto& [outcome, n] : counts)
     tally.push_back(fmt::format("{} {}", outcome, n));
-  audit(fmt::format("web: {} from {}: {} {}: {}", call.who, call.request.remote, action, which,
+  audit(fmt::format("web: {} from {}: {} {}: {}", call.who, call.request.remote, action, jobs.text,
                     tally.empty() ? "none" : fmt::format("{}", fmt::join(tally, ", "))));
   json result = {{"action", action},
-                 {"read", ids.size()},
+                 {"read", jobs.ids.size()},
                  {"counts", counts},
-                 {"next", next ? json(web::cursor_text(*next)) : json(nullptr)}};
-  if (body.contains("all")) result["scanned"] = scanned;
+                 {"next", jobs.next ? json(web::cursor_text(*jobs.next)) : json(nullptr)}};
+  if (jobs.scanned) result["scanned"] = *jobs.scanned;
   return web::json_response(result);
 }
 

@@ -39,13 +39,6 @@ std::size_t page_size(const web::Call& call, std::int64_t fallback) {
                                         : fallback);
 }
 
-// A non-empty text parameter, if given.
-std::optional<std::string> text_param(const web::Call& call, std::string_view name) {
-  const auto value = call.param(name);
-  if (value && value->empty()) return std::nullopt;
-  return value;
-}
-
 }  // namespace
 
 WebResponse Web::Impl::session_info(const web::Call& call) {
@@ -105,7 +98,7 @@ WebResponse Web::Impl::job(const web::Call& call, std::int64_t id) {
 WebResponse Web::Impl::dead(const web::Call& call) {
   only_params(call, {"type", "limit"});
   DeadFilter filter;
-  filter.name = text_param(call, "type");
+  filter.name = web::non_empty(call.request.query, "type");
   filter.limit = page_size(call, kDefaultPageSize);
   json rows = json::array();
   for (const DeadJob& d : store->list_dead(filter))

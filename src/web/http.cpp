@@ -22,6 +22,13 @@ std::string quote(std::string_view text) {
   return nlohmann::json(detail::to_clean_utf8(text, 100)).dump();
 }
 
+std::optional<std::string> non_empty(const Params& params, std::string_view name) {
+  for (const auto& [key, value] : params) {
+    if (key == name) return value.empty() ? std::nullopt : std::optional<std::string>(value);
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> Call::param(std::string_view name) const {
   for (const auto& [key, value] : request.query) {
     if (key == name) return value;

@@ -12,9 +12,15 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace errand::web {
+
+// Query parameters (WebRequest::query), or a bulk action's filter as such: decoded, in order.
+using Params = std::vector<std::pair<std::string, std::string>>;
+// The first value of `name`, unless absent or empty (an empty field means "not given").
+std::optional<std::string> non_empty(const Params& params, std::string_view name);
 
 struct HttpError : std::runtime_error {
   HttpError(int status, const std::string& message) : std::runtime_error(message), status(status) {}

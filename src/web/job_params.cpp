@@ -29,13 +29,7 @@ class Reader {
  public:
   explicit Reader(const Params& params) : params_(params) {}
 
-  // The first value of `name`, unless absent or empty.
-  std::optional<std::string> text(std::string_view name) const {
-    for (const auto& [key, value] : params_) {
-      if (key == name) return value.empty() ? std::nullopt : std::optional<std::string>(value);
-    }
-    return std::nullopt;
-  }
+  std::optional<std::string> text(std::string_view name) const { return non_empty(params_, name); }
   // A time (ISO 8601 with Z or an offset, or a date: UTC), if given.
   std::optional<TimePoint> time(std::string_view name) const {
     const auto value = text(name);

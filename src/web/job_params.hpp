@@ -6,14 +6,12 @@
 
 #include <errand/job_search.hpp>
 
+#include "web/http.hpp"
+
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 namespace errand::web {
-
-using Params = std::vector<std::pair<std::string, std::string>>;
 
 // What the parameters may say besides the filter.
 enum class JobParamsUse {

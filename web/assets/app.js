@@ -41,6 +41,12 @@ function table(headers, rows) {
     el("tbody", {}, rows));
 }
 
+// A row's checkbox for the bulk actions (none in read-only mode), and the ids ticked in `main`.
+function pickCell(id) {
+  return el("td", {}, session.read_only ? null : el("input", {type: "checkbox", class: "pick", value: id, "aria-label": `select ${id}`}));
+}
+function ticked(main) { return [...main.querySelectorAll("input.pick:checked")].map(b => Number(b.value)); }
+
 function stateCell(state) { return el("span", {class: "state " + state}, state); }
 function num(n) { return el("td", {class: "num"}, n === null || n === undefined ? "-" : n); }
 function text(value) { return el("td", {}, el("div", {class: "cell", title: value ?? ""}, value ?? "")); }
@@ -218,12 +224,11 @@ const views = {
     const page = (after) => "#/jobs" + qs({...filter, after});
     // Bulk actions: on the ticked rows, or (with "all matching") on every job the filter selects,
     // 500 a call, each call going on from the last one's `next` (docs/api.md).
-    const picks = () => [...main.querySelectorAll("input.pick:checked")].map(b => Number(b.value));
     const selection = Object.fromEntries(Object.entries(filter).filter(([k]) => !["sort", "after", "limit"].includes(k)));
     const tally = (total) => Object.entries(total).map(([k, n]) => `${n} ${k}`).join(", ") || "no job matched";
     const bulk = (verb) => async () => {
       const everything = main.querySelector("#all-matching").checked;
-      let body = everything ? {all: true, filter: selection} : {ids: picks()};
+      let body = everything ? {all: true, filter: selection} : {ids: ticked(main)};
       if (!everything && !body.ids.length) throw new Error("Tick some jobs first, or “all matching the filter”.");
       const total = {};
       for (;;) {
@@ -243,7 +248,7 @@ const views = {
           "all jobs matching the filter, not only the ticked ones")),
       table(["", "ID", "TYPE", "QUEUE", "STATE", "PRIORITY", "ERRORS", "ENQUEUED", "RUN AT", "LAST ERROR"],
         data.jobs.map(j => el("tr", {dataset: {id: j.id}},
-          el("td", {}, session.read_only ? null : el("input", {type: "checkbox", class: "pick", value: j.id, "aria-label": `select ${j.id}`})),
+          pickCell(j.id),
           el("td", {}, el("a", {href: `#/jobs/${j.id}`}, j.id)), text(j.name), text(j.queue),
           el("td", {}, stateCell(j.state)), num(j.priority), num(j.error_count), text(when(j.created_at)),
           text(when(j.run_at)), text(j.last_error)))),
@@ -284,21 +289,20 @@ const views = {
   async dead(main, params) {
     const type = params.get("type") || "";
     const data = await api("/api/dead" + qs({type, limit: params.get("limit") || 50}));
-    const selected = () => [...main.querySelectorAll("input.pick:checked")].map(b => Number(b.value));
     const form = el("form", {class: "filters", onsubmit: (e) => {
       e.preventDefault();
       location.hash = "#/dead" + qs({type: new FormData(e.target).get("type")});
     }}, el("label", {}, "Type", el("input", {name: "type", value: type})), el("button", {type: "submit"}, "Filter"));
     put(main, el("h1", {}, "Dead-letter queue"), form,
       el("div", {class: "actions"},
-        action("Retry selected", async () => { const r = await api("/api/dead/retry", {ids: selected()}); return `${r.count} job(s) retried`; }),
-        action("Purge selected", async () => { const r = await api("/api/dead/purge", {ids: selected()}); return `${r.count} job(s) purged`; }, "danger"),
+        action("Retry selected", async () => { const r = await api("/api/dead/retry", {ids: ticked(main)}); return `${r.count} job(s) retried`; }),
+        action("Purge selected", async () => { const r = await api("/api/dead/purge", {ids: ticked(main)}); return `${r.count} job(s) purged`; }, "danger"),
         type ? action(`Retry every dead ${type}`, async () => { const r = await api("/api/dead/retry", {type}); return `${r.count} job(s) retried`; }, "secondary")
           : action("Retry every dead job", async () => { const r = await api("/api/dead/retry", {all: true}); return `${r.count} job(s) retried`; }, "secondary"),
         type ? action(`Purge every dead ${type}`, async () => { const r = await api("/api/dead/purge", {type}); return `${r.count} job(s) purged`; }, "danger")
           : null),
       table(["", "ID", "TYPE", "QUEUE", "ERRORS", "FAILED AT", "LAST ERROR"], data.dead.map(d => el("tr", {dataset: {id: d.id}},
-        el("td", {}, session.read_only ? null : el("input", {type: "checkbox", class: "pick", value: d.id, "aria-label": `select ${d.id}`})),
+        pickCell(d.id),
         el("td", {}, el("a", {href: `#/jobs/${d.id}`}, d.id)), text(d.name), text(d.queue), num(d.error_count),
         text(when(d.failed_at)), text(d.last_error)))),
       el("p", {class: "muted"}, `${data.dead.length} dead job(s) shown (at most ${data.limit}).`));
