@@ -120,11 +120,13 @@ struct StoreGauges {
   std::vector<QueueInfo> queues{};  // each queue's jobs by state, oldest ready job's age, pause
   std::int64_t workers_alive = 0;   // registered workers whose heartbeat is recent
   std::int64_t workers_lost = 0;    // registered workers silent longer than `lost_after`
+  std::int64_t count_limit = 0;     // the queues' counts stop there (Store::list_queues); 0: exact
 };
 
-// Reads the gauges (Store::list_queues, list_workers). A worker silent longer than `lost_after`
-// (the workers' WorkerOptions::rescue_after) counts as lost. Throws StoreError.
-StoreGauges read_store_gauges(Store& store, Duration lost_after = std::chrono::seconds{30});
+// Reads the gauges (Store::list_queues with `count_limit`, list_workers). A worker silent longer
+// than `lost_after` (the workers' WorkerOptions::rescue_after) counts as lost. Throws StoreError.
+StoreGauges read_store_gauges(Store& store, Duration lost_after = std::chrono::seconds{30},
+                              std::int64_t count_limit = 0);
 
 // `metrics` (and `gauges`, when given) in the Prometheus text exposition format 0.0.4; label
 // values are escaped and made valid UTF-8. Names start with errand_ (README, "Metrics").

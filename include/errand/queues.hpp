@@ -74,6 +74,9 @@ struct QueueInfo {
   std::optional<std::int32_t> rate_tokens{};  // with a queue-wide rate: claims allowed now
   std::optional<Duration> oldest_ready_age{};  // how long the oldest ready job has been due
   TimePoint updated_at{};                      // last change of its settings
+  // The limit the counts were taken with (Store::list_queues): a count at or above it means at
+  // least that many (at_least); 0: every count is exact.
+  std::int64_t count_limit = 0;
 };
 
 }  // namespace errand

@@ -81,7 +81,8 @@ struct Outcome {
 };
 
 // Jobs by state, at the store's current time. `running` counts locks younger than the lock
-// timeout given to `counts`; older locks are `abandoned` (claimable again).
+// timeout given to `counts`; older locks are `abandoned` (claimable again). With a `limit`
+// (Store::counts), a count below it is exact and one at or above it means "at least that many".
 struct JobCounts {
   std::int64_t ready = 0;      // unlocked, due now
   std::int64_t scheduled = 0;  // unlocked, due later (includes retries waiting out their backoff)
@@ -91,7 +92,14 @@ struct JobCounts {
   std::int64_t dead = 0;     // discarded: the dead-letter queue
   std::int64_t completed = 0;
   std::int64_t cancelled = 0;
+  std::int64_t limit = 0;  // the limit the counts were taken with; 0: every count is exact
 };
+
+// A count taken with a limit (JobCounts::limit, QueueInfo::count_limit): true when `count` may be
+// short of the real number (it reached the limit).
+constexpr bool at_least(std::int64_t count, std::int64_t limit) {
+  return limit > 0 && count >= limit;
+}
 
 // A job in any state, for inspection. The fields a state has no use for are empty: locked_by and
 // progress (running), finished_at and output (finished), cancel_requested_at (cancelled while
@@ -407,8 +415,10 @@ class Store {
   // ones. Workers on every machine apply the change to their next claim (PostgreSQL notifies
   // them). Throws StoreError.
   virtual QueueInfo update_queue(std::string_view name, const QueueUpdate& update, bool create) = 0;
-  // Every known queue, by name, with its settings, counts and current use.
-  virtual std::vector<QueueInfo> list_queues() = 0;
+  // Every known queue, by name, with its settings, counts and current use. With `count_limit`
+  // > 0, each count of waiting and finished jobs stops about there (see Store::counts).
+  virtual std::vector<QueueInfo> list_queues(std::int64_t count_limit) = 0;
+  std::vector<QueueInfo> list_queues() { return list_queues(0); }
 
   // --- the lifecycle (errand/lifecycle.hpp) ---------------------------------------------------
 
@@ -463,7 +473,13 @@ class Store {
   std::optional<Enqueued> trigger_schedule(std::string_view name);
 
   // Inspection and dead-letter administration.
-  virtual JobCounts counts(Duration lock_timeout) = 0;
+
+  // Counts the jobs by state. `limit` 0: exactly, reading every row. `limit` > 0: in time that
+  // does not grow with the table: each queue's ready and scheduled jobs, the failing ones and each
+  // finished state are counted up to `limit` (from indexes), so a count at or above `limit` means
+  // at least that many (at_least); running and abandoned jobs (held by workers: few) are exact.
+  virtual JobCounts counts(Duration lock_timeout, std::int64_t limit) = 0;
+  JobCounts counts(Duration lock_timeout) { return counts(lock_timeout, 0); }
   virtual std::vector<JobInfo> list_jobs(const JobFilter& filter) = 0;
   virtual std::vector<DeadJob> list_dead(const DeadFilter& filter) = 0;
   // Moves a dead job back to the jobs table (same id, error count reset, due now).

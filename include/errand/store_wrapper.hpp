@@ -60,7 +60,10 @@ class StoreWrapper : public Store {
   QueueInfo update_queue(std::string_view name, const QueueUpdate& update, bool create) override {
     return inner_->update_queue(name, update, create);
   }
-  std::vector<QueueInfo> list_queues() override { return inner_->list_queues(); }
+  using Store::list_queues;
+  std::vector<QueueInfo> list_queues(std::int64_t count_limit) override {
+    return inner_->list_queues(count_limit);
+  }
   ScheduleFiring fire_schedule(const Schedule& schedule, const CronSpec& spec) override {
     return inner_->fire_schedule(schedule, spec);
   }
@@ -82,7 +85,10 @@ class StoreWrapper : public Store {
   std::optional<JobInfo> find_job(JobId id, Duration lock_timeout) override {
     return inner_->find_job(id, lock_timeout);
   }
-  JobCounts counts(Duration lock_timeout) override { return inner_->counts(lock_timeout); }
+  using Store::counts;
+  JobCounts counts(Duration lock_timeout, std::int64_t limit) override {
+    return inner_->counts(lock_timeout, limit);
+  }
   std::vector<JobInfo> list_jobs(const JobFilter& filter) override {
     return inner_->list_jobs(filter);
   }

@@ -15,6 +15,7 @@
 #include <errand/clock.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,6 +27,9 @@ namespace errand {
 
 class Store;
 class Metrics;
+
+// WebOptions::count_limit unless told otherwise.
+inline constexpr std::int64_t kDefaultCountLimit = 10'000;
 
 struct WebOptions {
   // HOST:PORT to listen on (WebServer); [::1]:PORT for IPv6. Port 0 picks a free port.
@@ -42,6 +46,10 @@ struct WebOptions {
   std::string base_path{};
   // The store as the pages show it: give a masked URL (errand::masked_url), never a password.
   std::string store_label{};
+  // Counts of waiting and finished jobs (the overview, the queues, /metrics) stop at this many
+  // per queue and state and show "N+" (Store::counts): pages stay fast however big the tables.
+  // 0: exact counts, which read every row (hundreds of ms per million jobs).
+  std::int64_t count_limit = kDefaultCountLimit;
   // Workers silent longer than this are shown as lost (the workers' rescue_after).
   Duration lost_after = std::chrono::seconds{30};
   // Counters and histograms for /metrics besides the store's gauges; null: default_metrics()

@@ -337,10 +337,4 @@ QueueInfo queue_info(const QueueSnapshot& queue, TimePoint updated_at, TimePoint
   return info;
 }
 
-void add_finished_count(QueueInfo& info, std::string_view state, std::int64_t count) {
-  if (state == "completed") info.completed += count;
-  if (state == "cancelled") info.cancelled += count;
-  if (state == "discarded") info.discarded += count;
-}
-
 }  // namespace errand::detail

@@ -111,8 +111,6 @@ void rotate_after(std::vector<QueueSnapshot>& queues, const std::string& after_q
 void apply_update(QueueSnapshot& queue, const QueueUpdate& update);
 // A QueueInfo with `queue`'s settings and its rate tokens at `now`; counts are zero.
 QueueInfo queue_info(const QueueSnapshot& queue, TimePoint updated_at, TimePoint now);
-// Adds `count` finished jobs in state `state` (as stored) to `info`.
-void add_finished_count(QueueInfo& info, std::string_view state, std::int64_t count);
 
 // Decides the claim. With a request from every queue, the queues share request.max (+ prefetch)
 // and take turns in the order of `queues` (the store passes them from the one after

@@ -16,6 +16,7 @@
 #include "core/attempts.hpp"
 #include "core/claim_plan.hpp"
 #include "core/stored_values.hpp"
+#include "core/waiting_counts.hpp"
 
 #include <fmt/format.h>
 
@@ -370,6 +371,20 @@ std::int64_t read_count(const Row& row, int c, const StoredTable& where, std::st
 template <class Row>
 TimePoint read_time(const Row& row, int c, const StoredTable& where, std::string_view what) {
   return read_single(row, where, [&](auto& r) { return r.time(c, what); });
+}
+
+// A row of a store's "waiting jobs at the next priority" statement (core/waiting_counts.hpp):
+// priority, earliest run_at, ready and scheduled counts. Throws StoreError.
+template <class Row>
+PriorityWaiting read_priority_waiting(const Row& row, const StoredTable& where) {
+  RowReader r(row, where);
+  PriorityWaiting p;
+  p.priority = r.int32(0, "priority", kPriorityRange);
+  p.first_run_at = r.optional_time(1, "run_at");
+  p.ready = r.integer(2, "a count of ready jobs", kCountRange);
+  p.scheduled = r.integer(3, "a count of scheduled jobs", kCountRange);
+  r.check();
+  return p;
 }
 
 // The state of a job of the jobs table (not finished) at `now`.

@@ -102,6 +102,10 @@ void gauges_text(std::string& out, const StoreGauges& gauges) {
       fmt::format_to(std::back_inserter(out), "errand_queue_jobs{{queue=\"{}\",state=\"{}\"}} {}\n",
                      q, state, count);
   }
+  family(out, "errand_queue_jobs_count_limit", "gauge",
+         "Where errand_queue_jobs counts stop (a value at or above it: at least that many); 0: "
+         "exact.");
+  fmt::format_to(std::back_inserter(out), "errand_queue_jobs_count_limit {}\n", gauges.count_limit);
   family(out, "errand_queue_oldest_ready_age_seconds", "gauge",
          "How long the oldest ready job of a queue has been due (0: none ready).");
   for (const QueueInfo& queue : gauges.queues) {

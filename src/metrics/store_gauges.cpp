@@ -4,9 +4,10 @@
 
 namespace errand {
 
-StoreGauges read_store_gauges(Store& store, Duration lost_after) {
+StoreGauges read_store_gauges(Store& store, Duration lost_after, std::int64_t count_limit) {
   StoreGauges gauges;
-  gauges.queues = store.list_queues();
+  gauges.queues = store.list_queues(count_limit);
+  gauges.count_limit = count_limit;
   for (const WorkerInfo& worker : store.list_workers()) {
     if (worker.silent_for > lost_after) {
       ++gauges.workers_lost;

@@ -158,27 +158,6 @@ std::optional<JobInfo> PostgresStore::find_job(JobId id, Duration lock_timeout) 
   return std::nullopt;
 }
 
-JobCounts PostgresStore::counts(Duration lock_timeout) {
-  Params params;
-  add_now(params);
-  params.add(static_cast<std::int64_t>(lock_timeout.count()));
-  auto c = pool_.acquire();
-  Result r = c->exec_prepared("errand_counts", counts_sql_, params);
-  JobCounts counts;
-  const ResultRow row{r, 0};
-  const auto jobs = stored(jobs_table_);
-  const auto finished = stored(finished_jobs_table_);
-  counts.ready = detail::read_count(row, 0, jobs, "the count of ready jobs");
-  counts.scheduled = detail::read_count(row, 1, jobs, "the count of scheduled jobs");
-  counts.running = detail::read_count(row, 2, jobs, "the count of running jobs");
-  counts.abandoned = detail::read_count(row, 3, jobs, "the count of abandoned jobs");
-  counts.failing = detail::read_count(row, 4, jobs, "the count of failing jobs");
-  counts.dead = detail::read_count(row, 5, finished, "the count of discarded jobs");
-  counts.completed = detail::read_count(row, 6, finished, "the count of completed jobs");
-  counts.cancelled = detail::read_count(row, 7, finished, "the count of cancelled jobs");
-  return counts;
-}
-
 std::vector<JobInfo> PostgresStore::list_jobs(const JobFilter& filter) {
   Params params;
   add_now(params);

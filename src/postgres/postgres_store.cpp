@@ -69,7 +69,7 @@ PostgresStore::PostgresStore(std::shared_ptr<const Target> target, PostgresOptio
       heartbeat_sql_(heartbeat_sql(schema_)),
       find_lost_sql_(find_lost_jobs_sql(schema_)),
       forget_sql_(forget_lost_workers_sql(schema_)),
-      counts_sql_(pg::counts_sql(schema_)),
+      waiting_sql_(pg::waiting_at_next_priority_sql(schema_)),
       remove_worker_sql_(pg::remove_worker_sql(schema_)),
       list_workers_sql_(pg::list_workers_sql(schema_)) {
   // A URL the CLI takes back (--db), without the password.

@@ -11,6 +11,7 @@
 
 #include "core/claim_plan.hpp"
 #include "core/stored_values.hpp"
+#include "core/waiting_counts.hpp"
 #include "postgres/background.hpp"
 #include "postgres/pool.hpp"
 #include "postgres/pq.hpp"
@@ -77,7 +78,8 @@ class PostgresStore final : public Store {
 
   // postgres_queues.cpp
   QueueInfo update_queue(std::string_view name, const QueueUpdate& update, bool create) override;
-  std::vector<QueueInfo> list_queues() override;
+  using Store::list_queues;
+  std::vector<QueueInfo> list_queues(std::int64_t count_limit) override;
 
   // postgres_schedules.cpp
   ScheduleFiring fire_schedule(const Schedule& schedule, const CronSpec& spec) override;
@@ -91,7 +93,8 @@ class PostgresStore final : public Store {
   DeleteResult delete_job(JobId id) override;
   PruneResult prune(const Retention& retention, std::size_t limit) override;
   std::optional<JobInfo> find_job(JobId id, Duration lock_timeout) override;
-  JobCounts counts(Duration lock_timeout) override;
+  using Store::counts;
+  JobCounts counts(Duration lock_timeout, std::int64_t limit) override;
   std::vector<JobInfo> list_jobs(const JobFilter& filter) override;
   std::vector<DeadJob> list_dead(const DeadFilter& filter) override;
   bool retry_dead(JobId id) override;
@@ -167,6 +170,12 @@ class PostgresStore final : public Store {
 
   // The error for a queue name with no row, naming the known ones.
   ConfigError unknown_queue(Connection& c, std::string_view name);
+  // --- postgres_counts.cpp; in a snapshot (begin_snapshot) on `c` ---
+  // Queue `queue`'s waiting jobs at `now`, each count up to `limit` (0: exact).
+  detail::WaitingCounts count_waiting(Connection& c, const std::string& queue, TimePoint now,
+                                      std::int64_t limit);
+  // The failing jobs and the finished ones by state, up to `limit`, into `counts`.
+  void count_failing_and_finished(Connection& c, std::int64_t limit, JobCounts& counts);
   // In a transaction just begun on `c`: makes it one read-only snapshot and returns the store's
   // now (`where`: the table named if the database's clock gives a time errand cannot use).
   TimePoint begin_snapshot(Connection& c, const detail::StoredTable& where) const;
@@ -209,7 +218,7 @@ class PostgresStore final : public Store {
       settle_completed_sql_, sweep_sql_, open_claim_sql_, single_queue_claim_sql_,
       release_unique_keys_sql_,
       queue_summary_sql_;  // prepared
-  const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, counts_sql_;
+  const std::string register_sql_, heartbeat_sql_, find_lost_sql_, forget_sql_, waiting_sql_;
   const std::string remove_worker_sql_, list_workers_sql_;  // unprepared
   // Minutes of activity (postgres_activity.cpp), unprepared: once per heartbeat, or a page.
   const std::string record_activity_sql_ = record_activity_sql(schema_);

@@ -138,10 +138,26 @@ std::string find_lost_jobs_sql(const std::string& quoted_schema);
 // Deletes workers silent for $2 microseconds at now $1 that hold no job.
 std::string forget_lost_workers_sql(const std::string& quoted_schema);
 
+// --- counts (sql_counts.cpp), exact or up to a bound (core/waiting_counts.hpp) -----------------
+
+// Queue $1's waiting jobs at its highest priority below $2 (int8), from jobs_runnable: priority,
+// earliest run_at, ready at now $3 (microseconds) up to $4, scheduled up to $5 (NULL: all); no row
+// when there is none.
+std::string waiting_at_next_priority_sql(const std::string& quoted_schema);
+// The jobs held by workers, by queue, from jobs_locked: queue, locked after $1 (microseconds),
+// locked at or before it.
+std::string leases_by_queue_sql(const std::string& quoted_schema);
+// Every queue's finished jobs by state, each up to $1 (NULL: all), from finished_jobs_by_queue:
+// queue, completed, cancelled, discarded.
+std::string queue_finished_counts_sql(const std::string& quoted_schema);
+// The failing jobs (jobs_failing) and the finished ones by state (finished_jobs_by_state), each
+// up to $1 (NULL: all): failing, completed, cancelled, discarded.
+std::string failing_and_finished_counts_sql(const std::string& quoted_schema);
+// Every queue's name, in order.
+std::string queue_names_sql(const std::string& quoted_schema);
+
 // --- inspection and dead-letter administration (sql_inspection.cpp) -------------------------
 
-// Counts by state at now $1 with lock timeout $2 (microseconds).
-std::string counts_sql(const std::string& quoted_schema);
 // The jobs matching `filter` at now $1, lock timeout $2, name $3 and queue $5 (NULL: any), at most
 // $4; from $6 on, the filter's ranges and cursor, in the order list_jobs_sql appends to `params`.
 std::string list_jobs_sql(const std::string& quoted_schema, const JobFilter& filter,
@@ -223,8 +239,6 @@ std::string add_queue_sql(const std::string& quoted_schema);
 // ('queues'); returns how many rows changed.
 std::string update_queue_sql(const std::string& quoted_schema);
 // Per queue at now $1: ready, scheduled, leased, the oldest ready job's run_at (microseconds).
-std::string queue_counts_sql(const std::string& quoted_schema);
-std::string queue_finished_counts_sql(const std::string& quoted_schema);
 std::string queue_busiest_keys_sql(const std::string& quoted_schema);
 
 // --- the lifecycle (sql_lifecycle.cpp) ------------------------------------------------------

@@ -5,21 +5,6 @@
 
 namespace errand::pg {
 
-std::string counts_sql(const std::string& s) {
-  return fmt::format(
-      "WITH t AS (SELECT {now} AS now, {cutoff} AS cutoff)"
-      " SELECT count(*) FILTER (WHERE locked_by IS NULL AND run_at <= t.now),"
-      "  count(*) FILTER (WHERE locked_by IS NULL AND run_at > t.now),"
-      "  count(*) FILTER (WHERE locked_by IS NOT NULL AND locked_at > t.cutoff),"
-      "  count(*) FILTER (WHERE locked_by IS NOT NULL AND locked_at <= t.cutoff),"
-      "  count(*) FILTER (WHERE error_count > 0),"
-      "  (SELECT count(*) FROM {s}.finished_jobs WHERE state = 'discarded'),"
-      "  (SELECT count(*) FROM {s}.finished_jobs WHERE state = 'completed'),"
-      "  (SELECT count(*) FROM {s}.finished_jobs WHERE state = 'cancelled')"
-      " FROM {s}.jobs, t",
-      fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", s));
-}
-
 std::string live_job_columns() {
   return fmt::format(
       "id, name, payload, context, priority, error_count, {run_at}, {created_at}, locked_by, "

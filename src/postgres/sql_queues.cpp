@@ -198,23 +198,6 @@ std::string update_queue_sql(const std::string& s) {
       fmt::arg("s", s), fmt::arg("now", now_of(7)));
 }
 
-std::string queue_counts_sql(const std::string& s) {
-  return fmt::format(
-      "SELECT queue, count(*) FILTER (WHERE locked_by IS NULL AND run_at <= t.now),"
-      " count(*) FILTER (WHERE locked_by IS NULL AND run_at > t.now),"
-      " count(*) FILTER (WHERE locked_by IS NOT NULL),"
-      " {oldest}"
-      " FROM {s}.jobs, (SELECT {now} AS now) t GROUP BY queue",
-      fmt::arg("s", s), fmt::arg("now", now_of(1)),
-      fmt::arg("oldest",
-               us_of("min(run_at) FILTER (WHERE locked_by IS NULL AND run_at <= t.now)")));
-}
-
-std::string queue_finished_counts_sql(const std::string& s) {
-  return fmt::format("SELECT queue, state, count(*) FROM {}.finished_jobs GROUP BY queue, state",
-                     s);
-}
-
 std::string queue_busiest_keys_sql(const std::string& s) {
   return fmt::format(
       "SELECT queue, max(n) FROM (SELECT queue, partition_key, count(*) AS n FROM {}.jobs"

@@ -165,6 +165,7 @@ inline constexpr std::string_view kLockClaimIds =
   "key_cursor, updated_at FROM errand_queues "
 inline constexpr std::string_view kQueueRow = ERRAND_SQLITE_QUEUE_COLUMNS "WHERE name = ?1";
 inline constexpr std::string_view kQueueRows = ERRAND_SQLITE_QUEUE_COLUMNS "ORDER BY name";
+inline constexpr std::string_view kQueueNames = "SELECT name FROM errand_queues ORDER BY name";
 #undef ERRAND_SQLITE_QUEUE_COLUMNS
 // Makes queue ?1 known (updated at ?2) unless it is.
 inline constexpr std::string_view kAddQueue =
@@ -193,13 +194,35 @@ inline constexpr std::string_view kFirstKey =
     "SELECT partition_key FROM errand_jobs WHERE queue = ?1 AND partition_key IS NOT NULL "
     "AND locked_by IS NULL AND run_at <= ?2 ORDER BY partition_key LIMIT 1";
 // Per queue at now ?1: ready, scheduled, leased, the oldest ready job's run_at.
-inline constexpr std::string_view kQueueCounts =
-    "SELECT queue, sum(locked_by IS NULL AND run_at <= ?1), sum(locked_by IS NULL AND run_at > "
-    "?1), "
-    "sum(locked_by IS NOT NULL), min(CASE WHEN locked_by IS NULL AND run_at <= ?1 THEN run_at END) "
-    "FROM errand_jobs GROUP BY queue";
+// Every queue's finished jobs by state, each counted up to ?1 (-1: all) from
+// errand_finished_jobs_by_queue: (queue, completed, cancelled, discarded) rows.
 inline constexpr std::string_view kQueueFinishedCounts =
-    "SELECT queue, state, count(*) FROM errand_finished_jobs GROUP BY queue, state";
+    "SELECT q.name,"
+    " (SELECT count(*) FROM (SELECT 1 FROM errand_finished_jobs WHERE queue = q.name"
+    "   AND state = 'completed' LIMIT ?1)),"
+    " (SELECT count(*) FROM (SELECT 1 FROM errand_finished_jobs WHERE queue = q.name"
+    "   AND state = 'cancelled' LIMIT ?1)),"
+    " (SELECT count(*) FROM (SELECT 1 FROM errand_finished_jobs WHERE queue = q.name"
+    "   AND state = 'discarded' LIMIT ?1)) "
+    "FROM errand_queues q";
+// The jobs held by workers, by queue, from errand_jobs_locked: (queue, locked after ?1, locked
+// at or before ?1) rows.
+inline constexpr std::string_view kQueueLeases =
+    "SELECT queue, sum(locked_at > ?1), sum(locked_at <= ?1) FROM errand_jobs"
+    " WHERE locked_by IS NOT NULL GROUP BY queue";
+// Queue ?1's waiting jobs at its highest priority below ?2 (core/waiting_counts.hpp), from
+// errand_jobs_runnable: (priority, earliest run_at, ready at ?3 up to ?4, scheduled up to ?5; -1:
+// all); no row when there is none.
+inline constexpr std::string_view kWaitingAtNextPriority =
+    "SELECT p.v,"
+    " (SELECT run_at FROM errand_jobs WHERE queue = ?1 AND locked_by IS NULL AND priority = p.v"
+    "   ORDER BY run_at LIMIT 1),"
+    " (SELECT count(*) FROM (SELECT 1 FROM errand_jobs WHERE queue = ?1 AND locked_by IS NULL"
+    "   AND priority = p.v AND run_at <= ?3 LIMIT ?4)),"
+    " (SELECT count(*) FROM (SELECT 1 FROM errand_jobs WHERE queue = ?1 AND locked_by IS NULL"
+    "   AND priority = p.v AND run_at > ?3 LIMIT ?5)) "
+    "FROM (SELECT priority AS v FROM errand_jobs WHERE queue = ?1 AND locked_by IS NULL"
+    " AND priority < ?2 ORDER BY priority DESC LIMIT 1) AS p";
 inline constexpr std::string_view kQueueBusiestKeys =
     "SELECT queue, max(n) FROM (SELECT queue, partition_key, count(*) AS n FROM errand_jobs "
     "WHERE locked_by IS NOT NULL GROUP BY queue, partition_key) GROUP BY queue";
@@ -252,17 +275,16 @@ inline constexpr std::string_view kForgetLostWorkers =
 
 // Jobs ready, scheduled, running, abandoned and failing at now ?1 with the locks at or before ?2
 // abandoned.
-inline constexpr std::string_view kCountJobs =
-    "SELECT "
-    "  coalesce(sum(locked_by IS NULL AND run_at <= ?1), 0),"
-    "  coalesce(sum(locked_by IS NULL AND run_at > ?1), 0),"
-    "  coalesce(sum(locked_by IS NOT NULL AND locked_at > ?2), 0),"
-    "  coalesce(sum(locked_by IS NOT NULL AND locked_at <= ?2), 0),"
-    "  coalesce(sum(error_count > 0), 0) "
-    "FROM errand_jobs";
-// The finished jobs by state: (state, count) rows.
-inline constexpr std::string_view kCountFinished =
-    "SELECT state, count(*) FROM errand_finished_jobs GROUP BY state";
+// The failing jobs (errand_jobs_failing) up to ?1 (-1: all), and the finished ones by state
+// (errand_finished_jobs_by_state) up to ?1: (failing, completed, cancelled, discarded).
+inline constexpr std::string_view kCountFailingAndFinished =
+    "SELECT (SELECT count(*) FROM (SELECT 1 FROM errand_jobs WHERE error_count > 0 LIMIT ?1)),"
+    " (SELECT count(*) FROM (SELECT 1 FROM errand_finished_jobs WHERE state = 'completed'"
+    "   LIMIT ?1)),"
+    " (SELECT count(*) FROM (SELECT 1 FROM errand_finished_jobs WHERE state = 'cancelled'"
+    "   LIMIT ?1)),"
+    " (SELECT count(*) FROM (SELECT 1 FROM errand_finished_jobs WHERE state = 'discarded'"
+    "   LIMIT ?1))";
 // The jobs `filter` selects in the columns read_job_info reads, in its order, at most ?4: now ?1,
 // locks at or before ?2 abandoned, name ?3, the finished state ?5, queue ?6 (NULL: any); from ?7
 // on, the filter's ranges and cursor in the order list_jobs appends to `params`.

@@ -208,51 +208,6 @@ std::optional<JobInfo> SqliteStore::find_job(JobId id, Duration lock_timeout) {
   return std::nullopt;
 }
 
-JobCounts SqliteStore::counts(Duration lock_timeout) {
-  std::lock_guard lock(mutex_);
-  const auto now = clock_->now();
-  Transaction tx(connection_, Transaction::Behavior::deferred);  // one consistent snapshot
-  JobCounts counts;
-  {
-    auto query = connection_.query(sql::kCountJobs);
-    query->bind(1, micros_of(now));
-    query->bind(2, micros_of(now - lock_timeout));
-    query->step();
-    const auto jobs = stored("errand_jobs");
-    counts.ready = detail::read_count(*query, 0, jobs, "the count of ready jobs");
-    counts.scheduled = detail::read_count(*query, 1, jobs, "the count of scheduled jobs");
-    counts.running = detail::read_count(*query, 2, jobs, "the count of running jobs");
-    counts.abandoned = detail::read_count(*query, 3, jobs, "the count of abandoned jobs");
-    counts.failing = detail::read_count(*query, 4, jobs, "the count of failing jobs");
-  }
-  {
-    auto query = connection_.query(sql::kCountFinished);
-    const auto finished = stored("errand_finished_jobs");
-    while (query->step()) {
-      std::string state;
-      query->read_text(0, state);
-      const std::int64_t n = detail::read_count(*query, 1, finished, "a count of finished jobs");
-      switch (detail::finished_state(state).value_or(JobState::ready)) {
-        case JobState::completed:
-          counts.completed = n;
-          break;
-        case JobState::cancelled:
-          counts.cancelled = n;
-          break;
-        case JobState::discarded:
-          counts.dead = n;
-          break;
-        default:
-          throw StoreError(detail::invalid_value_message(finished, "", "state", query->shown(0),
-                                                         "completed, cancelled or discarded") +
-                           std::string(detail::kRefusalAdvice));
-      }
-    }
-  }
-  tx.commit();
-  return counts;
-}
-
 std::vector<JobInfo> SqliteStore::list_jobs(const JobFilter& filter) {
   std::lock_guard lock(mutex_);
   const auto now = clock_->now();

@@ -11,6 +11,7 @@
 
 #include "core/claim_plan.hpp"
 #include "core/stored_values.hpp"
+#include "core/waiting_counts.hpp"
 #include "sqlite/connection.hpp"
 #include "sqlite/sql.hpp"
 
@@ -49,7 +50,8 @@ class SqliteStore final : public Store {
 
   // sqlite_queues.cpp
   QueueInfo update_queue(std::string_view name, const QueueUpdate& update, bool create) override;
-  std::vector<QueueInfo> list_queues() override;
+  using Store::list_queues;
+  std::vector<QueueInfo> list_queues(std::int64_t count_limit) override;
 
   // sqlite_schedules.cpp
   ScheduleFiring fire_schedule(const Schedule& schedule, const CronSpec& spec) override;
@@ -63,7 +65,8 @@ class SqliteStore final : public Store {
   DeleteResult delete_job(JobId id) override;
   PruneResult prune(const Retention& retention, std::size_t limit) override;
   std::optional<JobInfo> find_job(JobId id, Duration lock_timeout) override;
-  JobCounts counts(Duration lock_timeout) override;
+  using Store::counts;
+  JobCounts counts(Duration lock_timeout, std::int64_t limit) override;
   std::vector<JobInfo> list_jobs(const JobFilter& filter) override;
   std::vector<DeadJob> list_dead(const DeadFilter& filter) override;
   bool retry_dead(JobId id) override;
@@ -101,6 +104,11 @@ class SqliteStore final : public Store {
   // binds its first 8 columns of sql::kInsertUniqueJob.
   Enqueued insert_unique(const NewJob& job, std::int64_t now, std::int64_t run_at,
                          const std::function<void(Statement&, int&)>& bind_job);
+  // --- sqlite_counts.cpp; inside a read transaction ---
+  // Queue `queue`'s waiting jobs at `now`, each count up to `limit` (0: exact).
+  detail::WaitingCounts count_waiting(const std::string& queue, TimePoint now, std::int64_t limit);
+  // Every known queue's name, in order.
+  std::vector<std::string> queue_names();
   // Makes queue `name` known. Inside a write transaction.
   void add_queue(std::string_view name, TimePoint now);
   // The error for a queue name with no row, naming the known ones.

@@ -53,7 +53,7 @@ WebResponse Web::Impl::session_info(const web::Call& call) {
 
 WebResponse Web::Impl::overview(const web::Call& call) {
   only_params(call, {});
-  const StoreGauges gauges = read_store_gauges(*store, options.lost_after);
+  const StoreGauges gauges = read_store_gauges(*store, options.lost_after, options.count_limit);
   json queues = json::array();
   for (const QueueInfo& q : gauges.queues)
     queues.push_back(views::queue_json(q));
@@ -65,7 +65,7 @@ WebResponse Web::Impl::overview(const web::Call& call) {
       {{"store", options.store_label},
        {"now", detail::iso_utc(now, true)},
        {"activity", views::activity_json(activity, this_minute)},
-       {"counts", views::counts_json(store->counts(kLockTimeout))},
+       {"counts", views::counts_json(store->counts(kLockTimeout, options.count_limit))},
        {"queues", queues},
        {"workers", {{"alive", gauges.workers_alive}, {"lost", gauges.workers_lost}}}});
 }
@@ -109,7 +109,7 @@ WebResponse Web::Impl::dead(const web::Call& call) {
 WebResponse Web::Impl::queues(const web::Call& call) {
   only_params(call, {});
   json rows = json::array();
-  for (const QueueInfo& q : store->list_queues())
+  for (const QueueInfo& q : store->list_queues(options.count_limit))
     rows.push_back(views::queue_json(q));
   return web::json_response({{"queues", rows}});
 }
@@ -132,7 +132,7 @@ WebResponse Web::Impl::workers(const web::Call& call) {
 
 WebResponse Web::Impl::metrics(const web::Call& call) {
   only_params(call, {});
-  const StoreGauges gauges = read_store_gauges(*store, options.lost_after);
+  const StoreGauges gauges = read_store_gauges(*store, options.lost_after, options.count_limit);
   const MetricsSnapshot snapshot =
       (options.metrics ? *options.metrics : default_metrics()).snapshot();
   WebResponse response;

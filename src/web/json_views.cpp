@@ -33,7 +33,8 @@ json payload_json(const std::string& payload) {
 json counts_json(const JobCounts& c) {
   return {{"ready", c.ready},         {"scheduled", c.scheduled}, {"running", c.running},
           {"abandoned", c.abandoned}, {"failing", c.failing},     {"dead", c.dead},
-          {"discarded", c.dead},      {"completed", c.completed}, {"cancelled", c.cancelled}};
+          {"discarded", c.dead},      {"completed", c.completed}, {"cancelled", c.cancelled},
+          {"count_limit", c.limit}};
 }
 
 namespace {
@@ -118,7 +119,8 @@ json queue_json(const QueueInfo& q) {
           {"rate_tokens", optional_json(q.rate_tokens)},
           {"oldest_ready_age_s",
            q.oldest_ready_age ? json(Seconds(*q.oldest_ready_age).count()) : json(nullptr)},
-          {"updated_at", iso_utc(q.updated_at, true)}};
+          {"updated_at", iso_utc(q.updated_at, true)},
+          {"count_limit", q.count_limit}};
 }
 
 json worker_json(const WorkerInfo& w, Duration lost_after) {

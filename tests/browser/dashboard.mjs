@@ -3,7 +3,8 @@
 // retry and delete on the jobs page (ticked rows, all matching the filter); bulk retry from the
 // dead-letter queue; pausing a queue stops its workers; cancelling a running job;
 // untrusted payloads render as text; a POST without the CSRF token is refused; read-only shows
-// no action and refuses POSTs; a reachable address without a token refuses to start.
+// no action and refuses POSTs; counts over --count-limit show N+; a reachable address without a
+// token refuses to start.
 //
 //   node tests/browser/dashboard.mjs --errand PATH --fixture PATH --db URL [--screenshots DIR]
 //
@@ -270,6 +271,23 @@ async function main() {
   });
   assert.equal(refused, 403);
   ok("read-only mode shows no action and refuses POSTs");
+
+  // Counts with a limit show "N+" and say what it means; a negative limit is refused.
+  const limited = await startWeb("--read-only", "--count-limit", "1");
+  const exact = (await api(base, "/api/overview")).counts;
+  const capped = (await api(limited, "/api/overview")).counts;
+  assert.equal(exact.count_limit, 10000);
+  assert.equal(capped.count_limit, 1);
+  const reached = ["ready", "scheduled", "dead", "completed", "cancelled"].find((k) => exact[k] >= 1);
+  assert.ok(reached, `some state has jobs: ${JSON.stringify(exact)}`);
+  await go("overview", "#counts", limited);
+  assert.equal(await page.textContent(`[data-state="${reached}"] .n`), `${capped[reached]}+`);
+  assert.match(await page.textContent("main"), /N\+: at least N; counts stop at 1 per queue and state/);
+  const badLimit = spawnSync(args.errand, ["--db", args.db, "web", "--count-limit", "-1"],
+    {encoding: "utf8", timeout: 30000});
+  assert.notEqual(badLimit.status, 0);
+  assert.match(badLimit.stderr, /count-limit/);
+  ok("counts over --count-limit show N+ with a note; a negative limit is refused");
 
   // A reachable address without a token refuses to start.
   const open = spawnSync(args.errand, ["--db", args.db, "web", "--listen", "0.0.0.0:0"],

@@ -55,12 +55,20 @@ struct ListOptions {
   bool json = false;
 };
 
+// A queue as --json prints it: the API's view (docs/api.md) without `count_limit`, since the CLI
+// counts exactly.
+nlohmann::json queue_line(const QueueInfo& q) {
+  nlohmann::json line = views::queue_json(q);
+  line.erase("count_limit");
+  return line;
+}
+
 int list(const Globals& globals, const ListOptions& opts) {
   auto store = open_db(globals, OpenMode::read_only);
   const std::vector<QueueInfo> rows = store->list_queues();
   if (opts.json) {
     for (const QueueInfo& q : rows)
-      print_json_line(views::queue_json(q));
+      print_json_line(queue_line(q));
     return 0;
   }
   if (rows.empty()) {
@@ -121,7 +129,7 @@ int change(const Globals& globals, const ChangeOptions& opts, const QueueUpdate&
   auto store = open_db(globals, OpenMode::existing);
   const QueueInfo q = store->update_queue(opts.name, update, /*create=*/false);
   if (opts.json) {
-    print_json_line(views::queue_json(q));
+    print_json_line(queue_line(q));
     return 0;
   }
   fmt::print("{}", field_block(fmt::format("queue {}: {}", q.name, state_text(q)),

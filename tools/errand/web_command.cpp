@@ -24,6 +24,7 @@ struct WebCommandOptions {
   std::string basic_password_file;
   bool read_only = false;
   std::string base_path;
+  std::int64_t count_limit = kDefaultCountLimit;
 };
 
 // The secret in `file` (its first line), or the environment variable `env` when no file is given.
@@ -51,6 +52,7 @@ int web(const Globals& globals, const WebCommandOptions& opts) {
     options.basic_password = secret(opts.basic_password_file, "ERRAND_WEB_PASSWORD", "password");
   options.read_only = opts.read_only;
   options.base_path = opts.base_path;
+  options.count_limit = opts.count_limit;
   options.audit = [](std::string_view line) {
     fmt::print(stderr, "{}\n", line);
     std::fflush(stderr);
@@ -93,6 +95,11 @@ void add_web(CLI::App& app, const Globals& globals, std::vector<Command>& comman
                 "show no action and refuse every change (opens the store read-only)");
   cmd->add_option("--base-path", opts->base_path,
                   "serve under this path, e.g. /errand behind a proxy (default: the root)");
+  cmd->add_option("--count-limit", opts->count_limit,
+                  "counts per queue and state stop here and show N+ (fast on big tables); 0: "
+                  "exact, reading every row")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000'000'000}))
+      ->capture_default_str();
   commands.push_back({cmd, [&globals, opts] { return web(globals, *opts); }});
 }
 

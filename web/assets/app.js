@@ -49,6 +49,18 @@ function ticked(main) { return [...main.querySelectorAll("input.pick:checked")].
 
 function stateCell(state) { return el("span", {class: "state " + state}, state); }
 function num(n) { return el("td", {class: "num"}, n === null || n === undefined ? "-" : n); }
+// A count the API took with a limit (count_limit, `errand web --count-limit`): at or above it,
+// at least that many.
+function atLeast(n, limit) { return limit > 0 && n >= limit; }
+function countText(n, limit) { return atLeast(n, limit) ? `${n}+` : n; }
+function countCell(n, limit) {
+  return el("td", {class: "num", title: atLeast(n, limit) ? `at least ${n}: counts stop at ${limit}` : null},
+    countText(n, limit));
+}
+// Says what "N+" means under a view whose counts reached their limit.
+function countNote(limit, reached) {
+  return reached ? el("p", {class: "muted"}, `N+: at least N; counts stop at ${limit} per queue and state, so that pages stay fast on big tables (errand web --count-limit).`) : null;
+}
 function text(value) { return el("td", {}, el("div", {class: "cell", title: value ?? ""}, value ?? "")); }
 
 function when(iso) {
@@ -166,15 +178,19 @@ function activityCharts(minutes) {
 
 // --- views ---------------------------------------------------------------------------------
 
+// The overview's cards: /api/overview's counts.
+const countKeys = ["ready", "scheduled", "running", "abandoned", "failing", "dead", "completed", "cancelled"];
+
 const views = {
   async overview(main) {
     const o = await api("/api/overview");
     const c = o.counts;
     put(main, el("h1", {}, "Overview"),
-      el("div", {class: "cards", id: "counts"}, ["ready", "scheduled", "running", "abandoned", "failing",
-        "dead", "completed", "cancelled"].map(k =>
+      el("div", {class: "cards", id: "counts"}, countKeys.map(k =>
         el("a", {class: "card", href: `#/jobs?state=${k === "dead" ? "discarded" : k === "failing" ? "" : k}`, dataset: {state: k}},
-          el("div", {class: "n"}, c[k]), el("div", {class: "l"}, k)))),
+          el("div", {class: "n"}, countText(c[k], c.count_limit)), el("div", {class: "l"}, k)))),
+      countNote(c.count_limit, countKeys.some(k => atLeast(c[k], c.count_limit)) ||
+        o.queues.some(q => queueReachedLimit(q))),
       el("h2", {}, "The last hour"),
       activityCharts(o.activity),
       el("h2", {}, "Queues"),
@@ -310,7 +326,8 @@ const views = {
 
   async queues(main) {
     const data = await api("/api/queues");
-    put(main, el("h1", {}, "Queues"), queueTable(data.queues, true));
+    put(main, el("h1", {}, "Queues"), queueTable(data.queues, true),
+      countNote(data.queues.length ? data.queues[0].count_limit : 0, data.queues.some(q => queueReachedLimit(q))));
   },
 
   async schedules(main) {
@@ -340,12 +357,17 @@ const views = {
   },
 };
 
+function queueReachedLimit(q) {
+  return [q.ready, q.scheduled, q.completed, q.discarded].some(n => atLeast(n, q.count_limit));
+}
+
 function queueTable(queues, withActions) {
   return table(["QUEUE", "STATE", "READY", "SCHEDULED", "RUNNING", "COMPLETED", "DISCARDED", "LIMITS", "OLDEST READY", withActions ? "" : null].filter(h => h !== null),
     queues.map(q => el("tr", {dataset: {queue: q.name}},
       el("td", {}, el("a", {href: `#/jobs?queue=${encodeURIComponent(q.name)}`}, q.name)),
       el("td", {}, stateCell(q.paused ? "paused" : "active")),
-      num(q.ready), num(q.scheduled), num(q.running), num(q.completed), num(q.discarded),
+      countCell(q.ready, q.count_limit), countCell(q.scheduled, q.count_limit), num(q.running),
+      countCell(q.completed, q.count_limit), countCell(q.discarded, q.count_limit),
       text([q.global_limit && `global ${q.running}/${q.global_limit}`, q.per_key_limit && `per key ${q.busiest_key_running}/${q.per_key_limit}`,
         q.rate_limit && `rate ${q.rate_limit}`].filter(Boolean).join(", ") || "none"),
       text(q.oldest_ready_age_s === null ? "-" : `${q.oldest_ready_age_s.toFixed(1)} s`),
