@@ -86,17 +86,20 @@ inline std::int64_t filter_param_value(const JobFilter& filter, FilterParam p) {
   return 0;
 }
 
-// The ORDER BY list of filter's order.
-inline std::string_view job_order_sql(const JobFilter& filter, bool finished) {
+// The ORDER BY list of filter's order, each column after `table` ("jobs.": a statement whose
+// output columns are named like its table's, as PostgreSQL's us_of expressions are, must name
+// the table's: ORDER BY a bare name takes the output column, which no index orders).
+inline std::string job_order_sql(const JobFilter& filter, bool finished, std::string_view table) {
   switch (filter.order) {
     case JobOrder::newest:
-      return "id DESC";
+      return fmt::format("{}id DESC", table);
     case JobOrder::oldest:
-      return "id";
+      return fmt::format("{}id", table);
     case JobOrder::natural:
       break;
   }
-  return finished ? "finished_at DESC, id DESC" : "priority DESC, run_at, id";
+  return finished ? fmt::format("{0}finished_at DESC, {0}id DESC", table)
+                  : fmt::format("{0}priority DESC, {0}run_at, {0}id", table);
 }
 
 }  // namespace errand::detail

@@ -159,6 +159,28 @@ std::optional<JobInfo> PostgresStore::find_job(JobId id, Duration lock_timeout) 
 }
 
 std::vector<JobInfo> PostgresStore::list_jobs(const JobFilter& filter) {
+  auto c = pool_.acquire();
+  if (!detail::lists_by_queue(filter)) return list_part(*c, filter, detail::LivePart::every);
+  Transaction tx(*c);
+  begin_snapshot(*c, stored(jobs_table_));  // one snapshot (and now()) for every part
+  std::vector<std::string> queues;
+  if (filter.queue) {
+    queues.push_back(*filter.queue);
+  } else {
+    const Result names = c->exec(queue_names_sql(schema_));
+    for (int i = 0; i < names.rows(); ++i)
+      queues.emplace_back(names.text(i, 0));
+  }
+  std::vector<JobInfo> jobs = detail::list_by_queue(
+      filter, queues, [&](const JobFilter& part_filter, detail::LivePart part) {
+        return list_part(*c, part_filter, part);
+      });
+  tx.commit();
+  return jobs;
+}
+
+std::vector<JobInfo> PostgresStore::list_part(Connection& c, const JobFilter& filter,
+                                              detail::LivePart part) {
   Params params;
   add_now(params);
   params.add(static_cast<std::int64_t>(filter.lock_timeout.count()));
@@ -166,11 +188,10 @@ std::vector<JobInfo> PostgresStore::list_jobs(const JobFilter& filter) {
   params.add(static_cast<std::int64_t>(filter.limit));
   params.add_optional(filter.queue);
   std::vector<detail::FilterParam> used;
-  const std::string sql = list_jobs_sql(schema_, filter, used);
+  const std::string sql = list_jobs_sql(schema_, filter, used, part);
   for (const detail::FilterParam p : used)
     params.add(detail::filter_param_value(filter, p));
-  auto c = pool_.acquire();
-  Result r = c->exec(sql, params);
+  Result r = c.exec(sql, params);
   std::vector<JobInfo> jobs;
   const bool finished = detail::lists_finished(filter);
   const auto where = stored(finished ? finished_jobs_table_ : jobs_table_);

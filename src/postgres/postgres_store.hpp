@@ -174,6 +174,8 @@ class PostgresStore final : public Store {
   // Queue `queue`'s waiting jobs at `now`, each count up to `limit` (0: exact).
   detail::WaitingCounts count_waiting(Connection& c, const std::string& queue, TimePoint now,
                                       std::int64_t limit);
+  // list_jobs's statement for `part` of `filter`, on `c` (postgres_lifecycle.cpp).
+  std::vector<JobInfo> list_part(Connection& c, const JobFilter& filter, detail::LivePart part);
   // The failing jobs and the finished ones by state, up to `limit`, into `counts`.
   void count_failing_and_finished(Connection& c, std::int64_t limit, JobCounts& counts);
   // In a transaction just begun on `c`: makes it one read-only snapshot and returns the store's

@@ -8,6 +8,7 @@
 #include <errand/store.hpp>
 
 #include "core/job_filter_sql.hpp"
+#include "core/live_listing.hpp"
 #include "postgres/pq.hpp"
 
 #include <span>
@@ -160,8 +161,9 @@ std::string queue_names_sql(const std::string& quoted_schema);
 
 // The jobs matching `filter` at now $1, lock timeout $2, name $3 and queue $5 (NULL: any), at most
 // $4; from $6 on, the filter's ranges and cursor, in the order list_jobs_sql appends to `params`.
+// `part` narrows it to the waiting or the held jobs (core/live_listing.hpp).
 std::string list_jobs_sql(const std::string& quoted_schema, const JobFilter& filter,
-                          std::vector<detail::FilterParam>& params);
+                          std::vector<detail::FilterParam>& params, detail::LivePart part);
 // Dead jobs, most recently failed first, at most $1 (of type $2 when `named`).
 std::string list_dead_sql(const std::string& quoted_schema, bool named);
 // The condition on dead_jobs selecting `which`; its value, if any, is appended to `params` and

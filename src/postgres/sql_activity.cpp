@@ -25,7 +25,7 @@ std::string record_activity_sql(const std::string& s) {
 std::string list_activity_sql(const std::string& s) {
   return fmt::format(
       "SELECT {minute}, queue, completed, failed, started, latency_sum, latency_max"
-      " FROM {s}.activity WHERE minute >= {since} ORDER BY minute, queue",
+      " FROM {s}.activity WHERE minute >= {since} ORDER BY activity.minute, queue",
       fmt::arg("minute", us_of("minute")), fmt::arg("s", s), fmt::arg("since", ts_of("$1")));
 }
 

@@ -29,8 +29,9 @@ std::string finished_job_columns() {
 }
 
 std::string list_jobs_sql(const std::string& s, const JobFilter& filter,
-                          std::vector<detail::FilterParam>& params) {
+                          std::vector<detail::FilterParam>& params, detail::LivePart part) {
   std::string where = "true";
+  where += detail::live_part_sql(part);
   const bool finished = detail::lists_finished(filter);
   if (filter.state) {
     switch (*filter.state) {
@@ -53,7 +54,10 @@ std::string list_jobs_sql(const std::string& s, const JobFilter& filter,
         break;
     }
   }
-  where += " AND ($3::text IS NULL OR name = $3) AND ($5::text IS NULL OR queue = $5)";
+  // A queue named in the text (not `$5 IS NULL OR ...`), so that the generic plan reads its
+  // index range.
+  where += " AND ($3::text IS NULL OR name = $3)";
+  where += filter.queue ? " AND queue = $5" : " AND $5::text IS NULL";
   if (filter.failing_only) where += " AND error_count > 0";
   // $6 on: the filter's ranges and cursor, in the order of `params`.
   where += detail::job_filter_conditions(filter, finished, [&](detail::FilterParam p) {
@@ -78,7 +82,8 @@ std::string list_jobs_sql(const std::string& s, const JobFilter& filter,
       fmt::arg("now", now_of(1)), fmt::arg("cutoff", cutoff_1_2()), fmt::arg("s", s),
       fmt::arg("table", finished ? "finished_jobs" : "jobs"), fmt::arg("where", where),
       fmt::arg("now_us", us_of("t.now")), fmt::arg("columns", columns),
-      fmt::arg("order", detail::job_order_sql(filter, finished)));
+      fmt::arg("order",
+               detail::job_order_sql(filter, finished, finished ? "finished_jobs." : "jobs.")));
 }
 
 std::string list_dead_sql(const std::string& s, bool named) {
@@ -86,7 +91,7 @@ std::string list_dead_sql(const std::string& s, bool named) {
       "SELECT id, name, payload, context, priority, error_count, last_error, {created_at},"
       " {finished_at}, queue, partition_key FROM {s}.finished_jobs"
       " WHERE state = 'discarded' {named}"
-      " ORDER BY finished_at DESC, id DESC LIMIT $1",
+      " ORDER BY finished_jobs.finished_at DESC, finished_jobs.id DESC LIMIT $1",
       fmt::arg("s", s), fmt::arg("created_at", us_of("created_at")),
       fmt::arg("finished_at", us_of("finished_at")),
       fmt::arg("named", named ? "AND name = $2" : ""));

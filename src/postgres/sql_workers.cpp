@@ -74,7 +74,7 @@ std::string list_workers_sql(const std::string& s) {
       "WITH t AS (SELECT {now} AS now)"
       " SELECT id, host, pid, concurrency, {started_at}, {heartbeat_at},"
       "  (SELECT count(*) FROM {s}.jobs j WHERE j.locked_by = w.id), queues, {now_us}"
-      " FROM {s}.workers w, t ORDER BY heartbeat_at DESC, id",
+      " FROM {s}.workers w, t ORDER BY w.heartbeat_at DESC, w.id",
       fmt::arg("now", now_of(1)), fmt::arg("s", s), fmt::arg("started_at", us_of("started_at")),
       fmt::arg("heartbeat_at", us_of("heartbeat_at")), fmt::arg("now_us", us_of("t.now")));
 }

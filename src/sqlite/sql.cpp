@@ -170,7 +170,8 @@ std::string_view find_lost_jobs() {
   return text;
 }
 
-std::string list_jobs(const JobFilter& filter, std::vector<detail::FilterParam>& params) {
+std::string list_jobs(const JobFilter& filter, std::vector<detail::FilterParam>& params,
+                      detail::LivePart part) {
   constexpr std::array<std::string_view, 8> kStates{
       "",
       " AND locked_by IS NULL AND run_at <= ?1",         // JobState::ready
@@ -192,11 +193,13 @@ std::string list_jobs(const JobFilter& filter, std::vector<detail::FilterParam>&
         params.push_back(p);
         return fmt::format("?{}", 6 + params.size());
       });
+  // A queue named in the text (not `?6 IS NULL OR ...`), so that SQLite reads its index range.
   return fmt::format(
-      "SELECT {} FROM {} WHERE (?6 IS NULL OR queue = ?6){}{}{}{} ORDER BY {} LIMIT ?4",
+      "SELECT {} FROM {} WHERE {}{}{}{}{}{} ORDER BY {} LIMIT ?4",
       finished ? kFinishedColumns : kLiveColumns, finished ? "errand_finished_jobs" : "errand_jobs",
-      state, filter.name ? " AND name = ?3" : "", filter.failing_only ? " AND error_count > 0" : "",
-      more, detail::job_order_sql(filter, finished));
+      filter.queue ? "queue = ?6" : "?6 IS NULL", detail::live_part_sql(part), state,
+      filter.name ? " AND name = ?3" : "", filter.failing_only ? " AND error_count > 0" : "", more,
+      detail::job_order_sql(filter, finished, ""));
 }
 
 std::string_view find_live_job() {

@@ -8,6 +8,7 @@
 #include <errand/store.hpp>
 
 #include "core/job_filter_sql.hpp"
+#include "core/live_listing.hpp"
 
 #include <cstddef>
 #include <string>
@@ -288,7 +289,9 @@ inline constexpr std::string_view kCountFailingAndFinished =
 // The jobs `filter` selects in the columns read_job_info reads, in its order, at most ?4: now ?1,
 // locks at or before ?2 abandoned, name ?3, the finished state ?5, queue ?6 (NULL: any); from ?7
 // on, the filter's ranges and cursor in the order list_jobs appends to `params`.
-std::string list_jobs(const JobFilter& filter, std::vector<detail::FilterParam>& params);
+// `part` narrows it to the waiting or the held jobs (core/live_listing.hpp).
+std::string list_jobs(const JobFilter& filter, std::vector<detail::FilterParam>& params,
+                      detail::LivePart part);
 // Job ?1 in the columns read_job_info reads: in the jobs table, in the finished jobs table.
 std::string_view find_live_job();
 std::string_view find_finished_job();

@@ -211,8 +211,22 @@ std::optional<JobInfo> SqliteStore::find_job(JobId id, Duration lock_timeout) {
 std::vector<JobInfo> SqliteStore::list_jobs(const JobFilter& filter) {
   std::lock_guard lock(mutex_);
   const auto now = clock_->now();
+  if (!detail::lists_by_queue(filter)) return list_part(filter, detail::LivePart::every, now);
+  Transaction tx(connection_, Transaction::Behavior::deferred);  // one snapshot for every part
+  const std::vector<std::string> queues =
+      filter.queue ? std::vector<std::string>{*filter.queue} : queue_names();
+  std::vector<JobInfo> jobs = detail::list_by_queue(
+      filter, queues, [&](const JobFilter& part_filter, detail::LivePart part) {
+        return list_part(part_filter, part, now);
+      });
+  tx.commit();
+  return jobs;
+}
+
+std::vector<JobInfo> SqliteStore::list_part(const JobFilter& filter, detail::LivePart part,
+                                            TimePoint now) {
   std::vector<detail::FilterParam> used;
-  auto query = connection_.query(sql::list_jobs(filter, used));
+  auto query = connection_.query(sql::list_jobs(filter, used, part));
   query->bind(1, micros_of(now));
   query->bind(2, micros_of(now - filter.lock_timeout));
   query->bind(3, filter.name.value_or(""));

@@ -109,6 +109,8 @@ class SqliteStore final : public Store {
   detail::WaitingCounts count_waiting(const std::string& queue, TimePoint now, std::int64_t limit);
   // Every known queue's name, in order.
   std::vector<std::string> queue_names();
+  // list_jobs's statement for `part` of `filter` at `now` (sqlite_lifecycle.cpp).
+  std::vector<JobInfo> list_part(const JobFilter& filter, detail::LivePart part, TimePoint now);
   // Makes queue `name` known. Inside a write transaction.
   void add_queue(std::string_view name, TimePoint now);
   // The error for a queue name with no row, naming the known ones.

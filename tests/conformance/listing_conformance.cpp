@@ -7,7 +7,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <functional>
 #include <set>
+#include <tuple>
 
 using errand::JobFilter;
 using errand::JobId;
@@ -102,6 +105,59 @@ TEST_P(ListingConformance, KeysetPagesCoverEveryJobOnceInEachOrder) {
                  (a.run_at < b.run_at || (a.run_at == b.run_at && a.id < b.id))))
         << a.id << " before " << b.id;
   }
+}
+
+// The claim order over every queue (list_jobs reads each queue's waiting jobs from the runnable
+// index and the held ones apart, then merges them): the same as sorting every job, page by page.
+TEST_P(ListingConformance, ClaimOrderOverEveryQueueMergesQueuesAndHeldJobsPageByPage) {
+  const JobId held_a = held_by("w1");  // priority 0, due now: among the waiting ones' order
+  const JobId held_b = held_by("w2");
+  const auto now = clock->now();
+  std::vector<errand::NewJob> jobs;
+  for (int i = 0; i < 30; ++i) {
+    errand::NewJob j = job((i * 7) % 5 - 2, now + std::chrono::seconds{(i * 11) % 9 - 4});
+    j.queue = std::array{"alpha", "beta", "gamma"}[i % 3];
+    if (i % 4 == 0) j.name = "M";
+    jobs.push_back(j);
+  }
+  store->enqueue(jobs);
+  JobFilter every;
+  every.order = JobOrder::newest;  // read in id order, apart from the merge
+  every.limit = 1000;
+  std::vector<errand::JobInfo> all = store->list_jobs(every);
+  ASSERT_EQ(all.size(), 32u);
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return std::tuple(-a.priority, a.run_at, a.id) < std::tuple(-b.priority, b.run_at, b.id);
+  });
+  const auto expected = [&](const std::function<bool(const errand::JobInfo&)>& keep) {
+    std::vector<JobId> ids;
+    for (const auto& j : all)
+      if (keep(j)) ids.push_back(j.id);
+    return ids;
+  };
+  const std::vector<JobId> natural = expected([](const auto&) { return true; });
+  ASSERT_NE(std::find(natural.begin(), natural.end(), held_a), natural.end());
+  ASSERT_NE(std::find(natural.begin(), natural.end(), held_b), natural.end());
+  JobFilter f;
+  f.limit = 1000;
+  EXPECT_EQ(ids_of(store->list_jobs(f)), natural);
+  for (const std::size_t size : {1u, 4u, 7u, 32u})
+    EXPECT_EQ(paged(*store, f, size), natural) << "size " << size;
+  for (const JobState state : {JobState::ready, JobState::scheduled}) {
+    JobFilter by_state = f;
+    by_state.state = state;
+    const auto want = expected([&](const auto& j) { return j.state == state && !j.locked_by; });
+    ASSERT_FALSE(want.empty());
+    EXPECT_EQ(paged(*store, by_state, 3), want) << errand::to_string(state);
+  }
+  JobFilter named = f;
+  named.name = "M";
+  named.queue = "beta";
+  const auto want = expected([](const auto& j) { return j.name == "M" && j.queue == "beta"; });
+  ASSERT_FALSE(want.empty());
+  EXPECT_EQ(paged(*store, named, 2), want);
+  named.queue = "nowhere";
+  EXPECT_TRUE(store->list_jobs(named).empty());
 }
 
 TEST_P(ListingConformance, APageGoesOnWhereTheLastEndedWhenJobsComeAndGo) {
