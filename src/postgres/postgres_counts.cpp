@@ -44,6 +44,14 @@ detail::WaitingCounts PostgresStore::count_waiting(Connection& c, const std::str
       });
 }
 
+std::vector<std::string> PostgresStore::queue_names(Connection& c) {
+  std::vector<std::string> names;
+  const Result r = c.exec(queue_names_sql(schema_));
+  for (int i = 0; i < r.rows(); ++i)
+    names.emplace_back(r.text(i, 0));
+  return names;
+}
+
 void PostgresStore::count_failing_and_finished(Connection& c, std::int64_t limit,
                                                JobCounts& counts) {
   Params params;
@@ -64,10 +72,8 @@ JobCounts PostgresStore::counts(Duration lock_timeout, std::int64_t limit) {
   const TimePoint now = begin_snapshot(*c, stored(jobs_table_));
   JobCounts counts;
   counts.limit = limit;
-  const Result names = c->exec(queue_names_sql(schema_));
-  for (int i = 0; i < names.rows(); ++i) {
-    const detail::WaitingCounts waiting =
-        count_waiting(*c, std::string(names.text(i, 0)), now, limit);
+  for (const std::string& queue : queue_names(*c)) {
+    const detail::WaitingCounts waiting = count_waiting(*c, queue, now, limit);
     counts.ready += waiting.ready;
     counts.scheduled += waiting.scheduled;
   }

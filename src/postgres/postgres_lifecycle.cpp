@@ -163,14 +163,8 @@ std::vector<JobInfo> PostgresStore::list_jobs(const JobFilter& filter) {
   if (!detail::lists_by_queue(filter)) return list_part(*c, filter, detail::LivePart::every);
   Transaction tx(*c);
   begin_snapshot(*c, stored(jobs_table_));  // one snapshot (and now()) for every part
-  std::vector<std::string> queues;
-  if (filter.queue) {
-    queues.push_back(*filter.queue);
-  } else {
-    const Result names = c->exec(queue_names_sql(schema_));
-    for (int i = 0; i < names.rows(); ++i)
-      queues.emplace_back(names.text(i, 0));
-  }
+  const std::vector<std::string> queues =
+      filter.queue ? std::vector<std::string>{*filter.queue} : queue_names(*c);
   std::vector<JobInfo> jobs = detail::list_by_queue(
       filter, queues, [&](const JobFilter& part_filter, detail::LivePart part) {
         return list_part(*c, part_filter, part);

@@ -174,6 +174,8 @@ class PostgresStore final : public Store {
   // Queue `queue`'s waiting jobs at `now`, each count up to `limit` (0: exact).
   detail::WaitingCounts count_waiting(Connection& c, const std::string& queue, TimePoint now,
                                       std::int64_t limit);
+  // Every known queue's name, in order, read on `c`.
+  std::vector<std::string> queue_names(Connection& c);
   // list_jobs's statement for `part` of `filter`, on `c` (postgres_lifecycle.cpp).
   std::vector<JobInfo> list_part(Connection& c, const JobFilter& filter, detail::LivePart part);
   // The failing jobs and the finished ones by state, up to `limit`, into `counts`.
