@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "support/cron_fires.hpp"
+#include "support/sanitized.hpp"
 
 #include <random>
 #include <string>
@@ -191,7 +192,8 @@ TEST(CronProperties, NextIsAFireTimeAndNothingFiresBetween) {
   const char* near[] = {"2026-03-08T06:00:00Z", "2026-11-01T05:00:00Z", "2026-03-29T00:30:00Z",
                         "2026-10-25T00:30:00Z", "2026-04-04T14:30:00Z", "2026-10-03T15:00:00Z"};
   int checked = 0;
-  for (int i = 0; i < 240; ++i) {
+  const int specs = errand_test::repetitions(240);
+  for (int i = 0; i < specs; ++i) {
     const bool six = i % 4 == 3;
     Sets sets;
     std::string spec;
@@ -241,7 +243,7 @@ TEST(CronProperties, NextIsAFireTimeAndNothingFiresBetween) {
     }
     ++checked;
   }
-  EXPECT_GT(checked, 200);
+  EXPECT_GT(checked, specs * 5 / 6);  // few random specs never fire
 }
 
 }  // namespace

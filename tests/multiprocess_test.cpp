@@ -2,6 +2,7 @@
 #include "support/cross_process_cancel.hpp"
 #include "support/mark_job.hpp"
 #include "support/process.hpp"
+#include "support/sanitized.hpp"
 #include "support/sqlite_db.hpp"
 #include "support/temp_dir.hpp"
 #include "support/unique_contention.hpp"
@@ -168,11 +169,13 @@ TEST_F(MultiProcess, JobsOfACrashedWorkerProcessAreRescued) {
 }
 
 // 8 processes x 4 threads enqueue one unique job 1,000 times each at once (per call: one job, a
-// batch of copies, or one job of a period bucket): one job, every other call told its id.
+// batch of copies, or one job of a period bucket): one job, every other call told its id. Under
+// a sanitizer 250 times each (support/sanitized.hpp).
 class UniqueContention : public MultiProcess, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(UniqueContention, EightProcessesEnqueueingOneUniqueJobMakeExactlyOne) {
-  errand_test::expect_one_unique_job(ERRAND_TEST_WORKER, url(), GetParam(), 8, 4, 1000, dir.path());
+  errand_test::expect_one_unique_job(ERRAND_TEST_WORKER, url(), GetParam(), 8, 4,
+                                     errand_test::repetitions(1000), dir.path());
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, UniqueContention, ::testing::Values("single", "batch", "period"));

@@ -5,6 +5,7 @@
 #include "support/mark_job.hpp"
 #include "support/postgres_storage.hpp"
 #include "support/process.hpp"
+#include "support/sanitized.hpp"
 #include "support/temp_dir.hpp"
 #include "support/unique_contention.hpp"
 #include "support/wait.hpp"
@@ -120,14 +121,15 @@ TEST_F(PostgresMultiProcess, ProcessesMigratingAFreshSchemaAtOnceAllSucceed) {
 }
 
 // 8 processes x 4 threads enqueue one unique job 1,000 times each at once (per call: one job, a
-// batch of copies, or one job of a period bucket): one job, every other call told its id.
+// batch of copies, or one job of a period bucket): one job, every other call told its id. Under
+// a sanitizer 250 times each (support/sanitized.hpp).
 class PostgresUniqueContention : public PostgresMultiProcess,
                                  public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(PostgresUniqueContention, EightProcessesEnqueueingOneUniqueJobMakeExactlyOne) {
   errand_test::TempDir dir;
-  errand_test::expect_one_unique_job(ERRAND_TEST_WORKER, storage->url(), GetParam(), 8, 4, 1000,
-                                     dir.path());
+  errand_test::expect_one_unique_job(ERRAND_TEST_WORKER, storage->url(), GetParam(), 8, 4,
+                                     errand_test::repetitions(1000), dir.path());
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, PostgresUniqueContention,

@@ -140,6 +140,10 @@ run_ctest() {
   ctest --test-dir "$dir" --output-on-failure --no-tests=error --timeout "$timeout" \
     --parallel "$(errand_jobs)" "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
+  # The slowest tests, for keeping scripts/test's duration in view.
+  echo "slowest tests in $dir:"
+  sed -nE 's/^.*Test +#[0-9]+: ([^ ]+) .* ([0-9]+\.[0-9]+) sec$/\2 \1/p' "$log" |
+    sort -rn | head -n 8 | sed 's/^/  /'
   # "100% tests passed, 0 tests failed out of 42"
   local line
   line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
