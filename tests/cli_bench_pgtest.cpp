@@ -327,9 +327,9 @@ TEST_F(BenchPg, RemoveStoreDropsOnlyAnErrandSchemaWithNothingElseInIt) {
       db_->integer("SELECT count(*) FROM pg_namespace WHERE nspname IN "
                    "('s_foreign', 's_empty', 's_extra', 's_view', 's_other', 's_newer', 's_odd')"),
       7);
-  // Nothing in s_extra was dropped: errand's 8 tables (jobs, finished_jobs, workers, queues,
-  // schedules, cron_ticks, activity, meta) and the user's.
-  EXPECT_EQ(db_->integer("SELECT count(*) FROM pg_tables WHERE schemaname = 's_extra'"), 9);
+  // Nothing in s_extra was dropped: errand's 9 tables (jobs, finished_jobs, workers, queues,
+  // schedules, cron_ticks, activity, metric_totals, meta) and the user's.
+  EXPECT_EQ(db_->integer("SELECT count(*) FROM pg_tables WHERE schemaname = 's_extra'"), 10);
   EXPECT_TRUE(errand::remove_store(url("s_empty"), {.allow_empty = true}));
 }
 

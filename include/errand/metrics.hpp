@@ -54,6 +54,8 @@ struct HistogramValues {
   std::array<std::uint64_t, kHistogramBounds.size() + 1> buckets{};  // per bucket, not cumulative
   std::uint64_t count = 0;
   double sum = 0;  // seconds
+
+  bool operator==(const HistogramValues&) const = default;
 };
 
 // One (queue, job type) pair's values.
@@ -85,10 +87,14 @@ struct MetricsSnapshot {
 
 namespace detail {
 struct JobSeries;
-}
+class MetricsPart;
+}  // namespace detail
 
 // A registry of counters and histograms; thread-safe. Series are created on first use and kept
-// for the registry's life (their number grows with the queues and job types, nothing else).
+// for the registry's life (their number grows with the queues and job types, nothing else). A
+// worker counts into a registry of its own, which the registry it was given (or
+// default_metrics()) includes in its snapshots while the worker lives and adds to its own values
+// when the worker is destroyed: nothing counted is lost or shown twice.
 class Metrics {
  public:
   Metrics();
@@ -108,6 +114,7 @@ class Metrics {
   detail::JobSeries& series(std::string_view queue, std::string_view job_type);
 
  private:
+  friend class detail::MetricsPart;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -128,9 +135,18 @@ struct StoreGauges {
 StoreGauges read_store_gauges(Store& store, Duration lost_after = std::chrono::seconds{30},
                               std::int64_t count_limit = 0);
 
-// `metrics` (and `gauges`, when given) in the Prometheus text exposition format 0.0.4; label
-// values are escaped and made valid UTF-8. Names start with errand_ (README, "Metrics").
-std::string prometheus_text(const MetricsSnapshot& metrics, const StoreGauges* gauges = nullptr);
+// What every worker of the store counted, summed across processes and kept across restarts
+// (Store::list_metric_totals): each worker adds its growth with its heartbeats and when it stops,
+// so a worker killed at once loses at most one heartbeat's counts. The enqueue counters
+// (enqueued, unique_conflicts) stay 0: applications enqueue outside workers. Series the store
+// holds under names this build does not know are left out. Throws StoreError.
+MetricsSnapshot read_cluster_totals(Store& store);
+
+// `metrics` (and `gauges`, `cluster` when given) in the Prometheus text exposition format 0.0.4;
+// label values are escaped and made valid UTF-8. Names start with errand_; `cluster`'s with
+// errand_cluster_ and it has no enqueue families (README, "Metrics").
+std::string prometheus_text(const MetricsSnapshot& metrics, const StoreGauges* gauges = nullptr,
+                            const MetricsSnapshot* cluster = nullptr);
 
 // The content type to serve prometheus_text with.
 inline constexpr std::string_view kPrometheusContentType =

@@ -257,6 +257,18 @@ struct ActivityMinute {
 // How long the stored minutes of activity are kept (Store::prune deletes older ones).
 inline constexpr Duration kActivityKept = std::chrono::hours{24};
 
+// One series of the workers' totals summed across every process (Store::add_metric_totals): a
+// counter by queue and job type, a histogram's bucket or sum, or a schedule's ticks. errand's
+// workers write them and `errand web` serves them (README, "Metrics"); the names are errand's
+// (core/metric_totals.hpp). Never pruned: they only grow, as Prometheus counters do.
+struct MetricTotal {
+  std::string name{};
+  std::string queue{};     // empty for a schedule's ticks
+  std::string job_type{};  // empty for a schedule's ticks
+  std::string schedule{};  // empty but for a schedule's ticks
+  std::int64_t value = 0;
+};
+
 // A job locked by a worker that is lost: its heartbeat is older than rescue_after, or the
 // worker id registered again after the job was locked (the process restarted).
 struct LostJob {
@@ -390,6 +402,13 @@ class Store {
   virtual void record_activity(std::span<const ActivityMinute> minutes) = 0;
   // The stored minutes from `since` on, oldest first, then by queue.
   virtual std::vector<ActivityMinute> list_activity(TimePoint since) = 0;
+  // Adds each row's value to its stored series (name, queue, job type, schedule), created when
+  // missing, in one transaction. Workers call it with their heartbeat, adding what they counted
+  // since the last one. Throws ConfigError for an empty name or a value below zero (nothing is
+  // added then).
+  virtual void add_metric_totals(std::span<const MetricTotal> totals) = 0;
+  // The stored series, ordered by name, queue, job type, schedule.
+  virtual std::vector<MetricTotal> list_metric_totals() = 0;
   // Up to `limit` jobs held by lost workers (see LostJob), oldest lock first. The caller
   // settles them with the lost worker's id and lease, so a worker that was only slow loses the
   // race cleanly.

@@ -45,6 +45,10 @@ class StoreWrapper : public Store {
   std::vector<ActivityMinute> list_activity(TimePoint since) override {
     return inner_->list_activity(since);
   }
+  void add_metric_totals(std::span<const MetricTotal> totals) override {
+    inner_->add_metric_totals(totals);
+  }
+  std::vector<MetricTotal> list_metric_totals() override { return inner_->list_metric_totals(); }
   std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override {
     return inner_->find_lost_jobs(rescue_after, limit);
   }

@@ -17,8 +17,9 @@ ERRAND_BUILD_PACKAGES=(g++ cmake make pkg-config libsqlite3-dev libpq-dev nlohma
 # prometheus: promtool, which checks the metrics exposition text (tests/conformance/metrics_conformance.cpp).
 ERRAND_TEST_PACKAGES=(libgtest-dev libgmock-dev prometheus)
 
-# ... and for the browser stage (node and npm come with the machine, or from nodejs and npm).
-ERRAND_BROWSER_PACKAGES=(chromium)
+# ... and for the browser stage (node and npm come with the machine, or from nodejs and npm;
+# promtool checks the standalone `errand web`'s /metrics).
+ERRAND_BROWSER_PACKAGES=(chromium prometheus)
 
 # The test builds' debug information: line tables only (-g1), which is what a backtrace, a
 # sanitizer's report and a failing test's stack need; full -g made every compile about 25% slower.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 namespace errand::detail {
 
@@ -53,6 +54,29 @@ std::vector<ActivityMinute> merged_activity(std::span<const ActivityMinute> minu
     if (!added) add_activity(it->second, m);
   }
   return take_rows(merged);
+}
+
+std::vector<MetricTotal> merged_metric_totals(std::span<const MetricTotal> totals) {
+  using Key = std::tuple<std::string_view, std::string_view, std::string_view, std::string_view>;
+  std::map<Key, MetricTotal> merged;
+  for (std::size_t i = 0; i < totals.size(); ++i) {
+    const MetricTotal& t = totals[i];
+    const auto refuse = [&](std::string_view what) {
+      throw ConfigError(fmt::format("errand: metric total row {} ('{}'): {}", i, t.name, what));
+    };
+    if (t.name.empty()) refuse("its name is empty");
+    if (t.value < 0) refuse("its value is below zero");
+    auto [it, added] = merged.try_emplace(Key{t.name, t.queue, t.job_type, t.schedule}, t);
+    if (added) continue;
+    if (it->second.value > std::numeric_limits<std::int64_t>::max() - t.value)
+      refuse("the values of its series add up past the largest 64-bit integer");
+    it->second.value += t.value;
+  }
+  std::vector<MetricTotal> out;
+  out.reserve(merged.size());
+  for (auto& [key, t] : merged)
+    out.push_back(t);  // a copy: the key views the row's strings
+  return out;
 }
 
 void ActivityTally::started(TimePoint at, std::string_view queue, Duration waited) {

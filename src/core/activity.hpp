@@ -1,5 +1,5 @@
 // Minutes of activity (errand::ActivityMinute): what a worker counts between heartbeats, and the
-// check every store makes before writing them.
+// checks every store makes before writing them and metric totals (errand::MetricTotal).
 #pragma once
 
 #include <errand/clock.hpp>
@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,11 @@ namespace errand::detail {
 // same minute and queue merged, ordered by minute, then queue: the order every store locks them
 // in, so that two workers' writes never deadlock.
 std::vector<ActivityMinute> merged_activity(std::span<const ActivityMinute> minutes);
+
+// `totals` checked (ConfigError, naming the row, for an empty name or a value below zero) with
+// the rows of the same series merged, ordered by name, queue, job type, schedule: the order every
+// store locks them in.
+std::vector<MetricTotal> merged_metric_totals(std::span<const MetricTotal> totals);
 
 // The start of the minute holding `at`.
 TimePoint minute_of(TimePoint at);

@@ -331,6 +331,20 @@ ActivityMinute read_activity_minute(const Row& row, const StoredTable& where) {
   return m;
 }
 
+// Columns: name, queue, job_type, schedule, value. Throws StoreError for an invalid value.
+template <class Row>
+MetricTotal read_metric_total(const Row& row, const StoredTable& where) {
+  RowReader r(row, where);
+  MetricTotal total;
+  total.name = r.text(0, "name");
+  total.queue = r.text(1, "queue");
+  total.job_type = r.text(2, "job_type");
+  total.schedule = r.text(3, "schedule");
+  total.value = r.integer(4, "value", kCountRange);
+  r.check();
+  return total;
+}
+
 // Columns: those of read_claimed_job, then locked_at, worker id, worker started_at, heartbeat_at
 // (`jobs` and `workers` name the two tables). nullopt when the lease (id, locked_at, worker id)
 // is unreadable: such a row cannot be settled. Another invalid value sets job.invalid.

@@ -44,7 +44,7 @@ WorkerEngine::Impl::Impl(std::shared_ptr<Store> s, RunFn r, PolicyFn p, WorkerOp
       run_job(std::move(r)),
       policy_of(std::move(p)),
       options(std::move(o)),
-      metrics(options.metrics ? *options.metrics : default_metrics()) {
+      metrics_part(options.metrics ? *options.metrics : default_metrics(), metrics) {
   if (options.queues.empty()) {
     if (options.concurrency == 0)
       throw ConfigError("errand worker: concurrency must be at least 1");

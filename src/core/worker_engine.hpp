@@ -55,6 +55,8 @@
 
 #include "core/activity.hpp"
 #include "core/clock_wait.hpp"
+#include "metrics/cluster_totals.hpp"
+#include "metrics/metrics_part.hpp"
 #include "metrics/series.hpp"
 
 #include <atomic>
@@ -274,6 +276,9 @@ struct WorkerEngine::Impl {
   // Writes the counts since the last heartbeat (Store::record_activity); keeps them for the next
   // one when the store fails (logged). Never throws: the heartbeat it follows stands.
   void write_activity();
+  // Adds what this worker counted since the last call to the store's metric totals
+  // (read_cluster_totals); what cannot be written is added by the next call.
+  void publish_totals();
 
   // --- worker_schedules.cpp: recurring jobs ----------------------------------------------
 
@@ -306,7 +311,10 @@ struct WorkerEngine::Impl {
   RunFn run_job;
   PolicyFn policy_of;
   WorkerOptions options;
-  Metrics& metrics;  // options.metrics, or default_metrics()
+  // What this worker counts: shown in options.metrics (or default_metrics()) through
+  // metrics_part, and added to the store's totals by publish_totals.
+  Metrics metrics;
+  detail::MetricsPart metrics_part;
   std::string id;
   std::size_t threads = 0;               // executor threads: the pools' concurrency together
   std::vector<ScheduleEntry> schedules;  // options.schedules, checked; `due` I/O thread only
@@ -319,6 +327,7 @@ struct WorkerEngine::Impl {
   SteadyTime last_beat{};                    // the last successful heartbeat
   std::optional<SteadyTime> in_touch_since;  // see beat()
   SteadyTime next_prune{};
+  detail::TotalsPublisher totals{metrics};  // see publish_totals()
 
   // --- any thread (atomic) ----------------------------------------------------------------
 

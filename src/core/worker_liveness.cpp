@@ -67,6 +67,7 @@ void WorkerEngine::Impl::beat() {
   last_beat = now;
   next_beat = now + options.heartbeat_interval;
   write_activity();
+  publish_totals();
 }
 
 bool WorkerEngine::Impl::may_rescue_others() const {
@@ -182,11 +183,23 @@ void WorkerEngine::Impl::write_activity() {
   }
 }
 
+void WorkerEngine::Impl::publish_totals() {
+  try {
+    totals.publish(*store);
+  } catch (const std::exception& e) {
+    log(LogLevel::warning,
+        fmt::format("worker {}: could not add its counts to the store's metric totals (kept for "
+                    "the next heartbeat): {}",
+                    id, e.what()));
+  }
+}
+
 void WorkerEngine::Impl::unregister() {
   if (!registered) return;
   registered = false;
   try {
     write_activity();  // what ran since the last heartbeat
+    publish_totals();
     store->remove_worker(id);
   } catch (const std::exception& e) {
     log(LogLevel::error,

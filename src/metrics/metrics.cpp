@@ -1,6 +1,8 @@
-// errand::Metrics: the registry of series (metrics/series.hpp) and its snapshot.
+// errand::Metrics: the registry of series (metrics/series.hpp), the registries it includes
+// (metrics/metrics_part.hpp) and its snapshot.
 #include <errand/metrics.hpp>
 
+#include "metrics/metrics_part.hpp"
 #include "metrics/series.hpp"
 
 #include <algorithm>
@@ -42,6 +44,42 @@ HistogramValues AtomicHistogram::load() const {
   return values;
 }
 
+void add_snapshot(MetricsSnapshot& into, const MetricsSnapshot& from) {
+  if (from.jobs.empty() && from.ticks.empty()) return;
+  std::map<std::pair<std::string, std::string>, JobSeriesValues> jobs;
+  for (JobSeriesValues& series : into.jobs)
+    jobs.emplace(std::pair{series.queue, series.job_type}, std::move(series));
+  for (const JobSeriesValues& series : from.jobs) {
+    auto [it, added] = jobs.try_emplace(std::pair{series.queue, series.job_type}, series);
+    if (added) continue;
+    JobSeriesValues& sum = it->second;
+    for (std::size_t i = 0; i < kJobCounters; ++i)
+      sum.counters[i] += series.counters[i];
+    for (std::size_t h = 0; h < kJobHistograms; ++h) {
+      for (std::size_t b = 0; b < sum.histograms[h].buckets.size(); ++b)
+        sum.histograms[h].buckets[b] += series.histograms[h].buckets[b];
+      sum.histograms[h].count += series.histograms[h].count;
+      sum.histograms[h].sum += series.histograms[h].sum;
+    }
+  }
+  into.jobs.clear();
+  for (auto& [key, series] : jobs)
+    into.jobs.push_back(std::move(series));
+
+  std::map<std::string, TickSeriesValues> ticks;
+  for (TickSeriesValues& t : into.ticks)
+    ticks.emplace(t.schedule, std::move(t));
+  for (const TickSeriesValues& t : from.ticks) {
+    auto [it, added] = ticks.try_emplace(t.schedule, t);
+    if (added) continue;
+    it->second.fired += t.fired;
+    it->second.skipped += t.skipped;
+  }
+  into.ticks.clear();
+  for (auto& [schedule, t] : ticks)
+    into.ticks.push_back(std::move(t));
+}
+
 }  // namespace detail
 
 std::uint64_t MetricsSnapshot::total(JobCounter which) const {
@@ -62,6 +100,8 @@ struct Metrics::Impl {
            std::less<>>
       jobs;
   std::map<std::string, Ticks, std::less<>> ticks;
+  std::vector<const Metrics*> parts;  // included registries (detail::MetricsPart)
+  MetricsSnapshot retired;            // the values of parts no longer included
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -100,6 +140,7 @@ void Metrics::add_ticks(std::string_view schedule, std::uint64_t fired, std::uin
 MetricsSnapshot Metrics::snapshot() const {
   MetricsSnapshot snapshot;
   std::lock_guard lock(impl_->mutex);
+  // Lock order: a registry, then the registries it includes (which never include it).
   for (const auto& [queue, types] : impl_->jobs) {
     for (const auto& [type, series] : types) {
       JobSeriesValues& values = snapshot.jobs.emplace_back();
@@ -113,8 +154,27 @@ MetricsSnapshot Metrics::snapshot() const {
   }
   for (const auto& [schedule, ticks] : impl_->ticks)
     snapshot.ticks.push_back({schedule, ticks.fired, ticks.skipped});
+  detail::add_snapshot(snapshot, impl_->retired);
+  for (const Metrics* part : impl_->parts)
+    detail::add_snapshot(snapshot, part->snapshot());
   return snapshot;
 }
+
+namespace detail {
+
+MetricsPart::MetricsPart(Metrics& whole, const Metrics& part) : whole_(whole), part_(part) {
+  std::lock_guard lock(whole_.impl_->mutex);
+  whole_.impl_->parts.push_back(&part_);
+}
+
+MetricsPart::~MetricsPart() {
+  std::lock_guard lock(whole_.impl_->mutex);
+  auto& parts = whole_.impl_->parts;
+  parts.erase(std::find(parts.begin(), parts.end(), &part_));
+  add_snapshot(whole_.impl_->retired, part_.snapshot());
+}
+
+}  // namespace detail
 
 Metrics& default_metrics() {
   // Never destroyed: workers and enqueues on other threads may count during static destruction.

@@ -127,37 +127,65 @@ void gauges_text(std::string& out, const StoreGauges& gauges) {
                  gauges.workers_lost);
 }
 
-}  // namespace
+// Whose counts a snapshot holds: this process's registry, or the store's totals (every worker's).
+struct Scope {
+  std::string_view prefix;  // replaces "errand_" in the family names
+  std::string_view whose;   // appended to the help texts
+  bool enqueues;            // has the enqueue counters
+};
+constexpr Scope kProcess{"errand_", "", true};
+constexpr Scope kCluster{"errand_cluster_", " Summed over every worker of the store.", false};
 
-std::string prometheus_text(const MetricsSnapshot& metrics, const StoreGauges* gauges) {
-  std::string out;
+// The counters, histograms and ticks of `metrics`.
+void job_families(std::string& out, const MetricsSnapshot& metrics, const Scope& scope) {
+  const auto name_of = [&](std::string_view name) {
+    return fmt::format("{}{}", scope.prefix, name.substr(std::string_view("errand_").size()));
+  };
+  const auto help_of = [&](std::string_view help) {
+    return fmt::format("{}{}", help, scope.whose);
+  };
   std::vector<std::string> labels;
   labels.reserve(metrics.jobs.size());
   for (const JobSeriesValues& series : metrics.jobs)
     labels.push_back(fmt::format("queue=\"{}\",job_type=\"{}\"", label_value(series.queue),
                                  label_value(series.job_type)));
   for (const CounterFamily& counter : kCounterFamilies) {
-    family(out, counter.name, "counter", counter.help);
+    if (!scope.enqueues &&
+        (counter.which == JobCounter::enqueued || counter.which == JobCounter::unique_conflicts))
+      continue;
+    const std::string name = name_of(counter.name);
+    family(out, name, "counter", help_of(counter.help));
     for (std::size_t i = 0; i < metrics.jobs.size(); ++i)
-      fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", counter.name, labels[i],
+      fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels[i],
                      metrics.jobs[i].counter(counter.which));
   }
   for (const HistogramFamily& h : kHistogramFamilies) {
-    family(out, h.name, "histogram", h.help);
+    const std::string name = name_of(h.name);
+    family(out, name, "histogram", help_of(h.help));
     for (std::size_t i = 0; i < metrics.jobs.size(); ++i)
-      histogram(out, h.name, labels[i],
+      histogram(out, name, labels[i],
                 metrics.jobs[i].histograms[static_cast<std::size_t>(h.which)]);
   }
-  family(out, "errand_cron_ticks_total", "counter",
-         "Schedule ticks this process's workers handled: fired (a job enqueued) or skipped.");
+  const std::string ticks_name = name_of("errand_cron_ticks_total");
+  family(out, ticks_name, "counter",
+         help_of("Schedule ticks handled by workers: fired (a job enqueued) or skipped."));
   for (const TickSeriesValues& ticks : metrics.ticks) {
     const std::string schedule = label_value(ticks.schedule);
     fmt::format_to(std::back_inserter(out),
-                   "errand_cron_ticks_total{{schedule=\"{}\",outcome=\"fired\"}} {}\n"
-                   "errand_cron_ticks_total{{schedule=\"{}\",outcome=\"skipped\"}} {}\n",
-                   schedule, ticks.fired, schedule, ticks.skipped);
+                   "{0}{{schedule=\"{1}\",outcome=\"fired\"}} {2}\n"
+                   "{0}{{schedule=\"{1}\",outcome=\"skipped\"}} {3}\n",
+                   ticks_name, schedule, ticks.fired, ticks.skipped);
   }
+}
+
+}  // namespace
+
+std::string prometheus_text(const MetricsSnapshot& metrics, const StoreGauges* gauges,
+                            const MetricsSnapshot* cluster) {
+  std::string out;
+  job_families(out, metrics, kProcess);
   if (gauges) gauges_text(out, *gauges);
+  if (cluster) job_families(out, *cluster, kCluster);
   return out;
 }
 

@@ -1,5 +1,5 @@
-// Minutes of activity on PostgreSQL (Store::record_activity, list_activity): one statement per
-// heartbeat's rows.
+// Minutes of activity and metric totals on PostgreSQL (Store::record_activity, list_activity,
+// add_metric_totals, list_metric_totals): one statement per heartbeat's rows.
 #include "postgres/postgres_store.hpp"
 
 #include "core/activity.hpp"
@@ -41,6 +41,35 @@ std::vector<ActivityMinute> PostgresStore::list_activity(TimePoint since) {
   for (int i = 0; i < r.rows(); ++i)
     minutes.push_back(detail::read_activity_minute(ResultRow{r, i}, where));
   return minutes;
+}
+
+void PostgresStore::add_metric_totals(std::span<const MetricTotal> totals) {
+  const std::vector<MetricTotal> rows = detail::merged_metric_totals(totals);
+  if (rows.empty()) return;
+  std::vector<std::string> names, queues, job_types, schedules;
+  std::vector<std::int64_t> values;
+  for (const MetricTotal& t : rows) {
+    names.push_back(t.name);
+    queues.push_back(t.queue);
+    job_types.push_back(t.job_type);
+    schedules.push_back(t.schedule);
+    values.push_back(t.value);
+  }
+  Params params;
+  params.add_array(names).add_array(queues).add_array(job_types).add_array(schedules);
+  params.add_array(values);
+  auto c = pool_.acquire();
+  c->exec(add_metric_totals_sql_, params);
+}
+
+std::vector<MetricTotal> PostgresStore::list_metric_totals() {
+  auto c = pool_.acquire();
+  const Result r = c->exec(list_metric_totals_sql_, Params{});
+  std::vector<MetricTotal> totals;
+  const auto where = stored(metric_totals_table_);
+  for (int i = 0; i < r.rows(); ++i)
+    totals.push_back(detail::read_metric_total(ResultRow{r, i}, where));
+  return totals;
 }
 
 }  // namespace errand::pg

@@ -70,6 +70,8 @@ class PostgresStore final : public Store {
   std::vector<WorkerInfo> list_workers() override;
   void record_activity(std::span<const ActivityMinute> minutes) override;
   std::vector<ActivityMinute> list_activity(TimePoint since) override;
+  void add_metric_totals(std::span<const MetricTotal> totals) override;
+  std::vector<MetricTotal> list_metric_totals() override;
   std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override;
   std::size_t forget_lost_workers(Duration rescue_after) override;
 
@@ -227,6 +229,8 @@ class PostgresStore final : public Store {
   // Minutes of activity (postgres_activity.cpp), unprepared: once per heartbeat, or a page.
   const std::string record_activity_sql_ = record_activity_sql(schema_);
   const std::string list_activity_sql_ = list_activity_sql(schema_);
+  const std::string add_metric_totals_sql_ = add_metric_totals_sql(schema_);
+  const std::string list_metric_totals_sql_ = list_metric_totals_sql(schema_);
   const LimitedClaimSql limited_sql_{schema_};
   const ScheduleSql schedule_sql_{schema_};  // a firing's statements (postgres_schedules.cpp)
   // First in a round's pipeline with asynchronous_claims: that transaction commits without
@@ -242,6 +246,7 @@ class PostgresStore final : public Store {
   const std::string finished_jobs_table_ = options_.schema + ".finished_jobs";
   const std::string workers_table_ = options_.schema + ".workers";
   const std::string activity_table_ = options_.schema + ".activity";
+  const std::string metric_totals_table_ = options_.schema + ".metric_totals";
   const std::string queues_table_ = options_.schema + ".queues";
   const std::string schedules_table_ = options_.schema + ".schedules";
   mutable std::mutex queues_seen_mutex_;

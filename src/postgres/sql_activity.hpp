@@ -1,4 +1,5 @@
-// The PostgreSQL store's statements for minutes of activity (postgres_activity.cpp); sql.hpp's
+// The PostgreSQL store's statements for minutes of activity and metric totals
+// (postgres_activity.cpp); sql.hpp's
 // rules hold: built from the quoted schema only, every value a bound parameter.
 #pragma once
 
@@ -12,5 +13,11 @@ namespace errand::pg {
 std::string record_activity_sql(const std::string& quoted_schema);
 // The minutes from $1 (microseconds) on, in read_activity_minute's columns, oldest first.
 std::string list_activity_sql(const std::string& quoted_schema);
+
+// Adds the rows of the arrays $1 (names), $2 (queues), $3 (job types), $4 (schedules), $5
+// (values; one row per series, in that order) to the stored metric totals.
+std::string add_metric_totals_sql(const std::string& quoted_schema);
+// Every metric total, in read_metric_total's columns and order.
+std::string list_metric_totals_sql(const std::string& quoted_schema);
 
 }  // namespace errand::pg

@@ -32,7 +32,7 @@ std::string write_schema_version_sql(const std::string& s) {
 std::string drop_tables_sql(const std::string& s) {
   return fmt::format(
       "DROP TABLE IF EXISTS {0}.jobs, {0}.finished_jobs, {0}.dead_jobs, {0}.workers, {0}.queues, "
-      "{0}.schedules, {0}.cron_ticks, {0}.activity, {0}.meta RESTRICT",
+      "{0}.schedules, {0}.cron_ticks, {0}.activity, {0}.metric_totals, {0}.meta RESTRICT",
       s);
 }
 

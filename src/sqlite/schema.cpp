@@ -17,7 +17,7 @@ namespace errand::sqlite {
 namespace {
 
 // Never edit a released migration: add a new one.
-constexpr std::array<std::string_view, 9> kMigrations{
+constexpr std::array<std::string_view, 10> kMigrations{
     R"sql(
 CREATE TABLE errand_jobs (
   id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
@@ -198,6 +198,18 @@ CREATE TABLE errand_activity (
 -- each queue's finished jobs by state.
 CREATE INDEX errand_jobs_failing ON errand_jobs (queue) WHERE error_count > 0;
 CREATE INDEX errand_finished_jobs_by_queue ON errand_finished_jobs (queue, state);
+)sql",
+    R"sql(
+-- The workers' counters summed across every process (Store::add_metric_totals): what a
+-- standalone `errand web` serves as errand_cluster_* metrics. Never pruned.
+CREATE TABLE errand_metric_totals (
+  name      TEXT    NOT NULL,
+  queue     TEXT    NOT NULL,
+  job_type  TEXT    NOT NULL,
+  schedule  TEXT    NOT NULL,
+  value     INTEGER NOT NULL,
+  PRIMARY KEY (name, queue, job_type, schedule)
+) WITHOUT ROWID;
 )sql",
 };
 

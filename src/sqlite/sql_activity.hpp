@@ -1,4 +1,4 @@
-// The SQLite store's statements for minutes of activity (sqlite_activity.cpp).
+// The SQLite store's statements for minutes of activity and metric totals (sqlite_activity.cpp).
 #pragma once
 
 #include <string_view>
@@ -20,5 +20,15 @@ inline constexpr std::string_view kListActivity =
 inline constexpr std::string_view kPruneActivity =
     "DELETE FROM errand_activity WHERE (minute, queue) IN (SELECT minute, queue "
     "FROM errand_activity WHERE minute < ?1 ORDER BY minute LIMIT ?2)";
+
+// Adds ?5 to the metric total (?1 name, ?2 queue, ?3 job_type, ?4 schedule).
+inline constexpr std::string_view kAddMetricTotal =
+    "INSERT INTO errand_metric_totals (name, queue, job_type, schedule, value) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name, queue, job_type, schedule) DO UPDATE SET "
+    "value = value + excluded.value";
+// Every metric total, in read_metric_total's columns and order.
+inline constexpr std::string_view kListMetricTotals =
+    "SELECT name, queue, job_type, schedule, value FROM errand_metric_totals "
+    "ORDER BY name, queue, job_type, schedule";
 
 }  // namespace errand::sqlite::sql

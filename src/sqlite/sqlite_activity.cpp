@@ -1,5 +1,5 @@
-// Minutes of activity on SQLite (Store::record_activity, list_activity): one write transaction
-// per heartbeat's rows.
+// Minutes of activity and metric totals on SQLite (Store::record_activity, list_activity,
+// add_metric_totals, list_metric_totals): one write transaction per heartbeat's rows.
 #include "sqlite/sqlite_store.hpp"
 
 #include "core/activity.hpp"
@@ -40,6 +40,35 @@ std::vector<ActivityMinute> SqliteStore::list_activity(TimePoint since) {
   while (query->step())
     minutes.push_back(detail::read_activity_minute(*query, where));
   return minutes;
+}
+
+void SqliteStore::add_metric_totals(std::span<const MetricTotal> totals) {
+  const std::vector<MetricTotal> rows = detail::merged_metric_totals(totals);
+  if (rows.empty()) return;
+  require_writable("add_metric_totals");
+  std::lock_guard lock(mutex_);
+  Transaction tx(connection_, Transaction::Behavior::immediate);
+  auto add = connection_.query(sql::kAddMetricTotal);
+  for (const MetricTotal& t : rows) {
+    add->bind(1, t.name);
+    add->bind(2, t.queue);
+    add->bind(3, t.job_type);
+    add->bind(4, t.schedule);
+    add->bind(5, t.value);
+    add->run();
+    add->reset();
+  }
+  tx.commit();
+}
+
+std::vector<MetricTotal> SqliteStore::list_metric_totals() {
+  std::lock_guard lock(mutex_);
+  auto query = connection_.query(sql::kListMetricTotals);
+  std::vector<MetricTotal> totals;
+  const auto where = stored("errand_metric_totals");
+  while (query->step())
+    totals.push_back(detail::read_metric_total(*query, where));
+  return totals;
 }
 
 }  // namespace errand::sqlite

@@ -42,6 +42,8 @@ class SqliteStore final : public Store {
   std::vector<WorkerInfo> list_workers() override;
   void record_activity(std::span<const ActivityMinute> minutes) override;
   std::vector<ActivityMinute> list_activity(TimePoint since) override;
+  void add_metric_totals(std::span<const MetricTotal> totals) override;
+  std::vector<MetricTotal> list_metric_totals() override;
   std::vector<LostJob> find_lost_jobs(Duration rescue_after, std::size_t limit) override;
   std::size_t forget_lost_workers(Duration rescue_after) override;
 

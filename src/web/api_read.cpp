@@ -133,11 +133,12 @@ WebResponse Web::Impl::workers(const web::Call& call) {
 WebResponse Web::Impl::metrics(const web::Call& call) {
   only_params(call, {});
   const StoreGauges gauges = read_store_gauges(*store, options.lost_after, options.count_limit);
+  const MetricsSnapshot cluster = read_cluster_totals(*store);
   const MetricsSnapshot snapshot =
       (options.metrics ? *options.metrics : default_metrics()).snapshot();
   WebResponse response;
   response.content_type = std::string(kPrometheusContentType);
-  response.body = prometheus_text(snapshot, &gauges);
+  response.body = prometheus_text(snapshot, &gauges, &cluster);
   return response;
 }
 

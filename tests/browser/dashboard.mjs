@@ -239,6 +239,26 @@ async function main() {
   await shot("overview");
   ok("the overview charts the last hour's completed and failed runs and their waits");
 
+  // This `errand web` runs no worker: its /metrics has the worker process's counts from the
+  // store's totals (errand_cluster_*), which workers add to with their heartbeats. They agree
+  // with the chart's minutes (written by the same heartbeats), the cancelled Sleeper is there,
+  // and promtool accepts the scrape, taken while the worker runs.
+  const clusterSum = (text, family, match = "") => text.split("\n")
+    .filter((l) => l.startsWith(`errand_cluster_${family}{`) && l.includes(match))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+  let scrape = "";
+  await until("/metrics has the worker's runs", async () => {
+    scrape = await (await fetch(`${base}/metrics`)).text();
+    const completed = clusterSum(scrape, "jobs_completed_total");
+    return completed > 0 && completed === await completedInTheLastHour() &&
+      clusterSum(scrape, "jobs_cancelled_total", 'job_type="Sleeper"') === 1;
+  });
+  assert.ok(clusterSum(scrape, "jobs_started_total") >= clusterSum(scrape, "jobs_completed_total") + 1);
+  assert.ok(!scrape.includes("errand_cluster_jobs_enqueued_total"), "no cluster enqueue counter");
+  const promtool = spawnSync("promtool", ["check", "metrics"], {input: scrape, encoding: "utf8", timeout: 30000});
+  assert.equal(promtool.status, 0, `promtool check metrics: ${promtool.stdout}${promtool.stderr}`);
+  ok("a standalone errand web's /metrics has the workers' totals; promtool accepts it");
+
   // The Workers page shows the running worker and the queues it serves (every queue here).
   await go("workers", "table tbody tr");
   const [registered] = (await api(base, "/api/workers")).workers;

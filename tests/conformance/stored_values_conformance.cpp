@@ -122,6 +122,17 @@ constexpr Corruption kActivityRows[] = {
     {"activity", "latency_max", "latency_max = -5", "latency_max = -5", "-5", "'-5'"},
 };
 
+// Every column of the metric totals table, as Store::list_metric_totals reads it.
+constexpr Corruption kMetricTotalRows[] = {
+    {"metric_totals", "name", "name = X'71'", "", "a BLOB of 1 bytes", ""},
+    {"metric_totals", "queue", "queue = X'71'", "", "a BLOB of 1 bytes", ""},
+    {"metric_totals", "job_type", "job_type = X'71'", "", "a BLOB of 1 bytes", ""},
+    {"metric_totals", "schedule", "schedule = X'71'", "", "a BLOB of 1 bytes", ""},
+    {"metric_totals", "value", "value = -1", "value = -1", "-1", "'-1'"},
+    {"metric_totals", "value", "value = 2.5", "", "2.5 (a REAL)", ""},
+    {"metric_totals", "value", "value = 'abc'", "", "'abc' (TEXT)", ""},
+};
+
 // Stored schema versions: text on both stores.
 constexpr std::string_view kBadVersions[] = {
     "-2", "-1", "abc", "2abc", "", "99999999999999999999", "+2", " 2", "2 ", "1.0", "0x2",
@@ -205,8 +216,8 @@ class StoredValues {
       make();
       corrupt(c);
       const std::string table = storage_.table(c.table);
-      std::string row;  // empty for a table without ids (activity)
-      if (c.table != "activity") {
+      std::string row;  // empty for a table without ids (activity, metric_totals)
+      if (c.table != "activity" && c.table != "metric_totals") {
         const auto key = storage_.text("SELECT id FROM " + table);
         ASSERT_TRUE(key);
         const bool text_key = c.table == "workers";  // worker ids are text
@@ -260,6 +271,15 @@ TEST_P(MetricsConformance, StoredValueInvalidActivityRowsAreRefusedByName) {
       .expect_each_refused(
           kActivityRows, [&] { store->record_activity(one); },
           [&] { store->list_activity(minute - std::chrono::hours{1}); });
+}
+
+TEST_P(MetricsConformance, StoredValueInvalidMetricTotalRowsAreRefusedByName) {
+  const errand::MetricTotal one[] = {
+      {.name = "completed", .queue = "q", .job_type = "T", .value = 1}};
+  StoredValues(GetParam(), *storage)
+      .expect_each_refused(
+          kMetricTotalRows, [&] { store->add_metric_totals(one); },
+          [&] { store->list_metric_totals(); });
 }
 
 TEST_P(StoreConformance, StoredValueSchemaVersionIsParsedStrictlyOnOpenAndRead) {
