@@ -254,5 +254,69 @@ TEST_P(ListingConformance, APayloadSearchReadsAtMostItsScanLimitAndGoesOnFromWhe
   EXPECT_THROW(errand::search_jobs(*store, search), errand::ConfigError);
 }
 
+// A payload search in claim order over every queue reads the queues apart and merges them (each
+// queue in growing batches): the same jobs in the same order as the claim-order listing checked
+// row by row, whole or in pages that stop at a scan limit and go on from there.
+TEST_P(ListingConformance, APayloadSearchInClaimOrderOverEveryQueueFindsWhatTheListingHolds) {
+  const JobId held = held_by("w1");  // {"tag": 1}: matches nothing below
+  const auto now = clock->now();
+  std::vector<errand::NewJob> jobs;
+  for (int i = 0; i < 600; ++i) {  // more than a queue's first batches (kScanBatch / 3, then 2x)
+    errand::NewJob j = job(i % 3 - 1, now + std::chrono::seconds{(i * 13) % 11 - 5});
+    j.queue = std::array{"alpha", "beta", "gamma"}[(i / 7) % 3];
+    j.payload = fmt::format(R"({{"customer_id": {}}})", i % 5);
+    jobs.push_back(j);
+  }
+  store->enqueue(jobs);
+  JobFilter every;
+  every.order = JobOrder::newest;
+  every.limit = 1000;
+  std::vector<errand::JobInfo> all = store->list_jobs(every);
+  ASSERT_EQ(all.size(), 601u);
+  ASSERT_TRUE(std::any_of(all.begin(), all.end(), [&](const auto& j) { return j.id == held; }));
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return std::tuple(-a.priority, a.run_at, a.id) < std::tuple(-b.priority, b.run_at, b.id);
+  });
+  const auto expected = [&](const std::function<bool(const errand::JobInfo&)>& keep) {
+    std::vector<JobId> ids;
+    for (const auto& j : all)
+      if (keep(j) && j.payload.find("\"customer_id\": 3}") != std::string::npos)
+        ids.push_back(j.id);
+    return ids;
+  };
+  errand::JobSearch search;
+  search.filter.limit = 1000;
+  search.payload = {{"customer_id", "3"}};
+  const auto whole = errand::search_jobs(*store, search);
+  EXPECT_EQ(ids_of(whole.jobs), expected([](const auto&) { return true; }));
+  EXPECT_EQ(whole.jobs.size(), 120u);
+  EXPECT_EQ(whole.scanned, 601u);
+  EXPECT_FALSE(whole.next);
+
+  // Pages of 7 that also stop after reading 40 rows: together, the same jobs once each.
+  search.filter.state = JobState::ready;
+  search.filter.limit = 7;
+  search.scan_limit = 40;
+  std::vector<JobId> found;
+  std::size_t scanned = 0;
+  for (int pages = 0; pages < 200; ++pages) {
+    const auto page = errand::search_jobs(*store, search);
+    EXPECT_LE(page.scanned, 40u);
+    scanned += page.scanned;
+    for (const auto& j : page.jobs)
+      found.push_back(j.id);
+    if (!page.next) break;
+    search.filter.after = page.next;
+  }
+  const auto ready =
+      expected([](const auto& j) { return j.state == JobState::ready && !j.locked_by; });
+  ASSERT_FALSE(ready.empty());
+  EXPECT_EQ(found, ready);
+  EXPECT_EQ(scanned,
+            static_cast<std::size_t>(std::count_if(all.begin(), all.end(), [](const auto& j) {
+              return j.state == JobState::ready && !j.locked_by;
+            })));
+}
+
 }  // namespace
 }  // namespace errand_test
