@@ -1,7 +1,8 @@
 // Searching jobs by their payload (README, "The web dashboard and its HTTP API"): Store::list_jobs
 // with conditions on top-level payload fields, checked by errand as it reads the rows (no index
-// covers a payload field), so a search reads at most `scan_limit` rows per call and says when it
-// stopped there. Keyset pages: pass the returned `next` as the filter's `after` to go on.
+// covers a payload field), so a search reads at most `scan_limit` rows per call (and for at most
+// `scan_time_limit`) and says when it stopped there. Keyset pages: pass the returned `next` as the
+// filter's `after` to go on.
 #pragma once
 
 #include <errand/store.hpp>
@@ -25,6 +26,10 @@ struct JobSearch {
   JobFilter filter{};                   // its limit is the page size (at most this many jobs)
   std::vector<PayloadMatch> payload{};  // every one must hold
   std::size_t scan_limit = 10'000;      // rows read at most (only with payload conditions)
+  // With payload conditions: no read of rows starts after this long (the store's
+  // Clock::steady_now()); the search then stops as at scan_limit. Each call reads at least one
+  // row. Unset: no time limit.
+  std::optional<Duration> scan_time_limit{};
 };
 
 struct JobSearchPage {
@@ -33,10 +38,10 @@ struct JobSearchPage {
   // that stopped at scan_limit, the row it stopped at (the next call reads on from there).
   std::optional<JobCursor> next{};
   std::size_t scanned = 0;    // rows read
-  bool scan_limited = false;  // stopped at scan_limit before the page was full
+  bool scan_limited = false;  // stopped at scan_limit or scan_time_limit before the page was full
 };
 
-// Throws ConfigError for an empty field name or a scan_limit of 0.
+// Throws ConfigError for an empty field name, a scan_limit of 0 or a negative scan_time_limit.
 JobSearchPage search_jobs(Store& store, const JobSearch& search);
 
 }  // namespace errand

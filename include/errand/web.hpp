@@ -50,6 +50,10 @@ struct WebOptions {
   // per queue and state and show "N+" (Store::counts): pages stay fast however big the tables.
   // 0: exact counts, which read every row (hundreds of ms per million jobs).
   std::int64_t count_limit = kDefaultCountLimit;
+  // A job listing with payload conditions (`payload.FIELD=VALUE`) stops reading rows after this
+  // long, as at its 10,000-row scan limit, and says so (`scanned`, `scan_limited`; its `next`
+  // goes on): big payloads or a slow store never hold a page up. 0: no time limit.
+  Duration search_time_limit = std::chrono::milliseconds{50};
   // Workers silent longer than this are shown as lost (the workers' rescue_after).
   Duration lost_after = std::chrono::seconds{30};
   // Counters and histograms for /metrics besides the store's gauges; null: default_metrics()

@@ -71,11 +71,17 @@ class RowSource {
       streams_.push_back({std::move(f), {}, 0, first_batch, false});
   }
 
-  // The next row in the listing's order, or nullptr at its end; valid until the next call. A
-  // read asks for at most `wanted` rows (those the caller may still take).
-  const JobInfo* next(std::size_t wanted) {
+  // The next row in the listing's order, or nullptr: at its end, or (`held_back` set) when a
+  // read is due and `may_read()` says no. Valid until the next call. A read asks for at most
+  // `wanted` rows (those the caller may still take).
+  template <class MayRead>
+  const JobInfo* next(std::size_t wanted, const MayRead& may_read, bool& held_back) {
     Stream* best = nullptr;
     for (Stream& s : streams_) {
+      if (s.taken == s.rows.size() && !s.ended && !may_read()) {
+        held_back = true;
+        return nullptr;
+      }
       if (!fill(s, wanted)) continue;
       if (!best || claim_order(s.rows[s.taken], best->rows[best->taken])) best = &s;
     }
@@ -118,6 +124,8 @@ class RowSource {
 
 JobSearchPage search_jobs(Store& store, const JobSearch& search) {
   if (search.scan_limit == 0) throw ConfigError("search_jobs: scan_limit must be at least 1");
+  if (search.scan_time_limit && *search.scan_time_limit < Duration{0})
+    throw ConfigError("search_jobs: scan_time_limit must not be negative");
   const std::vector<Condition> conditions = conditions_of(search.payload);
   JobSearchPage page;
   const JobFilter& filter = search.filter;
@@ -129,12 +137,25 @@ JobSearchPage search_jobs(Store& store, const JobSearch& search) {
     return page;
   }
   RowSource rows(store, filter, search.scan_limit);
+  const Clock& clock = store.clock();
+  const std::optional<SteadyTime> deadline =
+      search.scan_time_limit ? std::optional(clock.steady_now() + *search.scan_time_limit)
+                             : std::nullopt;
+  // Until a row is scanned every read is made: each call gets on by at least one row.
+  const auto may_read = [&] {
+    return !deadline || page.scanned == 0 || clock.steady_now() < *deadline;
+  };
   while (page.jobs.size() < filter.limit) {
     if (page.scanned >= search.scan_limit) {
       page.scan_limited = true;
       return page;  // next: the last row read
     }
-    const JobInfo* row = rows.next(search.scan_limit - page.scanned);
+    bool held_back = false;
+    const JobInfo* row = rows.next(search.scan_limit - page.scanned, may_read, held_back);
+    if (held_back) {
+      page.scan_limited = true;
+      return page;  // out of time; next: the last row read
+    }
     if (!row) {
       page.next.reset();  // the end of the listing
       return page;

@@ -71,8 +71,9 @@ WebResponse Web::Impl::overview(const web::Call& call) {
 }
 
 WebResponse Web::Impl::jobs(const web::Call& call) {
-  const JobSearch search =
+  JobSearch search =
       web::parse_job_search(call.request.query, web::JobParamsUse::listing, kDefaultPageSize);
+  if (options.search_time_limit > Duration{0}) search.scan_time_limit = options.search_time_limit;
   const JobFilter& filter = search.filter;
   const JobSearchPage page = search_jobs(*store, search);
   json rows = json::array();

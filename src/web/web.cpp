@@ -96,6 +96,8 @@ Web::Web(std::shared_ptr<Store> store, WebOptions options) : impl_(std::make_uni
     throw ConfigError("errand web: basic auth needs both a user and a password");
   if (options.basic_user.find(':') != std::string::npos)
     throw ConfigError("errand web: a basic auth user name cannot hold ':'");
+  if (options.search_time_limit < Duration{0})
+    throw ConfigError("errand web: search_time_limit must not be negative (0: no limit)");
   if (options.store_label.empty()) options.store_label = store->describe();
   if (!options.audit) options.audit = default_audit;
   impl_->store = std::move(store);

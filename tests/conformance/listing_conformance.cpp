@@ -318,5 +318,75 @@ TEST_P(ListingConformance, APayloadSearchInClaimOrderOverEveryQueueFindsWhatTheL
             })));
 }
 
+// A store whose listings take `per_read` of the manual clock's time each.
+class SlowListings final : public errand::StoreWrapper {
+ public:
+  SlowListings(std::shared_ptr<errand::Store> inner, errand::ManualClock& clock,
+               errand::Duration per_read)
+      : StoreWrapper(std::move(inner)), clock_(clock), per_read_(per_read) {}
+  std::vector<errand::JobInfo> list_jobs(const JobFilter& filter) override {
+    ++reads;
+    clock_.advance(per_read_);
+    return inner().list_jobs(filter);
+  }
+  int reads = 0;
+
+ private:
+  errand::ManualClock& clock_;
+  errand::Duration per_read_;
+};
+
+// With a scan time limit a search starts no read once the time is up, says so, and goes on from
+// where it stopped; every call gets on by at least one row; a negative limit is refused.
+TEST_P(ListingConformance, APayloadSearchStopsReadingWhenItsTimeIsUpAndGoesOnFromThere) {
+  std::vector<errand::NewJob> jobs;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string payload =
+        fmt::format(R"({{"customer_id": {}}})", i % 400 == 0 ? 42 : 1000 + i);
+    jobs.push_back(errand::NewJob{.name = "P", .payload = payload});
+  }
+  const std::vector<JobId> ids = store->enqueue(jobs);
+  SlowListings slow(store, *clock, 30ms);
+  errand::JobSearch search;
+  search.filter.order = JobOrder::oldest;  // one listing: reads of 500, 1000, 2000 rows
+  search.filter.limit = 10;
+  search.payload = {{"customer_id", "42"}};
+  search.scan_time_limit = 50ms;
+  // Reads 500 rows (at 30 ms) and 1,000 (at 60 ms); the next read would start too late.
+  auto page = errand::search_jobs(slow, search);
+  EXPECT_EQ(slow.reads, 2);
+  EXPECT_TRUE(page.scan_limited);
+  EXPECT_EQ(page.scanned, 1500u);
+  EXPECT_EQ(ids_of(page.jobs), (std::vector{ids[0], ids[400], ids[800], ids[1200]}));
+  ASSERT_TRUE(page.next);
+  EXPECT_EQ(page.next->id, ids[1499]);
+  search.filter.after = page.next;  // the next call has its own 50 ms: rows 1500..2999
+  page = errand::search_jobs(slow, search);
+  EXPECT_EQ(slow.reads, 4);
+  EXPECT_TRUE(page.scan_limited);
+  EXPECT_EQ(ids_of(page.jobs), (std::vector{ids[1600], ids[2000], ids[2400], ids[2800]}));
+  ASSERT_TRUE(page.next);
+  EXPECT_EQ(page.next->id, ids[2999]);
+  search.filter.after = page.next;  // one read: nothing left
+  page = errand::search_jobs(slow, search);
+  EXPECT_EQ(slow.reads, 5);
+  EXPECT_TRUE(page.jobs.empty());
+  EXPECT_FALSE(page.scan_limited);
+  EXPECT_FALSE(page.next);
+
+  // A limit shorter than one read: each call still reads once, then stops.
+  slow.reads = 0;
+  search.filter.after.reset();
+  search.scan_time_limit = 1ms;  // shorter than one read
+  page = errand::search_jobs(slow, search);
+  EXPECT_EQ(slow.reads, 1);
+  EXPECT_TRUE(page.scan_limited);
+  EXPECT_EQ(page.scanned, 500u);
+  EXPECT_EQ(ids_of(page.jobs), (std::vector{ids[0], ids[400]}));
+
+  search.scan_time_limit = -1ms;
+  EXPECT_THROW(errand::search_jobs(slow, search), errand::ConfigError);
+}
+
 }  // namespace
 }  // namespace errand_test

@@ -534,4 +534,17 @@ TEST_P(WebConformance, AReachableAddressNeedsATokenOrBasicAuth) {
   EXPECT_FALSE(errand::is_loopback_host("128.0.0.1"));
 }
 
+TEST_P(WebConformance, ANegativeSearchTimeLimitIsRefused) {
+  errand::WebOptions options;
+  options.search_time_limit = -1ms;
+  try {
+    errand::Web web(store, options);
+    ADD_FAILURE() << "a negative search_time_limit was taken";
+  } catch (const errand::ConfigError& e) {
+    EXPECT_TRUE(contains(e.what(), "search_time_limit must not be negative")) << e.what();
+  }
+  options.search_time_limit = 0ms;  // no time limit
+  EXPECT_NO_THROW(errand::Web(store, options));
+}
+
 }  // namespace errand_test

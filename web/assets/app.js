@@ -270,7 +270,7 @@ const views = {
           text(when(j.run_at)), text(j.last_error)))),
       el("p", {class: "muted", id: "jobs-summary"}, `${data.jobs.length} job(s) on this page (at most ${data.limit}).`,
         data.scanned !== undefined ? ` The payload condition was checked on ${data.scanned} job(s) read${data.scan_limited
-          ? " (the most one page reads); the next page goes on from there" : ""}.` : ""),
+          ? " (the most one page reads: 10,000 jobs, or what it reads in 50 ms); the next page goes on from there" : ""}.` : ""),
       el("p", {class: "pager"},
         filter.after ? el("a", {href: page(""), id: "first-page"}, "« First page") : null, " ",
         data.next ? el("a", {href: page(data.next), id: "next-page"}, "Next page »") : null));
