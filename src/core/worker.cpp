@@ -138,15 +138,26 @@ void WorkerEngine::Impl::run(std::stop_token stop) {
       until = std::min(until, clock.steady_now() + std::min<std::chrono::milliseconds>(
                                                        store_retry, options.heartbeat_interval));
       store_retry = std::min(options.store_retry_max, store_retry * 2);
-      std::unique_lock lock(mutex);
-      io_wait.wait_until(lock, until, [&] { return stop.stop_requested() || timers_changed; });
+      // The backoff is waited out, but a cancel's stop token fires meanwhile (no store needed).
+      for (;;) {
+        std::unique_lock lock(mutex);
+        io_wait.wait_until(lock, until, [&] {
+          return stop.stop_requested() || timers_changed || !queued_cancels.empty();
+        });
+        if (queued_cancels.empty() || stop.stop_requested() || timers_changed) break;
+        lock.unlock();
+        fire_queued_cancels();
+      }
       continue;
     }
     until = std::min(until, next_beat);
     if (!slots_full) until = std::min(until, clock.steady_now() + idle_wait());
     std::unique_lock lock(mutex);
+    // A queued cancel is a reason of its own: settle_and_claim clears `wake`, also when a cancel
+    // set it, and the cancel would otherwise wait for the next timed wake-up.
     io_wait.wait_until(lock, until, [&] {
-      return !finished.empty() || wake || timers_changed || stop.stop_requested();
+      return !finished.empty() || wake || timers_changed || stop.stop_requested() ||
+             cancels_queued();
     });
   }
   shut_down();

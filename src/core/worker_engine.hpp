@@ -363,6 +363,8 @@ struct WorkerEngine::Impl {
   bool timers_changed = false;  // a run with a timeout started: the I/O thread recomputes its wait
   std::vector<JobId> queued_cancels;  // from the cancel subscription, for the I/O thread
   bool beat_now = false;              // a cancel may have been missed: heartbeat at once
+  // Whether fire_queued_cancels has work (with `mutex` held): the I/O thread's waits end for it.
+  bool cancels_queued() const { return !queued_cancels.empty() || beat_now; }
   bool executors_quit = false;
   TimePoint next_due = TimePoint::max();  // earliest retry this worker scheduled
   bool lanes_quit = false;

@@ -134,7 +134,7 @@ TEST_P(MetricsConformance, ACancelledRunIsCountedCancelled) {
     BackgroundWorker background(worker);
     ASSERT_TRUE(started.wait());
     errand::cancel(*store, id, "user asked");
-    ASSERT_TRUE(events.wait_for(WorkerEvent::Kind::cancelled, 1));
+    ASSERT_TRUE(events.wait_for(WorkerEvent::Kind::cancelled, 1)) << logs.dump();
   }
   const auto hook = series("default", "Hook");
   EXPECT_EQ(hook.counter(JobCounter::started), 1u);
