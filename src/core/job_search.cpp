@@ -7,8 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstdint>
-#include <tuple>
 
 namespace errand {
 
@@ -83,7 +81,7 @@ class RowSource {
         return nullptr;
       }
       if (!fill(s, wanted)) continue;
-      if (!best || claim_order(s.rows[s.taken], best->rows[best->taken])) best = &s;
+      if (!best || detail::claim_order(s.rows[s.taken], best->rows[best->taken])) best = &s;
     }
     if (!best) return nullptr;
     return &best->rows[best->taken++];
@@ -97,11 +95,6 @@ class RowSource {
     std::size_t batch = 0;  // rows the next read asks for
     bool ended = false;     // the last read returned fewer rows than asked
   };
-
-  static bool claim_order(const JobInfo& a, const JobInfo& b) {
-    return std::tuple(-std::int64_t{a.priority}, a.run_at, a.id) <
-           std::tuple(-std::int64_t{b.priority}, b.run_at, b.id);
-  }
 
   // Whether `s` has a row to return, reading its next batch when it ran dry.
   bool fill(Stream& s, std::size_t wanted) {

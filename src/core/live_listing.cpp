@@ -3,6 +3,7 @@
 #include "core/job_filter_sql.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <tuple>
 
 namespace errand::detail {
@@ -17,6 +18,11 @@ std::string_view live_part_sql(LivePart part) {
       return " AND locked_by IS NOT NULL";
   }
   return "";
+}
+
+bool claim_order(const JobInfo& a, const JobInfo& b) {
+  return std::tuple(-std::int64_t{a.priority}, a.run_at, a.id) <
+         std::tuple(-std::int64_t{b.priority}, b.run_at, b.id);
 }
 
 bool lists_by_queue(const JobFilter& filter) {
@@ -38,10 +44,6 @@ std::vector<JobInfo> list_by_queue(const JobFilter& filter, const std::vector<st
   }
   // Ready and scheduled jobs are unlocked; without a state the held ones belong to the page too.
   if (!filter.state) take(list(filter, LivePart::held));
-  const auto claim_order = [](const JobInfo& a, const JobInfo& b) {
-    return std::tuple(-std::int64_t{a.priority}, a.run_at, a.id) <
-           std::tuple(-std::int64_t{b.priority}, b.run_at, b.id);
-  };
   std::sort(jobs.begin(), jobs.end(), claim_order);
   if (jobs.size() > filter.limit) jobs.resize(filter.limit);
   return jobs;

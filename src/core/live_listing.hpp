@@ -26,6 +26,9 @@ std::string_view live_part_sql(LivePart part);
 // states that include waiting jobs.
 bool lists_by_queue(const JobFilter& filter);
 
+// The claim order of live jobs: highest priority first, then earliest run_at, then lowest id.
+bool claim_order(const JobInfo& a, const JobInfo& b);
+
 // Reads `filter` with `part` (for `waiting`, filter.queue names the one queue).
 using ListPart = std::function<std::vector<JobInfo>(const JobFilter& filter, LivePart part)>;
 
